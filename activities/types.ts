@@ -1,0 +1,79 @@
+/**
+ * Inputs and outputs of every activity. Workflows import only these types (and `typeof` the factory's result), never
+ * the implementations. Payloads carry ids and hashes, not document bytes or personal data, except the drawn image that
+ * the signer sends and that must reach the database.
+ */
+import type { SignatureMethod, SignatureOutcome } from '../workflows/definitions';
+
+export interface ContractRef {
+  contractId: number;
+  /** Idempotency key of every write: one signature request per workflow id. */
+  workflowId: string;
+}
+
+export interface ContractSnapshot {
+  contractId: number;
+  contactId: number;
+  status: string;
+  /** True when this workflow already prepared the request (a retry or a replayed start after a crash). */
+  alreadyPrepared: boolean;
+}
+
+export interface PreparedRequest {
+  contractId: number;
+  contactId: number;
+  documentId: number;
+  signatureId: number;
+  documentMd5: string;
+  documentSha256: string;
+  /** ISO time written as the contract's last status change (`versendet`). */
+  sentAt: string;
+}
+
+export type MailKind = 'invitation' | 'reminder' | 'confirmation';
+
+export interface SendMailInput extends ContractRef {
+  kind: MailKind;
+  documentId: number;
+  /** 1-based number of the reminder (kind `reminder`); part of the idempotency key. */
+  sequence?: number;
+}
+
+export interface SendMailResult {
+  /** `<workflowId>:<kind>[:<sequence>]`, unique in `signflow_mails`. */
+  mailKey: string;
+  messageId: string;
+  /** True when a previous attempt had already sent this mail; nothing was sent again. */
+  alreadySent: boolean;
+}
+
+export interface RecordSignatureInput extends ContractRef {
+  signatureId: number;
+  contactId: number;
+  method: SignatureMethod;
+  imagePngBase64?: string;
+  /** ISO time the workflow accepted the signature; goes into the MD5 canonical form. */
+  signedAt: string;
+}
+
+export interface RecordConfirmationInput extends ContractRef {
+  signatureId: number;
+  staffContactId: number;
+  /** ISO time the workflow accepted the confirmation. */
+  confirmedAt: string;
+}
+
+export interface VoidSignatureInput extends ContractRef {
+  signatureId: number;
+  reason: 'withdrawn' | 'expired';
+  /** ISO time of the decision. */
+  at: string;
+  staffContactId?: number;
+}
+
+export interface VoidSignatureResult {
+  /** `already-valid`: the signature was `gültig` and stays so (confirmed signatures never change). */
+  result: 'voided' | 'already-voided' | 'already-valid';
+}
+
+export type { SignatureOutcome };

@@ -1,0 +1,46 @@
+/**
+ * Domain error codes. Each is used as the `type` of an `ApplicationFailure` (activities, workflow) and as the `code` of
+ * an HTTP rejection, so one name travels from the database to the API's answer. Every code says when it is raised and
+ * what the caller should do.
+ */
+export const ErrorCode = {
+  /** The contract id does not exist in the CRM. Nothing was written. Fix the id; retrying will not help. */
+  CONTRACT_NOT_FOUND: 'CONTRACT_NOT_FOUND',
+  /** The contract's contact (Honorarkraft) does not exist. Nothing was written. Fix the contract in the CRM. */
+  CONTACT_NOT_FOUND: 'CONTACT_NOT_FOUND',
+  /** The contact has no syntactically valid e-mail address. Nothing was written. Fix the contact, then start again. */
+  CONTACT_EMAIL_INVALID: 'CONTACT_EMAIL_INVALID',
+  /**
+   * The contract's status does not allow sending (not in `crm.values.contractSendableStatuses`), e.g. it is already
+   * `in Durchführung`. Nothing was written. Change the status in the CRM if it really should be sent again.
+   */
+  CONTRACT_NOT_SENDABLE: 'CONTRACT_NOT_SENDABLE',
+  /** A mail template placeholder had no value. Nothing was sent. A template or data bug: fix and retry the activity. */
+  TEMPLATE_VALUE_MISSING: 'TEMPLATE_VALUE_MISSING',
+  /** Someone other than the contact the document was made for tried to sign. Rejected; nothing changed. */
+  WRONG_SIGNER: 'WRONG_SIGNER',
+  /**
+   * The signature is already `gültig` (signed or confirmed). Raised for retried, stale or concurrent duplicate
+   * submissions so callers can resolve them idempotently: read the contract's state instead of retrying.
+   */
+  SIGNATURE_ALREADY_CONFIRMED: 'SIGNATURE_ALREADY_CONFIRMED',
+  /** The signature request was withdrawn by staff; it can no longer be signed. Start a new request if needed. */
+  SIGNATURE_WITHDRAWN: 'SIGNATURE_WITHDRAWN',
+  /** The signature request expired; it can no longer be signed. Start a new request if needed. */
+  SIGNATURE_EXPIRED: 'SIGNATURE_EXPIRED',
+  /** The signing input is malformed (unknown method, missing or invalid PNG, image too large). Fix the request. */
+  INVALID_SIGNATURE_INPUT: 'INVALID_SIGNATURE_INPUT',
+  /** The signature request is not ready yet (document still being prepared). Retry in a moment. */
+  SIGNATURE_NOT_READY: 'SIGNATURE_NOT_READY',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The workflow failures that mean "bad input, changed nothing": non-retryable everywhere. */
+export const NON_RETRYABLE_INPUT_ERRORS: ErrorCode[] = [
+  ErrorCode.CONTRACT_NOT_FOUND,
+  ErrorCode.CONTACT_NOT_FOUND,
+  ErrorCode.CONTACT_EMAIL_INVALID,
+  ErrorCode.CONTRACT_NOT_SENDABLE,
+  ErrorCode.TEMPLATE_VALUE_MISSING,
+];

@@ -1,0 +1,220 @@
+/**
+ * signflow's one configuration object: parsed and validated once at start from the environment, typed everywhere.
+ *
+ * Temporal connection settings follow the SDK's own conventions (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, TLS and API
+ * key variables); everything else is `SIGNFLOW_*`. A typo or an impossible value fails at start with a message that
+ * names the variable, instead of surfacing later in a workflow.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { msToNumber } from '@temporalio/common/lib/time';
+import { ZCrmMapping } from './db/crm-mapping';
+
+/** A Temporal-style duration ('90s', '3d', '12h') or a number of milliseconds. */
+const ZDuration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    try {
+      const ms = typeof value === 'number' ? value : msToNumber(value as `${number}d`);
+      if (!Number.isFinite(ms) || ms < 0) throw new Error('negative');
+      return ms;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. "90s", "3d")` });
+      return z.NEVER;
+    }
+  });
+
+const ZBoolean = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => {
+  return v === true || v === 'true' || v === '1' || v === 'yes';
+});
+
+export const ZSignflowConfig = z.object({
+  /** Folder for runtime data of the dev stack (SQLite files, captured mails, Konnektor simulator state). @default 'data' */
+  dataDir: z.string().default('data'),
+  temporal: z
+    .object({
+      /** host:port of the Temporal frontend. Env `TEMPORAL_ADDRESS`. @default 'localhost:7233' */
+      address: z.string().default('localhost:7233'),
+      /** Env `TEMPORAL_NAMESPACE`. @default 'default' */
+      namespace: z.string().default('default'),
+      /** Task queue of the signflow worker. Part of the outer contract. @default 'signflow' */
+      taskQueue: z.string().default('signflow'),
+      /** Path to a client certificate (PEM) for mTLS to Temporal. Env `TEMPORAL_TLS_CLIENT_CERT_PATH`. */
+      tlsClientCertPath: z.string().optional(),
+      /** Path to the client key (PEM). Env `TEMPORAL_TLS_CLIENT_KEY_PATH`. */
+      tlsClientKeyPath: z.string().optional(),
+      /** Path to the server CA (PEM). Env `TEMPORAL_TLS_SERVER_CA_CERT_PATH`. */
+      tlsServerCaCertPath: z.string().optional(),
+      /** API key (Temporal Cloud). Env `TEMPORAL_API_KEY`. Never logged. */
+      apiKey: z.string().optional(),
+    })
+    .prefault({}),
+  database: z
+    .object({
+      /**
+       * `mysql://user:pass@host:3306/db` for MySQL/MariaDB (production), or a SQLite file path (dev).
+       * Env `SIGNFLOW_DATABASE_URL`. @default '<dataDir>/crm.sqlite'
+       */
+      url: z.string().optional(),
+      /** Largest connection pool per process. Env `SIGNFLOW_DATABASE_POOL_MAX`. @default 10 */
+      poolMax: z.coerce.number().int().positive().default(10),
+    })
+    .prefault({}),
+  /** Table, column and status names of the CRM. Env `SIGNFLOW_CRM_MAPPING` = path of a JSON file (partial). */
+  crm: ZCrmMapping,
+  mail: z
+    .object({
+      /** nodemailer SMTP URL. Env `SIGNFLOW_SMTP_URL`. @default 'smtp://127.0.0.1:2525' (the dev inbox) */
+      smtpUrl: z.string().default('smtp://127.0.0.1:2525'),
+      /** Sender address. Env `SIGNFLOW_MAIL_FROM`. @default 'Praxis <praxis@signflow.invalid>' */
+      from: z.string().default('Praxis <praxis@signflow.invalid>'),
+      /** Name of the practice used in mails and documents. Env `SIGNFLOW_PRACTICE_NAME`. @default 'Praxis' */
+      practiceName: z.string().default('Praxis'),
+      /** Port of the dev SMTP inbox (dev stack only). Env `SIGNFLOW_DEV_SMTP_PORT`. @default 2525 */
+      devSmtpPort: z.coerce.number().int().positive().default(2525),
+    })
+    .prefault({}),
+  portal: z
+    .object({
+      /** Base URL of the portal (Internetauftritt), no trailing slash. Env `SIGNFLOW_PORTAL_BASE_URL`. @default 'http://localhost:3000/portal' */
+      baseUrl: z.url().default('http://localhost:3000/portal'),
+      /**
+       * Path of a document's detail page below the base URL; `{documentId}` is replaced.
+       * Env `SIGNFLOW_PORTAL_DOCUMENT_PATH`. @default '/dokumente/{documentId}'
+       */
+      documentPath: z.string().default('/dokumente/{documentId}'),
+    })
+    .prefault({}),
+  signature: z
+    .object({
+      /** Send reminder mails while the signature is pending. Env `SIGNFLOW_REMINDERS_ENABLED`. @default true */
+      remindersEnabled: ZBoolean.default(true),
+      /** Time from the invitation to the first reminder. Env `SIGNFLOW_REMINDER_DELAY`. @default '3d' */
+      reminderDelay: ZDuration.prefault('3d'),
+      /** Time between reminders. Env `SIGNFLOW_REMINDER_INTERVAL`. @default '3d' */
+      reminderInterval: ZDuration.prefault('3d'),
+      /** Most reminders per contract (0 = none). Env `SIGNFLOW_REMINDER_MAX`. @default 3 */
+      reminderMax: z.coerce.number().int().min(0).default(3),
+      /** Time from the invitation until a pending signature expires (`abgelaufen`). Env `SIGNFLOW_EXPIRY`. @default '30d' */
+      expiry: ZDuration.prefault('30d'),
+      /** Largest accepted drawn signature image (PNG). Env `SIGNFLOW_MAX_IMAGE_BYTES`. @default 1048576 (1 MiB) */
+      maxImageBytes: z.coerce.number().int().positive().default(1024 * 1024),
+    })
+    .prefault({}),
+  konnektor: z
+    .object({
+      /** Countersign confirmed contracts with a QES through the Konnektor. Env `SIGNFLOW_QES_ENABLED`. @default false */
+      enabled: ZBoolean.default(false),
+    })
+    .loose()
+    .prefault({}),
+  api: z
+    .object({
+      /** Host the HTTP API binds to. Env `SIGNFLOW_API_HOST`. @default '127.0.0.1' */
+      host: z.string().default('127.0.0.1'),
+      /** Port of the HTTP API (and the dev portal page). Env `SIGNFLOW_API_PORT`. @default 3000 */
+      port: z.coerce.number().int().positive().default(3000),
+    })
+    .loose()
+    .prefault({}),
+});
+
+export type SignflowConfig = z.infer<typeof ZSignflowConfig> & {
+  database: { url: string };
+};
+
+type Env = Record<string, string | undefined>;
+
+/** Empty strings count as unset, as in most twelve-factor tools. */
+function env(e: Env, name: string): string | undefined {
+  const v = e[name];
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+function readMappingFile(file: string | undefined): unknown {
+  if (!file) return {};
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`SIGNFLOW_CRM_MAPPING: cannot read JSON from ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Turns the environment into the raw (unvalidated) config shape; `undefined` leaves a field on its default. */
+export function configInputFromEnv(e: Env = process.env): Record<string, unknown> {
+  return {
+    dataDir: env(e, 'SIGNFLOW_DATA_DIR'),
+    temporal: {
+      address: env(e, 'TEMPORAL_ADDRESS'),
+      namespace: env(e, 'TEMPORAL_NAMESPACE'),
+      taskQueue: env(e, 'SIGNFLOW_TASK_QUEUE'),
+      tlsClientCertPath: env(e, 'TEMPORAL_TLS_CLIENT_CERT_PATH'),
+      tlsClientKeyPath: env(e, 'TEMPORAL_TLS_CLIENT_KEY_PATH'),
+      tlsServerCaCertPath: env(e, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'),
+      apiKey: env(e, 'TEMPORAL_API_KEY'),
+    },
+    database: { url: env(e, 'SIGNFLOW_DATABASE_URL'), poolMax: env(e, 'SIGNFLOW_DATABASE_POOL_MAX') },
+    crm: readMappingFile(env(e, 'SIGNFLOW_CRM_MAPPING')),
+    mail: {
+      smtpUrl: env(e, 'SIGNFLOW_SMTP_URL'),
+      from: env(e, 'SIGNFLOW_MAIL_FROM'),
+      practiceName: env(e, 'SIGNFLOW_PRACTICE_NAME'),
+      devSmtpPort: env(e, 'SIGNFLOW_DEV_SMTP_PORT'),
+    },
+    portal: { baseUrl: env(e, 'SIGNFLOW_PORTAL_BASE_URL'), documentPath: env(e, 'SIGNFLOW_PORTAL_DOCUMENT_PATH') },
+    signature: {
+      remindersEnabled: env(e, 'SIGNFLOW_REMINDERS_ENABLED'),
+      reminderDelay: env(e, 'SIGNFLOW_REMINDER_DELAY'),
+      reminderInterval: env(e, 'SIGNFLOW_REMINDER_INTERVAL'),
+      reminderMax: env(e, 'SIGNFLOW_REMINDER_MAX'),
+      expiry: env(e, 'SIGNFLOW_EXPIRY'),
+      maxImageBytes: env(e, 'SIGNFLOW_MAX_IMAGE_BYTES'),
+    },
+    konnektor: { enabled: env(e, 'SIGNFLOW_QES_ENABLED') },
+    api: { host: env(e, 'SIGNFLOW_API_HOST'), port: env(e, 'SIGNFLOW_API_PORT') },
+  };
+}
+
+/** Drops `undefined` leaves so zod applies the defaults. */
+function prune(value: unknown): unknown {
+  if (Array.isArray(value) || value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const p = prune(v);
+    if (p !== undefined) out[k] = p;
+  }
+  return out;
+}
+
+/** Deep merge of plain objects, `over` wins. Arrays are replaced, not merged. */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (base === null || typeof base !== 'object' || Array.isArray(base)) return over;
+  if (over === null || typeof over !== 'object' || Array.isArray(over)) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(out[k], v);
+  return out;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Parses and validates the configuration. `overrides` (same shape as the config, partial) win over the environment;
+ * tests use them instead of mutating `process.env`.
+ */
+export function loadConfig(overrides: unknown = {}, e: Env = process.env): SignflowConfig {
+  const raw = deepMerge(prune(configInputFromEnv(e)), prune(overrides));
+  const parsed = ZSignflowConfig.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid signflow configuration:\n${lines.join('\n')}`);
+  }
+  const cfg = parsed.data;
+  return {
+    ...cfg,
+    database: { ...cfg.database, url: cfg.database.url ?? path.join(cfg.dataDir, 'crm.sqlite') },
+  };
+}

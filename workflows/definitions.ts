@@ -1,0 +1,141 @@
+/**
+ * Names shared by the workflow, the worker and every client (API, CLI, tests): message definitions, search-attribute
+ * keys, the task queue and the workflow id scheme. Sandbox-safe: imports only @temporalio/workflow's definition helpers.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const TASK_QUEUE = 'signflow';
+
+/** Readable and unique per contract: ops find a contract in the UI by its CRM id. */
+export function contractWorkflowId(contractId: number): string {
+  return `honorarvertrag-${contractId}`;
+}
+
+/** No personal data in search attributes: ids and status labels only. */
+export const SA_CRM_CONTRACT_ID = defineSearchAttributeKey('CrmContractId', SearchAttributeType.INT);
+export const SA_CONTRACT_STATUS = defineSearchAttributeKey('ContractStatus', SearchAttributeType.KEYWORD);
+export const SA_SIGNATURE_STATUS = defineSearchAttributeKey('SignatureStatus', SearchAttributeType.KEYWORD);
+export const SA_WAITING_REASON = defineSearchAttributeKey('WaitingReason', SearchAttributeType.KEYWORD);
+
+/** `temporal operator search-attribute create` arguments, for the dev server and a real cluster. */
+export const SEARCH_ATTRIBUTES: Record<string, 'Int' | 'Keyword'> = {
+  CrmContractId: 'Int',
+  ContractStatus: 'Keyword',
+  SignatureStatus: 'Keyword',
+  WaitingReason: 'Keyword',
+};
+
+/** Values of the `WaitingReason` search attribute; empty when the workflow waits for nothing. */
+export type WaitingReason = 'signature' | 'comfort-signature' | 'countersignature' | 'none';
+
+export type SignatureMethod = 'click' | 'drawn';
+
+/** Timing of one contract's signature request; resolved from the config by whoever starts the workflow. */
+export interface SignatureTimingOptions {
+  remindersEnabled: boolean;
+  /** ms from the invitation to the first reminder */
+  reminderDelayMs: number;
+  /** ms between reminders */
+  reminderIntervalMs: number;
+  reminderMax: number;
+  /** ms from the invitation until the signature request expires */
+  expiryMs: number;
+}
+
+export interface ContractWorkflowInput {
+  contractId: number;
+  timing: SignatureTimingOptions;
+  /** Countersign with a QES through the Konnektor after confirmation. */
+  countersign: boolean;
+}
+
+/** Update `sign`: the portal, on behalf of the logged-in contact. */
+export interface SignInput {
+  /** The logged-in contact (Kontakt id); must be the contact the document was made for. */
+  contactId: number;
+  method: SignatureMethod;
+  /** Base64 PNG, required for `drawn`, forbidden for `click`. An all-white image is valid. */
+  imagePngBase64?: string;
+}
+
+/** Update `confirmManually`: staff confirm instead of the contact. */
+export interface ConfirmManuallyInput {
+  /** The staff member's Kontakt id. */
+  staffContactId: number;
+}
+
+export interface SignatureOutcome {
+  kind: 'signed' | 'confirmed';
+  signatureId: number;
+  /** Kontakt id written as the signature's user and the contract's confirmed-by. */
+  userContactId: number;
+  method: SignatureMethod | 'staff';
+  /** ISO timestamp of the confirmation. */
+  confirmedAt: string;
+  md5Hash: string;
+}
+
+export interface WithdrawInput {
+  /** Staff member's Kontakt id, for the audit trail. */
+  staffContactId?: number;
+  reason?: string;
+}
+
+export interface ComfortSignatureReactivatedInput {
+  /** Card handle or ICCSN the staff re-activated; empty = any. */
+  cardHandle?: string;
+}
+
+export type ContractPhase =
+  | 'preparing'
+  | 'sending'
+  | 'awaiting-signature'
+  | 'recording'
+  | 'countersigning'
+  | 'waiting-for-comfort-signature'
+  | 'confirming'
+  | 'completed'
+  | 'withdrawn'
+  | 'expired';
+
+/** Query `status`: the contract's state at any time. */
+export interface ContractState {
+  contractId: number;
+  phase: ContractPhase;
+  contactId?: number;
+  documentId?: number;
+  signatureId?: number;
+  /** ISO time the invitation was sent. */
+  sentAt?: string;
+  remindersSent: number;
+  /** ISO time of the next reminder, if one is scheduled. */
+  nextReminderAt?: string;
+  /** ISO time the request expires. */
+  expiresAt?: string;
+  outcome?: SignatureOutcome;
+  /** Why the contract is parked, e.g. the gematik error code of a comfort-signature fault. */
+  waitingDetail?: string;
+  /** Document id of the practice's QES countersignature. */
+  qesDocumentId?: number;
+}
+
+/** What the workflow returns: the contract's outcome in one object. */
+export interface ContractResult {
+  contractId: number;
+  outcome: 'signed' | 'confirmed' | 'withdrawn' | 'expired';
+  documentId: number;
+  signatureId: number;
+  remindersSent: number;
+  signature?: SignatureOutcome;
+  qesDocumentId?: number;
+}
+
+export const signUpdate = defineUpdate<SignatureOutcome, [SignInput]>('sign');
+export const confirmManuallyUpdate = defineUpdate<SignatureOutcome, [ConfirmManuallyInput]>('confirmManually');
+export const withdrawSignal = defineSignal<[WithdrawInput?]>('withdraw');
+export const resendSignal = defineSignal<[]>('resend');
+export const comfortSignatureReactivatedSignal = defineSignal<[ComfortSignatureReactivatedInput?]>(
+  'comfortSignatureReactivated'
+);
+export const statusQuery = defineQuery<ContractState>('status');

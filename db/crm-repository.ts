@@ -1,0 +1,72 @@
+/**
+ * Reads of the CRM's own tables, through the configured mapping only. Writes live in the activities that own them,
+ * each inside its transaction.
+ */
+import type { Knex } from 'knex';
+import type { CrmMapping } from './crm-mapping';
+
+export interface CrmContact {
+  id: number;
+  firstName: string;
+  lastName: string;
+  email: string | null;
+}
+
+export interface CrmContract {
+  id: number;
+  contactId: number;
+  title: string;
+  status: string;
+  lastStatusChange: Date | null;
+  confirmedByFreelancer: boolean;
+  confirmedAt: Date | null;
+  confirmedBy: number | null;
+  start: Date | string | null;
+  end: Date | string | null;
+  feeCents: number | null;
+  description: string | null;
+}
+
+/** SQLite returns booleans as 0/1 and dates as numbers or strings; MySQL as Date. Normalise once here. */
+export function toDate(v: unknown): Date | null {
+  if (v === null || v === undefined || v === '') return null;
+  if (v instanceof Date) return v;
+  const d = new Date(typeof v === 'number' ? v : String(v));
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export function toBool(v: unknown, mapping: CrmMapping): boolean {
+  return v === true || v === 1 || v === '1' || (v !== null && v !== undefined && v === mapping.values.yes);
+}
+
+export async function readContact(db: Knex | Knex.Transaction, crm: CrmMapping, id: number): Promise<CrmContact | undefined> {
+  const c = crm.contacts;
+  const row = await db(c.table).where(c.id, id).first();
+  if (!row) return undefined;
+  return {
+    id: Number(row[c.id]),
+    firstName: String(row[c.firstName] ?? ''),
+    lastName: String(row[c.lastName] ?? ''),
+    email: row[c.email] == null ? null : String(row[c.email]),
+  };
+}
+
+export async function readContract(db: Knex | Knex.Transaction, crm: CrmMapping, id: number): Promise<CrmContract | undefined> {
+  const c = crm.contracts;
+  const row = await db(c.table).where(c.id, id).first();
+  if (!row) return undefined;
+  return {
+    id: Number(row[c.id]),
+    contactId: Number(row[c.contactId]),
+    title: String(row[c.title] ?? ''),
+    status: String(row[c.status] ?? ''),
+    lastStatusChange: toDate(row[c.lastStatusChange]),
+    confirmedByFreelancer: toBool(row[c.confirmedByFreelancer], crm),
+    confirmedAt: toDate(row[c.confirmedAt]),
+    confirmedBy: row[c.confirmedBy] == null ? null : Number(row[c.confirmedBy]),
+    start: row[c.start] ?? null,
+    end: row[c.end] ?? null,
+    feeCents: row[c.feeCents] == null ? null : Number(row[c.feeCents]),
+    description: row[c.description] == null ? null : String(row[c.description]),
+  };
+}

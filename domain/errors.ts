@@ -32,6 +32,12 @@ export const ErrorCode = {
   INVALID_SIGNATURE_INPUT: 'INVALID_SIGNATURE_INPUT',
   /** The signature request is not ready yet (document still being prepared). Retry in a moment. */
   SIGNATURE_NOT_READY: 'SIGNATURE_NOT_READY',
+  /**
+   * The SMTP server permanently refused a mail (5xx reply to the recipient or the message, e.g. `550 mailbox
+   * unavailable`). Nothing was delivered and the mail is not recorded as sent. Retrying sends the same mail to the same
+   * server and gets the same answer: fix the contact's address (or ask the mail admin), then start the step again.
+   */
+  MAIL_REJECTED: 'MAIL_REJECTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -12,18 +12,19 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { ZCrmMapping } from './db/crm-mapping';
 
 /** A Temporal-style duration ('90s', '3d', '12h') or a number of milliseconds. */
-const ZDuration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    try {
-      const ms = typeof value === 'number' ? value : msToNumber(value as `${number}d`);
-      if (!Number.isFinite(ms) || ms < 0) throw new Error('negative');
-      return ms;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. "90s", "3d")` });
-      return z.NEVER;
-    }
-  });
+const ZDuration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    const ms = typeof value === 'number' ? value : msToNumber(value as `${number}d`);
+    if (!Number.isFinite(ms) || ms < 0) throw new Error('negative');
+    return ms;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. "90s", "3d")` });
+    return z.NEVER;
+  }
+});
+
+/** A credential: long enough that guessing is hopeless. */
+const ZSecret = z.string().min(16, 'must be at least 16 characters');
 
 const ZBoolean = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => {
   return v === true || v === 'true' || v === '1' || v === 'yes';
@@ -99,7 +100,11 @@ export const ZSignflowConfig = z.object({
       /** Time from the invitation until a pending signature expires (`abgelaufen`). Env `SIGNFLOW_EXPIRY`. @default '30d' */
       expiry: ZDuration.prefault('30d'),
       /** Largest accepted drawn signature image (PNG). Env `SIGNFLOW_MAX_IMAGE_BYTES`. @default 1048576 (1 MiB) */
-      maxImageBytes: z.coerce.number().int().positive().default(1024 * 1024),
+      maxImageBytes: z.coerce
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024),
     })
     .prefault({}),
   konnektor: z
@@ -115,10 +120,79 @@ export const ZSignflowConfig = z.object({
       host: z.string().default('127.0.0.1'),
       /** Port of the HTTP API (and the dev portal page). Env `SIGNFLOW_API_PORT`. @default 3000 */
       port: z.coerce.number().int().positive().default(3000),
+      /**
+       * Dev mode: serves the dev signing page under `/portal` and fills unset credentials with the well-known
+       * `DEV_API_CREDENTIALS`. Never set it in production. Env `SIGNFLOW_DEV`. @default false
+       */
+      dev: ZBoolean.default(false),
+      /**
+       * Bearer token per caller role (at least 16 characters; compared in constant time, never logged). A role without
+       * a token cannot call the API. Env `SIGNFLOW_API_TOKEN_CRM`, `…_PORTAL`, `…_STAFF`, `…_OPS`.
+       */
+      tokens: z
+        .object({
+          crm: ZSecret.optional(),
+          portal: ZSecret.optional(),
+          staff: ZSecret.optional(),
+          ops: ZSecret.optional(),
+        })
+        .prefault({}),
+      /**
+       * Shared secret for HMAC-signed calls of the CRM role (alternative to its bearer token). Env
+       * `SIGNFLOW_API_HMAC_SECRET_CRM`. @default unset (HMAC disabled)
+       */
+      hmacSecretCrm: ZSecret.optional(),
+      /** Largest accepted clock difference of an HMAC-signed call (replay window). Env `SIGNFLOW_API_HMAC_WINDOW`. @default '300s' */
+      hmacWindow: ZDuration.prefault('300s'),
+      /**
+       * Largest request body in bytes. Env `SIGNFLOW_API_BODY_LIMIT`. @default unset = room for one base64 image of
+       * `signature.maxImageBytes` plus 64 KiB
+       */
+      bodyLimit: z.coerce.number().int().positive().optional(),
     })
     .loose()
+    .transform((api) => (api.dev ? { ...api, ...withDevCredentials(api) } : api))
+    .prefault({}),
+  outbox: z
+    .object({
+      /** How often the Temporal Schedule runs the outbox poller. Env `SIGNFLOW_OUTBOX_POLL_INTERVAL`. @default '10s' */
+      pollInterval: ZDuration.prefault('10s'),
+      /** Most rows one poller run takes. Env `SIGNFLOW_OUTBOX_BATCH_SIZE`. @default 50 */
+      batchSize: z.coerce.number().int().positive().default(50),
+    })
     .prefault({}),
 });
+
+/**
+ * Well-known credentials of dev mode (`SIGNFLOW_DEV=true`) only, used where no real one is configured. They are public
+ * on purpose: the dev stack prints them and the dev signing page embeds the portal token.
+ */
+export const DEV_API_CREDENTIALS = {
+  tokens: {
+    crm: 'dev-crm-token-0000000000',
+    portal: 'dev-portal-token-00000000',
+    staff: 'dev-staff-token-000000000',
+    ops: 'dev-ops-token-0000000000',
+  },
+  hmacSecretCrm: 'dev-crm-hmac-secret-000000',
+} as const;
+
+function withDevCredentials(api: {
+  tokens: Partial<Record<'crm' | 'portal' | 'staff' | 'ops', string>>;
+  hmacSecretCrm?: string;
+}) {
+  const d = DEV_API_CREDENTIALS;
+  const t = api.tokens;
+  return {
+    tokens: {
+      crm: t.crm ?? d.tokens.crm,
+      portal: t.portal ?? d.tokens.portal,
+      staff: t.staff ?? d.tokens.staff,
+      ops: t.ops ?? d.tokens.ops,
+    },
+    hmacSecretCrm: api.hmacSecretCrm ?? d.hmacSecretCrm,
+  };
+}
 
 export type SignflowConfig = z.infer<typeof ZSignflowConfig> & {
   database: { url: string };
@@ -172,7 +246,21 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       maxImageBytes: env(e, 'SIGNFLOW_MAX_IMAGE_BYTES'),
     },
     konnektor: { enabled: env(e, 'SIGNFLOW_QES_ENABLED') },
-    api: { host: env(e, 'SIGNFLOW_API_HOST'), port: env(e, 'SIGNFLOW_API_PORT') },
+    api: {
+      host: env(e, 'SIGNFLOW_API_HOST'),
+      port: env(e, 'SIGNFLOW_API_PORT'),
+      dev: env(e, 'SIGNFLOW_DEV'),
+      tokens: {
+        crm: env(e, 'SIGNFLOW_API_TOKEN_CRM'),
+        portal: env(e, 'SIGNFLOW_API_TOKEN_PORTAL'),
+        staff: env(e, 'SIGNFLOW_API_TOKEN_STAFF'),
+        ops: env(e, 'SIGNFLOW_API_TOKEN_OPS'),
+      },
+      hmacSecretCrm: env(e, 'SIGNFLOW_API_HMAC_SECRET_CRM'),
+      hmacWindow: env(e, 'SIGNFLOW_API_HMAC_WINDOW'),
+      bodyLimit: env(e, 'SIGNFLOW_API_BODY_LIMIT'),
+    },
+    outbox: { pollInterval: env(e, 'SIGNFLOW_OUTBOX_POLL_INTERVAL'), batchSize: env(e, 'SIGNFLOW_OUTBOX_BATCH_SIZE') },
   };
 }
 

@@ -31,7 +31,16 @@ export const CONTRACT_WORKFLOW_TYPE = 'honorarvertrag';
 
 export function contractWorkflowInput(config: SignflowConfig, contractId: number): ContractWorkflowInput {
   const s = config.signature;
+  const v = config.crm.values;
   return {
+    labels: {
+      contractSent: v.contractSent,
+      contractInProgress: v.contractInProgress,
+      signaturePending: v.signaturePending,
+      signatureValid: v.signatureValid,
+      signatureWithdrawn: v.signatureWithdrawn,
+      signatureExpired: v.signatureExpired,
+    },
     contractId,
     timing: {
       remindersEnabled: s.remindersEnabled,

@@ -43,9 +43,20 @@ export interface SignatureTimingOptions {
   expiryMs: number;
 }
 
+/** The CRM's status labels (config `crm.values`), so search attributes show what the CRM shows. */
+export interface StatusLabels {
+  contractSent: string;
+  contractInProgress: string;
+  signaturePending: string;
+  signatureValid: string;
+  signatureWithdrawn: string;
+  signatureExpired: string;
+}
+
 export interface ContractWorkflowInput {
   contractId: number;
   timing: SignatureTimingOptions;
+  labels: StatusLabels;
   /** Countersign with a QES through the Konnektor after confirmation. */
   countersign: boolean;
 }

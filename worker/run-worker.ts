@@ -1,0 +1,88 @@
+/**
+ * The signflow worker: one knex pool, one pooled SMTP transport, the activities built from them, and the workflow code
+ * (pre-bundled in tests and production images, bundled at start in dev).
+ */
+import fs from 'node:fs';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import type { Knex } from 'knex';
+import { createActivities } from '../activities';
+import { createDb } from '../db/connection';
+import { createMailer, type Mailer } from '../mail/mailer';
+import type { SignflowConfig } from '../temporal.config';
+
+export interface RunWorkerOptions {
+  /** A pre-built bundle (`bundleWorkflowCode`); without it the worker bundles `workflows/` at start (~10 s). */
+  workflowBundle?: { codePath: string };
+  /** Reuse a connection (tests); otherwise one is made from the config. */
+  connection?: NativeConnection;
+  /** Reuse parts (tests pass real ones they inspect); otherwise built from the config and closed on shutdown. */
+  db?: Knex;
+  mailer?: Mailer;
+  dataConverter?: DataConverter;
+  /** Extra worker options (e.g. `maxConcurrentActivityTaskExecutions`). */
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has shut down (after `shutdown()` or a signal). */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function createWorker(config: SignflowConfig, opts: RunWorkerOptions = {}): Promise<RunningWorker> {
+  const ownDb = !opts.db;
+  const ownMailer = !opts.mailer;
+  const db = opts.db ?? createDb(config.database.url, { poolMax: config.database.poolMax });
+  const mailer = opts.mailer ?? createMailer(config.mail.smtpUrl, config.mail.from);
+  const connection =
+    opts.connection ??
+    (await NativeConnection.connect({
+      address: config.temporal.address,
+      apiKey: config.temporal.apiKey,
+      tls:
+        config.temporal.tlsClientCertPath && config.temporal.tlsClientKeyPath
+          ? {
+              clientCertPair: {
+                crt: fs.readFileSync(config.temporal.tlsClientCertPath),
+                key: fs.readFileSync(config.temporal.tlsClientKeyPath),
+              },
+              serverRootCACertificate: config.temporal.tlsServerCaCertPath
+                ? fs.readFileSync(config.temporal.tlsServerCaCertPath)
+                : undefined,
+            }
+          : undefined,
+    }));
+  const workflowSource = opts.workflowBundle
+    ? { workflowBundle: opts.workflowBundle }
+    : { workflowsPath: require.resolve('../workflows') };
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    ...workflowSource,
+    activities: createActivities({ config, db, mailer }),
+    dataConverter: opts.dataConverter,
+    ...opts.workerOptions,
+  });
+  const done = worker.run().finally(async () => {
+    if (ownMailer) mailer.close();
+    if (ownDb) await db.destroy();
+    if (!opts.connection) await connection.close();
+  });
+  return {
+    worker,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
+
+/** Runs until SIGINT/SIGTERM (the SDK installs those handlers and shuts the worker down gracefully). */
+export async function runWorker(config: SignflowConfig, opts: RunWorkerOptions = {}): Promise<void> {
+  const running = await createWorker(config, opts);
+  await running.done;
+}

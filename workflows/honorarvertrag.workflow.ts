@@ -1,0 +1,373 @@
+/**
+ * One workflow per fee contract (Honorarvertrag): document → signature request → invitation mail → wait for the
+ * contact's signature (or staff confirmation, withdrawal, expiry) with reminders → record the outcome → confirmation
+ * mail. Deterministic orchestration only: every side effect is an activity, time is workflow time.
+ */
+import * as wf from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { PreparedRequest } from '../activities/types';
+import { ErrorCode, NON_RETRYABLE_INPUT_ERRORS } from '../domain/errors';
+import {
+  confirmManuallyUpdate,
+  resendSignal,
+  SA_CONTRACT_STATUS,
+  SA_SIGNATURE_STATUS,
+  SA_WAITING_REASON,
+  signUpdate,
+  statusQuery,
+  withdrawSignal,
+  type ContractResult,
+  type ContractState,
+  type ContractWorkflowInput,
+  type SignatureOutcome,
+  type SignInput,
+  type WaitingReason,
+  type WithdrawInput,
+} from './definitions';
+
+/** Reads and validation: quick, and bad input is not retried (the listed codes are final). */
+const LOAD: wf.ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE_INPUT_ERRORS },
+};
+
+/** Database writes: one transaction each, idempotent, so retrying for as long as the database is down is safe. */
+const DB_WRITE: wf.ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+};
+
+/** Recording a signature: the signer waits on the Update, so retries stay short. */
+const RECORD: wf.ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+
+/** Mail: SMTP outages are retried for a day with growing pauses; a rejected recipient is final (MAIL_REJECTED). */
+const MAIL: wf.ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '1 day',
+  retry: {
+    initialInterval: '10 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '30 minutes',
+    nonRetryableErrorTypes: ['MAIL_REJECTED', ErrorCode.TEMPLATE_VALUE_MISSING],
+  },
+};
+
+/** Every call passes its own options with a summary (what the Temporal UI shows per step). */
+const acts = wf.proxyActivities<Activities>(DB_WRITE);
+
+/** The PNG signature bytes, base64: the validator's cheap check; the activity decodes the whole image. */
+const PNG_BASE64_PREFIX = 'iVBORw0KGgo';
+
+function reject(type: ErrorCode, message: string): never {
+  throw wf.ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+/** Makes an activity's domain failure the update's failure, so callers see the code (e.g. WRONG_SIGNER), not a wrapper. */
+function unwrapActivityFailure(err: unknown): unknown {
+  if (err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.type) {
+    return wf.ApplicationFailure.create({
+      type: err.cause.type,
+      message: err.cause.message,
+      nonRetryable: true,
+      details: err.cause.details as unknown[] | undefined,
+    });
+  }
+  return err;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export async function honorarvertrag(input: ContractWorkflowInput): Promise<ContractResult> {
+  const { contractId, timing, labels } = input;
+  const workflowId = wf.workflowInfo().workflowId;
+  const ref = { contractId, workflowId };
+
+  const state: ContractState = { contractId, phase: 'preparing', remindersSent: 0 };
+  let prepared: PreparedRequest | undefined;
+  /** A sign or confirm handler is writing; nothing else may start meanwhile. */
+  let recording = false;
+  let withdrawal: WithdrawInput | undefined;
+  let resendsRequested = 0;
+  let resendsHandled = 0;
+  let automaticReminders = 0;
+
+  const setSearch = (contractStatus: string | undefined, signatureStatus: string | undefined, waiting: WaitingReason) => {
+    wf.upsertSearchAttributes([
+      ...(contractStatus ? [{ key: SA_CONTRACT_STATUS, value: contractStatus }] : []),
+      ...(signatureStatus ? [{ key: SA_SIGNATURE_STATUS, value: signatureStatus }] : []),
+      { key: SA_WAITING_REASON, value: waiting },
+    ]);
+  };
+
+  wf.setHandler(statusQuery, () => state);
+
+  /** Rejections shared by `sign` and `confirmManually`: the request must exist and still be open. */
+  const assertOpen = (): PreparedRequest => {
+    if (state.outcome || recording) {
+      reject(ErrorCode.SIGNATURE_ALREADY_CONFIRMED, `contract ${contractId} is already signed or being signed`);
+    }
+    if (state.phase === 'withdrawn' || withdrawal) {
+      reject(ErrorCode.SIGNATURE_WITHDRAWN, `the signature request of contract ${contractId} was withdrawn`);
+    }
+    if (state.phase === 'expired') {
+      reject(ErrorCode.SIGNATURE_EXPIRED, `the signature request of contract ${contractId} has expired`);
+    }
+    if (!prepared || state.phase === 'preparing' || state.phase === 'sending') {
+      reject(ErrorCode.SIGNATURE_NOT_READY, `the signature request of contract ${contractId} is still being prepared`);
+    }
+    return prepared;
+  };
+
+  /** Runs a recording activity with the handler lock held; the outcome ends the wait in the main loop. */
+  const record = async (write: () => Promise<SignatureOutcome>): Promise<SignatureOutcome> => {
+    recording = true;
+    const phaseBefore = state.phase;
+    state.phase = 'recording';
+    try {
+      const outcome = await write();
+      state.outcome = outcome;
+      return outcome;
+    } catch (err) {
+      state.phase = phaseBefore;
+      throw unwrapActivityFailure(err);
+    } finally {
+      recording = false;
+    }
+  };
+
+  wf.setHandler(
+    signUpdate,
+    (sign: SignInput) =>
+      record(() => {
+        const request = assertOpen();
+        return acts.recordSignature.executeWithOptions(
+          {
+            ...RECORD,
+            summary: `Unterschrift (${sign.method === 'click' ? 'Klick' : 'Bild'}) von Kontakt ${sign.contactId} speichern`,
+          },
+          [
+            {
+              ...ref,
+              signatureId: request.signatureId,
+              contactId: sign.contactId,
+              method: sign.method,
+              imagePngBase64: sign.imagePngBase64,
+              signedAt: iso(Date.now()),
+            },
+          ]
+        );
+      }),
+    {
+      validator: (sign: SignInput) => {
+        const request = assertOpen();
+        if (sign.contactId !== request.contactId) {
+          reject(ErrorCode.WRONG_SIGNER, `contact ${sign.contactId} may not sign contract ${contractId}`);
+        }
+        if (sign.method === 'click') {
+          if (sign.imagePngBase64) reject(ErrorCode.INVALID_SIGNATURE_INPUT, 'a click signature carries no image');
+        } else if (sign.method === 'drawn') {
+          if (!sign.imagePngBase64?.startsWith(PNG_BASE64_PREFIX)) {
+            reject(ErrorCode.INVALID_SIGNATURE_INPUT, 'a drawn signature needs a PNG image (base64)');
+          }
+        } else {
+          reject(ErrorCode.INVALID_SIGNATURE_INPUT, `unknown signature method: ${String(sign.method)}`);
+        }
+      },
+    }
+  );
+
+  wf.setHandler(
+    confirmManuallyUpdate,
+    ({ staffContactId }) =>
+      record(() => {
+        const request = assertOpen();
+        return acts.recordManualConfirmation.executeWithOptions(
+          {
+            ...RECORD,
+            summary: `Manuelle Bestätigung durch Kontakt ${staffContactId} speichern`,
+          },
+          [{ ...ref, signatureId: request.signatureId, staffContactId, confirmedAt: iso(Date.now()) }]
+        );
+      }),
+    {
+      validator: ({ staffContactId }) => {
+        assertOpen();
+        if (!Number.isSafeInteger(staffContactId) || staffContactId <= 0) {
+          reject(ErrorCode.INVALID_SIGNATURE_INPUT, 'staffContactId must be a positive integer');
+        }
+      },
+    }
+  );
+
+  wf.setHandler(withdrawSignal, (request?: WithdrawInput) => {
+    // Signals cannot be rejected; one that arrives after the outcome is recorded changes nothing.
+    if (!state.outcome && !withdrawal) withdrawal = request ?? {};
+  });
+  wf.setHandler(resendSignal, () => {
+    resendsRequested++;
+  });
+
+  // 1. Load and validate. Bad input fails the workflow with the activity's code and changes nothing.
+  const snapshot = await acts.loadContract.executeWithOptions(
+    {
+      ...LOAD,
+      summary: `Honorarvertrag ${contractId} laden und prüfen`,
+    },
+    [ref]
+  ).catch((err: unknown) => {
+    throw unwrapActivityFailure(err);
+  });
+  state.contactId = snapshot.contactId;
+
+  // 2. Document, signature record and contract status in one transaction.
+  const request = await acts.prepareSignatureRequest.executeWithOptions(
+    {
+      ...DB_WRITE,
+      summary: 'Dokument erzeugen, Unterschrift anlegen, Vertrag auf versendet setzen',
+    },
+    [ref]
+  );
+  prepared = request;
+  Object.assign(state, { documentId: request.documentId, signatureId: request.signatureId });
+  setSearch(labels.contractSent, labels.signaturePending, 'none');
+
+  // 3. Invitation mail (keyed: one per contract).
+  state.phase = 'sending';
+  await sendMail('invitation', `Einladung zur Unterschrift an Kontakt ${request.contactId} senden`);
+  const waitStart = Date.now();
+  state.sentAt = iso(waitStart);
+  const expiresAt = waitStart + timing.expiryMs;
+  state.expiresAt = iso(expiresAt);
+  state.phase = 'awaiting-signature';
+  setSearch(undefined, undefined, 'signature');
+
+  /** When the next automatic reminder is due, or undefined when none is left before expiry. */
+  const nextReminderAt = (): number | undefined => {
+    if (!timing.remindersEnabled || automaticReminders >= timing.reminderMax) return undefined;
+    const due = waitStart + timing.reminderDelayMs + automaticReminders * timing.reminderIntervalMs;
+    return due < expiresAt ? due : undefined;
+  };
+
+  const describeWait = (next: number | undefined) => {
+    const reminders = `${state.remindersSent} Erinnerung${state.remindersSent === 1 ? '' : 'en'} gesendet`;
+    const nextText = next === undefined ? 'keine weitere Erinnerung geplant' : `nächste Erinnerung ${iso(next)}`;
+    wf.setCurrentDetails(
+      `Wartet seit ${state.sentAt} auf die Unterschrift von Kontakt ${request.contactId} ` +
+        `(Dokument ${request.documentId}); ${reminders}; ${nextText}; läuft ab ${state.expiresAt}.`
+    );
+  };
+
+  async function sendMail(kind: 'invitation' | 'reminder' | 'confirmation', summary: string, sequence?: number) {
+    await acts.sendContractMail.executeWithOptions(
+      { ...MAIL, summary },
+      [{ ...ref, kind, documentId: request.documentId, sequence }]
+    );
+  }
+
+  const sendReminder = async (why: string) => {
+    const sequence = state.remindersSent + 1;
+    await sendMail('reminder', `${sequence}. Erinnerung senden (${why})`, sequence);
+    state.remindersSent = sequence;
+  };
+
+  // 4. Wait for a signature, a confirmation, a withdrawal, reminders and expiry.
+  let ending: 'signed' | 'withdrawn' | 'expired' | undefined;
+  while (ending === undefined) {
+    if (state.outcome) {
+      ending = 'signed';
+    } else if (withdrawal && !recording) {
+      ending = 'withdrawn';
+    } else if (resendsRequested > resendsHandled && !recording) {
+      resendsHandled = resendsRequested;
+      await sendReminder('von Mitarbeitenden angefordert');
+    } else if (Date.now() >= expiresAt && !recording) {
+      ending = 'expired';
+    } else {
+      const next = nextReminderAt();
+      if (next !== undefined && Date.now() >= next && !recording) {
+        automaticReminders++;
+        await sendReminder('automatisch');
+        continue;
+      }
+      state.nextReminderAt = next === undefined ? undefined : iso(next);
+      describeWait(next);
+      const deadline = Math.min(next ?? expiresAt, expiresAt);
+      const wake = () =>
+        state.outcome !== undefined || (!recording && (withdrawal !== undefined || resendsRequested > resendsHandled));
+      if (recording) {
+        // A handler is writing; the outcome (or its failure) decides what comes next, not the clock.
+        await wf.condition(() => !recording);
+      } else {
+        await wf.condition(wake, Math.max(deadline - Date.now(), 1), {
+          summary: next === undefined || next >= expiresAt ? 'Ablauf der Anfrage' : 'nächste Erinnerung',
+        });
+      }
+    }
+  }
+  state.nextReminderAt = undefined;
+
+  if (ending !== 'signed') {
+    // Withdrawn or expired: the signature is voided; the contract itself is not changed.
+    const voided = await acts.voidSignatureRequest.executeWithOptions(
+      {
+        ...DB_WRITE,
+        summary: ending === 'withdrawn' ? 'Unterschrift zurückziehen' : 'Unterschrift als abgelaufen markieren',
+      },
+      [
+        {
+          ...ref,
+          signatureId: request.signatureId,
+          reason: ending,
+          at: iso(Date.now()),
+          staffContactId: withdrawal?.staffContactId,
+        },
+      ]
+    );
+    state.phase = ending;
+    const signatureStatus = ending === 'withdrawn' ? labels.signatureWithdrawn : labels.signatureExpired;
+    setSearch(undefined, voided.result === 'already-valid' ? labels.signatureValid : signatureStatus, 'none');
+    wf.setCurrentDetails(
+      ending === 'withdrawn'
+        ? `Unterschriftsanfrage zurückgezogen${withdrawal?.staffContactId ? ` von Kontakt ${withdrawal.staffContactId}` : ''}.`
+        : `Unterschriftsanfrage abgelaufen am ${iso(Date.now())}.`
+    );
+    await wf.condition(wf.allHandlersFinished);
+    return {
+      contractId,
+      outcome: ending,
+      documentId: request.documentId,
+      signatureId: request.signatureId,
+      remindersSent: state.remindersSent,
+    };
+  }
+
+  // 5. Recorded by the update handler in one transaction; now the rest of the confirmation.
+  const outcome = state.outcome as SignatureOutcome;
+  setSearch(labels.contractInProgress, labels.signatureValid, 'none');
+
+  // 6. Confirmation mail.
+  state.phase = 'confirming';
+  wf.setCurrentDetails(
+    `${outcome.kind === 'signed' ? 'Unterschrieben' : 'Manuell bestätigt'} von Kontakt ${outcome.userContactId} ` +
+      `am ${outcome.confirmedAt}; Bestätigung wird gesendet.`
+  );
+  await sendMail('confirmation', `Bestätigung an Kontakt ${request.contactId} senden`);
+  state.phase = 'completed';
+  wf.setCurrentDetails(
+    `Abgeschlossen: ${outcome.kind === 'signed' ? 'unterschrieben' : 'manuell bestätigt'} von Kontakt ` +
+      `${outcome.userContactId} am ${outcome.confirmedAt}.`
+  );
+  await wf.condition(wf.allHandlersFinished);
+  return {
+    contractId,
+    outcome: outcome.kind,
+    documentId: request.documentId,
+    signatureId: request.signatureId,
+    remindersSent: state.remindersSent,
+    signature: outcome,
+    qesDocumentId: state.qesDocumentId,
+  };
+}

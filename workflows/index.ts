@@ -1,0 +1,2 @@
+/** Every workflow the signflow worker runs. The bundler starts here; keep it free of anything but workflow code. */
+export { honorarvertrag } from './honorarvertrag.workflow';

@@ -31,7 +31,10 @@ function source(migrations: NamedMigration[]): Knex.MigrationSource<NamedMigrati
 
 /** Applies the pending migrations of one set; returns the names applied now (empty when already up to date). */
 async function latest(db: Knex, tableName: string, migrations: NamedMigration[]): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest({ migrationSource: source(migrations), tableName })) as [number, string[]];
+  const [, applied] = (await db.migrate.latest({ migrationSource: source(migrations), tableName })) as [
+    number,
+    string[],
+  ];
   return applied;
 }
 

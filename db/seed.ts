@@ -91,9 +91,17 @@ async function upsertContact(db: Knex, crm: CrmMapping, contact: DemoContact): P
   return Number(id);
 }
 
-async function upsertContract(db: Knex, crm: CrmMapping, contactId: number, c: DemoContract, status: string): Promise<number> {
+async function upsertContract(
+  db: Knex,
+  crm: CrmMapping,
+  contactId: number,
+  c: DemoContract,
+  status: string
+): Promise<number> {
   const k = crm.contracts;
-  const existing = await db(k.table).where({ [k.contactId]: contactId, [k.title]: c.title }).first(k.id);
+  const existing = await db(k.table)
+    .where({ [k.contactId]: contactId, [k.title]: c.title })
+    .first(k.id);
   if (existing) return Number(existing[k.id]);
   const [id] = await db(k.table).insert({
     [k.contactId]: contactId,
@@ -137,6 +145,13 @@ export async function seedDemo(db: Knex, crm: CrmMapping): Promise<SeedResult> {
       { ...SENDABLE[2]!, title: 'Honorarvertrag Ergotherapie 2026 (läuft)', start: '2026-01-01', end: '2026-12-31' },
       crm.values.contractInProgress
     );
-    return { contactIds, contractIds, staffContactId, invalidEmailContactId, invalidEmailContractId, inProgressContractId };
+    return {
+      contactIds,
+      contractIds,
+      staffContactId,
+      invalidEmailContactId,
+      invalidEmailContractId,
+      inProgressContractId,
+    };
   });
 }

@@ -1,0 +1,201 @@
+/**
+ * Renders a Honorarvertrag from ONE Handlebars template (templates/documents/honorarvertrag.hbs) into the portal's HTML
+ * rendition and a PDF/A-3b (tagged, embedded DejaVu fonts) that a Konnektor accepts for a QES countersignature.
+ *
+ * Deterministic: the same data gives the same bytes. Every date inside the PDF (Info, XMP, file ID) comes from
+ * `data.createdAt`, never from the clock, so a hash of the document can be recomputed from a re-render.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import PDFDocument from 'pdfkit';
+
+export interface ContractDocumentData {
+  contractId: number;
+  practiceName: string;
+  /** The contract's title (Honorarvertrag.titel). */
+  title: string;
+  /** First and last name of the freelancer (Honorarkraft). */
+  freelancerName: string;
+  /** ISO date `YYYY-MM-DD` or a Date (UTC midnight, as MySQL returns DATE); null = not set. */
+  start: Date | string | null;
+  end: Date | string | null;
+  feeCents: number | null;
+  description: string | null;
+  /** Creation time of the document: the PDF's CreationDate, XMP date and file ID derive from it. */
+  createdAt: Date;
+}
+
+export interface RenderedContractDocument {
+  pdf: Buffer;
+  html: string;
+}
+
+const TEMPLATE_PATH = path.join(__dirname, '..', 'templates', 'documents', 'honorarvertrag.hbs');
+const FONT_DIR = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
+
+// Hoisted: building Intl formatters is far slower than using them.
+const DATE_FORMAT = new Intl.DateTimeFormat('de-DE', {
+  day: '2-digit',
+  month: '2-digit',
+  year: 'numeric',
+  timeZone: 'UTC',
+});
+const DAY_IN_BERLIN = new Intl.DateTimeFormat('de-DE', {
+  day: '2-digit',
+  month: '2-digit',
+  year: 'numeric',
+  timeZone: 'Europe/Berlin',
+});
+const EURO = new Intl.NumberFormat('de-DE', { style: 'currency', currency: 'EUR' });
+
+let compiled: HandlebarsTemplateDelegate | undefined;
+let fonts: { regular: Buffer; bold: Buffer } | undefined;
+
+function template(): HandlebarsTemplateDelegate {
+  // An isolated environment: helpers other modules register globally cannot change the contract's wording.
+  compiled ??= Handlebars.create().compile(fs.readFileSync(TEMPLATE_PATH, 'utf8'), { strict: true });
+  return compiled;
+}
+
+function fontFiles(): { regular: Buffer; bold: Buffer } {
+  fonts ??= {
+    regular: fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans.ttf')),
+    bold: fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans-Bold.ttf')),
+  };
+  return fonts;
+}
+
+/** `2027-01-31` or a Date at UTC midnight → `31.01.2027`; strings that are not ISO dates are printed as given. */
+export function formatGermanDate(value: Date | string | null): string | null {
+  if (value === null || value === '') return null;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : DATE_FORMAT.format(value);
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
+  return m ? `${m[3]}.${m[2]}.${m[1]}` : value;
+}
+
+export function formatEuroCents(cents: number | null): string | null {
+  return cents === null ? null : EURO.format(cents / 100);
+}
+
+/** Every key the template names is present (null when empty), which strict mode requires. */
+function viewModel(data: ContractDocumentData): Record<string, unknown> {
+  return {
+    contractId: data.contractId,
+    createdOn: DAY_IN_BERLIN.format(data.createdAt),
+    practiceName: data.practiceName,
+    freelancerName: data.freelancerName,
+    title: data.title,
+    description: data.description?.trim() || null,
+    start: formatGermanDate(data.start) ?? 'Vertragsschluss',
+    end: formatGermanDate(data.end),
+    fee: formatEuroCents(data.feeCents),
+  };
+}
+
+export function renderContractHtml(data: ContractDocumentData): string {
+  return template()(viewModel(data)).trim() + '\n';
+}
+
+type BlockTag = 'h1' | 'h2' | 'p' | 'li';
+
+export interface TextBlock {
+  tag: BlockTag;
+  meta: boolean;
+  text: string;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
+
+function decodeEntities(s: string): string {
+  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
+    if (name[0] === '#') {
+      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      return Number.isFinite(code) ? String.fromCodePoint(code) : whole;
+    }
+    return ENTITIES[name.toLowerCase()] ?? whole;
+  });
+}
+
+/** The template's block elements in order, as plain text: what the PDF prints. */
+export function textBlocks(html: string): TextBlock[] {
+  const blocks: TextBlock[] = [];
+  for (const m of html.matchAll(/<(h1|h2|p|li)(\s[^>]*)?>([\s\S]*?)<\/\1>/g)) {
+    // Source line breaks are layout of the template, not of the text: collapse them first, then honour <br>.
+    const inner = (m[3] ?? '')
+      .replace(/\s+/g, ' ')
+      .replace(/<br\s*\/?>/gi, '\n')
+      .replace(/<[^>]*>/g, '');
+    const text = decodeEntities(inner)
+      .split('\n')
+      .map((line) => line.trim())
+      .join('\n');
+    blocks.push({ tag: m[1] as BlockTag, meta: /class="[^"]*\bmeta\b/.test(m[2] ?? ''), text });
+  }
+  return blocks;
+}
+
+const STYLE: Record<BlockTag, { font: 'regular' | 'bold'; size: number; before: number; after: number }> = {
+  h1: { font: 'bold', size: 20, before: 0, after: 6 },
+  h2: { font: 'bold', size: 12.5, before: 12, after: 4 },
+  p: { font: 'regular', size: 10.5, before: 0, after: 6 },
+  li: { font: 'regular', size: 10.5, before: 0, after: 3 },
+};
+const STRUCT_TYPE: Record<BlockTag, string> = { h1: 'H1', h2: 'H2', p: 'P', li: 'LI' };
+
+function renderPdf(blocks: TextBlock[], data: ContractDocumentData): Promise<Buffer> {
+  const doc = new PDFDocument({
+    pdfVersion: '1.7',
+    subset: 'PDF/A-3b',
+    tagged: true,
+    lang: 'de-DE',
+    displayTitle: true,
+    size: 'A4',
+    margins: { top: 64, bottom: 64, left: 64, right: 64 },
+    // Only ASCII here: pdfkit copies these into the XMP packet without escaping. No personal data either.
+    info: {
+      Title: `Honorarvertrag ${data.contractId}`,
+      Creator: 'signflow',
+      Producer: 'signflow (PDFKit)',
+      CreationDate: data.createdAt,
+    },
+  });
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    doc.on('data', (chunk: Buffer) => chunks.push(chunk));
+    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('error', reject);
+  });
+
+  const { regular, bold } = fontFiles();
+  doc.registerFont('regular', regular);
+  doc.registerFont('bold', bold);
+
+  const root = doc.struct('Document');
+  doc.addStructure(root);
+  const width = doc.page.width - doc.page.margins.left - doc.page.margins.right;
+  for (const block of blocks) {
+    const style = STYLE[block.tag];
+    const size = block.meta ? 8.5 : style.size;
+    if (style.before) doc.moveDown(style.before / size);
+    root.add(
+      doc.struct(STRUCT_TYPE[block.tag], () => {
+        doc
+          .font(style.font)
+          .fontSize(size)
+          .fillColor(block.meta ? '#555555' : '#000000')
+          .text(block.text, doc.page.margins.left, doc.y, { width, lineGap: 2, align: 'left' });
+      })
+    );
+    doc.moveDown(style.after / size);
+  }
+  root.end();
+  doc.end();
+  return done;
+}
+
+export async function renderContractDocument(data: ContractDocumentData): Promise<RenderedContractDocument> {
+  const html = renderContractHtml(data);
+  const pdf = await renderPdf(textBlocks(html), data);
+  return { pdf, html };
+}

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { ZCrmMapping } from './db/crm-mapping';
+import { ZCodecConfig } from './codec/codec-config';
 
 /** A Temporal-style duration ('90s', '3d', '12h') or a number of milliseconds. */
 const ZDuration = z
@@ -159,6 +160,8 @@ export const ZSignflowConfig = z.object({
       batchSize: z.coerce.number().int().positive().default(50),
     })
     .prefault({}),
+  /** Payload encryption (AES-256-GCM, key rotation) and the codec server of the Temporal UI; see codec/codec-config.ts. */
+  codec: ZCodecConfig,
 });
 
 /**
@@ -259,6 +262,17 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       bodyLimit: env(e, 'SIGNFLOW_API_BODY_LIMIT'),
     },
     outbox: { pollInterval: env(e, 'SIGNFLOW_OUTBOX_POLL_INTERVAL'), batchSize: env(e, 'SIGNFLOW_OUTBOX_BATCH_SIZE') },
+    codec: {
+      keys: env(e, 'SIGNFLOW_CODEC_KEYS'),
+      currentKeyId: env(e, 'SIGNFLOW_CODEC_KEY_ID'),
+      server: {
+        host: env(e, 'SIGNFLOW_CODEC_SERVER_HOST'),
+        port: env(e, 'SIGNFLOW_CODEC_SERVER_PORT'),
+        tokens: env(e, 'SIGNFLOW_CODEC_SERVER_TOKENS'),
+        corsOrigins: env(e, 'SIGNFLOW_CODEC_CORS_ORIGINS'),
+        maxBodyBytes: env(e, 'SIGNFLOW_CODEC_SERVER_MAX_BODY_BYTES'),
+      },
+    },
   };
 }
 

@@ -1,0 +1,288 @@
+/**
+ * `sendContractMail`: the invitation, reminder and confirmation mails of a contract, each exactly once per mail key.
+ *
+ * The key is `<workflowId>:<kind>` (invitation, confirmation) or `<workflowId>:reminder:<sequence>`, the unique
+ * `mail_key` of `signflow_mails`. One attempt:
+ *
+ * 1. A row with status `sent` → nothing is sent again; the result says `alreadySent: true`.
+ * 2. Read the contract and the contact through the CRM mapping and render the mail. A template or data problem fails
+ *    here, non-retryable, before anything is claimed or sent.
+ * 3. Claim the key: INSERT the row with status `sending`. The unique key decides a race; the loser fails retryably and
+ *    its retry finds the winner's row.
+ * 4. Send over SMTP with the key's deterministic Message-ID, then mark the row `sent` (message id, sent_at).
+ *
+ * The one edge that is at-least-once rather than exactly-once: a crash (or a lost database) AFTER the SMTP server
+ * accepted the mail and BEFORE the row says `sent` leaves a `sending` row. The retry that finds it cannot know whether
+ * the mail went out, so it sends again, with the SAME Message-ID. Mail clients and most servers collapse messages with
+ * the same Message-ID, and anyone reading the inbox or the logs can tell the second copy is the same mail. Sending
+ * nothing instead would risk a contract whose invitation never arrived, which is worse than a rare duplicate.
+ *
+ * Failures carry ids, kinds and SMTP codes only, never addresses, names or the server's reply text (which often quotes
+ * the address).
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { Knex } from 'knex';
+import type { SignflowConfig } from '../temporal.config';
+import type { Mailer } from '../mail/mailer';
+import { messageIdFor } from '../mail/mailer';
+import { portalDocumentUrl, renderMail, TemplateValueMissingError, type RenderedMail } from '../mail/render-mail';
+import { readContact, readContract } from '../db/crm-repository';
+import { ErrorCode } from '../domain/errors';
+import type { MailKind, SendMailInput, SendMailResult } from './types';
+
+export const MAILS_TABLE = 'signflow_mails';
+
+/**
+ * Failure types of this activity besides the domain codes (`ErrorCode`). Both are retryable: they describe a moment,
+ * not the mail.
+ */
+export const MailFailureType = {
+  /** The SMTP server could not be reached or answered with a transient error (4xx, timeout, connection lost). */
+  MAIL_SEND_FAILED: 'MAIL_SEND_FAILED',
+  /** Another attempt claimed the same mail key a moment ago and has not finished; the retry will see its outcome. */
+  MAIL_SEND_IN_PROGRESS: 'MAIL_SEND_IN_PROGRESS',
+  /** The activity was called with an impossible input (a workflow bug): e.g. a reminder without a sequence. */
+  INVALID_MAIL_INPUT: 'INVALID_MAIL_INPUT',
+} as const;
+
+export interface MailActivityDeps {
+  db: Knex;
+  config: SignflowConfig;
+  mailer: Mailer;
+}
+
+/** A row of `signflow_mails` as this activity reads it. */
+interface MailRow {
+  mail_key: string;
+  status: 'sending' | 'sent';
+  message_id: string | null;
+}
+
+const MAIL_KINDS: readonly MailKind[] = ['invitation', 'reminder', 'confirmation'];
+
+/** `<workflowId>:<kind>` or `<workflowId>:reminder:<sequence>`; validates the input shape on the way. */
+export function mailKeyFor(input: Pick<SendMailInput, 'workflowId' | 'kind' | 'sequence'>): string {
+  if (!MAIL_KINDS.includes(input.kind)) {
+    throw ApplicationFailure.create({
+      type: MailFailureType.INVALID_MAIL_INPUT,
+      message: `unknown mail kind: ${String(input.kind)}`,
+      nonRetryable: true,
+    });
+  }
+  if (input.kind === 'reminder') {
+    if (input.sequence === undefined || !Number.isInteger(input.sequence) || input.sequence < 1) {
+      throw ApplicationFailure.create({
+        type: MailFailureType.INVALID_MAIL_INPUT,
+        message: `a reminder needs a sequence >= 1, got ${String(input.sequence)}`,
+        nonRetryable: true,
+      });
+    }
+    return `${input.workflowId}:reminder:${input.sequence}`;
+  }
+  return `${input.workflowId}:${input.kind}`;
+}
+
+/** Deliberately loose: the contract activity validates addresses before anything is sent; this only guards the SMTP call. */
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+
+function nonRetryable(type: string, message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details ? [details] : undefined });
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown };
+  return (
+    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    e.code === 'ER_DUP_ENTRY' ||
+    e.errno === 1062
+  );
+}
+
+/** The parts of a nodemailer error this activity reads. */
+interface SmtpError {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+  permanent?: boolean;
+}
+
+/**
+ * Which SMTP failures are final. A permanent (5xx, not 503) reply to the recipient (`EENVELOPE`) or to the message
+ * itself (`EMESSAGE`, e.g. 554 content refused) gets the same answer on every retry: MAIL_REJECTED, non-retryable.
+ * Everything else is retryable: 4xx replies, refused or dropped connections, timeouts, and also 5xx authentication
+ * errors (EAUTH 535), because those are fixed by ops in the SMTP configuration, after which the retries go through.
+ */
+function classifySendError(err: unknown, kind: MailKind, mailKey: string): ApplicationFailure {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as SmtpError;
+  const responseCode = typeof e.responseCode === 'number' ? e.responseCode : undefined;
+  const permanent =
+    e.permanent ?? (responseCode !== undefined && responseCode >= 500 && responseCode < 600 && responseCode !== 503);
+  // e.g. 5.1.1: says what happened without quoting the address the server's reply text may contain.
+  const enhanced = typeof e.response === 'string' ? /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(e.response)?.[1] : undefined;
+  const details = { mailKey, kind, smtpCode: e.code, responseCode, enhancedStatus: enhanced, command: e.command };
+  const what = [e.code, responseCode, enhanced].filter((x) => x !== undefined).join(' ');
+  if (permanent && (e.code === 'EENVELOPE' || e.code === 'EMESSAGE')) {
+    return nonRetryable(
+      ErrorCode.MAIL_REJECTED,
+      `the SMTP server permanently refused the ${kind} mail (${what}); nothing was delivered`,
+      details
+    );
+  }
+  return ApplicationFailure.create({
+    type: MailFailureType.MAIL_SEND_FAILED,
+    message: `sending the ${kind} mail failed (${what || 'unknown error'}); will retry`,
+    nonRetryable: false,
+    details: [details],
+  });
+}
+
+export function createMailActivities(deps: MailActivityDeps) {
+  const { db, config, mailer } = deps;
+  const crm = config.crm;
+
+  async function readRow(mailKey: string): Promise<MailRow | undefined> {
+    const row = await db(MAILS_TABLE).where('mail_key', mailKey).first('mail_key', 'status', 'message_id');
+    return row as MailRow | undefined;
+  }
+
+  /** Reads the CRM and renders; every failure here is about data or templates, so none is retryable. */
+  async function compose(input: SendMailInput): Promise<{ to: string; rendered: RenderedMail }> {
+    const contract = await readContract(db, crm, input.contractId);
+    if (!contract) {
+      throw nonRetryable(ErrorCode.CONTRACT_NOT_FOUND, `contract ${input.contractId} not found`, {
+        contractId: input.contractId,
+      });
+    }
+    const contact = await readContact(db, crm, contract.contactId);
+    if (!contact) {
+      throw nonRetryable(ErrorCode.CONTACT_NOT_FOUND, `contact ${contract.contactId} of contract ${contract.id} not found`, {
+        contractId: contract.id,
+        contactId: contract.contactId,
+      });
+    }
+    const to = contact.email?.trim() ?? '';
+    if (!EMAIL.test(to)) {
+      throw nonRetryable(ErrorCode.CONTACT_EMAIL_INVALID, `contact ${contact.id} has no valid e-mail address`, {
+        contractId: contract.id,
+        contactId: contact.id,
+      });
+    }
+    const common = {
+      practiceName: config.mail.practiceName,
+      recipientName: [contact.firstName, contact.lastName].map((s) => s.trim()).filter(Boolean).join(' '),
+      contractTitle: contract.title,
+      documentUrl: portalDocumentUrl(config.portal, input.documentId),
+    };
+    try {
+      let rendered: RenderedMail;
+      if (input.kind === 'reminder') {
+        rendered = renderMail('reminder', { ...common, reminderNumber: input.sequence ?? Number.NaN });
+      } else if (input.kind === 'confirmation') {
+        rendered = renderMail('confirmation', {
+          ...common,
+          contractStatus: crm.values.contractInProgress,
+          // Staff may confirm instead of the contact; then the mail must not thank them for a signature.
+          signedByContact: contract.confirmedBy === contact.id,
+        });
+      } else {
+        rendered = renderMail('invitation', common);
+      }
+      return { to, rendered };
+    } catch (err) {
+      if (err instanceof TemplateValueMissingError) {
+        throw nonRetryable(ErrorCode.TEMPLATE_VALUE_MISSING, err.message, {
+          contractId: contract.id,
+          template: err.template,
+          placeholder: err.placeholder,
+        });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Claims the key with a `sending` row. Returns the row that won instead when another attempt got there first and has
+   * already finished (`sent`).
+   */
+  async function claim(
+    input: SendMailInput,
+    mailKey: string,
+    to: string,
+    subject: string,
+    messageId: string
+  ): Promise<MailRow | undefined> {
+    try {
+      await db(MAILS_TABLE).insert({
+        mail_key: mailKey,
+        workflow_id: input.workflowId,
+        contract_id: input.contractId,
+        kind: input.kind,
+        sequence: input.kind === 'reminder' ? (input.sequence ?? null) : null,
+        recipient: to,
+        subject: subject.slice(0, 998),
+        message_id: messageId,
+        status: 'sending',
+        created_at: new Date(),
+      });
+      return undefined;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const winner = await readRow(mailKey);
+      if (winner?.status === 'sent') return winner;
+      throw ApplicationFailure.create({
+        type: MailFailureType.MAIL_SEND_IN_PROGRESS,
+        message: `another attempt is sending mail ${mailKey}; retrying to see its outcome`,
+        nonRetryable: false,
+      });
+    }
+  }
+
+  return {
+    async sendContractMail(input: SendMailInput): Promise<SendMailResult> {
+      const mailKey = mailKeyFor(input);
+      const existing = await readRow(mailKey);
+      if (existing?.status === 'sent') {
+        return { mailKey, messageId: existing.message_id ?? messageIdFor(mailKey, config.mail.from), alreadySent: true };
+      }
+
+      const { to, rendered } = await compose(input);
+      // A `sending` row is a previous attempt that crashed between claim and mark: resend with the id it used.
+      const messageId = existing?.message_id || messageIdFor(mailKey, config.mail.from);
+      if (!existing) {
+        const winner = await claim(input, mailKey, to, rendered.subject, messageId);
+        if (winner) return { mailKey, messageId: winner.message_id ?? messageId, alreadySent: true };
+      }
+
+      try {
+        await mailer.send({
+          to,
+          subject: rendered.subject,
+          text: rendered.text,
+          html: rendered.html,
+          messageId,
+          headers: {
+            // RFC 3834: an automated mail; keeps out-of-office replies and auto-responders away.
+            'Auto-Submitted': 'auto-generated',
+            // Lets staff and the dev inbox find the workflow of a mail; an id, no personal data.
+            'X-Signflow-Mail-Key': mailKey,
+          },
+        });
+      } catch (err) {
+        const failure = classifySendError(err, input.kind, mailKey);
+        if (failure.type === ErrorCode.MAIL_REJECTED) {
+          // Refused, so certainly not delivered: drop the claim, so the table never shows a mail stuck in `sending`,
+          // and a restarted step (after the address was fixed) starts clean.
+          await db(MAILS_TABLE).where({ mail_key: mailKey, status: 'sending' }).delete();
+        }
+        // Transient: keep the `sending` row. The retry resends with the same Message-ID (the server may have taken
+        // the message before the connection dropped).
+        throw failure;
+      }
+
+      await db(MAILS_TABLE).where('mail_key', mailKey).update({ status: 'sent', message_id: messageId, sent_at: new Date() });
+      return { mailKey, messageId, alreadySent: false };
+    },
+  };
+}

@@ -1,0 +1,207 @@
+/**
+ * Renders the contract mails (invitation, reminder, confirmation) from the Handlebars templates in `templates/mail/`.
+ *
+ * Layout of a locale folder (German first: `templates/mail/de/`):
+ * - `<kind>.subject.hbs`, `<kind>.html.hbs`, `<kind>.text.hbs` for every mail kind;
+ * - `partials/<name>.html.hbs` (HTML partials, e.g. the `layout` every HTML mail is wrapped in) and
+ *   `partials/<name>.text.hbs` (text partials, e.g. the `signoff`).
+ *
+ * Every template is compiled once per process with `strict: true`, so a placeholder without a value throws instead of
+ * rendering a blank; empty strings, `null` and `undefined` count as missing (`TemplateValueMissingError`). The HTML part
+ * is HTML-escaped (`{{ }}`); subject and text part are plain text and compiled with `noEscape`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import { ErrorCode } from '../domain/errors';
+import type { MailKind } from '../activities/types';
+
+export type MailLocale = 'de';
+
+/** Values every contract mail needs. */
+export interface CommonMailValues {
+  /** `config.mail.practiceName`. */
+  practiceName: string;
+  /** The contact's full name, e.g. `Max Mustermann`. */
+  recipientName: string;
+  /** The contract's title (`titel`). */
+  contractTitle: string;
+  /** Absolute URL of the document's detail page in the portal. */
+  documentUrl: string;
+}
+
+/** The values of each mail kind; booleans that choose a branch are typed as required, since strict mode checks only output. */
+export interface MailValues {
+  invitation: CommonMailValues;
+  reminder: CommonMailValues & {
+    /** 1-based number of this reminder. */
+    reminderNumber: number;
+  };
+  confirmation: CommonMailValues & {
+    /** The contract status label after confirmation (`crm.values.contractInProgress`, e.g. `in Durchführung`). */
+    contractStatus: string;
+    /** True when the contact signed; false when staff confirmed on their behalf (no thanks for a signature then). */
+    signedByContact: boolean;
+  };
+}
+
+export interface RenderedMail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface RenderMailOptions {
+  /** @default 'de' */
+  locale?: MailLocale;
+  /** Root of the mail templates (holds one folder per locale). @default `<repo>/templates/mail` */
+  templatesDir?: string;
+}
+
+/**
+ * A placeholder of a mail template had no value. Carries only the placeholder's and the template's names, never the
+ * values, so it can go into a failure message without personal data.
+ */
+export class TemplateValueMissingError extends Error {
+  override readonly name = 'TemplateValueMissingError';
+  readonly code = ErrorCode.TEMPLATE_VALUE_MISSING;
+  constructor(
+    readonly placeholder: string,
+    readonly template: string
+  ) {
+    super(`mail template ${template} has no value for placeholder "${placeholder}"`);
+  }
+}
+
+export const MAIL_KINDS: readonly MailKind[] = ['invitation', 'reminder', 'confirmation'];
+export const DEFAULT_MAIL_TEMPLATES_DIR = path.resolve(__dirname, '..', 'templates', 'mail');
+
+type Compiled = (context: unknown) => string;
+
+interface CompiledMail {
+  subject: Compiled;
+  html: Compiled;
+  text: Compiled;
+}
+
+interface CompiledLocale {
+  mails: Record<MailKind, CompiledMail>;
+}
+
+const cache = new Map<string, CompiledLocale>();
+
+/** Text parts and subjects: no HTML escaping, since they are not HTML. */
+const TEXT_OPTIONS: CompileOptions = { strict: true, noEscape: true };
+const HTML_OPTIONS: CompileOptions = { strict: true };
+
+/** Handlebars's strict-mode message: `"name" not defined in [object Object] - 1:5`. */
+const STRICT_MISSING = /^"([^"]+)" not defined in /;
+
+/**
+ * Wraps a compiled template so a strict-mode miss becomes a `TemplateValueMissingError` that names the placeholder and
+ * the template file (relative to the templates folder).
+ */
+function wrap(template: HandlebarsTemplateDelegate, name: string): Compiled {
+  return (context) => {
+    try {
+      return template(context);
+    } catch (err) {
+      const missing = err instanceof Error ? STRICT_MISSING.exec(err.message) : null;
+      if (missing?.[1]) throw new TemplateValueMissingError(missing[1], name);
+      throw err;
+    }
+  };
+}
+
+function readTemplate(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`mail template missing: ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+}
+
+function compileLocale(templatesDir: string, locale: MailLocale): CompiledLocale {
+  const dir = path.join(templatesDir, locale);
+  // Two environments because partials are shared per environment: HTML partials must escape, text partials must not.
+  const htmlEnv = Handlebars.create();
+  const textEnv = Handlebars.create();
+  const partialsDir = path.join(dir, 'partials');
+  const partialFiles = fs.existsSync(partialsDir) ? fs.readdirSync(partialsDir).sort() : [];
+  for (const file of partialFiles) {
+    const html = /^(.+)\.html\.hbs$/.exec(file);
+    const text = /^(.+)\.text\.hbs$/.exec(file);
+    const source = html || text ? readTemplate(path.join(partialsDir, file)) : undefined;
+    if (html?.[1] && source !== undefined) htmlEnv.registerPartial(html[1], htmlEnv.compile(source, HTML_OPTIONS));
+    if (text?.[1] && source !== undefined) textEnv.registerPartial(text[1], textEnv.compile(source, TEXT_OPTIONS));
+  }
+  const compile = (kind: MailKind, part: 'subject' | 'html' | 'text'): Compiled => {
+    const name = `${locale}/${kind}.${part}.hbs`;
+    const source = readTemplate(path.join(templatesDir, name));
+    const env = part === 'html' ? htmlEnv : textEnv;
+    // Handlebars compiles lazily on first use; parse now so a syntax error fails the load, not the first send.
+    env.parse(source);
+    return wrap(env.compile(source, part === 'html' ? HTML_OPTIONS : TEXT_OPTIONS), name);
+  };
+  const mails = {} as Record<MailKind, CompiledMail>;
+  for (const kind of MAIL_KINDS) {
+    mails[kind] = { subject: compile(kind, 'subject'), html: compile(kind, 'html'), text: compile(kind, 'text') };
+  }
+  return { mails };
+}
+
+/**
+ * Compiles (once per process and folder) and returns the templates of a locale. The worker may call it at start so a
+ * broken template fails the start instead of the first mail; `renderMail` calls it on demand.
+ */
+export function loadMailTemplates(options: RenderMailOptions = {}): CompiledLocale {
+  const templatesDir = path.resolve(options.templatesDir ?? DEFAULT_MAIL_TEMPLATES_DIR);
+  const locale = options.locale ?? 'de';
+  const key = `${templatesDir}\0${locale}`;
+  let compiled = cache.get(key);
+  if (!compiled) {
+    compiled = compileLocale(templatesDir, locale);
+    cache.set(key, compiled);
+  }
+  return compiled;
+}
+
+/** A blank is not a value: drop empty or whitespace-only strings, `null`, `undefined` and non-finite numbers. */
+function presentValues(values: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'string' && v.trim() === '') continue;
+    if (typeof v === 'number' && !Number.isFinite(v)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Subjects are one line: template files end with a newline, and a value must not smuggle in a header line break. */
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Renders one mail. Throws `TemplateValueMissingError` when a placeholder has no value (nothing is rendered half).
+ */
+export function renderMail<K extends MailKind>(
+  kind: K,
+  values: MailValues[K],
+  options: RenderMailOptions = {}
+): RenderedMail {
+  const templates = loadMailTemplates(options).mails[kind];
+  const context = presentValues(values);
+  const subject = oneLine(templates.subject(context));
+  const html = templates.html({ ...context, subject });
+  const text = templates.text(context);
+  return { subject, html, text };
+}
+
+/** The document's detail page in the portal: `config.portal.baseUrl + config.portal.documentPath`, `{documentId}` replaced. */
+export function portalDocumentUrl(portal: { baseUrl: string; documentPath: string }, documentId: number): string {
+  const base = portal.baseUrl.replace(/\/+$/, '');
+  const docPath = portal.documentPath.replace(/\{documentId\}/g, encodeURIComponent(String(documentId)));
+  return `${base}${docPath.startsWith('/') ? '' : '/'}${docPath}`;
+}

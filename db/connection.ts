@@ -45,3 +45,9 @@ export function createDb(url: string, options: CreateDbOptions = {}): Knex {
     },
   });
 }
+
+/** The dialect of an existing knex instance (for the few statements that differ, e.g. row locks). */
+export function dialectOfDb(db: Knex): DbDialect {
+  const client = String((db.client as { config?: { client?: unknown } }).config?.client ?? '');
+  return /mysql|maria/i.test(client) ? 'mysql' : 'sqlite';
+}

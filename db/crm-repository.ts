@@ -39,7 +39,11 @@ export function toBool(v: unknown, mapping: CrmMapping): boolean {
   return v === true || v === 1 || v === '1' || (v !== null && v !== undefined && v === mapping.values.yes);
 }
 
-export async function readContact(db: Knex | Knex.Transaction, crm: CrmMapping, id: number): Promise<CrmContact | undefined> {
+export async function readContact(
+  db: Knex | Knex.Transaction,
+  crm: CrmMapping,
+  id: number
+): Promise<CrmContact | undefined> {
   const c = crm.contacts;
   const row = await db(c.table).where(c.id, id).first();
   if (!row) return undefined;
@@ -51,7 +55,11 @@ export async function readContact(db: Knex | Knex.Transaction, crm: CrmMapping, 
   };
 }
 
-export async function readContract(db: Knex | Knex.Transaction, crm: CrmMapping, id: number): Promise<CrmContract | undefined> {
+export async function readContract(
+  db: Knex | Knex.Transaction,
+  crm: CrmMapping,
+  id: number
+): Promise<CrmContract | undefined> {
   const c = crm.contracts;
   const row = await db(c.table).where(c.id, id).first();
   if (!row) return undefined;
@@ -68,5 +76,83 @@ export async function readContract(db: Knex | Knex.Transaction, crm: CrmMapping,
     end: row[c.end] ?? null,
     feeCents: row[c.feeCents] == null ? null : Number(row[c.feeCents]),
     description: row[c.description] == null ? null : String(row[c.description]),
+  };
+}
+
+export interface CrmSignature {
+  id: number;
+  status: string;
+  contactId: number;
+  documentId: number;
+  linkedObjectType: string | null;
+  linkedObjectId: number | null;
+  byAuthenticatedClick: boolean | null;
+  /** Document id of the drawn image. */
+  imageDocumentId: number | null;
+  userId: number | null;
+  md5Hash: string | null;
+  signedAt: Date | null;
+}
+
+export interface CrmDocument {
+  id: number;
+  title: string;
+  templateKind: string;
+  mimeType: string;
+  content: Buffer | null;
+  md5: string | null;
+  sha256: string | null;
+  linkedObjectType: string | null;
+  linkedObjectId: number | null;
+  createdAt: Date | null;
+}
+
+function toIntOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+export async function readSignature(
+  db: Knex | Knex.Transaction,
+  crm: CrmMapping,
+  id: number
+): Promise<CrmSignature | undefined> {
+  const s = crm.signatures;
+  const row = await db(s.table).where(s.id, id).first();
+  if (!row) return undefined;
+  return {
+    id: Number(row[s.id]),
+    status: String(row[s.status] ?? ''),
+    contactId: Number(row[s.contactId]),
+    documentId: Number(row[s.documentId]),
+    linkedObjectType: row[s.linkedObjectType] == null ? null : String(row[s.linkedObjectType]),
+    linkedObjectId: toIntOrNull(row[s.linkedObjectId]),
+    byAuthenticatedClick: row[s.byAuthenticatedClick] == null ? null : toBool(row[s.byAuthenticatedClick], crm),
+    imageDocumentId: toIntOrNull(row[s.image]),
+    userId: toIntOrNull(row[s.userId]),
+    md5Hash: row[s.md5Hash] == null ? null : String(row[s.md5Hash]),
+    signedAt: toDate(row[s.signedAt]),
+  };
+}
+
+export async function readDocument(
+  db: Knex | Knex.Transaction,
+  crm: CrmMapping,
+  id: number
+): Promise<CrmDocument | undefined> {
+  const d = crm.documents;
+  const row = await db(d.table).where(d.id, id).first();
+  if (!row) return undefined;
+  const content: unknown = row[d.content];
+  return {
+    id: Number(row[d.id]),
+    title: String(row[d.title] ?? ''),
+    templateKind: String(row[d.templateKind] ?? ''),
+    mimeType: String(row[d.mimeType] ?? ''),
+    content: content == null ? null : Buffer.isBuffer(content) ? content : Buffer.from(content as Uint8Array),
+    md5: row[d.md5] == null ? null : String(row[d.md5]),
+    sha256: row[d.sha256] == null ? null : String(row[d.sha256]),
+    linkedObjectType: row[d.linkedObjectType] == null ? null : String(row[d.linkedObjectType]),
+    linkedObjectId: toIntOrNull(row[d.linkedObjectId]),
+    createdAt: toDate(row[d.createdAt]),
   };
 }

@@ -119,7 +119,8 @@ async function upsertContract(
 
 export async function seedDemo(db: Knex, crm: CrmMapping): Promise<SeedResult> {
   return db.transaction(async (trx) => {
-    const sendable = crm.values.contractSendableStatuses[0];
+    const [sendable] = crm.values.contractSendableStatuses;
+    if (sendable === undefined) throw new Error('seed: the CRM mapping lists no sendable contract status');
     const contactIds: number[] = [];
     for (const f of FREELANCERS) contactIds.push(await upsertContact(trx, crm, f));
     const staffContactId = await upsertContact(trx, crm, STAFF);

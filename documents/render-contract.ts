@@ -179,7 +179,7 @@ function renderPdf(blocks: TextBlock[], data: ContractDocumentData): Promise<Buf
     const size = block.meta ? 8.5 : style.size;
     if (style.before) doc.moveDown(style.before / size);
     root.add(
-      doc.struct(STRUCT_TYPE[block.tag], () => {
+      doc.struct(STRUCT_TYPE[block.tag], {}, () => {
         doc
           .font(style.font)
           .fontSize(size)

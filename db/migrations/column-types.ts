@@ -3,10 +3,10 @@
  * types: millisecond timestamps, large binary content and long text.
  */
 import type { Knex } from 'knex';
+import { dialectOfDb } from '../connection';
 
 export function isMysql(db: Knex): boolean {
-  const client = String((db.client as { config?: { client?: unknown } }).config?.client ?? '');
-  return /mysql|maria/i.test(client);
+  return dialectOfDb(db) === 'mysql';
 }
 
 /** DATETIME(3) on MySQL: without the precision MySQL silently drops the milliseconds the signature hash relies on. */

@@ -1,0 +1,514 @@
+/**
+ * The contract activities (workflow steps 1, 2 and 5): validate, prepare the signature request, record the outcome,
+ * void a pending request. Every table, column and label goes through `config.crm`; every write is one transaction and
+ * idempotent on the workflow id, so Temporal may retry any of them after a crash without doubling a row.
+ *
+ * Failures that retrying cannot fix are `ApplicationFailure`s with `nonRetryable: true` and a domain error code as
+ * `type` (domain/errors.ts); their messages name ids only.
+ */
+import type { Knex } from 'knex';
+import type { SignflowConfig } from '../temporal.config';
+import { dialectOfDb } from '../db/connection';
+import {
+  readContact,
+  readContract,
+  readDocument,
+  readSignature,
+  type CrmContact,
+  type CrmContract,
+  type CrmSignature,
+} from '../db/crm-repository';
+import { renderContractDocument, type ContractDocumentData } from '../documents/render-contract';
+import { ErrorCode } from '../domain/errors';
+import { md5Hex, sha256Hex, signatureMd5 } from '../domain/signature-hash';
+import type {
+  ContractRef,
+  ContractSnapshot,
+  PreparedRequest,
+  RecordConfirmationInput,
+  RecordSignatureInput,
+  SignatureOutcome,
+  VoidSignatureInput,
+  VoidSignatureResult,
+} from './types';
+import { isValidEmailAddress } from './contract/email-address';
+import { rejection } from './contract/failures';
+import { appendAudit, findRequest, insertRequest, type StoredRequest } from './contract/plugin-tables';
+import { decodeSignaturePng } from './contract/signature-image';
+
+export interface ContractActivityDeps {
+  db: Knex;
+  config: SignflowConfig;
+}
+
+type Db = Knex | Knex.Transaction;
+
+/** What a confirmation writes; the signature and the staff paths differ only in these values. */
+interface Confirmation {
+  kind: SignatureOutcome['kind'];
+  method: SignatureOutcome['method'];
+  /** Kontakt id written as the signature's user and the contract's confirmed-by. */
+  userContactId: number;
+  /** Only the contact the document was made for may sign; staff confirm on anyone's behalf. */
+  requiredSigner?: number;
+  at: Date;
+  image?: Buffer;
+}
+
+function parseTime(value: string, field: string, contractId: number): Date {
+  const date = new Date(value);
+  if (typeof value !== 'string' || Number.isNaN(date.getTime())) {
+    throw rejection(ErrorCode.INVALID_SIGNATURE_INPUT, `${field} of contract ${contractId} is not an ISO timestamp.`, {
+      contractId,
+    });
+  }
+  return date;
+}
+
+export function createContractActivities(deps: ContractActivityDeps) {
+  const { db, config } = deps;
+  const crm = config.crm;
+  const values = crm.values;
+  const mysql = dialectOfDb(db) === 'mysql';
+
+  /**
+   * Serialises writers of one row on MySQL. Must be the first statement of its transaction: InnoDB takes the
+   * REPEATABLE READ snapshot at the first plain read, which then sees what a concurrent writer committed before us.
+   * SQLite needs nothing: it has one writer at a time.
+   */
+  async function lockRow(trx: Knex.Transaction, table: string, idColumn: string, id: number): Promise<void> {
+    if (mysql) await trx(table).where(idColumn, id).forUpdate().first(idColumn);
+  }
+
+  async function validate(
+    q: Db,
+    ref: ContractRef,
+    requireSendable: boolean
+  ): Promise<{ contract: CrmContract; contact: CrmContact }> {
+    const contract = await readContract(q, crm, ref.contractId);
+    if (!contract) {
+      throw rejection(ErrorCode.CONTRACT_NOT_FOUND, `Contract ${ref.contractId} does not exist.`, {
+        contractId: ref.contractId,
+      });
+    }
+    const contact = await readContact(q, crm, contract.contactId);
+    if (!contact) {
+      throw rejection(
+        ErrorCode.CONTACT_NOT_FOUND,
+        `Contact ${contract.contactId} of contract ${contract.id} does not exist.`,
+        { contractId: contract.id, contactId: contract.contactId }
+      );
+    }
+    if (!isValidEmailAddress(contact.email)) {
+      throw rejection(
+        ErrorCode.CONTACT_EMAIL_INVALID,
+        `Contact ${contact.id} of contract ${contract.id} has no valid e-mail address.`,
+        { contractId: contract.id, contactId: contact.id }
+      );
+    }
+    if (requireSendable && !values.contractSendableStatuses.includes(contract.status)) {
+      throw rejection(
+        ErrorCode.CONTRACT_NOT_SENDABLE,
+        `Contract ${contract.id} has status "${contract.status}", which does not allow sending ` +
+          `(allowed: ${values.contractSendableStatuses.map((s) => `"${s}"`).join(', ')}).`,
+        { contractId: contract.id, status: contract.status }
+      );
+    }
+    return { contract, contact };
+  }
+
+  function documentData(contract: CrmContract, contact: CrmContact, createdAt: Date): ContractDocumentData {
+    return {
+      contractId: contract.id,
+      practiceName: config.mail.practiceName,
+      title: contract.title,
+      freelancerName: `${contact.firstName} ${contact.lastName}`.trim(),
+      start: contract.start,
+      end: contract.end,
+      feeCents: contract.feeCents,
+      description: contract.description,
+      createdAt,
+    };
+  }
+
+  function preparedFrom(stored: StoredRequest, ref: ContractRef): PreparedRequest {
+    if (stored.contractId !== ref.contractId) {
+      throw rejection(
+        ErrorCode.CONTRACT_NOT_SENDABLE,
+        `Workflow ${ref.workflowId} already prepared contract ${stored.contractId}, not contract ${ref.contractId}.`,
+        { contractId: ref.contractId }
+      );
+    }
+    return {
+      contractId: stored.contractId,
+      contactId: stored.contactId,
+      documentId: stored.documentId,
+      signatureId: stored.signatureId,
+      documentMd5: stored.documentMd5,
+      documentSha256: stored.documentSha256,
+      sentAt: stored.createdAt.toISOString(),
+    };
+  }
+
+  /** The signature row of this contract, locked; anything else is a caller bug and changes nothing. */
+  async function lockedSignature(trx: Knex.Transaction, ref: ContractRef, signatureId: number): Promise<CrmSignature> {
+    await lockRow(trx, crm.signatures.table, crm.signatures.id, signatureId);
+    const signature = await readSignature(trx, crm, signatureId);
+    if (
+      !signature ||
+      signature.linkedObjectType !== values.contractObjectType ||
+      signature.linkedObjectId !== ref.contractId
+    ) {
+      throw rejection(
+        ErrorCode.INVALID_SIGNATURE_INPUT,
+        `Signature ${signatureId} does not exist or does not belong to contract ${ref.contractId}.`,
+        { contractId: ref.contractId, signatureId }
+      );
+    }
+    return signature;
+  }
+
+  function notPending(signature: CrmSignature, contractId: number) {
+    const details = { contractId, signatureId: signature.id, status: signature.status };
+    if (signature.status === values.signatureValid) {
+      return rejection(
+        ErrorCode.SIGNATURE_ALREADY_CONFIRMED,
+        `Signature ${signature.id} of contract ${contractId} is already confirmed; a confirmed signature never changes.`,
+        details
+      );
+    }
+    if (signature.status === values.signatureExpired) {
+      return rejection(
+        ErrorCode.SIGNATURE_EXPIRED,
+        `Signature ${signature.id} of contract ${contractId} has expired.`,
+        details
+      );
+    }
+    // Withdrawn, or any other label staff set in the CRM: either way it can no longer be signed.
+    return rejection(
+      ErrorCode.SIGNATURE_WITHDRAWN,
+      `Signature ${signature.id} of contract ${contractId} is "${signature.status}", not pending; it was withdrawn.`,
+      details
+    );
+  }
+
+  /**
+   * Step 5 for both doors (portal signature, staff confirmation), in the caller's transaction. Returns the stored
+   * outcome unchanged when the same confirmation was already recorded (an activity retry).
+   */
+  async function confirm(
+    trx: Knex.Transaction,
+    ref: ContractRef & { signatureId: number },
+    c: Confirmation
+  ): Promise<SignatureOutcome> {
+    const s = crm.signatures;
+    const signature = await lockedSignature(trx, ref, ref.signatureId);
+    if (c.requiredSigner !== undefined && signature.contactId !== c.requiredSigner) {
+      throw rejection(
+        ErrorCode.WRONG_SIGNER,
+        `Contact ${c.requiredSigner} may not sign signature ${signature.id} of contract ${ref.contractId}; ` +
+          `it was made for contact ${signature.contactId}.`,
+        { contractId: ref.contractId, signatureId: signature.id }
+      );
+    }
+    const document = await readDocument(trx, crm, signature.documentId);
+    if (!document?.content) {
+      throw rejection(
+        ErrorCode.SIGNATURE_NOT_READY,
+        `Document ${signature.documentId} of signature ${signature.id} (contract ${ref.contractId}) has no content.`,
+        { contractId: ref.contractId, signatureId: signature.id }
+      );
+    }
+    const imageSha256 = c.image ? sha256Hex(c.image) : undefined;
+    const md5Hash = signatureMd5({
+      documentSha256: sha256Hex(document.content),
+      signerContactId: c.userContactId,
+      method: c.method,
+      imageSha256,
+      signedAt: c.at,
+    });
+    const outcome: SignatureOutcome = {
+      kind: c.kind,
+      signatureId: signature.id,
+      userContactId: c.userContactId,
+      method: c.method,
+      confirmedAt: c.at.toISOString(),
+      md5Hash,
+    };
+
+    if (signature.status !== values.signaturePending) {
+      // The hash covers document, signer, method, image and time: equal hash = this very confirmation, retried.
+      if (signature.status === values.signatureValid && signature.md5Hash === md5Hash) return outcome;
+      throw notPending(signature, ref.contractId);
+    }
+
+    let imageDocumentId: number | null = null;
+    if (c.image) {
+      const d = crm.documents;
+      const [id] = await trx(d.table).insert({
+        [d.title]: `Unterschriftenbild zu Honorarvertrag ${ref.contractId}`,
+        [d.templateKind]: values.signatureImageTemplateKind,
+        [d.mimeType]: 'image/png',
+        [d.content]: c.image,
+        [d.md5]: md5Hex(c.image),
+        [d.sha256]: imageSha256,
+        [d.linkedObjectType]: values.contractObjectType,
+        [d.linkedObjectId]: ref.contractId,
+        [d.createdAt]: c.at,
+      });
+      imageDocumentId = Number(id);
+    }
+
+    const updated = await trx(s.table)
+      .where(s.id, signature.id)
+      .andWhere(s.status, values.signaturePending)
+      .update({
+        [s.status]: values.signatureValid,
+        [s.byAuthenticatedClick]: c.method === 'drawn' ? values.no : values.yes,
+        [s.image]: imageDocumentId,
+        [s.userId]: c.userContactId,
+        [s.md5Hash]: md5Hash,
+        [s.signedAt]: c.at,
+      });
+    if (updated !== 1) {
+      // Only reachable if something bypassed the row lock; the rollback keeps the image row out too.
+      throw rejection(
+        ErrorCode.SIGNATURE_ALREADY_CONFIRMED,
+        `Signature ${signature.id} of contract ${ref.contractId} changed concurrently; nothing was written.`,
+        { contractId: ref.contractId, signatureId: signature.id }
+      );
+    }
+
+    const k = crm.contracts;
+    const contractUpdated = await trx(k.table)
+      .where(k.id, ref.contractId)
+      .update({
+        [k.confirmedByFreelancer]: values.yes,
+        [k.status]: values.contractInProgress,
+        [k.lastStatusChange]: c.at,
+        [k.confirmedAt]: c.at,
+        [k.confirmedBy]: c.userContactId,
+      });
+    if (contractUpdated !== 1) {
+      throw rejection(ErrorCode.CONTRACT_NOT_FOUND, `Contract ${ref.contractId} does not exist.`, {
+        contractId: ref.contractId,
+      });
+    }
+
+    await appendAudit(trx, {
+      workflowId: ref.workflowId,
+      contractId: ref.contractId,
+      event: c.kind === 'signed' ? 'signature-recorded' : 'signature-confirmed-manually',
+      at: c.at,
+      detail: { signatureId: signature.id, userContactId: c.userContactId, method: c.method, imageDocumentId, md5Hash },
+    });
+    return outcome;
+  }
+
+  return {
+    /** Step 1: validates without writing. `alreadyPrepared` when this workflow id already prepared the request. */
+    async loadContract(ref: ContractRef): Promise<ContractSnapshot> {
+      const prepared = await findRequest(db, ref.workflowId);
+      if (prepared) preparedFrom(prepared, ref);
+      const { contract } = await validate(db, ref, !prepared);
+      return {
+        contractId: contract.id,
+        contactId: contract.contactId,
+        status: contract.status,
+        alreadyPrepared: prepared !== undefined,
+      };
+    },
+
+    /**
+     * Step 2 in one transaction: document (PDF/A) in `dokumente`, signature `ausstehend`, contract `versendet`, the
+     * `signflow_requests` row (its unique workflow id makes the step idempotent) and an audit event. A retry returns
+     * the stored result and writes nothing.
+     */
+    async prepareSignatureRequest(ref: ContractRef): Promise<PreparedRequest> {
+      const now = new Date();
+      const stored = await findRequest(db, ref.workflowId);
+      if (stored) return preparedFrom(stored, ref);
+
+      // Rendering (tens of ms) happens before the transaction so that it holds no lock (and, on SQLite, does not
+      // block the process's only connection) while pdfkit works; it is redone inside if the data changed meanwhile.
+      const before = await validate(db, ref, true);
+      let data = documentData(before.contract, before.contact, now);
+      let rendered = await renderContractDocument(data);
+
+      try {
+        return await db.transaction(async (trx) => {
+          await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
+          const raced = await findRequest(trx, ref.workflowId);
+          if (raced) return preparedFrom(raced, ref);
+          const { contract, contact } = await validate(trx, ref, true);
+          const current = documentData(contract, contact, now);
+          if (JSON.stringify(current) !== JSON.stringify(data)) {
+            data = current;
+            rendered = await renderContractDocument(data);
+          }
+
+          const documentMd5 = md5Hex(rendered.pdf);
+          const documentSha256 = sha256Hex(rendered.pdf);
+          const d = crm.documents;
+          const [documentId] = await trx(d.table).insert({
+            [d.title]: contract.title || `Honorarvertrag ${contract.id}`,
+            [d.templateKind]: values.contractTemplateKind,
+            [d.mimeType]: 'application/pdf',
+            [d.content]: rendered.pdf,
+            [d.md5]: documentMd5,
+            [d.sha256]: documentSha256,
+            [d.linkedObjectType]: values.contractObjectType,
+            [d.linkedObjectId]: contract.id,
+            [d.createdAt]: now,
+          });
+
+          const s = crm.signatures;
+          const [signatureId] = await trx(s.table).insert({
+            [s.status]: values.signaturePending,
+            [s.contactId]: contact.id,
+            [s.documentId]: Number(documentId),
+            [s.linkedObjectType]: values.contractObjectType,
+            [s.linkedObjectId]: contract.id,
+          });
+
+          const k = crm.contracts;
+          const updated = await trx(k.table)
+            .where(k.id, contract.id)
+            .whereIn(k.status, values.contractSendableStatuses)
+            .update({ [k.status]: values.contractSent, [k.lastStatusChange]: now });
+          if (updated !== 1) {
+            throw rejection(
+              ErrorCode.CONTRACT_NOT_SENDABLE,
+              `Contract ${contract.id} changed its status while the signature request was prepared; nothing was written.`,
+              { contractId: contract.id }
+            );
+          }
+
+          const request: StoredRequest = {
+            workflowId: ref.workflowId,
+            contractId: contract.id,
+            contactId: contact.id,
+            documentId: Number(documentId),
+            signatureId: Number(signatureId),
+            documentMd5,
+            documentSha256,
+            createdAt: now,
+          };
+          await insertRequest(trx, request, rendered.html);
+          await appendAudit(trx, {
+            workflowId: ref.workflowId,
+            contractId: contract.id,
+            event: 'signature-request-prepared',
+            at: now,
+            detail: { documentId: request.documentId, signatureId: request.signatureId, documentSha256 },
+          });
+          return preparedFrom(request, ref);
+        });
+      } catch (err) {
+        // A concurrent attempt for the same workflow id may have committed first (our insert then hits the unique key,
+        // or the contract is already `versendet`): its result is this activity's result.
+        const winner = await findRequest(db, ref.workflowId).catch(() => undefined);
+        if (winner) return preparedFrom(winner, ref);
+        throw err;
+      }
+    },
+
+    /** Step 5, portal door: the contact signs by click or by a drawn PNG. */
+    async recordSignature(input: RecordSignatureInput): Promise<SignatureOutcome> {
+      const at = parseTime(input.signedAt, 'signedAt', input.contractId);
+      let image: Buffer | undefined;
+      if (input.method === 'drawn') {
+        if (!input.imagePngBase64) {
+          throw rejection(
+            ErrorCode.INVALID_SIGNATURE_INPUT,
+            `A drawn signature for contract ${input.contractId} needs an image.`,
+            { contractId: input.contractId }
+          );
+        }
+        image = decodeSignaturePng(input.imagePngBase64, config.signature.maxImageBytes, input.contractId);
+      } else if (input.method === 'click') {
+        if (input.imagePngBase64) {
+          throw rejection(
+            ErrorCode.INVALID_SIGNATURE_INPUT,
+            `A click signature for contract ${input.contractId} must not carry an image.`,
+            { contractId: input.contractId }
+          );
+        }
+      } else {
+        throw rejection(
+          ErrorCode.INVALID_SIGNATURE_INPUT,
+          `Unknown signature method for contract ${input.contractId}.`,
+          { contractId: input.contractId }
+        );
+      }
+      return db.transaction((trx) =>
+        confirm(trx, input, {
+          kind: 'signed',
+          method: input.method,
+          userContactId: input.contactId,
+          requiredSigner: input.contactId,
+          at,
+          image,
+        })
+      );
+    },
+
+    /**
+     * Step 5, staff door. The signature becomes `gültig` too (a confirmed contract must not stay on anyone's pending
+     * list), by authenticated click, with the staff member as its user and `staff` as the method in the hash.
+     */
+    async recordManualConfirmation(input: RecordConfirmationInput): Promise<SignatureOutcome> {
+      const at = parseTime(input.confirmedAt, 'confirmedAt', input.contractId);
+      return db.transaction(async (trx) => {
+        // Checked after the signature (whose row lock must be the transaction's first statement); a failure here
+        // rolls everything back.
+        const outcome = await confirm(trx, input, {
+          kind: 'confirmed',
+          method: 'staff',
+          userContactId: input.staffContactId,
+          at,
+        });
+        if (!(await readContact(trx, crm, input.staffContactId))) {
+          throw rejection(
+            ErrorCode.CONTACT_NOT_FOUND,
+            `Staff contact ${input.staffContactId} does not exist (contract ${input.contractId}).`,
+            { contractId: input.contractId, contactId: input.staffContactId }
+          );
+        }
+        return outcome;
+      });
+    },
+
+    /** Withdraw or expire a pending signature. A `gültig` one is never touched; the contract is not changed. */
+    async voidSignatureRequest(input: VoidSignatureInput): Promise<VoidSignatureResult> {
+      const at = parseTime(input.at, 'at', input.contractId);
+      if (input.reason !== 'withdrawn' && input.reason !== 'expired') {
+        throw rejection(ErrorCode.INVALID_SIGNATURE_INPUT, `Unknown void reason for contract ${input.contractId}.`, {
+          contractId: input.contractId,
+        });
+      }
+      const target = input.reason === 'withdrawn' ? values.signatureWithdrawn : values.signatureExpired;
+      return db.transaction(async (trx) => {
+        const signature = await lockedSignature(trx, input, input.signatureId);
+        if (signature.status === values.signatureValid) return { result: 'already-valid' };
+        if (signature.status !== values.signaturePending) return { result: 'already-voided' };
+        const s = crm.signatures;
+        const updated = await trx(s.table)
+          .where(s.id, signature.id)
+          .andWhere(s.status, values.signaturePending)
+          .update({ [s.status]: target });
+        if (updated !== 1) throw new Error(`signature ${signature.id} changed under its row lock`);
+        await appendAudit(trx, {
+          workflowId: input.workflowId,
+          contractId: input.contractId,
+          event: input.reason === 'withdrawn' ? 'signature-withdrawn' : 'signature-expired',
+          at,
+          detail: { signatureId: signature.id, staffContactId: input.staffContactId ?? null },
+        });
+        return { result: 'voided' };
+      });
+    },
+  };
+}
+
+export type ContractActivities = ReturnType<typeof createContractActivities>;

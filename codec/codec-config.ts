@@ -31,7 +31,9 @@ export function parseCodecKeys(text: string): CodecKeyConfig[] {
     .map((entry) => {
       const colon = entry.indexOf(':');
       // An entry without a colon becomes an invalid id/key pair, so the refinement below names it.
-      return colon < 0 ? { id: entry, key: '' } : { id: entry.slice(0, colon).trim(), key: entry.slice(colon + 1).trim() };
+      return colon < 0
+        ? { id: entry, key: '' }
+        : { id: entry.slice(0, colon).trim(), key: entry.slice(colon + 1).trim() };
     });
 }
 
@@ -78,8 +80,9 @@ export const ZCodecConfig = z
          * Env `SIGNFLOW_CODEC_SERVER_TOKENS` (comma-separated). The server refuses to start without one. Never logged.
          * @default [] (server disabled)
          */
-        tokens: ZStringList.pipe(z.array(z.string().min(16, 'codec server tokens need at least 16 characters')))
-          .default([]),
+        tokens: ZStringList.pipe(
+          z.array(z.string().min(16, 'codec server tokens need at least 16 characters'))
+        ).default([]),
         /**
          * Browser origins allowed to call the codec server (CORS): the Temporal UI's. Requests carrying any other
          * `Origin` are refused. Env `SIGNFLOW_CODEC_CORS_ORIGINS` (comma-separated).
@@ -91,14 +94,19 @@ export const ZCodecConfig = z
          * signature image alone may be 1 MiB before base64. Env `SIGNFLOW_CODEC_SERVER_MAX_BODY_BYTES`.
          * @default 8388608 (8 MiB)
          */
-        maxBodyBytes: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+        maxBodyBytes: z.coerce
+          .number()
+          .int()
+          .positive()
+          .default(8 * 1024 * 1024),
       })
       .prefault({}),
   })
   .superRefine((codec, ctx) => {
     const seen = new Set<string>();
     codec.keys.forEach((key, index) => {
-      if (seen.has(key.id)) ctx.addIssue({ code: 'custom', path: ['keys', index], message: `duplicate key id "${key.id}"` });
+      if (seen.has(key.id))
+        ctx.addIssue({ code: 'custom', path: ['keys', index], message: `duplicate key id "${key.id}"` });
       seen.add(key.id);
       try {
         decodeCodecKey(key);

@@ -1,0 +1,24 @@
+/**
+ * The one `DataConverter` of signflow, built from the config, for the worker, the workflow bundle and every client
+ * (API, CLI, outbox poller, tests): all sides must encrypt and decrypt alike.
+ */
+import type { DataConverter } from '@temporalio/common';
+import type { SignflowConfig } from '../temporal.config';
+import { codecFromConfig } from './aes-gcm-codec';
+
+/**
+ * Path of the failure converter module (`encodeCommonAttributes: true`). A worker that bundles its workflow code
+ * ahead of time must also pass it to `bundleWorkflowCode({ failureConverterPath })`: the sandbox uses the bundle's
+ * converter and ignores the worker's `dataConverter.failureConverterPath`.
+ */
+export const FAILURE_CONVERTER_PATH: string = require.resolve('./failure-converter');
+
+/**
+ * The data converter for the configured codec keys, or `undefined` when none are configured (then the SDK's default
+ * converter applies and nothing is encrypted).
+ */
+export function createDataConverter(config: Pick<SignflowConfig, 'codec'>): DataConverter | undefined {
+  const codec = codecFromConfig(config.codec);
+  if (!codec) return undefined;
+  return { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH };
+}

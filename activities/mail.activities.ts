@@ -157,10 +157,14 @@ export function createMailActivities(deps: MailActivityDeps) {
     }
     const contact = await readContact(db, crm, contract.contactId);
     if (!contact) {
-      throw nonRetryable(ErrorCode.CONTACT_NOT_FOUND, `contact ${contract.contactId} of contract ${contract.id} not found`, {
-        contractId: contract.id,
-        contactId: contract.contactId,
-      });
+      throw nonRetryable(
+        ErrorCode.CONTACT_NOT_FOUND,
+        `contact ${contract.contactId} of contract ${contract.id} not found`,
+        {
+          contractId: contract.id,
+          contactId: contract.contactId,
+        }
+      );
     }
     const to = contact.email?.trim() ?? '';
     if (!EMAIL.test(to)) {
@@ -171,7 +175,10 @@ export function createMailActivities(deps: MailActivityDeps) {
     }
     const common = {
       practiceName: config.mail.practiceName,
-      recipientName: [contact.firstName, contact.lastName].map((s) => s.trim()).filter(Boolean).join(' '),
+      recipientName: [contact.firstName, contact.lastName]
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .join(' '),
       contractTitle: contract.title,
       documentUrl: portalDocumentUrl(config.portal, input.documentId),
     };
@@ -244,7 +251,11 @@ export function createMailActivities(deps: MailActivityDeps) {
       const mailKey = mailKeyFor(input);
       const existing = await readRow(mailKey);
       if (existing?.status === 'sent') {
-        return { mailKey, messageId: existing.message_id ?? messageIdFor(mailKey, config.mail.from), alreadySent: true };
+        return {
+          mailKey,
+          messageId: existing.message_id ?? messageIdFor(mailKey, config.mail.from),
+          alreadySent: true,
+        };
       }
 
       const { to, rendered } = await compose(input);
@@ -281,7 +292,9 @@ export function createMailActivities(deps: MailActivityDeps) {
         throw failure;
       }
 
-      await db(MAILS_TABLE).where('mail_key', mailKey).update({ status: 'sent', message_id: messageId, sent_at: new Date() });
+      await db(MAILS_TABLE)
+        .where('mail_key', mailKey)
+        .update({ status: 'sent', message_id: messageId, sent_at: new Date() });
       return { mailKey, messageId, alreadySent: false };
     },
   };

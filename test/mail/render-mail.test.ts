@@ -37,7 +37,9 @@ describe('renderMail', () => {
 
   test('reminder says it is a reminder and which one', () => {
     const mail = renderMail('reminder', { ...base, reminderNumber: 2 });
-    expect(mail.subject).toBe('Erinnerung: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“ wartet auf Ihre Unterschrift');
+    expect(mail.subject).toBe(
+      'Erinnerung: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“ wartet auf Ihre Unterschrift'
+    );
     expect(mail.text).toContain('Dies ist unsere 2. Erinnerung.');
     expect(mail.html).toContain('Dies ist unsere 2. Erinnerung.');
     expect(mail.text).toContain('http://portal.test/p/dokumente/17');

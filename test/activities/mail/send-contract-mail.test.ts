@@ -1,0 +1,368 @@
+/**
+ * sendContractMail against a real SMTP server on loopback and real databases (SQLite, MariaDB when configured).
+ */
+import net from 'node:net';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Knex } from 'knex';
+import { createMailActivities, MailFailureType } from '../../../activities/mail.activities';
+import type { SendMailInput } from '../../../activities/types';
+import { createMailer, messageIdFor, type Mailer } from '../../../mail/mailer';
+import { loadConfig, type SignflowConfig } from '../../../temporal.config';
+import { ErrorCode } from '../../../domain/errors';
+import { startSmtpTestServer, type CapturedMail, type SmtpTestServer } from '../../mail/smtp-test-server';
+import { createMailTestDb, insertContact, insertContract, mailTestDatabases, type TestDb } from './mail-test-db';
+
+const FROM = 'Praxis Dr. Beispiel <praxis@beispiel.test>';
+
+function configFor(smtpUrl: string): SignflowConfig {
+  return loadConfig(
+    {
+      mail: { smtpUrl, from: FROM, practiceName: 'Praxis Dr. Beispiel' },
+      portal: { baseUrl: 'http://portal.test/p', documentPath: '/dokumente/{documentId}' },
+      database: { url: ':memory:' },
+    },
+    {}
+  );
+}
+
+/** Resolves with the activity's failure; fails the test if the call succeeds. */
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const outcome = await p.then(
+    (value) => ({ ok: true as const, value }),
+    (err: unknown) => ({ ok: false as const, err })
+  );
+  if (outcome.ok) throw new Error(`expected a failure, got ${JSON.stringify(outcome.value)}`);
+  expect(outcome.err).toBeInstanceOf(ApplicationFailure);
+  return outcome.err as ApplicationFailure;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
+  let t: TestDb;
+  let db: Knex;
+  let smtp: SmtpTestServer;
+  let mailer: Mailer;
+  let config: SignflowConfig;
+  let activities: ReturnType<typeof createMailActivities>;
+  let wfCounter = 0;
+
+  beforeAll(async () => {
+    t = await createMailTestDb(kind);
+    db = t.db;
+    smtp = await startSmtpTestServer();
+    config = configFor(smtp.url);
+    mailer = createMailer(config.mail.smtpUrl, config.mail.from);
+    activities = createMailActivities({ db, config, mailer });
+  });
+  afterAll(async () => {
+    mailer?.close();
+    await smtp?.close();
+    await t?.close();
+  });
+
+  /** A contact and a contract of their own per test, so tests never see each other's mails or rows. */
+  async function newContract(
+    opts: { firstName?: string; lastName?: string; email?: string | null; title?: string } = {}
+  ) {
+    wfCounter += 1;
+    const email = opts.email === undefined ? `kontakt${wfCounter}@example.org` : opts.email;
+    const contactId = await insertContact(db, {
+      firstName: opts.firstName ?? 'Anna',
+      lastName: opts.lastName ?? 'Müller',
+      email,
+    });
+    const contractId = await insertContract(db, { contactId, title: opts.title ?? 'Honorarvertrag Logopädie Q1/2027' });
+    const workflowId = `honorarvertrag-${contractId}-${kind}-${wfCounter}`;
+    const documentId = 1000 + wfCounter;
+    return { contactId, contractId, workflowId, documentId, email: email ?? '' };
+  }
+
+  function mailsFor(workflowId: string): CapturedMail[] {
+    return smtp
+      .messages()
+      .filter((m) => String(m.parsed.headers.get('x-signflow-mail-key') ?? '').startsWith(`${workflowId}:`));
+  }
+
+  async function rowsFor(workflowId: string): Promise<Array<Record<string, unknown>>> {
+    return db('signflow_mails').where('workflow_id', workflowId).orderBy('id');
+  }
+
+  test('invitation: one mail with HTML and text parts, the portal link, and a sent row', async () => {
+    const c = await newContract();
+    const input: SendMailInput = { ...c, kind: 'invitation' };
+    const t0 = Date.now();
+    const result = await activities.sendContractMail(input);
+    const ms = Date.now() - t0;
+
+    const mailKey = `${c.workflowId}:invitation`;
+    expect(result).toEqual({ mailKey, messageId: messageIdFor(mailKey, FROM), alreadySent: false });
+    const [mail, ...more] = mailsFor(c.workflowId);
+    expect(more).toHaveLength(0);
+    if (!mail) throw new Error('no mail');
+    const link = `http://portal.test/p/dokumente/${c.documentId}`;
+    expect(mail.envelopeTo).toEqual([c.email]);
+    expect(mail.parsed.to && !Array.isArray(mail.parsed.to) ? mail.parsed.to.value[0]?.address : undefined).toBe(
+      c.email
+    );
+    expect(mail.parsed.messageId).toBe(result.messageId);
+    expect(mail.parsed.subject).toBe('Bitte unterzeichnen: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“');
+    expect(mail.parsed.headers.get('auto-submitted')).toBe('auto-generated');
+    expect(mail.parsed.text).toContain('Guten Tag Anna Müller,');
+    expect(mail.parsed.text).toContain(`\n${link}\n`);
+    expect(mail.parsed.html).toContain(`<a href="${link}"`);
+    expect(mail.parsed.html).toContain('Guten Tag Anna Müller,');
+    expect(mail.parsed.html).toContain('Praxis Dr. Beispiel');
+
+    const rows = await rowsFor(c.workflowId);
+    expect(rows).toHaveLength(1);
+    const row = rows[0] ?? {};
+    expect(row).toMatchObject({
+      mail_key: mailKey,
+      workflow_id: c.workflowId,
+      contract_id: c.contractId,
+      kind: 'invitation',
+      sequence: null,
+      recipient: c.email,
+      subject: mail.parsed.subject,
+      message_id: result.messageId,
+      status: 'sent',
+    });
+    expect(row.sent_at).not.toBeNull();
+    console.log(`[mail] ${kind}: one invitation end to end in ${ms} ms`);
+  });
+
+  test('a name with markup is escaped in the HTML part and kept verbatim in the text part', async () => {
+    const c = await newContract({ firstName: '<b>Anna</b>', lastName: 'Müller & Söhne' });
+    await activities.sendContractMail({ ...c, kind: 'invitation' });
+    const [mail] = mailsFor(c.workflowId);
+    expect(mail?.parsed.html).toContain('Guten Tag &lt;b&gt;Anna&lt;/b&gt; Müller &amp; Söhne,');
+    expect(mail?.parsed.html).not.toContain('<b>Anna</b>');
+    expect(mail?.parsed.text).toContain('Guten Tag <b>Anna</b> Müller & Söhne,');
+  });
+
+  test('a missing placeholder fails with TEMPLATE_VALUE_MISSING, non-retryable: nothing sent, no row', async () => {
+    // A contract without a title: a data problem the template must not paper over with a blank.
+    const c = await newContract({ title: '' });
+    const failure = await failureOf(activities.sendContractMail({ ...c, kind: 'invitation' }));
+    expect(failure.type).toBe(ErrorCode.TEMPLATE_VALUE_MISSING);
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.message).toContain('"contractTitle"');
+    expect(failure.details?.[0]).toMatchObject({ placeholder: 'contractTitle', contractId: c.contractId });
+    expect(await rowsFor(c.workflowId)).toEqual([]);
+    // Sends are awaited until the server accepted them, so anything sent would be captured by now.
+    expect(mailsFor(c.workflowId)).toEqual([]);
+  });
+
+  test('calling it twice sends ONE mail; the second call reports alreadySent with the same id', async () => {
+    const c = await newContract();
+    const first = await activities.sendContractMail({ ...c, kind: 'invitation' });
+    const second = await activities.sendContractMail({ ...c, kind: 'invitation' });
+    expect(first.alreadySent).toBe(false);
+    expect(second).toEqual({ ...first, alreadySent: true });
+    expect(mailsFor(c.workflowId)).toHaveLength(1);
+    expect(await rowsFor(c.workflowId)).toHaveLength(1);
+  });
+
+  test('two concurrent attempts for the same key send ONE mail (the unique key decides)', async () => {
+    const c = await newContract();
+    const outcomes = await Promise.allSettled([
+      activities.sendContractMail({ ...c, kind: 'invitation' }),
+      activities.sendContractMail({ ...c, kind: 'invitation' }),
+    ]);
+    expect(mailsFor(c.workflowId)).toHaveLength(1);
+    expect(await rowsFor(c.workflowId)).toHaveLength(1);
+    const sentNow = outcomes.filter((o) => o.status === 'fulfilled' && !o.value.alreadySent);
+    expect(sentNow).toHaveLength(1);
+    for (const o of outcomes) {
+      if (o.status === 'fulfilled') continue;
+      // The loser fails retryably; its retry would find the winner's row.
+      expect(o.reason).toBeInstanceOf(ApplicationFailure);
+      expect((o.reason as ApplicationFailure).type).toBe(MailFailureType.MAIL_SEND_IN_PROGRESS);
+      expect((o.reason as ApplicationFailure).nonRetryable).toBe(false);
+    }
+  });
+
+  test('reminders are keyed per sequence: 1, 2, and 1 again send two mails', async () => {
+    const c = await newContract();
+    const r1 = await activities.sendContractMail({ ...c, kind: 'reminder', sequence: 1 });
+    const r2 = await activities.sendContractMail({ ...c, kind: 'reminder', sequence: 2 });
+    const r1again = await activities.sendContractMail({ ...c, kind: 'reminder', sequence: 1 });
+    expect(r1.mailKey).toBe(`${c.workflowId}:reminder:1`);
+    expect(r2.mailKey).toBe(`${c.workflowId}:reminder:2`);
+    expect(r1.messageId).not.toBe(r2.messageId);
+    expect(r1again).toEqual({ ...r1, alreadySent: true });
+
+    const mails = mailsFor(c.workflowId);
+    expect(mails.map((m) => m.parsed.messageId).sort()).toEqual([r1.messageId, r2.messageId].sort());
+    const byId = new Map(mails.map((m) => [m.parsed.messageId, m]));
+    expect(byId.get(r1.messageId)?.parsed.text).toContain('Dies ist unsere 1. Erinnerung.');
+    expect(byId.get(r2.messageId)?.parsed.text).toContain('Dies ist unsere 2. Erinnerung.');
+    expect(byId.get(r2.messageId)?.parsed.subject).toMatch(/^Erinnerung: /);
+    const rows = await rowsFor(c.workflowId);
+    expect(rows.map((r) => [r.mail_key, r.kind, r.sequence, r.status])).toEqual([
+      [r1.mailKey, 'reminder', 1, 'sent'],
+      [r2.mailKey, 'reminder', 2, 'sent'],
+    ]);
+  });
+
+  test('a reminder without a sequence is a non-retryable input error and sends nothing', async () => {
+    const c = await newContract();
+    const failure = await failureOf(activities.sendContractMail({ ...c, kind: 'reminder' }));
+    expect(failure.type).toBe(MailFailureType.INVALID_MAIL_INPUT);
+    expect(failure.nonRetryable).toBe(true);
+    expect(mailsFor(c.workflowId)).toEqual([]);
+  });
+
+  test('a crash between SMTP accept and marking the row: the retry resends with the SAME Message-ID', async () => {
+    const c = await newContract();
+    // Fault injection: the real SMTP send succeeds, then the attempt dies before it can mark the row `sent`.
+    const crashingMailer: Mailer = {
+      async send(msg) {
+        await mailer.send(msg);
+        throw new Error('worker process lost right after the SMTP server accepted the mail');
+      },
+      close() {},
+    };
+    const crashing = createMailActivities({ db, config, mailer: crashingMailer });
+    const crash = await failureOf(crashing.sendContractMail({ ...c, kind: 'invitation' }));
+    expect(crash.nonRetryable).toBe(false);
+    const [left] = await rowsFor(c.workflowId);
+    expect(left).toMatchObject({ status: 'sending', message_id: messageIdFor(`${c.workflowId}:invitation`, FROM) });
+
+    const retry = await activities.sendContractMail({ ...c, kind: 'invitation' });
+    expect(retry.alreadySent).toBe(false);
+    const mails = mailsFor(c.workflowId);
+    expect(mails).toHaveLength(2);
+    expect(mails.map((m) => m.parsed.messageId)).toEqual([retry.messageId, retry.messageId]);
+    expect(await rowsFor(c.workflowId)).toEqual([
+      expect.objectContaining({ status: 'sent', message_id: retry.messageId }),
+    ]);
+
+    // And from now on it is done.
+    expect((await activities.sendContractMail({ ...c, kind: 'invitation' })).alreadySent).toBe(true);
+    expect(mailsFor(c.workflowId)).toHaveLength(2);
+  });
+
+  test('a 550 recipient rejection is MAIL_REJECTED, non-retryable, without personal data; no row remains', async () => {
+    const c = await newContract({ firstName: 'Jörg', lastName: 'Weiß', email: 'verzogen@example.org' });
+    smtp.rejectRecipients((address) => address === 'verzogen@example.org', 550);
+    try {
+      const failure = await failureOf(activities.sendContractMail({ ...c, kind: 'invitation' }));
+      expect(failure.type).toBe(ErrorCode.MAIL_REJECTED);
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.details?.[0]).toMatchObject({ responseCode: 550, smtpCode: 'EENVELOPE', enhancedStatus: '5.1.1' });
+      const visible = JSON.stringify({ message: failure.message, details: failure.details });
+      for (const personal of ['verzogen', 'example.org', 'Jörg', 'Weiß']) expect(visible).not.toContain(personal);
+      expect(await rowsFor(c.workflowId)).toEqual([]);
+      expect(mailsFor(c.workflowId)).toEqual([]);
+    } finally {
+      smtp.rejectRecipients(() => false);
+    }
+  });
+
+  test('a 450 (temporary) recipient rejection is retryable', async () => {
+    const c = await newContract({ email: 'greylisted@example.org' });
+    smtp.rejectRecipients((address) => address === 'greylisted@example.org', 450);
+    try {
+      const failure = await failureOf(activities.sendContractMail({ ...c, kind: 'invitation' }));
+      expect(failure.type).toBe(MailFailureType.MAIL_SEND_FAILED);
+      expect(failure.nonRetryable).toBe(false);
+      expect(failure.message).not.toContain('greylisted');
+    } finally {
+      smtp.rejectRecipients(() => false);
+    }
+    // The greylisting is over: the retry goes through with the id the first attempt claimed.
+    const retry = await activities.sendContractMail({ ...c, kind: 'invitation' });
+    expect(retry.alreadySent).toBe(false);
+    expect(mailsFor(c.workflowId).map((m) => m.parsed.messageId)).toEqual([retry.messageId]);
+  });
+
+  test('SMTP down is a retryable failure; once the server is back the retry sends the mail once', async () => {
+    const c = await newContract();
+    const port = await freePort();
+    const downConfig = configFor(`smtp://127.0.0.1:${port}`);
+    const downMailer = createMailer(downConfig.mail.smtpUrl, downConfig.mail.from);
+    const down = createMailActivities({ db, config: downConfig, mailer: downMailer });
+    let revived: SmtpTestServer | undefined;
+    try {
+      const failure = await failureOf(down.sendContractMail({ ...c, kind: 'invitation' }));
+      expect(failure.type).toBe(MailFailureType.MAIL_SEND_FAILED);
+      expect(failure.nonRetryable).toBe(false);
+      expect(failure.message).not.toContain(c.email);
+      expect(await rowsFor(c.workflowId)).toEqual([expect.objectContaining({ status: 'sending' })]);
+
+      revived = await startSmtpTestServer({ port });
+      const retry = await down.sendContractMail({ ...c, kind: 'invitation' });
+      expect(retry.alreadySent).toBe(false);
+      expect(revived.messages().map((m) => m.parsed.messageId)).toEqual([retry.messageId]);
+      expect(await rowsFor(c.workflowId)).toEqual([expect.objectContaining({ status: 'sent' })]);
+    } finally {
+      downMailer.close();
+      await revived?.close();
+    }
+  });
+
+  test('confirmation after the contact signed thanks them and says "in Durchführung"', async () => {
+    const c = await newContract();
+    await db('honorarvertraege')
+      .where('id', c.contractId)
+      .update({ status: 'in Durchführung', bestaetigt_durch: c.contactId });
+    const result = await activities.sendContractMail({ ...c, kind: 'confirmation' });
+    expect(result.mailKey).toBe(`${c.workflowId}:confirmation`);
+    const [mail] = mailsFor(c.workflowId);
+    expect(mail?.parsed.subject).toBe('Bestätigt: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“');
+    expect(mail?.parsed.text).toContain('vielen Dank für Ihre Unterschrift.');
+    expect(mail?.parsed.text).toContain('hat jetzt den Status „in Durchführung“');
+    expect(mail?.parsed.text).toContain(`http://portal.test/p/dokumente/${c.documentId}`);
+  });
+
+  test('confirmation after staff confirmed does not thank for a signature', async () => {
+    const c = await newContract();
+    const staff = await insertContact(db, { firstName: 'Petra', lastName: 'Schäfer', email: 'praxis@example.org' });
+    await db('honorarvertraege')
+      .where('id', c.contractId)
+      .update({ status: 'in Durchführung', bestaetigt_durch: staff });
+    await activities.sendContractMail({ ...c, kind: 'confirmation' });
+    const [mail] = mailsFor(c.workflowId);
+    expect(mail?.parsed.text).not.toContain('Unterschrift');
+    expect(mail?.parsed.text).toContain(
+      'wurde von Praxis Dr. Beispiel bestätigt und hat jetzt den Status „in Durchführung“'
+    );
+  });
+
+  test('unknown contract, unknown contact and an invalid address fail non-retryably and send nothing', async () => {
+    const missing = await failureOf(
+      activities.sendContractMail({
+        workflowId: 'honorarvertrag-999999',
+        contractId: 999999,
+        documentId: 1,
+        kind: 'invitation',
+      })
+    );
+    expect([missing.type, missing.nonRetryable]).toEqual([ErrorCode.CONTRACT_NOT_FOUND, true]);
+
+    const orphanContract = await insertContract(db, { contactId: 888888, title: 'Vertrag ohne Kontakt' });
+    const orphan = await failureOf(
+      activities.sendContractMail({
+        workflowId: `honorarvertrag-${orphanContract}`,
+        contractId: orphanContract,
+        documentId: 1,
+        kind: 'invitation',
+      })
+    );
+    expect([orphan.type, orphan.nonRetryable]).toEqual([ErrorCode.CONTACT_NOT_FOUND, true]);
+
+    const c = await newContract({ email: 'max.ohnemail(at)example.org' });
+    const invalid = await failureOf(activities.sendContractMail({ ...c, kind: 'invitation' }));
+    expect([invalid.type, invalid.nonRetryable]).toEqual([ErrorCode.CONTACT_EMAIL_INVALID, true]);
+    expect(invalid.message).not.toContain('ohnemail');
+    expect(await rowsFor(c.workflowId)).toEqual([]);
+  });
+});

@@ -7,22 +7,22 @@ import type { Knex } from 'knex';
 import { createMailActivities, MailFailureType } from '../../../activities/mail.activities';
 import type { SendMailInput } from '../../../activities/types';
 import { createMailer, messageIdFor, type Mailer } from '../../../mail/mailer';
-import { loadConfig, type SignflowConfig } from '../../../temporal.config';
+import { deepMerge, type SignflowConfig } from '../../../temporal.config';
 import { ErrorCode } from '../../../domain/errors';
+import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
 import { startSmtpTestServer, type CapturedMail, type SmtpTestServer } from '../../mail/smtp-test-server';
-import { createMailTestDb, insertContact, insertContract, mailTestDatabases, type TestDb } from './mail-test-db';
+import { insertContact, insertContract } from './mail-fixtures';
 
 const FROM = 'Praxis Dr. Beispiel <praxis@beispiel.test>';
 
-function configFor(smtpUrl: string): SignflowConfig {
-  return loadConfig(
-    {
-      mail: { smtpUrl, from: FROM, practiceName: 'Praxis Dr. Beispiel' },
-      portal: { baseUrl: 'http://portal.test/p', documentPath: '/dokumente/{documentId}' },
-      database: { url: ':memory:' },
-    },
-    {}
-  );
+const MAIL_CONFIG = {
+  mail: { from: FROM, practiceName: 'Praxis Dr. Beispiel' },
+  portal: { baseUrl: 'http://portal.test/p', documentPath: '/dokumente/{documentId}' },
+};
+
+/** The test database's config, pointed at an SMTP server. */
+function withSmtp(config: SignflowConfig, smtpUrl: string): SignflowConfig {
+  return deepMerge(config, { mail: { smtpUrl } }) as SignflowConfig;
 }
 
 /** Resolves with the activity's failure; fails the test if the call succeeds. */
@@ -44,7 +44,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
+describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => {
   let t: TestDb;
   let db: Knex;
   let smtp: SmtpTestServer;
@@ -54,17 +54,17 @@ describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
   let wfCounter = 0;
 
   beforeAll(async () => {
-    t = await createMailTestDb(kind);
+    t = await createTestDb(kind, { config: MAIL_CONFIG });
     db = t.db;
     smtp = await startSmtpTestServer();
-    config = configFor(smtp.url);
+    config = withSmtp(t.config, smtp.url);
     mailer = createMailer(config.mail.smtpUrl, config.mail.from);
     activities = createMailActivities({ db, config, mailer });
   });
   afterAll(async () => {
     mailer?.close();
     await smtp?.close();
-    await t?.close();
+    await t?.destroy();
   });
 
   /** A contact and a contract of their own per test, so tests never see each other's mails or rows. */
@@ -73,15 +73,26 @@ describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
   ) {
     wfCounter += 1;
     const email = opts.email === undefined ? `kontakt${wfCounter}@example.org` : opts.email;
-    const contactId = await insertContact(db, {
+    const contactId = await insertContact(db, config.crm, {
       firstName: opts.firstName ?? 'Anna',
       lastName: opts.lastName ?? 'Müller',
       email,
     });
-    const contractId = await insertContract(db, { contactId, title: opts.title ?? 'Honorarvertrag Logopädie Q1/2027' });
+    const contractId = await insertContract(db, config.crm, {
+      contactId,
+      title: opts.title ?? 'Honorarvertrag Logopädie Q1/2027',
+    });
     const workflowId = `honorarvertrag-${contractId}-${kind}-${wfCounter}`;
     const documentId = 1000 + wfCounter;
     return { contactId, contractId, workflowId, documentId, email: email ?? '' };
+  }
+
+  /** What recordSignature / recordManualConfirmation leave behind, as far as the confirmation mail reads it. */
+  async function markConfirmed(contractId: number, by: number): Promise<void> {
+    const k = config.crm.contracts;
+    await db(k.table)
+      .where(k.id, contractId)
+      .update({ [k.status]: config.crm.values.contractInProgress, [k.confirmedBy]: by });
   }
 
   function mailsFor(workflowId: string): CapturedMail[] {
@@ -136,6 +147,20 @@ describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
     });
     expect(row.sent_at).not.toBeNull();
     console.log(`[mail] ${kind}: one invitation end to end in ${ms} ms`);
+  });
+
+  test('invitation for a seeded demo contract (umlauts in name and title)', async () => {
+    const contractId = t.seed.contractIds[0] ?? 0;
+    const workflowId = `honorarvertrag-${contractId}`;
+    const result = await activities.sendContractMail({ workflowId, contractId, documentId: 5, kind: 'invitation' });
+    const mail = await smtp.waitFor((m) => m.parsed.messageId === result.messageId, 5_000);
+    expect(mail.envelopeTo).toEqual(['anna.mueller@example.org']);
+    expect(mail.parsed.subject).toBe('Bitte unterzeichnen: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“');
+    expect(mail.parsed.text).toContain('Guten Tag Anna Müller,');
+    expect(mail.parsed.text).toContain('http://portal.test/p/dokumente/5');
+    expect(result.messageId).toMatch(
+      new RegExp(`^<honorarvertrag-${contractId}\\.invitation\\.[0-9a-f]{12}@beispiel\\.test>$`)
+    );
   });
 
   test('a name with markup is escaped in the HTML part and kept verbatim in the text part', async () => {
@@ -287,7 +312,7 @@ describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
   test('SMTP down is a retryable failure; once the server is back the retry sends the mail once', async () => {
     const c = await newContract();
     const port = await freePort();
-    const downConfig = configFor(`smtp://127.0.0.1:${port}`);
+    const downConfig = withSmtp(config, `smtp://127.0.0.1:${port}`);
     const downMailer = createMailer(downConfig.mail.smtpUrl, downConfig.mail.from);
     const down = createMailActivities({ db, config: downConfig, mailer: downMailer });
     let revived: SmtpTestServer | undefined;
@@ -311,9 +336,7 @@ describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
 
   test('confirmation after the contact signed thanks them and says "in Durchführung"', async () => {
     const c = await newContract();
-    await db('honorarvertraege')
-      .where('id', c.contractId)
-      .update({ status: 'in Durchführung', bestaetigt_durch: c.contactId });
+    await markConfirmed(c.contractId, c.contactId);
     const result = await activities.sendContractMail({ ...c, kind: 'confirmation' });
     expect(result.mailKey).toBe(`${c.workflowId}:confirmation`);
     const [mail] = mailsFor(c.workflowId);
@@ -325,10 +348,12 @@ describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
 
   test('confirmation after staff confirmed does not thank for a signature', async () => {
     const c = await newContract();
-    const staff = await insertContact(db, { firstName: 'Petra', lastName: 'Schäfer', email: 'praxis@example.org' });
-    await db('honorarvertraege')
-      .where('id', c.contractId)
-      .update({ status: 'in Durchführung', bestaetigt_durch: staff });
+    const staff = await insertContact(db, config.crm, {
+      firstName: 'Petra',
+      lastName: 'Schäfer',
+      email: 'praxis@example.org',
+    });
+    await markConfirmed(c.contractId, staff);
     await activities.sendContractMail({ ...c, kind: 'confirmation' });
     const [mail] = mailsFor(c.workflowId);
     expect(mail?.parsed.text).not.toContain('Unterschrift');
@@ -348,7 +373,7 @@ describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
     );
     expect([missing.type, missing.nonRetryable]).toEqual([ErrorCode.CONTRACT_NOT_FOUND, true]);
 
-    const orphanContract = await insertContract(db, { contactId: 888888, title: 'Vertrag ohne Kontakt' });
+    const orphanContract = await insertContract(db, config.crm, { contactId: 888888, title: 'Vertrag ohne Kontakt' });
     const orphan = await failureOf(
       activities.sendContractMail({
         workflowId: `honorarvertrag-${orphanContract}`,
@@ -364,5 +389,53 @@ describe.each(mailTestDatabases())('sendContractMail on %s', (kind) => {
     expect([invalid.type, invalid.nonRetryable]).toEqual([ErrorCode.CONTACT_EMAIL_INVALID, true]);
     expect(invalid.message).not.toContain('ohnemail');
     expect(await rowsFor(c.workflowId)).toEqual([]);
+  });
+});
+
+describe('sendContractMail with a CRM that uses its own names', () => {
+  let t: TestDb;
+  let smtp: SmtpTestServer;
+  let mailer: Mailer;
+
+  beforeAll(async () => {
+    t = await createTestDb('sqlite', {
+      config: MAIL_CONFIG,
+      crm: {
+        contacts: { table: 'personen', firstName: 'rufname', email: 'mail_adresse' },
+        contracts: { table: 'vertraege', title: 'bezeichnung', confirmedBy: 'freigegeben_von' },
+        values: { contractInProgress: 'aktiv' },
+      },
+    });
+    smtp = await startSmtpTestServer();
+    mailer = createMailer(smtp.url, FROM);
+  });
+  afterAll(async () => {
+    mailer?.close();
+    await smtp?.close();
+    await t?.destroy();
+  });
+
+  test('reads contract and contact through the mapping and uses its status label', async () => {
+    const config = withSmtp(t.config, smtp.url);
+    const activities = createMailActivities({ db: t.db, config, mailer });
+    const contactId = await insertContact(t.db, config.crm, {
+      firstName: 'Özlem',
+      lastName: 'Yılmaz',
+      email: 'o@example.org',
+    });
+    const contractId = await insertContract(t.db, config.crm, {
+      contactId,
+      title: 'Honorarvertrag Physiotherapie',
+      status: 'aktiv',
+      confirmedBy: contactId,
+    });
+    const workflowId = `honorarvertrag-${contractId}`;
+    await activities.sendContractMail({ workflowId, contractId, documentId: 9, kind: 'confirmation' });
+    const [mail] = smtp.messages();
+    expect(mail?.envelopeTo).toEqual(['o@example.org']);
+    expect(mail?.parsed.subject).toBe('Bestätigt: Honorarvertrag „Honorarvertrag Physiotherapie“');
+    expect(mail?.parsed.text).toContain('Guten Tag Özlem Yılmaz,');
+    expect(mail?.parsed.text).toContain('vielen Dank für Ihre Unterschrift.');
+    expect(mail?.parsed.text).toContain('hat jetzt den Status „aktiv“');
   });
 });

@@ -121,7 +121,17 @@ function classifySendError(err: unknown, kind: MailKind, mailKey: string): Appli
     e.permanent ?? (responseCode !== undefined && responseCode >= 500 && responseCode < 600 && responseCode !== 503);
   // e.g. 5.1.1: says what happened without quoting the address the server's reply text may contain.
   const enhanced = typeof e.response === 'string' ? /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(e.response)?.[1] : undefined;
-  const details = { mailKey, kind, smtpCode: e.code, responseCode, enhancedStatus: enhanced, command: e.command };
+  // The error's class name, never its message: nodemailer messages quote the server's reply, often with the address.
+  const errorName = err instanceof Error ? err.name : typeof err;
+  const details = {
+    mailKey,
+    kind,
+    smtpCode: e.code,
+    responseCode,
+    enhancedStatus: enhanced,
+    command: e.command,
+    errorName,
+  };
   const what = [e.code, responseCode, enhanced].filter((x) => x !== undefined).join(' ');
   if (permanent && (e.code === 'EENVELOPE' || e.code === 'EMESSAGE')) {
     return nonRetryable(

@@ -1,0 +1,563 @@
+/**
+ * The Konnektor client: SOAP (node-soap, our own WSDL subset in ./wsdl) over mutual TLS, with service discovery from
+ * `connector.sds`, the call context on every call, and the repairs a client is expected to do itself:
+ * - connection problem or HTTP 404 → re-read `connector.sds` (TIP1-A_4967) and, when nothing was sent yet, call again;
+ * - stale card handle (4008, 4101, …) → GetCards again and retry once (handles are never persisted, ICCSNs are);
+ * - 4252 job number reused → fetch a new one; 4270 UserId reused → activate with a fresh UUIDv4;
+ * - 4000 on a batch → the batch is larger than this Konnektor takes: halve it and remember the smaller size.
+ * Everything else surfaces as a `KonnektorError` for the activity to turn into an ApplicationFailure.
+ */
+import { randomUUID } from 'node:crypto';
+import https from 'node:https';
+import path from 'node:path';
+import * as soap from 'soap';
+import { KonnektorError, KonnektorFailureType, type GematikTrace } from '../../domain/konnektor-errors';
+import type { ClientCredentials } from './credentials';
+import { parseServiceDirectory, selectEndpoints, type KonnektorEndpoints } from './service-directory';
+import { formatFor, resultMimeType, type SignatureVariant } from './signature-formats';
+import { NOT_SENT_CODES, toKonnektorError, warningsOf } from './soap-faults';
+import { createKonnektorAgent, type ServerTrust } from './tls-agent';
+
+export interface KonnektorContext {
+  mandantId: string;
+  /** @default 'Z1' */
+  clientSystemId: string;
+  workplaceId: string;
+}
+
+export interface KonnektorClientOptions {
+  /** `https://<konnektor>/connector.sds` */
+  sdsUrl: string;
+  credentials: ClientCredentials;
+  trust: ServerTrust;
+  context: KonnektorContext;
+  /** Use scheme/host/port of `sdsUrl` for every endpoint of the directory. @default false */
+  rewriteEndpoints?: boolean;
+  /** Timeout of one call in ms. @default 60000 */
+  callTimeoutMs?: number;
+  /** Extra timeout per document of a SignDocument call in ms. @default 5000 */
+  perDocumentTimeoutMs?: number;
+  /** Timeout of ActivateComfortSignature (someone enters the PIN) in ms. @default 300000 */
+  activationTimeoutMs?: number;
+  /** Most SignRequests per SignDocument call (a Konnektor must take at least 50). @default 50 */
+  maxRequestsPerCall?: number;
+  /** How long the service directory is trusted without re-reading it, in ms. @default 3600000 */
+  sdsCacheTtlMs?: number;
+}
+
+export interface CardInfo {
+  cardHandle: string;
+  cardType: string;
+  iccsn?: string;
+  ctId?: string;
+  slotId?: number;
+  cardHolderName?: string;
+  /** `YYYY-MM-DD` */
+  certificateExpirationDate?: string;
+  insertTime?: string;
+  /** e.g. `4.4.0`; ≥ 4.4 is a G2.1 card (ECC). */
+  objectSystemVersion?: string;
+}
+
+export interface SignatureModeInfo {
+  /** The Konnektor offers SignatureService 7.5 (comfort signature possible at all). */
+  comfortSupported: boolean;
+  /** SAK_COMFORT_SIGNATURE of the Konnektor. */
+  comfortEnabled: boolean;
+  /** Configured maximum signatures per comfort session. */
+  comfortMax: number;
+  /** Configured session duration, seconds. */
+  comfortTimerSeconds: number;
+  /** Present when a session exists for this card and UserId. */
+  session?: { mode: 'PIN' | 'COMFORT'; countRemaining: number; timeRemainingSeconds: number };
+  warnings: GematikTrace[];
+}
+
+export interface SignRequestInput {
+  /** Unique within the call; deterministic per document so a retry is recognisable. */
+  requestId: string;
+  document: Buffer;
+  mimeType: string;
+  shortText: string;
+}
+
+export interface SignResult {
+  requestId: string;
+  variant: SignatureVariant;
+  /** CAdES: the detached CMS. PAdES: the signed PDF. */
+  signature: Buffer;
+  signatureMimeType: string;
+  warnings: GematikTrace[];
+}
+
+export interface SignBatchOptions {
+  /** Called after each SignDocument call with its results, before the next call (record them durably here). */
+  onSigned?: (results: SignResult[]) => Promise<void>;
+  /** Called before each call (activity heartbeat). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface VerifyInput {
+  document: Buffer;
+  mimeType: string;
+  /** Detached CMS for CAdES; absent for PAdES (the signature is inside the PDF). */
+  signature?: Buffer;
+}
+
+export interface VerifyResult {
+  highLevelResult: 'VALID' | 'INCONCLUSIVE' | 'INVALID';
+  valid: boolean;
+  timestamp?: string;
+  warnings: GematikTrace[];
+}
+
+const WSDL_DIR = path.join(__dirname, 'wsdl');
+const WSDL = {
+  event: path.join(WSDL_DIR, 'EventService_v7_2.wsdl'),
+  '7.5': path.join(WSDL_DIR, 'SignatureService_v7_5.wsdl'),
+  '7.4': path.join(WSDL_DIR, 'SignatureService_v7_4.wsdl'),
+} as const;
+
+const READ_ONLY = new Set(['GetCards', 'GetSignatureMode', 'GetJobNumber', 'VerifyDocument']);
+const HBA_TYPES = new Set(['HBA', 'HBA-qSig', 'HBAx']);
+
+type Node = Record<string, unknown>;
+
+function obj(v: unknown): Node | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : undefined;
+}
+
+function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+}
+
+function str(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const o = obj(v);
+  if (o && (typeof o.$value === 'string' || typeof o.$value === 'number')) return String(o.$value);
+  return undefined;
+}
+
+/** xsd:duration (`PT5H59M30S`, `P1DT2H`) → seconds. */
+export function parseXsdDuration(value: string | undefined): number {
+  if (!value) return 0;
+  const m = /^-?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(value.trim());
+  if (!m) return 0;
+  const [, y, mo, d, h, mi, s] = m;
+  const n = (x: string | undefined) => (x ? Number(x) : 0);
+  return Math.round(n(y) * 31_536_000 + n(mo) * 2_592_000 + n(d) * 86_400 + n(h) * 3600 + n(mi) * 60 + n(s));
+}
+
+function versionString(v: unknown): string | undefined {
+  const o = obj(v);
+  if (!o) return undefined;
+  return [str(o.Major), str(o.Minor), str(o.Revision)].map((x) => x ?? '0').join('.');
+}
+
+export class KonnektorClient {
+  readonly context: KonnektorContext;
+  private readonly options: Required<Omit<KonnektorClientOptions, 'credentials' | 'trust' | 'context'>>;
+  private readonly agent: https.Agent;
+  private discovered?: { at: number; endpoints: KonnektorEndpoints };
+  private discovering?: Promise<KonnektorEndpoints>;
+  private readonly soapClients = new Map<string, Promise<soap.Client>>();
+  private readonly handles = new Map<string, CardInfo>();
+  /** Lowered when the Konnektor answers 4000 to a batch. */
+  private batchLimit: number;
+
+  constructor(options: KonnektorClientOptions) {
+    this.context = options.context;
+    this.options = {
+      sdsUrl: options.sdsUrl,
+      rewriteEndpoints: options.rewriteEndpoints ?? false,
+      callTimeoutMs: options.callTimeoutMs ?? 60_000,
+      perDocumentTimeoutMs: options.perDocumentTimeoutMs ?? 5_000,
+      activationTimeoutMs: options.activationTimeoutMs ?? 300_000,
+      maxRequestsPerCall: options.maxRequestsPerCall ?? 50,
+      sdsCacheTtlMs: options.sdsCacheTtlMs ?? 3_600_000,
+    };
+    this.batchLimit = this.options.maxRequestsPerCall;
+    this.agent = createKonnektorAgent({ credentials: options.credentials, trust: options.trust });
+  }
+
+  /** Closes pooled connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  // ---------------------------------------------------------------- discovery
+
+  /** Reads `connector.sds` (cached for `sdsCacheTtlMs`; `force` re-reads). */
+  async discover(force = false): Promise<KonnektorEndpoints> {
+    const cached = this.discovered;
+    if (!force && cached && Date.now() - cached.at < this.options.sdsCacheTtlMs) return cached.endpoints;
+    this.discovering ??= this.fetchDirectory().finally(() => {
+      this.discovering = undefined;
+    });
+    return this.discovering;
+  }
+
+  private async fetchDirectory(): Promise<KonnektorEndpoints> {
+    const xml = await this.httpsGet(this.options.sdsUrl).catch((err: unknown) => {
+      throw toKonnektorError(err, 'connector.sds');
+    });
+    let endpoints: KonnektorEndpoints;
+    try {
+      endpoints = selectEndpoints(parseServiceDirectory(xml), {
+        rewriteToBaseUrl: this.options.rewriteEndpoints ? this.options.sdsUrl : undefined,
+      });
+    } catch (err) {
+      throw new KonnektorError(
+        `connector.sds unusable: ${(err as Error).message}`,
+        { failureType: KonnektorFailureType.KONNEKTOR_CONFIGURATION, faultClass: 'needs-person', operation: 'connector.sds' },
+        { cause: err }
+      );
+    }
+    this.discovered = { at: Date.now(), endpoints };
+    return endpoints;
+  }
+
+  private httpsGet(url: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = https.get(url, { agent: this.agent, timeout: this.options.callTimeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) {
+            reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { response: { status: res.statusCode, data: body } }));
+          } else {
+            resolve(body);
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout reading connector.sds'), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+    });
+  }
+
+  // ---------------------------------------------------------------- SOAP plumbing
+
+  private soapClient(wsdl: string, endpoint: string): Promise<soap.Client> {
+    const key = `${wsdl}|${endpoint}`;
+    let client = this.soapClients.get(key);
+    if (!client) {
+      client = soap.createClientAsync(wsdl, { endpoint, disableCache: false });
+      client.catch(() => this.soapClients.delete(key));
+      this.soapClients.set(key, client);
+    }
+    return client;
+  }
+
+  /**
+   * One SOAP call. A connection problem or HTTP 404 re-reads the service directory; the call is repeated at once only
+   * when it cannot have reached the Konnektor (or only reads).
+   */
+  private async call(service: 'event' | 'signature', operation: string, args: unknown, timeoutMs: number): Promise<Node> {
+    for (let round = 0; ; round++) {
+      const endpoints = await this.discover(round > 0);
+      const wsdl = service === 'event' ? WSDL.event : WSDL[endpoints.signature.interfaceVersion];
+      const url = service === 'event' ? endpoints.event.url : endpoints.signature.url;
+      try {
+        const client = await this.soapClient(wsdl, url);
+        const method = (client as unknown as Record<string, (a: unknown, o: unknown) => Promise<unknown[]>>)[`${operation}Async`];
+        if (!method) throw new Error(`operation ${operation} is not in ${path.basename(wsdl)}`);
+        const [result] = await method.call(client, args, { httpsAgent: this.agent, timeout: timeoutMs });
+        return obj(result) ?? {};
+      } catch (err) {
+        const kerr = toKonnektorError(err, operation);
+        const connectionProblem = kerr.details.transportCode !== undefined && kerr.faultClass === 'transient';
+        const rediscover = connectionProblem || kerr.details.httpStatus === 404;
+        if (rediscover) this.discovered = undefined;
+        const safe =
+          READ_ONLY.has(operation) || kerr.details.httpStatus === 404 || NOT_SENT_CODES.has(kerr.details.transportCode ?? '');
+        if (round === 0 && rediscover && safe) continue;
+        throw kerr;
+      }
+    }
+  }
+
+  private ctx(userId?: string): Node {
+    // Key order is the xsd:sequence order: node-soap writes children in object key order.
+    const c: Node = {
+      MandantId: this.context.mandantId,
+      ClientSystemId: this.context.clientSystemId,
+      WorkplaceId: this.context.workplaceId,
+    };
+    if (userId) c.UserId = userId;
+    return c;
+  }
+
+  // ---------------------------------------------------------------- cards
+
+  /** EventService GetCards filtered on HBA. */
+  async getCards(): Promise<CardInfo[]> {
+    const res = await this.call('event', 'GetCards', { Context: this.ctx(), CardType: 'HBA' }, this.options.callTimeoutMs);
+    return arr(obj(res.Cards)?.Card)
+      .map((c) => {
+        const o = obj(c) ?? {};
+        const slot = str(o.SlotId);
+        return {
+          cardHandle: str(o.CardHandle) ?? '',
+          cardType: str(o.CardType) ?? '',
+          iccsn: str(o.Iccsn),
+          ctId: str(o.CtId),
+          slotId: slot ? Number(slot) : undefined,
+          cardHolderName: str(o.CardHolderName),
+          certificateExpirationDate: str(o.CertificateExpirationDate)?.slice(0, 10),
+          insertTime: str(o.InsertTime),
+          objectSystemVersion: versionString(obj(o.CardVersion)?.ObjectSystemVersion),
+        };
+      })
+      .filter((c) => c.cardHandle && HBA_TYPES.has(c.cardType));
+  }
+
+  /**
+   * The eHBA to sign with: the one with `iccsn`, or the only/first HBA. `CARD_MISSING` when there is none;
+   * `CERTIFICATE_INVALID` when its certificate has expired.
+   */
+  async findHbaCard(iccsn?: string, now: Date = new Date()): Promise<CardInfo> {
+    const cards = await this.getCards();
+    const card = iccsn ? cards.find((c) => c.iccsn === iccsn) : cards[0];
+    if (!card) {
+      throw new KonnektorError(
+        iccsn ? `eHBA ${iccsn} is not inserted (found: ${cards.map((c) => c.iccsn ?? c.cardHandle).join(', ') || 'no HBA'})` : 'no eHBA inserted',
+        { failureType: KonnektorFailureType.CARD_MISSING, faultClass: 'needs-person', operation: 'GetCards' }
+      );
+    }
+    if (card.certificateExpirationDate && card.certificateExpirationDate < now.toISOString().slice(0, 10)) {
+      throw new KonnektorError(`the QES certificate of eHBA ${card.iccsn ?? card.cardHandle} expired on ${card.certificateExpirationDate}`, {
+        failureType: KonnektorFailureType.CERTIFICATE_INVALID,
+        faultClass: 'needs-person',
+        operation: 'GetCards',
+      });
+    }
+    this.handles.set(iccsn ?? '', card);
+    return card;
+  }
+
+  /** Runs `fn` with the card's current handle; a stale handle is resolved again once. */
+  async withCard<T>(iccsn: string | undefined, fn: (card: CardInfo) => Promise<T>): Promise<T> {
+    const cached = this.handles.get(iccsn ?? '');
+    const card = cached ?? (await this.findHbaCard(iccsn));
+    try {
+      return await fn(card);
+    } catch (err) {
+      if (!(err instanceof KonnektorError) || err.failureType !== KonnektorFailureType.CARD_HANDLE_STALE) throw err;
+      this.handles.delete(iccsn ?? '');
+      const fresh = await this.findHbaCard(iccsn);
+      return fn(fresh);
+    }
+  }
+
+  // ---------------------------------------------------------------- comfort signature
+
+  async getSignatureMode(cardHandle: string, userId: string): Promise<SignatureModeInfo> {
+    const endpoints = await this.discover();
+    if (!endpoints.signature.comfortSignature) {
+      return { comfortSupported: false, comfortEnabled: false, comfortMax: 0, comfortTimerSeconds: 0, warnings: [] };
+    }
+    const res = await this.call(
+      'signature',
+      'GetSignatureMode',
+      { CardHandle: cardHandle, Context: this.ctx(userId) },
+      this.options.callTimeoutMs
+    );
+    const session = obj(res.SessionInfo);
+    return {
+      comfortSupported: true,
+      comfortEnabled: str(res.ComfortSignatureStatus) === 'ENABLED',
+      comfortMax: Number(str(res.ComfortSignatureMax) ?? 0),
+      comfortTimerSeconds: parseXsdDuration(str(res.ComfortSignatureTimer)),
+      session: session
+        ? {
+            mode: str(session.SignatureMode) === 'COMFORT' ? 'COMFORT' : 'PIN',
+            countRemaining: Number(str(session.CountRemaining) ?? 0),
+            timeRemainingSeconds: parseXsdDuration(str(session.TimeRemaining)),
+          }
+        : undefined,
+      warnings: warningsOf(res.Status),
+    };
+  }
+
+  /**
+   * ActivateComfortSignature with a fresh UUIDv4 as UserId (retried with another one on 4270). Blocks until the card
+   * holder has entered the PIN at the terminal (or the Konnektor gives up). Returns the UserId of the session.
+   */
+  async activateComfortSignature(cardHandle: string): Promise<{ userId: string; mode: 'PIN' | 'COMFORT'; warnings: GematikTrace[] }> {
+    const endpoints = await this.discover();
+    if (!endpoints.signature.comfortSignature) {
+      throw new KonnektorError(
+        `the Konnektor offers SignatureService ${endpoints.signature.version} only; comfort signature needs 7.5`,
+        { failureType: KonnektorFailureType.COMFORT_SIGNATURE_DISABLED, faultClass: 'needs-person', operation: 'ActivateComfortSignature' }
+      );
+    }
+    for (let attempt = 1; ; attempt++) {
+      const userId = randomUUID();
+      try {
+        const res = await this.call(
+          'signature',
+          'ActivateComfortSignature',
+          { CardHandle: cardHandle, Context: this.ctx(userId) },
+          this.options.activationTimeoutMs
+        );
+        return { userId, mode: str(res.SignatureMode) === 'COMFORT' ? 'COMFORT' : 'PIN', warnings: warningsOf(res.Status) };
+      } catch (err) {
+        if (err instanceof KonnektorError && err.failureType === KonnektorFailureType.USER_ID_REUSED && attempt < 3) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Ends ALL comfort sessions of these cards (every client system, every UserId). */
+  async deactivateComfortSignature(cardHandles: string[]): Promise<{ warnings: GematikTrace[] }> {
+    const endpoints = await this.discover();
+    if (!endpoints.signature.comfortSignature) return { warnings: [] };
+    const res = await this.call('signature', 'DeactivateComfortSignature', { CardHandle: cardHandles }, this.options.callTimeoutMs);
+    return { warnings: warningsOf(res.Status) };
+  }
+
+  // ---------------------------------------------------------------- signing
+
+  async getJobNumber(): Promise<string> {
+    const res = await this.call('signature', 'GetJobNumber', { Context: this.ctx() }, this.options.callTimeoutMs);
+    const job = str(res.JobNumber);
+    if (!job) throw new Error('GetJobNumber answered without JobNumber');
+    return job;
+  }
+
+  /** The current largest batch per SignDocument call (config, lowered after a 4000). */
+  get maxRequestsPerCall(): number {
+    return this.batchLimit;
+  }
+
+  /**
+   * QES for many documents: SignDocument calls of at most `maxRequestsPerCall` requests each (all-or-nothing per call,
+   * as the Konnektor treats them). `onSigned` runs after each call, before the next one.
+   */
+  async signDocuments(
+    cardHandle: string,
+    userId: string,
+    requests: SignRequestInput[],
+    options: SignBatchOptions = {}
+  ): Promise<{ results: SignResult[]; calls: number }> {
+    const results: SignResult[] = [];
+    let calls = 0;
+    let queue = [...requests];
+    while (queue.length > 0) {
+      const chunk = queue.slice(0, this.batchLimit);
+      options.onProgress?.(results.length, requests.length);
+      try {
+        calls++;
+        const signed = await this.signChunk(cardHandle, userId, chunk);
+        await options.onSigned?.(signed);
+        results.push(...signed);
+        queue = queue.slice(chunk.length);
+      } catch (err) {
+        // 4000 on a batch: more requests than this Konnektor takes. Halve and remember (≥50 must work, some take fewer).
+        if (err instanceof KonnektorError && err.gematikCode === 4000 && chunk.length > 1) {
+          this.batchLimit = Math.max(1, Math.floor(chunk.length / 2));
+          continue;
+        }
+        throw err;
+      }
+    }
+    return { results, calls };
+  }
+
+  private async signChunk(cardHandle: string, userId: string, chunk: SignRequestInput[]): Promise<SignResult[]> {
+    const endpoints = await this.discover();
+    const formats = new Map(chunk.map((r) => [r.requestId, formatFor(r.mimeType)]));
+    for (let attempt = 1; ; attempt++) {
+      const jobNumber = await this.getJobNumber();
+      // xsd:sequence order: CardHandle, Crypt?, Context, TvMode, JobNumber?, SignRequest+.
+      const args = {
+        CardHandle: cardHandle,
+        Crypt: 'RSA_ECC',
+        Context: this.ctx(userId),
+        TvMode: 'NONE',
+        JobNumber: jobNumber,
+        SignRequest: chunk.map((r) => {
+          const f = formats.get(r.requestId)!;
+          const optional: Node = { SignatureType: f.signatureType };
+          if (f.includeEContent !== undefined) optional.IncludeEContent = f.includeEContent;
+          return {
+            attributes: { RequestID: r.requestId },
+            OptionalInputs: optional,
+            Document: {
+              attributes: { ShortText: r.shortText },
+              Base64Data: { attributes: { MimeType: f.mimeType }, $value: r.document.toString('base64') },
+            },
+            IncludeRevocationInfo: endpoints.signature.interfaceVersion === '7.5',
+          };
+        }),
+      };
+      try {
+        const res = await this.call(
+          'signature',
+          'SignDocument',
+          args,
+          this.options.callTimeoutMs + this.options.perDocumentTimeoutMs * chunk.length
+        );
+        return this.readSignResponses(res, chunk, formats);
+      } catch (err) {
+        if (err instanceof KonnektorError && err.failureType === KonnektorFailureType.JOB_NUMBER_REUSED && attempt < 3) continue;
+        throw err;
+      }
+    }
+  }
+
+  private readSignResponses(
+    res: Node,
+    chunk: SignRequestInput[],
+    formats: Map<string, ReturnType<typeof formatFor>>
+  ): SignResult[] {
+    const byId = new Map<string, Node>();
+    for (const r of arr(res.SignResponse)) {
+      const o = obj(r);
+      const id = str(obj(o?.attributes)?.RequestID);
+      if (o && id) byId.set(id, o);
+    }
+    return chunk.map((req) => {
+      const r = byId.get(req.requestId);
+      const f = formats.get(req.requestId)!;
+      const withSig = obj(obj(obj(r?.OptionalOutputs)?.DocumentWithSignature)?.Base64Data);
+      const detached = obj(obj(r?.SignatureObject)?.Base64Signature);
+      const b64 = f.variant === 'PAdES' ? str(withSig) ?? str(detached) : str(detached) ?? str(withSig);
+      if (!r || !b64) {
+        throw new KonnektorError(`SignDocument returned no signature for request ${req.requestId}`, {
+          failureType: KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR,
+          faultClass: 'needs-person',
+          operation: 'SignDocument',
+        });
+      }
+      return {
+        requestId: req.requestId,
+        variant: f.variant,
+        signature: Buffer.from(b64, 'base64'),
+        signatureMimeType: resultMimeType(f.variant),
+        warnings: warningsOf(r.Status),
+      };
+    });
+  }
+
+  async verifyDocument(input: VerifyInput): Promise<VerifyResult> {
+    const f = formatFor(input.mimeType);
+    const args: Node = {
+      Context: this.ctx(),
+      TvMode: 'NONE',
+      Document: { Base64Data: { attributes: { MimeType: f.mimeType }, $value: input.document.toString('base64') } },
+    };
+    if (input.signature) {
+      args.SignatureObject = { Base64Signature: { attributes: { Type: f.signatureType }, $value: input.signature.toString('base64') } };
+    }
+    args.IncludeRevocationInfo = false;
+    const res = await this.call('signature', 'VerifyDocument', args, this.options.callTimeoutMs);
+    const vr = obj(res.VerificationResult);
+    const high = str(vr?.HighLevelResult);
+    const highLevelResult = high === 'VALID' || high === 'INVALID' ? high : 'INCONCLUSIVE';
+    return { highLevelResult, valid: highLevelResult === 'VALID', timestamp: str(vr?.Timestamp), warnings: warningsOf(res.Status) };
+  }
+}

@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import { DEFAULT_CRM_MAPPING, type CrmMapping } from './crm-mapping';
 import * as crmTables from './migrations/crm/20260101000000_create_crm_tables';
 import * as signflowTables from './migrations/signflow/20260101000000_create_signflow_tables';
+import * as signflowOutbox from './migrations/signflow/20260301000000_create_signflow_outbox';
 
 interface NamedMigration {
   name: string;
@@ -53,6 +54,7 @@ export function migrateCrm(db: Knex, crm: CrmMapping = DEFAULT_CRM_MAPPING): Pro
 export function migrateSignflow(db: Knex): Promise<string[]> {
   return latest(db, SIGNFLOW_MIGRATIONS_TABLE, [
     { name: '20260101000000_create_signflow_tables', up: signflowTables.up, down: signflowTables.down },
+    { name: '20260301000000_create_signflow_outbox', up: signflowOutbox.up, down: signflowOutbox.down },
   ]);
 }
 

@@ -1,2 +1,3 @@
 /** Every workflow the signflow worker runs. The bundler starts here; keep it free of anything but workflow code. */
 export { honorarvertrag } from './honorarvertrag.workflow';
+export { outboxPoller } from './outbox-poller.workflow';

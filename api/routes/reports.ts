@@ -1,0 +1,142 @@
+/**
+ * Read routes over the CRM tables: the two reports of the seed (JSON, or CSV with `Accept: text/csv`) and the
+ * contact's pending signatures ("Ausstehende Unterschriften").
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { stringify } from 'csv-stringify/sync';
+import { readContact } from '../../db/crm-repository';
+import { ErrorCode } from '../../domain/errors';
+import type { ApiContext } from '../context';
+import { ApiError } from '../errors';
+import { portalDocumentUrl } from '../context';
+import {
+  CONTRACT_REPORT_COLUMNS,
+  contractsReport,
+  pendingSignatures,
+  SIGNATURE_REPORT_COLUMNS,
+  signaturesReport,
+  type Column,
+} from '../reports';
+import {
+  contactParams,
+  contractsReportQuery,
+  contractsReportResponse,
+  errorResponses,
+  pendingSignaturesSchema,
+  signaturesReportQuery,
+  signaturesReportResponse,
+} from '../schemas';
+
+/** CSV cells as a German spreadsheet user reads them: Ja/Nein, empty for null. */
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'boolean') return value ? 'Ja' : 'Nein';
+  return String(value);
+}
+
+export function toCsv<Row>(columns: Column<Row>[], rows: Row[]): string {
+  return stringify(
+    rows.map((row) => columns.map((c) => cell(row[c.key]))),
+    { header: true, columns: columns.map((c) => c.label), record_delimiter: 'windows' }
+  );
+}
+
+/** True when the caller prefers CSV over JSON (plain `Accept: text/csv`, or listed before JSON). */
+export function wantsCsv(request: FastifyRequest): boolean {
+  const accept = String(request.headers.accept ?? '').toLowerCase();
+  const csv = accept.indexOf('text/csv');
+  if (csv < 0) return false;
+  const json = accept.indexOf('application/json');
+  return json < 0 || csv < json;
+}
+
+function sendReport<Row>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  name: string,
+  columns: Column<Row>[],
+  rows: Row[],
+  page: { limit: number; offset: number }
+) {
+  if (wantsCsv(request)) {
+    return reply
+      .type('text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${name}.csv"`)
+      .send(toCsv(columns, rows));
+  }
+  return reply.send({ report: name, limit: page.limit, offset: page.offset, rows });
+}
+
+interface SignatureQuery {
+  status?: string;
+  contactId?: number;
+  contractId?: number;
+  limit: number;
+  offset: number;
+}
+
+export function registerReadRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { config, db } = ctx;
+  const readers = ['ops', 'staff', 'crm'] as const;
+
+  app.get<{ Querystring: SignatureQuery }>(
+    '/reports/signatures',
+    {
+      config: { roles: readers, action: 'read reports' },
+      schema: {
+        summary: 'Report "Unterschriften zu Dokumenten" (JSON, or CSV with Accept: text/csv)',
+        tags: ['read'],
+        querystring: signaturesReportQuery,
+        response: { 200: signaturesReportResponse, ...errorResponses() },
+      },
+    },
+    async (request, reply) => {
+      const { status, contactId, contractId, limit, offset } = request.query;
+      const rows = await signaturesReport(db, config.crm, { status, contactId, contractId }, { limit, offset });
+      return sendReport(request, reply, 'unterschriften-zu-dokumenten', SIGNATURE_REPORT_COLUMNS, rows, {
+        limit,
+        offset,
+      });
+    }
+  );
+
+  app.get<{ Querystring: Omit<SignatureQuery, 'contractId'> }>(
+    '/reports/contracts',
+    {
+      config: { roles: readers, action: 'read reports' },
+      schema: {
+        summary: 'Report "Honorarverträge verwalten" (JSON, or CSV with Accept: text/csv)',
+        tags: ['read'],
+        querystring: contractsReportQuery,
+        response: { 200: contractsReportResponse, ...errorResponses() },
+      },
+    },
+    async (request, reply) => {
+      const { status, contactId, limit, offset } = request.query;
+      const rows = await contractsReport(db, config.crm, { status, contactId }, { limit, offset });
+      return sendReport(request, reply, 'honorarvertraege-verwalten', CONTRACT_REPORT_COLUMNS, rows, { limit, offset });
+    }
+  );
+
+  app.get<{ Params: { id: number } }>(
+    '/contacts/:id/pending-signatures',
+    {
+      // The portal shows a contact their own list; like signing, it trusts the portal's login for the contact id.
+      config: { roles: ['portal', 'staff', 'ops', 'crm'], action: 'read pending signatures' },
+      schema: {
+        summary: 'Ausstehende Unterschriften: the signatures a contact still has to give',
+        tags: ['portal'],
+        params: contactParams,
+        response: { 200: pendingSignaturesSchema, ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      const contactId = request.params.id;
+      if (!(await readContact(db, config.crm, contactId))) {
+        throw new ApiError(404, ErrorCode.CONTACT_NOT_FOUND, `contact ${contactId} does not exist in the CRM`);
+      }
+      const items = await pendingSignatures(db, config.crm, contactId);
+      return { contactId, items: items.map((i) => ({ ...i, portalUrl: portalDocumentUrl(config, i.documentId) })) };
+    }
+  );
+}

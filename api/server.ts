@@ -1,0 +1,196 @@
+/**
+ * The HTTP API beside the worker: Fastify 5 with JSON-schema validation, the routes of the outer contract under
+ * `/api/v1`, its OpenAPI document at `/api/v1/openapi.json`, per-role credentials, and in dev mode the signing page
+ * under `/portal`.
+ *
+ * Every rejection is `{ code, message }` with a 4xx status; nothing the caller did wrong becomes a 500.
+ */
+import swagger from '@fastify/swagger';
+import { ServiceError } from '@temporalio/client';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Authenticator, assertRoleAllowed, HMAC_SIGNATURE_HEADER, HMAC_TIMESTAMP_HEADER, type Role } from './auth';
+import type { ApiContext, ApiDeps } from './context';
+import { ApiError, ApiErrorCode, type ErrorBody } from './errors';
+import { registerDevPortal } from './portal/routes';
+import { registerContractRoutes } from './routes/contracts';
+import { registerReadRoutes } from './routes/reports';
+import { errorSchema } from './schemas';
+
+export const API_PREFIX = '/api/v1';
+export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
+
+/** Room for JSON around the base64 image: ids, method, whitespace. */
+const BODY_OVERHEAD_BYTES = 64 * 1024;
+
+export interface BuildApiOptions {
+  /** Fastify logger options; `false` for silence. @default pino at level `info`, with secret headers redacted */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Header paths pino must never print: they carry credentials. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  `req.headers["${HMAC_SIGNATURE_HEADER}"]`,
+  'headers.authorization',
+  `headers["${HMAC_SIGNATURE_HEADER}"]`,
+];
+
+function resolveBodyLimit(deps: ApiDeps): number {
+  return deps.config.api.bodyLimit ?? Math.ceil(deps.config.signature.maxImageBytes / 3) * 4 + BODY_OVERHEAD_BYTES;
+}
+
+function sendError(reply: import('fastify').FastifyReply, status: number, body: ErrorBody, headers = {}) {
+  return reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
+}
+
+export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Promise<FastifyInstance> {
+  const ctx: ApiContext = { ...deps, bodyLimit: resolveBodyLimit(deps) };
+  const auth = new Authenticator(deps.config.api);
+  const app = Fastify({
+    logger: options.logger ?? { level: 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    bodyLimit: ctx.bodyLimit,
+    return503OnClosing: true,
+    ajv: {
+      // Reject unknown properties instead of dropping them silently; coerce query/path strings to numbers.
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
+  });
+
+  const missing = auth.rolesWithoutCredentials();
+  if (missing.length > 0) {
+    app.log.warn(`no credentials configured for role(s) ${missing.join(', ')}: they cannot call the API`);
+  }
+
+  // JSON parsed from the raw bytes, which are kept for the HMAC check.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const raw = body as Buffer;
+    request.rawBody = raw;
+    if (raw.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(raw.toString('utf8')));
+    } catch (err) {
+      done(
+        new ApiError(400, ApiErrorCode.INVALID_JSON, `the body is not valid JSON: ${(err as Error).message}`),
+        undefined
+      );
+    }
+  });
+
+  app.addSchema(errorSchema);
+
+  // Every /api/v1 route states its roles, or is explicitly public; the OpenAPI document shows both.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith(API_PREFIX)) return;
+    const roles = route.config?.roles;
+    if (!roles && !route.config?.public) throw new Error(`route ${route.method} ${route.url} declares no roles`);
+    if (roles && route.schema) {
+      const schema = route.schema as Record<string, unknown>;
+      schema.description = `Roles: ${roles.join(', ')}.` + (schema.description ? ` ${String(schema.description)}` : '');
+      schema.security = roles.includes('crm')
+        ? [{ bearer: [] }, { crmHmac: [], crmHmacTimestamp: [] }]
+        : [{ bearer: [] }];
+    }
+  });
+
+  app.addHook('preValidation', async (request) => {
+    const config = request.routeOptions.config;
+    if (config?.public || !request.routeOptions.url) return;
+    const roles = config?.roles;
+    if (!roles) throw new ApiError(403, ApiErrorCode.ROLE_NOT_ALLOWED, 'this route is not open to any role');
+    const header = (name: string) => {
+      const v = request.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const role: Role = auth.authenticate({
+      authorization: header('authorization'),
+      hmacTimestamp: header(HMAC_TIMESTAMP_HEADER),
+      hmacSignature: header(HMAC_SIGNATURE_HEADER),
+      rawBody: request.rawBody ?? Buffer.alloc(0),
+    });
+    request.role = role;
+    assertRoleAllowed(role, roles, config.action ?? 'use this route');
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError | Error, request, reply) => {
+    if (err instanceof ApiError) {
+      if (err.statusCode >= 500) request.log.error({ err }, err.message);
+      return sendError(reply, err.statusCode, { code: err.code, message: err.message }, err.headers);
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) {
+      return sendError(reply, 400, { code: ApiErrorCode.VALIDATION_FAILED, message: fe.message });
+    }
+    switch (fe.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendError(reply, 413, {
+          code: ApiErrorCode.PAYLOAD_TOO_LARGE,
+          message: `the request body is larger than ${ctx.bodyLimit} bytes`,
+        });
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return sendError(reply, 415, {
+          code: ApiErrorCode.UNSUPPORTED_MEDIA_TYPE,
+          message: `the body must be application/json, not ${String(request.headers['content-type'] ?? 'unknown')}`,
+        });
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return sendError(reply, 400, { code: ApiErrorCode.INVALID_JSON, message: fe.message });
+    }
+    if (err instanceof ServiceError) {
+      request.log.error({ err }, 'Temporal call failed');
+      return sendError(reply, 503, {
+        code: ApiErrorCode.TEMPORAL_UNAVAILABLE,
+        message: 'Temporal did not answer as expected; retry later',
+      });
+    }
+    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return sendError(reply, fe.statusCode, { code: fe.code ?? ApiErrorCode.VALIDATION_FAILED, message: fe.message });
+    }
+    request.log.error({ err }, 'unexpected error');
+    return sendError(reply, 500, { code: ApiErrorCode.INTERNAL_ERROR, message: 'an unexpected error occurred' });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, {
+      code: ApiErrorCode.ROUTE_NOT_FOUND,
+      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+    })
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'signflow API',
+        version: '1.0.0',
+        description:
+          'Durable contract signatures (Honorarvertrag) for the CRM, its portal, staff and ops. Every rejection is ' +
+          '`{ code, message }`. Authenticate with `Authorization: Bearer <token>` of your role; the CRM role may ' +
+          `instead sign calls with \`${HMAC_TIMESTAMP_HEADER}\` (unix seconds) and \`${HMAC_SIGNATURE_HEADER}\` ` +
+          '(`sha256=` + hex HMAC-SHA256 over `timestamp + "." + rawBody`).',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'One token per role: crm, portal, staff, ops.' },
+          crmHmac: { type: 'apiKey', in: 'header', name: HMAC_SIGNATURE_HEADER },
+          crmHmacTimestamp: { type: 'apiKey', in: 'header', name: HMAC_TIMESTAMP_HEADER },
+        },
+      },
+    },
+  });
+
+  await app.register(
+    async (api) => {
+      api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+      registerContractRoutes(api, ctx);
+      registerReadRoutes(api, ctx);
+    },
+    { prefix: API_PREFIX }
+  );
+
+  if (deps.config.api.dev) registerDevPortal(app, ctx, API_PREFIX);
+
+  await app.ready();
+  return app;
+}

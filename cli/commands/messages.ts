@@ -1,0 +1,121 @@
+/**
+ * The verbs that talk to a running contract workflow: `sign` (portal stand-in, for tests and support), `confirm`
+ * (staff), `withdraw`, `resend`. Refusals of the workflow's validators come back as their ErrorCode (exit 1).
+ */
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { confirmContract, resendInvitation, signContract, withdrawContract } from '../../client/contract-client';
+import type { SignatureOutcome, SignInput } from '../../workflows/definitions';
+import { parseId, parseSeconds } from '../arguments';
+import type { CliContext } from '../context';
+import { usageError } from '../exit-codes';
+import type { Runner } from '../runner';
+import { requireRunning } from '../workflow-guards';
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+interface TimeoutOption {
+  timeout?: number;
+}
+
+function describeOutcome(contractId: number, o: SignatureOutcome): string {
+  const how =
+    o.kind === 'signed'
+      ? `signed by contact ${o.userContactId} (${o.method})`
+      : `confirmed by staff ${o.userContactId}`;
+  return `contract ${contractId}: ${how} at ${o.confirmedAt}; signature ${o.signatureId}, MD5 ${o.md5Hash}`;
+}
+
+function readPng(file: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw usageError(`cannot read the signature image ${file}: ${(err as Error).message}`);
+  }
+  // The workflow validates the image for real; this only catches an obviously wrong file before the round trip.
+  if (!bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
+    throw usageError(`${file} is not a PNG file`);
+  }
+  return bytes.toString('base64');
+}
+
+async function sign(ctx: CliContext, contractId: number, opts: { contact: number; drawn?: string } & TimeoutOption) {
+  const input: SignInput = opts.drawn
+    ? { contactId: opts.contact, method: 'drawn', imagePngBase64: readPng(opts.drawn) }
+    : { contactId: opts.contact, method: 'click' };
+  const client = await ctx.temporal();
+  await requireRunning(client, contractId);
+  const outcome = await client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
+    signContract(client, contractId, input)
+  );
+  ctx.out.result({ contractId, ...outcome }, () => describeOutcome(contractId, outcome));
+}
+
+async function confirm(ctx: CliContext, contractId: number, opts: { staff: number } & TimeoutOption) {
+  const client = await ctx.temporal();
+  await requireRunning(client, contractId);
+  const outcome = await client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
+    confirmContract(client, contractId, { staffContactId: opts.staff })
+  );
+  ctx.out.result({ contractId, ...outcome }, () => describeOutcome(contractId, outcome));
+}
+
+async function withdraw(ctx: CliContext, contractId: number, opts: { staff?: number; reason?: string }) {
+  const client = await ctx.temporal();
+  const { workflowId } = await requireRunning(client, contractId);
+  await withdrawContract(client, contractId, { staffContactId: opts.staff, reason: opts.reason });
+  // A signal is accepted, not yet acted on: say so, and where to look.
+  ctx.out.result(
+    { contractId, workflowId, signal: 'withdraw', accepted: true },
+    () =>
+      `contract ${contractId}: withdrawal sent to ${workflowId}; \`signflow status ${contractId}\` shows when it took effect`
+  );
+}
+
+async function resend(ctx: CliContext, contractId: number) {
+  const client = await ctx.temporal();
+  const { workflowId } = await requireRunning(client, contractId);
+  await resendInvitation(client, contractId);
+  ctx.out.result(
+    { contractId, workflowId, signal: 'resend', accepted: true },
+    () => `contract ${contractId}: reminder requested from ${workflowId}`
+  );
+}
+
+export function registerMessages(program: Command, run: Runner): void {
+  program
+    .command('sign')
+    .description('sign a contract on behalf of its contact, as the portal does (tests and support)')
+    .argument('<contractId>', 'Honorarvertrag id', parseId)
+    .requiredOption('--contact <id>', "the contact (Kontakt) who signs; must be the contract's freelancer", parseId)
+    .option('--drawn <file.png>', 'sign with a drawn signature image instead of the click')
+    .option('--timeout <seconds>', "how long to wait for the workflow's answer", parseSeconds)
+    .option('--json', 'print one JSON document (for scripts)')
+    .action((id: number, opts) => run(opts, (ctx) => sign(ctx, id, opts)));
+
+  program
+    .command('confirm')
+    .description("confirm a contract manually as staff, instead of the contact's signature")
+    .argument('<contractId>', 'Honorarvertrag id', parseId)
+    .requiredOption('--staff <id>', "the staff member's Kontakt id", parseId)
+    .option('--timeout <seconds>', "how long to wait for the workflow's answer", parseSeconds)
+    .option('--json', 'print one JSON document (for scripts)')
+    .action((id: number, opts) => run(opts, (ctx) => confirm(ctx, id, opts)));
+
+  program
+    .command('withdraw')
+    .description('withdraw the signature request (the signature becomes "zurückgezogen")')
+    .argument('<contractId>', 'Honorarvertrag id', parseId)
+    .option('--staff <id>', "the staff member's Kontakt id, for the audit trail", parseId)
+    .option('--reason <text>', 'why, for the audit trail')
+    .option('--json', 'print one JSON document (for scripts)')
+    .action((id: number, opts) => run(opts, (ctx) => withdraw(ctx, id, opts)));
+
+  program
+    .command('resend')
+    .description('send the contact a reminder of the pending signature now')
+    .argument('<contractId>', 'Honorarvertrag id', parseId)
+    .option('--json', 'print one JSON document (for scripts)')
+    .action((id: number, opts) => run(opts, (ctx) => resend(ctx, id)));
+}

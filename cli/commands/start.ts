@@ -1,0 +1,114 @@
+/** `signflow start <id…>` and `signflow bulk --csv file | --ids 1,2,3`. */
+import { Command, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { parseId, parseIdList, parsePositiveInt, readContractIdsFromCsv } from '../arguments';
+import type { CliContext } from '../context';
+import { usageError, type ExitCode } from '../exit-codes';
+import type { Runner } from '../runner';
+import { exitCodeOf, startContracts, type StartOutcome } from '../start-contracts';
+import { renderTable } from '../table';
+
+interface StartOptions {
+  check: boolean;
+}
+
+interface BulkOptions extends StartOptions {
+  csv?: string;
+  ids?: number[];
+  concurrency: number;
+}
+
+function describeOutcome(o: StartOutcome): string {
+  return o.ok
+    ? `contract ${o.contractId}: started ${o.workflowId} (run ${o.runId})`
+    : `contract ${o.contractId}: ${o.error.message} [${o.error.code}]`;
+}
+
+async function start(ctx: CliContext, ids: number[], opts: StartOptions): Promise<ExitCode> {
+  const outcomes = await startContracts(ctx, ids, { concurrency: 4, checkExists: opts.check });
+  ctx.out.result(ids.length === 1 ? outcomes[0] : outcomes, () => outcomes.map(describeOutcome).join('\n'));
+  return exitCodeOf(outcomes);
+}
+
+async function bulk(ctx: CliContext, opts: BulkOptions): Promise<ExitCode> {
+  if (opts.csv === undefined && opts.ids === undefined) throw usageError('bulk needs --csv <file> or --ids <list>');
+  const ids = opts.ids ?? readContractIdsFromCsv(opts.csv as string);
+
+  // A bar only where a person watches: on a terminal. Piped or under --json the run is silent until the result.
+  const stderr = ctx.io.stderr;
+  const bar =
+    stderr.isTTY && !ctx.out.json
+      ? new SingleBar({
+          stream: stderr,
+          format: 'Starting |{bar}| {value}/{total} contracts | {refused} refused | ETA {eta_formatted}',
+          hideCursor: true,
+        })
+      : undefined;
+  let refused = 0;
+  bar?.start(ids.length, 0, { refused });
+  let outcomes: StartOutcome[];
+  try {
+    outcomes = await startContracts(ctx, ids, {
+      concurrency: opts.concurrency,
+      checkExists: opts.check,
+      onDone: (o) => {
+        if (!o.ok) refused++;
+        bar?.increment(1, { refused });
+      },
+    });
+  } finally {
+    bar?.stop();
+  }
+
+  const failed = outcomes.filter((o) => !o.ok);
+  ctx.out.result(
+    { total: outcomes.length, started: outcomes.length - failed.length, failed: failed.length, results: outcomes },
+    () => {
+      const summary = `${outcomes.length - failed.length} of ${outcomes.length} contracts started, ${failed.length} refused`;
+      if (failed.length === 0) return summary;
+      const rows = failed.map((o) => ({
+        contractId: o.contractId,
+        code: o.ok ? '' : o.error.code,
+        message: o.ok ? '' : o.error.message,
+      }));
+      const table = renderTable(
+        [
+          { key: 'contractId', label: 'Honorarvertrag' },
+          { key: 'code', label: 'Code' },
+          { key: 'message', label: 'Reason' },
+        ],
+        rows,
+        100
+      );
+      return `${summary}:\n\n${table}`;
+    }
+  );
+  return exitCodeOf(outcomes);
+}
+
+export function registerStart(program: Command, run: Runner): void {
+  program
+    .command('start')
+    .description('start the signature process for contracts (joins a process that is already running)')
+    .argument('<contractId...>', 'Honorarvertrag id(s)', (value: string, previous: number[] = []) => [
+      ...previous,
+      parseId(value),
+    ])
+    .option('--no-check', 'do not look the contracts up in the CRM database first')
+    .option('--json', 'print one JSON document (for scripts)')
+    .action((ids: number[], opts: StartOptions & { json?: boolean }) =>
+      run(opts, (ctx) => start(ctx, [...new Set(ids)], opts))
+    );
+
+  program
+    .command('bulk')
+    .description('start the signature process for many contracts, with a progress bar')
+    .addOption(
+      new Option('--csv <file>', 'CSV with a contract_id (or id) column, or ids in the first column').conflicts('ids')
+    )
+    .addOption(new Option('--ids <list>', 'comma-separated contract ids, e.g. 1,2,3').argParser(parseIdList))
+    .option('--concurrency <n>', 'starts in flight at once', parsePositiveInt, 8)
+    .option('--no-check', 'do not look the contracts up in the CRM database first')
+    .option('--json', 'print one JSON document (for scripts)')
+    .action((opts: BulkOptions & { json?: boolean }) => run(opts, (ctx) => bulk(ctx, opts)));
+}

@@ -1,0 +1,104 @@
+/** `signflow status <id>`: the workflow's execution state (Temporal) and the contract's state (the workflow's query). */
+import type { Command } from 'commander';
+import { contractResult, contractStatus } from '../../client/contract-client';
+import type { ContractResult, ContractState } from '../../workflows/definitions';
+import { parseId, parseSeconds } from '../arguments';
+import { classifyError } from '../classify-error';
+import type { CliContext } from '../context';
+import { ExitCode } from '../exit-codes';
+import type { Runner } from '../runner';
+import { describeContract } from '../workflow-guards';
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+export interface StatusReport {
+  contractId: number;
+  workflowId: string;
+  runId: string;
+  execution: { status: string; startTime: string; closeTime: string | null };
+  searchAttributes: Record<string, unknown>;
+  /** The `status` query's answer; absent when no worker answered (see `stateError`). */
+  state?: ContractState;
+  stateError?: { code: string; message: string };
+  /** For a completed workflow. */
+  result?: ContractResult;
+  /** For a failed one: the reason, as its error code. */
+  failure?: { code: string; message: string };
+}
+
+function human(r: StatusReport): string {
+  const lines = [
+    `Honorarvertrag ${r.contractId}: ${r.execution.status} (${r.workflowId}, started ${r.execution.startTime}` +
+      `${r.execution.closeTime ? `, closed ${r.execution.closeTime}` : ''})`,
+  ];
+  const s = r.state;
+  const field = (label: string, value: unknown) => {
+    if (value !== undefined && value !== null && value !== '')
+      lines.push(`  ${`${label}:`.padEnd(16)}${String(value)}`);
+  };
+  if (s) {
+    field('phase', s.phase);
+    field('contact', s.contactId);
+    field('document', s.documentId);
+    field('signature', s.signatureId);
+    field('sent at', s.sentAt);
+    field('reminders', `${s.remindersSent} sent${s.nextReminderAt ? `, next at ${s.nextReminderAt}` : ''}`);
+    field('expires at', s.expiresAt);
+    field('waiting', s.waitingDetail);
+    if (s.outcome) {
+      const o = s.outcome;
+      field('outcome', `${o.kind} by ${o.userContactId} (${o.method}) at ${o.confirmedAt}, MD5 ${o.md5Hash}`);
+    }
+    field('QES document', s.qesDocumentId);
+  }
+  if (r.stateError) field('state', `unavailable: ${r.stateError.message} [${r.stateError.code}]`);
+  if (r.failure) field('failed', `${r.failure.message} [${r.failure.code}]`);
+  if (r.result)
+    field('result', `${r.result.outcome}, signature ${r.result.signatureId}, ${r.result.remindersSent} reminders`);
+  return lines.join('\n');
+}
+
+async function status(ctx: CliContext, contractId: number, opts: { timeout?: number }): Promise<ExitCode> {
+  const client = await ctx.temporal();
+  const d = await describeContract(client, contractId);
+  const report: StatusReport = {
+    contractId,
+    workflowId: d.workflowId,
+    runId: d.runId,
+    execution: {
+      status: d.status.name,
+      startTime: d.startTime.toISOString(),
+      closeTime: d.closeTime ? d.closeTime.toISOString() : null,
+    },
+    searchAttributes: Object.fromEntries(d.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value])),
+  };
+  const deadline = Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS);
+  let exitCode: ExitCode = ExitCode.OK;
+  try {
+    report.state = await client.withDeadline(deadline, () => contractStatus(client, contractId));
+  } catch (err) {
+    const e = classifyError(err);
+    report.stateError = { code: e.code, message: e.message };
+    exitCode = e.exitCode;
+  }
+  if (d.status.name === 'COMPLETED' || d.status.name === 'FAILED') {
+    try {
+      report.result = await client.withDeadline(deadline, () => contractResult(client, contractId));
+    } catch (err) {
+      const e = classifyError(err);
+      report.failure = { code: e.code, message: e.message };
+    }
+  }
+  ctx.out.result(report, () => human(report));
+  return exitCode;
+}
+
+export function registerStatus(program: Command, run: Runner): void {
+  program
+    .command('status')
+    .description("show where a contract's signature process stands")
+    .argument('<contractId>', 'Honorarvertrag id', parseId)
+    .option('--timeout <seconds>', "how long to wait for the workflow's answer", parseSeconds)
+    .option('--json', 'print one JSON document (for scripts)')
+    .action((id: number, opts: { timeout?: number; json?: boolean }) => run(opts, (ctx) => status(ctx, id, opts)));
+}

@@ -1,0 +1,43 @@
+/**
+ * Entry of the `signflow` command (bin/signflow.js runs this file through tsx). Returns the exit code instead of
+ * calling process.exit in the middle, so connections close first; see cli/exit-codes.ts for their meaning.
+ */
+import { CommanderError } from 'commander';
+import { CliError, ExitCode } from './exit-codes';
+import { Output, type Io } from './output';
+import { buildProgram } from './program';
+import { createRunner } from './runner';
+
+export async function main(
+  argv: readonly string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }
+): Promise<ExitCode> {
+  const state: { exitCode: ExitCode } = { exitCode: ExitCode.OK };
+  const program = buildProgram(io, createRunner(io, state));
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return state.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here too, successfully.
+      if (err.exitCode === 0) return ExitCode.OK;
+      // commander already printed its sentence to stderr; scripts asking for JSON also get it on stdout.
+      if (argv.includes('--json'))
+        new Output(io, true).error(new CliError(ExitCode.USAGE, 'USAGE', err.message.replace(/^error: /, '')));
+      return ExitCode.USAGE;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = ExitCode.INTERNAL;
+    }
+  );
+}

@@ -101,12 +101,15 @@ function isErrorCode(value: string | undefined | null): value is ErrorCode {
   return value != null && Object.prototype.hasOwnProperty.call(ErrorCode, value);
 }
 
-/** Builds the answer for a workflow rejection; the workflow's own message is kept as the more precise sentence. */
+/**
+ * Builds the answer for a workflow rejection. The workflow's own message is the more precise sentence; our own is the
+ * fallback when there is none, or when the payload codec left it encrypted ("Encoded failure").
+ */
 export function workflowRejection(code: ErrorCode, contractId: number, detail?: string): ApiError {
   const known = WORKFLOW_REJECTIONS[code];
   const base = known ? known.sentence(contractId) : `the workflow of contract ${contractId} rejected the request`;
-  const message = detail && detail.trim() !== '' && !base.includes(detail) ? `${base}: ${detail}` : base;
-  return new ApiError(known?.status ?? 409, code, message);
+  const usable = detail !== undefined && detail.trim() !== '' && detail !== 'Encoded failure';
+  return new ApiError(known?.status ?? 409, code, usable ? detail : base);
 }
 
 /** A finished workflow cannot take messages: say why in the domain's words. */

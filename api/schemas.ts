@@ -5,7 +5,7 @@
  */
 import { ApiErrorCode } from './errors';
 import { ErrorCode } from '../domain/errors';
-import { CONTRACT_REPORT_COLUMNS, SIGNATURE_REPORT_COLUMNS } from './reports';
+import { CONTRACT_REPORT_COLUMNS, SIGNATURE_REPORT_COLUMNS } from '../db/reports';
 
 /** Largest id the CRM's INT UNSIGNED columns and JavaScript both hold exactly. */
 const MAX_ID = 2_147_483_647;

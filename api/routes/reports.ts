@@ -16,7 +16,7 @@ import {
   SIGNATURE_REPORT_COLUMNS,
   signaturesReport,
   type Column,
-} from '../reports';
+} from '../../db/reports';
 import {
   contactParams,
   contractsReportQuery,

@@ -1,0 +1,195 @@
+/**
+ * Runs the real Temporal CLI dev server (`temporal server start-dev`) as a child process, for the dev stack and the
+ * end-to-end tests.
+ *
+ * We start it ourselves instead of `TestWorkflowEnvironment.createLocal` because the SDK kills a server that does not
+ * accept connections within 5 s, which a cold start on 2 busy cores can exceed. Readiness here means: the frontend
+ * answers, the namespace exists and every custom search attribute is registered (a workflow that upserts one before
+ * registration fails its task).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
+import { temporalCliPath } from './tool-paths';
+
+export interface DevServerOptions {
+  /** Path of the `temporal` CLI. @default from TEMPORAL_CLI_PATH / .tools/paths.env */
+  cliPath?: string;
+  /** Address the frontend (and UI) bind to. @default '127.0.0.1' */
+  ip?: string;
+  /** Frontend gRPC port. @default a free port */
+  port?: number;
+  /** Serve the Web UI. @default false (headless) */
+  ui?: boolean;
+  /** Web UI port when `ui` is on. @default a free port */
+  uiPort?: number;
+  /** SQLite file that keeps workflows across restarts; in-memory when omitted. */
+  dbFilename?: string;
+  /** Namespace the clients use; created at start. @default 'default' */
+  namespace?: string;
+  /** Custom search attributes to register (name → type). @default SEARCH_ATTRIBUTES from workflows/definitions */
+  searchAttributes?: Record<string, string>;
+  /** Server log level. @default 'warn' */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Bound on the wait until the server is ready, in ms. @default 60000 */
+  startTimeoutMs?: number;
+  /** Append the server's stdout/stderr to this file (it is always kept in memory, last 64 KiB, for error messages). */
+  logFile?: string;
+}
+
+export interface RunningDevServer {
+  /** host:port of the frontend, for `Connection.connect({ address })`. */
+  address: string;
+  namespace: string;
+  /** URL of the Web UI, when enabled. */
+  uiUrl?: string;
+  pid: number;
+  /** How long the start took until ready, in ms. */
+  startedInMs: number;
+  /** SIGTERM, then SIGKILL after 10 s. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A port that was free a moment ago on `host` (the OS picks it). */
+export async function getFreePort(host = '127.0.0.1'): Promise<number> {
+  return await new Promise<number>((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function startArgs(o: Required<Pick<DevServerOptions, 'ip' | 'port' | 'namespace' | 'logLevel'>> & DevServerOptions) {
+  const args = ['server', 'start-dev', '--ip', o.ip, '--port', String(o.port), '--log-level', o.logLevel];
+  if (o.ui) args.push('--ui-port', String(o.uiPort));
+  else args.push('--headless');
+  if (o.dbFilename) args.push('--db-filename', o.dbFilename);
+  if (o.namespace !== 'default') args.push('--namespace', o.namespace);
+  for (const [name, type] of Object.entries(o.searchAttributes ?? SEARCH_ATTRIBUTES)) {
+    args.push('--search-attribute', `${name}=${type}`);
+  }
+  return args;
+}
+
+/** Polls until the namespace answers and lists every wanted search attribute; throws at the deadline. */
+async function waitUntilReady(
+  address: string,
+  namespace: string,
+  attributes: string[],
+  deadline: number,
+  exited: () => string | undefined
+): Promise<void> {
+  let connection: Connection | undefined;
+  let lastError: unknown;
+  try {
+    while (Date.now() < deadline) {
+      const exitReason = exited();
+      if (exitReason) throw new Error(`temporal dev server exited during start (${exitReason})`);
+      try {
+        connection ??= await Connection.connect({ address, connectTimeout: 2_000 });
+        await connection.workflowService.describeNamespace({ namespace });
+        const listed = await connection.operatorService.listSearchAttributes({ namespace });
+        const missing = attributes.filter((a) => !(a in (listed.customAttributes ?? {})));
+        if (missing.length === 0) return;
+        lastError = new Error(`search attributes not registered yet: ${missing.join(', ')}`);
+      } catch (err) {
+        lastError = err;
+      }
+      await sleep(200);
+    }
+    throw new Error(`temporal dev server at ${address} not ready in time: ${String(lastError)}`);
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
+export async function startTemporalDevServer(options: DevServerOptions = {}): Promise<RunningDevServer> {
+  const t0 = Date.now();
+  const cliPath = options.cliPath ?? temporalCliPath();
+  const ip = options.ip ?? '127.0.0.1';
+  const port = options.port ?? (await getFreePort(ip));
+  const uiPort = options.ui ? (options.uiPort ?? (await getFreePort(ip))) : undefined;
+  const namespace = options.namespace ?? 'default';
+  const searchAttributes = options.searchAttributes ?? SEARCH_ATTRIBUTES;
+  if (options.dbFilename) fs.mkdirSync(path.dirname(path.resolve(options.dbFilename)), { recursive: true });
+
+  const args = startArgs({ ...options, ip, port, uiPort, namespace, logLevel: options.logLevel ?? 'warn' });
+  const child: ChildProcess = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+
+  let tail = '';
+  const logStream = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  const onOutput = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString('utf8')).slice(-64 * 1024);
+    logStream?.write(chunk);
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
+
+  let exitReason: string | undefined;
+  const exitedPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitReason = signal ? `signal ${signal}` : `code ${String(code)}`;
+      resolve();
+    });
+    child.once('error', (err) => {
+      exitReason = `spawn error: ${err.message}`;
+      resolve();
+    });
+  });
+
+  // A test runner or dev stack that dies must not leave an orphan server holding ports and the DB file.
+  const killOnExit = (): void => {
+    if (!exitReason) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      process.removeListener('exit', killOnExit);
+      if (!exitReason) {
+        child.kill('SIGTERM');
+        const timer = sleep(10_000).then(() => 'timeout' as const);
+        if ((await Promise.race([exitedPromise.then(() => 'exited' as const), timer])) === 'timeout') {
+          child.kill('SIGKILL');
+          await exitedPromise;
+        }
+      }
+      await new Promise<void>((r) => (logStream ? logStream.end(r) : r()));
+    })();
+    return stopped;
+  };
+
+  const address = `${ip}:${port}`;
+  try {
+    await waitUntilReady(
+      address,
+      namespace,
+      Object.keys(searchAttributes),
+      t0 + (options.startTimeoutMs ?? 60_000),
+      () => exitReason
+    );
+  } catch (err) {
+    await stop();
+    const output = tail.trim() ? `\n--- server output (tail) ---\n${tail.slice(-4000)}` : '';
+    throw new Error(`${(err as Error).message}\ncommand: ${cliPath} ${args.join(' ')}${output}`);
+  }
+
+  return {
+    address,
+    namespace,
+    uiUrl: uiPort !== undefined ? `http://${ip === '0.0.0.0' ? 'localhost' : ip}:${uiPort}` : undefined,
+    pid: child.pid ?? -1,
+    startedInMs: Date.now() - t0,
+    stop,
+  };
+}

@@ -133,6 +133,7 @@ function arr(v: unknown): unknown[] {
 
 function str(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
+  if (v instanceof Date) return v.toISOString();
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   const o = obj(v);
   if (o && (typeof o.$value === 'string' || typeof o.$value === 'number')) return String(o.$value);
@@ -445,9 +446,12 @@ export class KonnektorClient {
   ): Promise<{ results: SignResult[]; calls: number }> {
     const results: SignResult[] = [];
     let calls = 0;
-    let queue = [...requests];
+    // One signature type per call (gemILF_PS 4.4.1: no mixing); PAdES first, in request order otherwise.
+    let queue = [...requests].sort((a, b) => Number(formatFor(b.mimeType).variant === 'PAdES') - Number(formatFor(a.mimeType).variant === 'PAdES'));
     while (queue.length > 0) {
-      const chunk = queue.slice(0, this.batchLimit);
+      const variant = formatFor(queue[0]!.mimeType).variant;
+      const sameVariant = queue.findIndex((r) => formatFor(r.mimeType).variant !== variant);
+      const chunk = queue.slice(0, Math.min(this.batchLimit, sameVariant < 0 ? queue.length : sameVariant));
       options.onProgress?.(results.length, requests.length);
       try {
         calls++;

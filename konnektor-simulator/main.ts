@@ -1,0 +1,70 @@
+/**
+ * Runs the Konnektor simulator standalone: `npx tsx konnektor-simulator/main.ts` (or `npm run konnektor-sim`).
+ *
+ * First start creates its CA, server, eHBA and client-system certificates under `<dataDir>/konnektor-sim/` and keeps
+ * them, so the client ZIP stays valid across restarts. Prints what to put into the signflow configuration.
+ *
+ * Environment (all optional):
+ *   SIGNFLOW_DATA_DIR                 data folder (default `data`)
+ *   SIGNFLOW_KONNEKTOR_SIM_PORT       HTTPS port (default 8443)
+ *   SIGNFLOW_KONNEKTOR_SIM_ADMIN_PORT admin HTTP port on 127.0.0.1 (default 8444)
+ *   SIGNFLOW_KONNEKTOR_SIM_HOST       bind address (default 127.0.0.1)
+ *   SIGNFLOW_KONNEKTOR_SIM_COMFORT_MAX, SIGNFLOW_KONNEKTOR_SIM_COMFORT_TIMER_SECONDS   comfort limits (100, 21600)
+ *   SIGNFLOW_KONNEKTOR_SIM_ONLY_74=true   offer SignatureService 7.4 only (no comfort signature)
+ *   SIGNFLOW_KONNEKTOR_SIM_P12=modern     issue an AES .p12 instead of the legacy RC2 kind
+ *   SIGNFLOW_KONNEKTOR_SIM_LATENCY_MS, SIGNFLOW_KONNEKTOR_SIM_DOC_LATENCY_MS, SIGNFLOW_KONNEKTOR_SIM_ERROR_RATE
+ */
+import path from 'node:path';
+import { startKonnektorSimulator } from './server';
+
+function num(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v.trim() === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${v}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const dataDir = path.join(process.env.SIGNFLOW_DATA_DIR ?? 'data', 'konnektor-sim');
+  const sim = await startKonnektorSimulator({
+    dataDir,
+    host: process.env.SIGNFLOW_KONNEKTOR_SIM_HOST ?? '127.0.0.1',
+    port: num('SIGNFLOW_KONNEKTOR_SIM_PORT', 8443),
+    adminPort: num('SIGNFLOW_KONNEKTOR_SIM_ADMIN_PORT', 8444),
+    offer75: process.env.SIGNFLOW_KONNEKTOR_SIM_ONLY_74 !== 'true',
+    clientP12Format: process.env.SIGNFLOW_KONNEKTOR_SIM_P12 === 'modern' ? 'modern' : 'legacy',
+    comfort: {
+      max: num('SIGNFLOW_KONNEKTOR_SIM_COMFORT_MAX', 100),
+      timerSeconds: num('SIGNFLOW_KONNEKTOR_SIM_COMFORT_TIMER_SECONDS', 6 * 3600),
+    },
+    faults: {
+      latencyMs: num('SIGNFLOW_KONNEKTOR_SIM_LATENCY_MS', 0),
+      perDocumentLatencyMs: num('SIGNFLOW_KONNEKTOR_SIM_DOC_LATENCY_MS', 0),
+      transientErrorRate: num('SIGNFLOW_KONNEKTOR_SIM_ERROR_RATE', 0),
+    },
+    log: true,
+  });
+  console.log(`Konnektor-Simulator läuft (NICHT PRODUKTIV)
+  connector.sds  ${sim.sdsUrl}
+  admin          ${sim.adminUrl}/admin/state
+  eHBA ICCSN     ${sim.hbaIccsn}
+signflow configuration:
+  SIGNFLOW_KONNEKTOR_SDS_URL=${sim.sdsUrl}
+  SIGNFLOW_KONNEKTOR_CLIENT_ZIP=${path.resolve(dataDir, 'client.zip')}
+  SIGNFLOW_KONNEKTOR_SERVER_FINGERPRINT=${sim.fingerprint}
+  SIGNFLOW_KONNEKTOR_MANDANT=Mandant1  SIGNFLOW_KONNEKTOR_CLIENT_SYSTEM=${sim.clientSystemId}  SIGNFLOW_KONNEKTOR_WORKPLACE=Arbeitsplatz1`);
+  const stop = () => {
+    sim.close().then(
+      () => process.exit(0),
+      () => process.exit(1)
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

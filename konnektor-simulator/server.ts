@@ -1,0 +1,447 @@
+/**
+ * The Konnektor simulator as a server: HTTPS with mutual TLS (client certificates of its own CA only), `connector.sds`,
+ * the SOAP endpoints of EventService 7.2 and SignatureService 7.4/7.5 (SOAPAction checked, GERROR faults with HTTP
+ * 500), fault injection, and a plain-HTTP admin endpoint on loopback.
+ *
+ * Embeddable (`startKonnektorSimulator`) for tests and the dev stack; `main.ts` runs it standalone.
+ */
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { FaultInjector, type FaultConfig } from './faults';
+import {
+  defaultCards,
+  KonnektorFault,
+  newCardHandle,
+  SimulatedKonnektor,
+  UnknownOperation,
+  type ComfortConfig,
+  type InformationModel,
+  type PinOutcome,
+  type ServiceKind,
+  type SimCard,
+} from './konnektor';
+import { loadOrCreatePki, loadOrIssueClientBundle, type ClientBundle, type P12Format, type SimulatorPki } from './pki';
+import { connectorSds, PATHS } from './sds';
+import { envelope, faultEnvelope, NS, parseRequest, el, txt } from './soap-xml';
+
+export interface KonnektorSimulatorOptions {
+  /** HTTPS port; 0 = any free port. @default 0 */
+  port?: number;
+  /** Bind address. @default '127.0.0.1' */
+  host?: string;
+  /** Host name written into connector.sds endpoints. @default the bind address */
+  advertisedHost?: string;
+  /** Admin HTTP port on 127.0.0.1; 0 = any free port, `false` = no admin server. @default 0 */
+  adminPort?: number | false;
+  /** Where the CA, certificates and issued client ZIPs are kept; undefined = in memory (a new PKI per start). */
+  dataDir?: string;
+  infoModel?: Partial<InformationModel>;
+  comfort?: Partial<ComfortConfig>;
+  /** Offer SignatureService 7.5 (comfort signature). `false` simulates an older Konnektor with 7.4 only. @default true */
+  offer75?: boolean;
+  /** Kind of .p12 in the client ZIP: `legacy` (RC2/3DES, refused by OpenSSL 3) or `modern` (AES). @default 'legacy' */
+  clientP12Format?: P12Format;
+  /** @default 250 */
+  maxSignRequests?: number;
+  /** @default 3 */
+  maxSessionsPerCard?: number;
+  pin?: { outcome?: PinOutcome; delayMs?: number };
+  faults?: Partial<FaultConfig>;
+  /** The simulator's clock (ms since epoch); the admin `clock` endpoint adds an offset. @default Date.now */
+  now?: () => number;
+  hba?: { iccsn?: string; holderName?: string; certificateValidityYears?: number };
+  /** Log one line per call to stdout. @default false */
+  log?: boolean;
+}
+
+export interface RecordedCall {
+  path: string;
+  soapAction: string;
+  operation: string;
+  request: string;
+  response: string;
+  httpStatus: number;
+}
+
+export interface SimulatorAdmin {
+  faults: FaultInjector;
+  /** Shifts the simulator's clock (comfort timers) by `ms`. */
+  advanceClock(ms: number): void;
+  setComfort(c: Partial<ComfortConfig>): void;
+  setPin(p: { outcome?: PinOutcome; delayMs?: number }): void;
+  /** Pulls (false) or inserts (true) the eHBA; inserting gives it a new card handle, as a real Konnektor does. */
+  setHbaInserted(inserted: boolean): void;
+  cards(): SimCard[];
+  sessions(): SimulatedKonnektor['sessions'];
+  stats(): SimulatedKonnektor['stats'];
+  /** The last 500 SOAP calls with their raw XML. */
+  calls(): RecordedCall[];
+  clearCalls(): void;
+  /** Issues (or loads) the client ZIP of another client system id. */
+  issueClientZip(clientSystemId: string, format?: P12Format): ClientBundle;
+}
+
+export interface RunningKonnektorSimulator {
+  url: string;
+  sdsUrl: string;
+  adminUrl?: string;
+  /** The client-system ZIP (.p12 + password file) as the management UI exports it. */
+  clientZip: Buffer;
+  clientSystemId: string;
+  caPem: string;
+  /** SHA-256 of the server certificate, `AA:BB:…`. */
+  fingerprint: string;
+  /** The CN of the server certificate (ICCSN-date), for the identity check. */
+  serverIdentity: string;
+  hbaIccsn: string;
+  pki: SimulatorPki;
+  admin: SimulatorAdmin;
+  close(): Promise<void>;
+}
+
+const SOAP_NS: Record<ServiceKind, string> = {
+  event: 'http://ws.gematik.de/conn/EventService/v7.2',
+  sig75: NS.SIG75,
+  sig74: NS.SIG74,
+};
+
+function readBody(req: http.IncomingMessage, limit = 300 * 1024 * 1024): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error('request too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+}
+
+function plainSoapFault(code: 'soap:Client' | 'soap:Server', text: string): string {
+  return envelope(el('soap:Fault', [txt('faultcode', code), txt('faultstring', text)]));
+}
+
+function listen(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+export async function startKonnektorSimulator(opts: KonnektorSimulatorOptions = {}): Promise<RunningKonnektorSimulator> {
+  const host = opts.host ?? '127.0.0.1';
+  const hbaIccsn = opts.hba?.iccsn ?? '80276001011699910102';
+  const holderName = opts.hba?.holderName ?? 'Dr. Erika Mustermann';
+  const pkiDir = opts.dataDir ? path.resolve(opts.dataDir) : undefined;
+  const pki = loadOrCreatePki(pkiDir, {
+    konnektorIccsn: '80276883110000117894',
+    hbaIccsn,
+    hbaHolderName: holderName,
+    hbaValidityYears: opts.hba?.certificateValidityYears,
+  });
+  const infoModel: InformationModel = {
+    mandantId: opts.infoModel?.mandantId ?? 'Mandant1',
+    clientSystemIds: opts.infoModel?.clientSystemIds ?? ['Z1'],
+    workplaceIds: opts.infoModel?.workplaceIds ?? ['Arbeitsplatz1'],
+  };
+  const clientSystemId = infoModel.clientSystemIds[0] ?? 'Z1';
+  const p12Format = opts.clientP12Format ?? 'legacy';
+  const bundle = loadOrIssueClientBundle(pkiDir, pki.ca, clientSystemId, p12Format);
+  if (pkiDir) fs.writeFileSync(path.join(pkiDir, 'client.zip'), bundle.zip, { mode: 0o600 });
+
+  let clockOffset = 0;
+  const baseNow = opts.now ?? Date.now;
+  const now = () => new Date(baseNow() + clockOffset);
+  const hbaCertNotAfter = new Date(
+    Date.now() + (opts.hba?.certificateValidityYears ?? 5) * 365 * 24 * 3600_000 - 24 * 3600_000
+  );
+  const comfort: ComfortConfig = {
+    enabled: opts.comfort?.enabled ?? true,
+    max: Math.min(250, Math.max(1, opts.comfort?.max ?? 100)),
+    timerSeconds: Math.min(24 * 3600, Math.max(1, opts.comfort?.timerSeconds ?? 6 * 3600)),
+  };
+  const konnektor = new SimulatedKonnektor({
+    pki,
+    infoModel,
+    comfort,
+    cards: defaultCards(now(), hbaIccsn, holderName, hbaCertNotAfter),
+    now,
+    maxSignRequests: Math.max(1, opts.maxSignRequests ?? 250),
+    maxSessionsPerCard: Math.max(1, opts.maxSessionsPerCard ?? 3),
+    pin: { outcome: opts.pin?.outcome ?? 'ok', delayMs: opts.pin?.delayMs ?? 0 },
+  });
+  const faults = new FaultInjector(opts.faults);
+  const offer75 = opts.offer75 ?? true;
+  const calls: RecordedCall[] = [];
+  const record = (c: RecordedCall) => {
+    calls.push(c);
+    if (calls.length > 500) calls.shift();
+    if (opts.log) console.log(`[konnektor-sim] ${c.operation || c.path} → ${c.httpStatus}`);
+  };
+
+  let baseUrl = '';
+  const sockets = new Set<net.Socket>();
+
+  const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'https://x');
+    const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+    const cnField = peer?.subject?.CN;
+    const clientCn = Array.isArray(cnField) ? cnField[0] : cnField;
+    if (req.method === 'GET' && url.pathname === PATHS.sds) {
+      res.writeHead(200, { 'Content-Type': 'application/xml; charset=utf-8' });
+      res.end(connectorSds({ baseUrl, offer75, now: now() }));
+      return;
+    }
+    const service: ServiceKind | undefined =
+      url.pathname === PATHS.event ? 'event' : url.pathname === PATHS.sig74 ? 'sig74' : url.pathname === PATHS.sig75 && offer75 ? 'sig75' : undefined;
+    if (!service || req.method !== 'POST') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found');
+      return;
+    }
+    const body = await readBody(req);
+    const soapAction = String(req.headers.soapaction ?? '').replace(/^"|"$/g, '');
+    const parsed = parseRequest(body);
+    const operation = parsed?.operation ?? '';
+    const send = (httpStatus: number, xml: string) => {
+      record({ path: url.pathname, soapAction, operation, request: body, response: xml, httpStatus });
+      res.writeHead(httpStatus, { 'Content-Type': 'text/xml; charset=utf-8' });
+      res.end(xml);
+    };
+    if (!parsed) return send(500, plainSoapFault('soap:Client', 'Anfrage ist kein SOAP-Envelope'));
+    const expectedNs = SOAP_NS[service];
+    if (parsed.namespace !== expectedNs) {
+      return send(500, plainSoapFault('soap:Client', `Namensraum ${parsed.namespace} wird an diesem Endpunkt nicht angeboten`));
+    }
+    if (soapAction !== `${expectedNs}#${operation}`) {
+      return send(500, plainSoapFault('soap:Client', `SOAPAction ${soapAction} passt nicht zu ${operation}`));
+    }
+    const decision = faults.decide(operation);
+    if (decision.kind === 'drop') {
+      record({ path: url.pathname, soapAction, operation, request: body, response: '', httpStatus: 0 });
+      req.socket.destroy();
+      return;
+    }
+    const docs = operation === 'SignDocument' ? (Array.isArray(parsed.body.SignRequest) ? parsed.body.SignRequest.length : 1) : 0;
+    await sleep(faults.config.latencyMs + faults.config.perDocumentLatencyMs * docs);
+    if (decision.kind === 'gematik') {
+      const fault = new KonnektorFault(decision.code, decision.text);
+      return send(500, faultEnvelope(fault.toTrace(), now()));
+    }
+    if (decision.kind === 'http') {
+      const text = decision.text ?? `HTTP ${decision.status} (Fehlerinjektion)`;
+      return send(decision.status, decision.status >= 500 ? plainSoapFault('soap:Server', text) : text);
+    }
+    try {
+      const xml = await konnektor.handle(service, operation, parsed.body, clientCn);
+      send(200, envelope(xml));
+    } catch (err) {
+      if (err instanceof KonnektorFault) return send(500, faultEnvelope(err.toTrace(), now()));
+      if (err instanceof UnknownOperation) return send(500, plainSoapFault('soap:Client', err.message));
+      send(500, faultEnvelope({ code: 4001, text: `Interner Fehler: ${(err as Error).message}` }, now()));
+    }
+  };
+
+  const server = https.createServer(
+    {
+      key: pki.server.keyPem,
+      cert: pki.server.certPem,
+      ca: [pki.ca.certPem],
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    },
+    (req, res) => {
+      handler(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500);
+        res.end(String(err));
+      });
+    }
+  );
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const port = await listen(server, opts.port ?? 0, host);
+  const advertised = opts.advertisedHost ?? host;
+  baseUrl = `https://${advertised.includes(':') ? `[${advertised}]` : advertised}:${port}`;
+
+  const hba = () => konnektor.cards.find((c) => c.type === 'HBA')!;
+  const admin: SimulatorAdmin = {
+    faults,
+    advanceClock: (ms) => {
+      clockOffset += ms;
+    },
+    setComfort: (c) => {
+      if (c.enabled !== undefined) comfort.enabled = c.enabled;
+      if (c.max !== undefined) comfort.max = Math.min(250, Math.max(1, c.max));
+      if (c.timerSeconds !== undefined) comfort.timerSeconds = Math.min(24 * 3600, Math.max(1, c.timerSeconds));
+    },
+    setPin: (p) => {
+      if (p.outcome) konnektor.o.pin.outcome = p.outcome;
+      if (p.delayMs !== undefined) konnektor.o.pin.delayMs = p.delayMs;
+    },
+    setHbaInserted: (inserted) => {
+      const card = hba();
+      if (inserted && !card.inserted) {
+        card.handle = newCardHandle();
+        card.insertTime = now();
+        card.pinBlocked = false;
+      }
+      if (!inserted) {
+        // Pulling the card ends its card sessions, including comfort sessions.
+        for (const s of konnektor.sessions.filter((x) => x.cardHandle === card.handle)) konnektor.sessions.splice(konnektor.sessions.indexOf(s), 1);
+      }
+      card.inserted = inserted;
+    },
+    cards: () => konnektor.cards,
+    sessions: () => konnektor.sessions,
+    stats: () => konnektor.stats,
+    calls: () => calls,
+    clearCalls: () => {
+      calls.length = 0;
+    },
+    issueClientZip: (id, format = p12Format) => loadOrIssueClientBundle(pkiDir, pki.ca, id, format),
+  };
+
+  let adminServer: http.Server | undefined;
+  let adminUrl: string | undefined;
+  if (opts.adminPort !== false) {
+    adminServer = http.createServer((req, res) => {
+      handleAdmin(req, res, admin, bundle, pki.ca.certPem).catch((err: unknown) => {
+        res.writeHead(400, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: (err as Error).message }));
+      });
+    });
+    adminServer.on('connection', (s: net.Socket) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    const adminPort = await listen(adminServer, opts.adminPort ?? 0, '127.0.0.1');
+    adminUrl = `http://127.0.0.1:${adminPort}`;
+  }
+
+  const serverCn = /CN=([^\n,]+)/.exec(new X509Certificate(pki.server.certPem).subject)?.[1] ?? '';
+  return {
+    url: baseUrl,
+    sdsUrl: `${baseUrl}${PATHS.sds}`,
+    adminUrl,
+    clientZip: bundle.zip,
+    clientSystemId,
+    caPem: pki.ca.certPem,
+    fingerprint: pki.serverFingerprint,
+    serverIdentity: serverCn,
+    hbaIccsn,
+    pki,
+    admin,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all(
+        [server, adminServer].filter((s): s is net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())))
+      );
+    },
+  };
+}
+
+async function jsonBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const raw = await readBody(req, 1024 * 1024);
+  return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+}
+
+/**
+ * Admin API (JSON, loopback only):
+ * GET  /admin/state                      cards, sessions, stats, faults
+ * GET  /admin/client.zip                 the client-system ZIP; GET /admin/ca.pem the CA
+ * POST /admin/faults        {latencyMs, perDocumentLatencyMs, transientErrorRate, transientErrorCode, dropConnectionRate}
+ * POST /admin/errors        {code | httpStatus, count, operations?, text?}   next N calls fail
+ * POST /admin/drop          {count}                                          next N connections dropped
+ * POST /admin/clock         {advanceSeconds}
+ * POST /admin/comfort       {enabled, max, timerSeconds}
+ * POST /admin/pin           {outcome: ok|wrong|blocked|timeout|cancel, delayMs}
+ * POST /admin/hba           {inserted: boolean}
+ * POST /admin/reset         clears injected faults
+ */
+async function handleAdmin(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  admin: SimulatorAdmin,
+  bundle: ClientBundle,
+  caPem: string
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const json = (value: unknown) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(value, null, 2));
+  };
+  const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+  if (req.method === 'GET' && url.pathname === '/admin/state') {
+    return json({ cards: admin.cards(), sessions: admin.sessions(), stats: admin.stats(), faults: admin.faults.config, pending: admin.faults.pending() });
+  }
+  if (req.method === 'GET' && url.pathname === '/admin/client.zip') {
+    res.writeHead(200, { 'Content-Type': 'application/zip', 'Content-Disposition': `attachment; filename="${bundle.clientSystemId}.zip"` });
+    res.end(bundle.zip);
+    return;
+  }
+  if (req.method === 'GET' && url.pathname === '/admin/ca.pem') {
+    res.writeHead(200, { 'Content-Type': 'application/x-pem-file' });
+    res.end(caPem);
+    return;
+  }
+  if (req.method !== 'POST') {
+    res.writeHead(404);
+    res.end();
+    return;
+  }
+  const b = await jsonBody(req);
+  switch (url.pathname) {
+    case '/admin/faults':
+      admin.faults.set(b as Partial<FaultConfig>);
+      return json(admin.faults.config);
+    case '/admin/errors': {
+      const ops = Array.isArray(b.operations) ? b.operations.map(String) : undefined;
+      const text = typeof b.text === 'string' ? b.text : undefined;
+      if (typeof b.httpStatus === 'number') admin.faults.httpErrorNext(b.httpStatus, num(b.count, 1), ops, text);
+      else admin.faults.failNext(num(b.code, 4001), num(b.count, 1), ops, text);
+      return json(admin.faults.pending());
+    }
+    case '/admin/drop':
+      admin.faults.dropNextCalls(num(b.count, 1));
+      return json(admin.faults.pending());
+    case '/admin/clock':
+      admin.advanceClock(num(b.advanceSeconds, 0) * 1000);
+      return json({ ok: true });
+    case '/admin/comfort':
+      admin.setComfort(b as Partial<ComfortConfig>);
+      return json({ ok: true });
+    case '/admin/pin':
+      admin.setPin(b as { outcome?: PinOutcome; delayMs?: number });
+      return json({ ok: true });
+    case '/admin/hba':
+      admin.setHbaInserted(b.inserted !== false);
+      return json(admin.cards());
+    case '/admin/reset':
+      admin.faults.reset();
+      return json({ ok: true });
+    default:
+      res.writeHead(404);
+      res.end();
+  }
+}

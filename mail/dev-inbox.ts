@@ -1,0 +1,235 @@
+/**
+ * A real SMTP server on loopback that keeps every message: the dev stack's mail sink and the tests' mail capture.
+ * No auth, no TLS (loopback only); each message is parsed with mailparser, kept in memory and, with `dir`, written as
+ * `<n>-<timestamp>.eml` so it opens in any mail program. Messages already in `dir` are loaded at start, so the dev
+ * inbox survives a restart of the dev stack.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+export interface CapturedMail {
+  /** 1, 2, 3… in order of arrival (continues after the messages loaded from `dir`). */
+  id: number;
+  /** The From header as text, e.g. `Praxis <praxis@example.de>`. */
+  from: string;
+  /** Envelope recipients (RCPT TO): everyone the message was delivered to, Bcc included. */
+  to: string[];
+  subject: string;
+  text: string;
+  /** The HTML part, '' when the message has none. */
+  html: string;
+  /** The Message-ID header including the angle brackets, '' when missing. */
+  messageId: string;
+  /** Header names in lower case; decoded where mailparser decodes (Subject, addresses), else the raw value. */
+  headers: Record<string, string>;
+  /** The message exactly as received. */
+  raw: Buffer;
+  receivedAt: Date;
+  /** The .eml file, when the inbox writes to a folder. */
+  file?: string;
+}
+
+export interface DevInbox {
+  /** The port the SMTP server listens on (the real one when started with port 0). */
+  port: number;
+  host: string;
+  /** Every message so far, oldest first (a copy). */
+  messages(): CapturedMail[];
+  /** First message, received already or later, that matches `pred`; rejects after `timeoutMs` naming what arrived. */
+  waitFor(pred: (m: CapturedMail) => boolean, timeoutMs?: number): Promise<CapturedMail>;
+  /** Forgets the messages in memory (files stay). */
+  clear(): void;
+  /** Called for every new message (the inbox page uses it for nothing but tests may). Returns an unsubscribe. */
+  onMessage(listener: (m: CapturedMail) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface DevInboxOptions {
+  /** 0 = any free port. */
+  port: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** Folder for `.eml` files; created if missing. */
+  dir?: string;
+  /** Largest accepted message in bytes. @default 25 MiB */
+  maxBytes?: number;
+}
+
+function addressText(a: AddressObject | AddressObject[] | undefined): string {
+  if (!a) return '';
+  return Array.isArray(a) ? a.map((x) => x.text).join(', ') : a.text;
+}
+
+function headerValue(value: unknown, rawLine: string): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Date) return value.toISOString();
+  if (value && typeof value === 'object' && 'text' in value && typeof value.text === 'string') return value.text;
+  // Structured headers (Content-Type and friends): the raw value after "Name:", unfolded.
+  return rawLine.replace(/^[^:]*:\s*/, '').replace(/\r?\n[ \t]+/g, ' ');
+}
+
+function headersOf(parsed: ParsedMail): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { key, line } of parsed.headerLines) {
+    const v = headerValue(parsed.headers.get(key), line);
+    out[key] = out[key] === undefined ? v : `${out[key]}\n${v}`;
+  }
+  return out;
+}
+
+async function capture(id: number, raw: Buffer, envelopeTo: string[], receivedAt: Date): Promise<CapturedMail> {
+  const parsed = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true });
+  const toFromHeaders = [parsed.to, parsed.cc]
+    .flatMap((a) => (a ? (Array.isArray(a) ? a : [a]) : []))
+    .flatMap((a) => a.value.map((v) => v.address ?? ''))
+    .filter(Boolean);
+  return {
+    id,
+    from: addressText(parsed.from),
+    to: envelopeTo.length > 0 ? envelopeTo : toFromHeaders,
+    subject: parsed.subject ?? '',
+    text: parsed.text ?? '',
+    html: typeof parsed.html === 'string' ? parsed.html : '',
+    messageId: parsed.messageId ?? '',
+    headers: headersOf(parsed),
+    raw,
+    receivedAt,
+  };
+}
+
+const EML_NAME = /^(\d+)-.*\.eml$/;
+
+/** Loads the `.eml` files of an earlier run (recipients from the To/Cc headers: the envelope is not kept). */
+async function loadExisting(dir: string): Promise<CapturedMail[]> {
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => EML_NAME.test(f))
+    .sort((a, b) => Number(EML_NAME.exec(a)?.[1]) - Number(EML_NAME.exec(b)?.[1]));
+  const out: CapturedMail[] = [];
+  for (const f of files) {
+    const file = path.join(dir, f);
+    try {
+      const mail = await capture(Number(EML_NAME.exec(f)?.[1]), fs.readFileSync(file), [], fs.statSync(file).mtime);
+      out.push({ ...mail, file });
+    } catch {
+      // A half-written or foreign file must not keep the dev stack from starting.
+    }
+  }
+  return out;
+}
+
+export async function startDevInbox(options: DevInboxOptions): Promise<DevInbox> {
+  const host = options.host ?? '127.0.0.1';
+  const dir = options.dir;
+  let messages: CapturedMail[] = [];
+  let nextId = 1;
+  if (dir) {
+    fs.mkdirSync(dir, { recursive: true });
+    messages = await loadExisting(dir);
+    nextId = messages.reduce((max, m) => Math.max(max, m.id), 0) + 1;
+  }
+  const listeners = new Set<(m: CapturedMail) => void>();
+
+  const server = new SMTPServer({
+    secure: false,
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    hideSTARTTLS: true,
+    logger: false,
+    banner: 'signflow dev inbox',
+    size: options.maxBytes ?? 25 * 1024 * 1024,
+    // A pooled client (the worker's mailer) keeps idle connections open; don't wait 30 s for them on close.
+    closeTimeout: 500,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('error', (err) => callback(err));
+      stream.on('end', () => {
+        if ((stream as { sizeExceeded?: boolean }).sizeExceeded) {
+          callback(Object.assign(new Error('message too large'), { responseCode: 552 }));
+          return;
+        }
+        const raw = Buffer.concat(chunks);
+        const id = nextId++;
+        const receivedAt = new Date();
+        const envelopeTo = session.envelope.rcptTo.map((r) => r.address);
+        capture(id, raw, envelopeTo, receivedAt)
+          .then((mail) => {
+            if (dir) {
+              const file = path.join(dir, `${id}-${receivedAt.toISOString().replace(/[:.]/g, '-')}.eml`);
+              fs.writeFileSync(file, raw);
+              mail.file = file;
+            }
+            messages.push(mail);
+            for (const l of listeners) l(mail);
+            callback(null, `queued as ${id}`);
+          })
+          .catch((err: Error) => callback(Object.assign(err, { responseCode: 451 })));
+      });
+    },
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.removeListener('error', reject);
+      const addr = server.server.address();
+      resolve(addr && typeof addr === 'object' ? addr.port : options.port);
+    });
+  });
+  // After start, a client error (a reset connection) must not crash the process.
+  server.on('error', () => undefined);
+
+  const onMessage = (listener: (m: CapturedMail) => void): (() => void) => {
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  };
+
+  const closers = new Set<() => void>();
+  let closed: Promise<void> | undefined;
+
+  return {
+    port,
+    host,
+    messages: () => [...messages],
+    waitFor(pred, timeoutMs = 10_000) {
+      const found = messages.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise<CapturedMail>((resolve, reject) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          off();
+          closers.delete(onClose);
+        };
+        const onClose = (): void => {
+          done();
+          reject(new Error('dev inbox closed while waiting for a mail'));
+        };
+        const timer = setTimeout(() => {
+          done();
+          const got = messages.map((m) => `#${m.id} to ${m.to.join(',')}: ${m.subject}`).join('; ') || 'none';
+          reject(new Error(`no matching mail within ${timeoutMs} ms (received: ${got})`));
+        }, timeoutMs);
+        const off = onMessage((m) => {
+          if (!pred(m)) return;
+          done();
+          resolve(m);
+        });
+        closers.add(onClose);
+      });
+    },
+    clear: () => void (messages = []),
+    onMessage,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        for (const c of [...closers]) c();
+        server.close(() => resolve());
+      });
+      return closed;
+    },
+  };
+}
+
+export { startInboxPage, type InboxPage } from './inbox-page';

@@ -1,0 +1,141 @@
+/**
+ * The dev inbox is a real SMTP server: these tests send real mail to it over loopback with nodemailer and read it back
+ * from memory, from the .eml files and through the inbox page.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import { startDevInbox, startInboxPage, type DevInbox } from '../../mail/dev-inbox';
+
+function transportTo(inbox: DevInbox) {
+  return nodemailer.createTransport({ host: '127.0.0.1', port: inbox.port, secure: false, ignoreTLS: true });
+}
+
+describe('dev inbox', () => {
+  let inbox: DevInbox;
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-inbox-'));
+    inbox = await startDevInbox({ port: 0, dir });
+  });
+  afterEach(async () => {
+    await inbox.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('captures a real SMTP message with decoded fields, envelope recipients and raw bytes', async () => {
+    const info = await transportTo(inbox).sendMail({
+      // mailparser's text form quotes a display name with a dot, as RFC 5322 requires.
+      from: '"Praxis Dr. Müller" <praxis@signflow.invalid>',
+      to: 'Erika Mustermann <erika@example.org>',
+      bcc: 'archiv@example.org',
+      subject: 'Ihr Honorarvertrag – bitte unterschreiben (äöüß)',
+      text: 'Guten Tag,\nbitte unterschreiben Sie hier: http://localhost:3000/portal/dokumente/7',
+      html: '<p>Guten Tag,</p><p><a href="http://localhost:3000/portal/dokumente/7">Dokument öffnen</a></p>',
+      headers: { 'X-Signflow-Mail-Kind': 'invitation' },
+    });
+
+    const [mail] = inbox.messages();
+    expect(inbox.messages()).toHaveLength(1);
+    expect(mail).toMatchObject({
+      id: 1,
+      // mailparser's text form quotes a display name with a dot, as RFC 5322 requires.
+      from: '"Praxis Dr. Müller" <praxis@signflow.invalid>',
+      to: ['erika@example.org', 'archiv@example.org'],
+      subject: 'Ihr Honorarvertrag – bitte unterschreiben (äöüß)',
+      messageId: info.messageId,
+    });
+    expect(mail?.text).toContain('http://localhost:3000/portal/dokumente/7');
+    expect(mail?.html).toContain('<a href="http://localhost:3000/portal/dokumente/7">Dokument öffnen</a>');
+    expect(mail?.headers['x-signflow-mail-kind']).toBe('invitation');
+    expect(mail?.headers['subject']).toBe('Ihr Honorarvertrag – bitte unterschreiben (äöüß)');
+    expect(mail?.raw.toString('utf8')).toMatch(/^[\s\S]*X-Signflow-Mail-Kind: invitation/);
+    // Bcc is an envelope recipient only, never a header.
+    expect(mail?.headers['bcc']).toBeUndefined();
+
+    // Written as <n>-<timestamp>.eml with exactly the bytes received.
+    const files = fs.readdirSync(dir);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^1-\d{4}-\d\d-\d\dT[\d-]+Z\.eml$/);
+    expect(fs.readFileSync(path.join(dir, files[0] as string)).equals(mail?.raw as Buffer)).toBe(true);
+  });
+
+  test('waitFor resolves on a later mail and rejects on timeout naming what arrived', async () => {
+    const waiting = inbox.waitFor((m) => m.subject === 'zweite', 5_000);
+    const t = transportTo(inbox);
+    await t.sendMail({ from: 'a@example.org', to: 'b@example.org', subject: 'erste', text: '1' });
+    await t.sendMail({ from: 'a@example.org', to: 'b@example.org', subject: 'zweite', text: '2' });
+    await expect(waiting).resolves.toMatchObject({ id: 2, subject: 'zweite', text: '2\n' });
+    // Already received: resolves at once.
+    await expect(inbox.waitFor((m) => m.subject === 'erste', 1)).resolves.toMatchObject({ id: 1 });
+    await expect(inbox.waitFor((m) => m.subject === 'dritte', 200)).rejects.toThrow(
+      /no matching mail within 200 ms \(received: #1 to b@example.org: erste; #2 to b@example.org: zweite\)/
+    );
+  });
+
+  test('clear forgets messages; a restart on the same folder loads them and numbers on', async () => {
+    await transportTo(inbox).sendMail({ from: 'a@example.org', to: 'b@example.org', subject: 'vorher', text: 'x' });
+    inbox.clear();
+    expect(inbox.messages()).toEqual([]);
+    await inbox.close();
+
+    inbox = await startDevInbox({ port: 0, dir });
+    expect(inbox.messages().map((m) => [m.id, m.subject, m.to])).toEqual([[1, 'vorher', ['b@example.org']]]);
+    await transportTo(inbox).sendMail({ from: 'a@example.org', to: 'b@example.org', subject: 'nachher', text: 'y' });
+    expect(inbox.messages().map((m) => m.id)).toEqual([1, 2]);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('2-'))).toHaveLength(1);
+  });
+
+  test('close() does not wait for an idle pooled client connection', async () => {
+    const pooled = nodemailer.createTransport({ host: '127.0.0.1', port: inbox.port, pool: true, ignoreTLS: true });
+    await pooled.sendMail({ from: 'a@example.org', to: 'b@example.org', subject: 'pool', text: 'p' });
+    const started = Date.now();
+    await inbox.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    pooled.close();
+  });
+});
+
+describe('inbox page', () => {
+  test('lists mails, shows one with its text escaped, and serves the raw .eml', async () => {
+    const inbox = await startDevInbox({ port: 0 });
+    const pageServer = await startInboxPage(inbox, 0);
+    try {
+      await transportTo(inbox).sendMail({
+        from: 'praxis@signflow.invalid',
+        to: 'erika@example.org',
+        subject: 'Vertrag <script>alert(1)</script>',
+        text: 'Text mit <b>spitzen</b> Klammern & Umlauten: ä',
+        html: '<p onclick="x()">HTML-Teil</p><script>alert(2)</script>',
+      });
+
+      const list = await (await fetch(pageServer.url)).text();
+      expect(list).toContain('Vertrag &#60;script&#62;alert(1)&#60;/script&#62;');
+      expect(list).not.toContain('<script>alert(1)');
+      expect(list).toContain('href="/messages/1"');
+
+      const view = await (await fetch(`${pageServer.url}messages/1`)).text();
+      expect(view).toContain('Text mit &#60;b&#62;spitzen&#60;/b&#62; Klammern &#38; Umlauten: ä');
+      expect(view).toContain('<iframe sandbox="" src="/messages/1.html"');
+      expect(view).not.toContain('alert(2)');
+
+      const htmlPart = await fetch(`${pageServer.url}messages/1.html`);
+      expect(htmlPart.headers.get('content-security-policy')).toMatch(/^sandbox/);
+
+      const eml = Buffer.from(await (await fetch(`${pageServer.url}messages/1.eml`)).arrayBuffer());
+      expect(eml.equals(inbox.messages()[0]?.raw as Buffer)).toBe(true);
+
+      const api = (await (await fetch(`${pageServer.url}api/messages`)).json()) as Array<Record<string, unknown>>;
+      expect(api).toHaveLength(1);
+      expect(api[0]).toMatchObject({ id: 1, subject: 'Vertrag <script>alert(1)</script>' });
+      expect(api[0]).not.toHaveProperty('raw');
+
+      expect((await fetch(`${pageServer.url}messages/99`)).status).toBe(404);
+    } finally {
+      await pageServer.close();
+      await inbox.close();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { createMailer, messageIdFor, type Mailer } from '../../mail/mailer';
-import { startSmtpTestServer, type SmtpTestServer } from './smtp-test-server';
+import { startDevInbox, type DevInbox } from '../../mail/dev-inbox';
 
 const FROM = 'Praxis Dr. Beispiel <praxis@beispiel.test>';
 
@@ -39,13 +39,13 @@ describe('messageIdFor', () => {
 });
 
 describe('createMailer against a real SMTP server on loopback', () => {
-  let smtp: SmtpTestServer;
+  let smtp: DevInbox;
   let mailer: Mailer;
   let connections = 0;
 
   beforeAll(async () => {
-    smtp = await startSmtpTestServer();
-    mailer = createMailer(smtp.url, FROM);
+    smtp = await startDevInbox({ port: 0 });
+    mailer = createMailer(`smtp://127.0.0.1:${smtp.port}`, FROM);
   });
   afterAll(async () => {
     mailer.close();
@@ -65,13 +65,13 @@ describe('createMailer against a real SMTP server on loopback', () => {
     expect(info.messageId).toBe(messageId);
     expect(info.accepted).toEqual(['anna.mueller@example.org']);
 
-    const got = await smtp.waitFor((m) => m.parsed.messageId === messageId, 5_000);
-    expect(got.envelopeTo).toEqual(['anna.mueller@example.org']);
-    expect(got.parsed.subject).toBe('Bitte unterzeichnen: Honorarvertrag „Test“');
-    expect(got.parsed.text?.trim()).toBe('Guten Tag Anna Müller,\n\nText.');
-    expect(got.parsed.html).toBe('<p>Guten Tag Anna Müller,</p>');
-    expect(got.parsed.from?.text).toBe('"Praxis Dr. Beispiel" <praxis@beispiel.test>');
-    expect(got.parsed.headers.get('x-signflow-mail-key')).toBe('honorarvertrag-7:invitation');
+    const got = await smtp.waitFor((m) => m.messageId === messageId, 5_000);
+    expect(got.to).toEqual(['anna.mueller@example.org']);
+    expect(got.subject).toBe('Bitte unterzeichnen: Honorarvertrag „Test“');
+    expect(got.text.trim()).toBe('Guten Tag Anna Müller,\n\nText.');
+    expect(got.html).toBe('<p>Guten Tag Anna Müller,</p>');
+    expect(got.from).toBe('"Praxis Dr. Beispiel" <praxis@beispiel.test>');
+    expect(got.headers['x-signflow-mail-key']).toBe('honorarvertrag-7:invitation');
     expect(got.raw.toString('utf8')).toMatch(/^Content-Type: multipart\/alternative;/m);
   });
 
@@ -101,7 +101,7 @@ describe('createMailer against a real SMTP server on loopback', () => {
           messageId: messageIdFor(`pool:${i}`, FROM),
         });
       }
-      expect(smtp.messages().filter((m) => /^Pool \d$/.test(m.parsed.subject ?? ''))).toHaveLength(5);
+      expect(smtp.messages().filter((m) => /^Pool \d$/.test(m.subject))).toHaveLength(5);
       expect(connections).toBe(1);
     } finally {
       pooled.close();

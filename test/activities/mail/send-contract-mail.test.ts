@@ -10,7 +10,8 @@ import { createMailer, messageIdFor, type Mailer } from '../../../mail/mailer';
 import { deepMerge, type SignflowConfig } from '../../../temporal.config';
 import { ErrorCode } from '../../../domain/errors';
 import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
-import { startSmtpTestServer, type CapturedMail, type SmtpTestServer } from '../../mail/smtp-test-server';
+import { startDevInbox, type CapturedMail, type DevInbox } from '../../../mail/dev-inbox';
+import { startRejectingSmtpServer, type RejectingSmtpServer } from '../../mail/rejecting-smtp-server';
 import { insertContact, insertContract } from './mail-fixtures';
 
 const FROM = 'Praxis Dr. Beispiel <praxis@beispiel.test>';
@@ -47,23 +48,33 @@ async function freePort(): Promise<number> {
 describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => {
   let t: TestDb;
   let db: Knex;
-  let smtp: SmtpTestServer;
+  let inbox: DevInbox;
   let mailer: Mailer;
   let config: SignflowConfig;
   let activities: ReturnType<typeof createMailActivities>;
+  /** A second SMTP server that refuses chosen recipients, with its own mailer and activities. */
+  let rejecting: RejectingSmtpServer;
+  let rejectingMailer: Mailer;
+  let viaRejecting: ReturnType<typeof createMailActivities>;
   let wfCounter = 0;
 
   beforeAll(async () => {
     t = await createTestDb(kind, { config: MAIL_CONFIG });
     db = t.db;
-    smtp = await startSmtpTestServer();
-    config = withSmtp(t.config, smtp.url);
+    inbox = await startDevInbox({ port: 0 });
+    config = withSmtp(t.config, `smtp://127.0.0.1:${inbox.port}`);
     mailer = createMailer(config.mail.smtpUrl, config.mail.from);
     activities = createMailActivities({ db, config, mailer });
+    rejecting = await startRejectingSmtpServer();
+    const rejectingConfig = withSmtp(t.config, rejecting.url);
+    rejectingMailer = createMailer(rejectingConfig.mail.smtpUrl, rejectingConfig.mail.from);
+    viaRejecting = createMailActivities({ db, config: rejectingConfig, mailer: rejectingMailer });
   });
   afterAll(async () => {
     mailer?.close();
-    await smtp?.close();
+    rejectingMailer?.close();
+    await inbox?.close();
+    await rejecting?.close();
     await t?.destroy();
   });
 
@@ -96,9 +107,7 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
   }
 
   function mailsFor(workflowId: string): CapturedMail[] {
-    return smtp
-      .messages()
-      .filter((m) => String(m.parsed.headers.get('x-signflow-mail-key') ?? '').startsWith(`${workflowId}:`));
+    return inbox.messages().filter((m) => String(m.headers['x-signflow-mail-key'] ?? '').startsWith(`${workflowId}:`));
   }
 
   async function rowsFor(workflowId: string): Promise<Array<Record<string, unknown>>> {
@@ -118,18 +127,16 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     expect(more).toHaveLength(0);
     if (!mail) throw new Error('no mail');
     const link = `http://portal.test/p/dokumente/${c.documentId}`;
-    expect(mail.envelopeTo).toEqual([c.email]);
-    expect(mail.parsed.to && !Array.isArray(mail.parsed.to) ? mail.parsed.to.value[0]?.address : undefined).toBe(
-      c.email
-    );
-    expect(mail.parsed.messageId).toBe(result.messageId);
-    expect(mail.parsed.subject).toBe('Bitte unterzeichnen: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“');
-    expect(mail.parsed.headers.get('auto-submitted')).toBe('auto-generated');
-    expect(mail.parsed.text).toContain('Guten Tag Anna Müller,');
-    expect(mail.parsed.text).toContain(`\n${link}\n`);
-    expect(mail.parsed.html).toContain(`<a href="${link}"`);
-    expect(mail.parsed.html).toContain('Guten Tag Anna Müller,');
-    expect(mail.parsed.html).toContain('Praxis Dr. Beispiel');
+    expect(mail.to).toEqual([c.email]);
+    expect(mail.headers.to).toBe(c.email);
+    expect(mail.messageId).toBe(result.messageId);
+    expect(mail.subject).toBe('Bitte unterzeichnen: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“');
+    expect(mail.headers['auto-submitted']).toBe('auto-generated');
+    expect(mail.text).toContain('Guten Tag Anna Müller,');
+    expect(mail.text).toContain(`\n${link}\n`);
+    expect(mail.html).toContain(`<a href="${link}"`);
+    expect(mail.html).toContain('Guten Tag Anna Müller,');
+    expect(mail.html).toContain('Praxis Dr. Beispiel');
 
     const rows = await rowsFor(c.workflowId);
     expect(rows).toHaveLength(1);
@@ -141,7 +148,7 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
       kind: 'invitation',
       sequence: null,
       recipient: c.email,
-      subject: mail.parsed.subject,
+      subject: mail.subject,
       message_id: result.messageId,
       status: 'sent',
     });
@@ -153,11 +160,11 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     const contractId = t.seed.contractIds[0] ?? 0;
     const workflowId = `honorarvertrag-${contractId}`;
     const result = await activities.sendContractMail({ workflowId, contractId, documentId: 5, kind: 'invitation' });
-    const mail = await smtp.waitFor((m) => m.parsed.messageId === result.messageId, 5_000);
-    expect(mail.envelopeTo).toEqual(['anna.mueller@example.org']);
-    expect(mail.parsed.subject).toBe('Bitte unterzeichnen: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“');
-    expect(mail.parsed.text).toContain('Guten Tag Anna Müller,');
-    expect(mail.parsed.text).toContain('http://portal.test/p/dokumente/5');
+    const mail = await inbox.waitFor((m) => m.messageId === result.messageId, 5_000);
+    expect(mail.to).toEqual(['anna.mueller@example.org']);
+    expect(mail.subject).toBe('Bitte unterzeichnen: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“');
+    expect(mail.text).toContain('Guten Tag Anna Müller,');
+    expect(mail.text).toContain('http://portal.test/p/dokumente/5');
     expect(result.messageId).toMatch(
       new RegExp(`^<honorarvertrag-${contractId}\\.invitation\\.[0-9a-f]{12}@beispiel\\.test>$`)
     );
@@ -167,9 +174,9 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     const c = await newContract({ firstName: '<b>Anna</b>', lastName: 'Müller & Söhne' });
     await activities.sendContractMail({ ...c, kind: 'invitation' });
     const [mail] = mailsFor(c.workflowId);
-    expect(mail?.parsed.html).toContain('Guten Tag &lt;b&gt;Anna&lt;/b&gt; Müller &amp; Söhne,');
-    expect(mail?.parsed.html).not.toContain('<b>Anna</b>');
-    expect(mail?.parsed.text).toContain('Guten Tag <b>Anna</b> Müller & Söhne,');
+    expect(mail?.html).toContain('Guten Tag &lt;b&gt;Anna&lt;/b&gt; Müller &amp; Söhne,');
+    expect(mail?.html).not.toContain('<b>Anna</b>');
+    expect(mail?.text).toContain('Guten Tag <b>Anna</b> Müller & Söhne,');
   });
 
   test('a missing placeholder fails with TEMPLATE_VALUE_MISSING, non-retryable: nothing sent, no row', async () => {
@@ -225,11 +232,11 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     expect(r1again).toEqual({ ...r1, alreadySent: true });
 
     const mails = mailsFor(c.workflowId);
-    expect(mails.map((m) => m.parsed.messageId).sort()).toEqual([r1.messageId, r2.messageId].sort());
-    const byId = new Map(mails.map((m) => [m.parsed.messageId, m]));
-    expect(byId.get(r1.messageId)?.parsed.text).toContain('Dies ist unsere 1. Erinnerung.');
-    expect(byId.get(r2.messageId)?.parsed.text).toContain('Dies ist unsere 2. Erinnerung.');
-    expect(byId.get(r2.messageId)?.parsed.subject).toMatch(/^Erinnerung: /);
+    expect(mails.map((m) => m.messageId).sort()).toEqual([r1.messageId, r2.messageId].sort());
+    const byId = new Map(mails.map((m) => [m.messageId, m]));
+    expect(byId.get(r1.messageId)?.text).toContain('Dies ist unsere 1. Erinnerung.');
+    expect(byId.get(r2.messageId)?.text).toContain('Dies ist unsere 2. Erinnerung.');
+    expect(byId.get(r2.messageId)?.subject).toMatch(/^Erinnerung: /);
     const rows = await rowsFor(c.workflowId);
     expect(rows.map((r) => [r.mail_key, r.kind, r.sequence, r.status])).toEqual([
       [r1.mailKey, 'reminder', 1, 'sent'],
@@ -265,7 +272,7 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     expect(retry.alreadySent).toBe(false);
     const mails = mailsFor(c.workflowId);
     expect(mails).toHaveLength(2);
-    expect(mails.map((m) => m.parsed.messageId)).toEqual([retry.messageId, retry.messageId]);
+    expect(mails.map((m) => m.messageId)).toEqual([retry.messageId, retry.messageId]);
     expect(await rowsFor(c.workflowId)).toEqual([
       expect.objectContaining({ status: 'sent', message_id: retry.messageId }),
     ]);
@@ -277,36 +284,41 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
 
   test('a 550 recipient rejection is MAIL_REJECTED, non-retryable, without personal data; no row remains', async () => {
     const c = await newContract({ firstName: 'Jörg', lastName: 'Weiß', email: 'verzogen@example.org' });
-    smtp.rejectRecipients((address) => address === 'verzogen@example.org', 550);
+    rejecting.rejectRecipients((address) => address === 'verzogen@example.org', 550);
     try {
-      const failure = await failureOf(activities.sendContractMail({ ...c, kind: 'invitation' }));
+      const failure = await failureOf(viaRejecting.sendContractMail({ ...c, kind: 'invitation' }));
       expect(failure.type).toBe(ErrorCode.MAIL_REJECTED);
       expect(failure.nonRetryable).toBe(true);
       expect(failure.details?.[0]).toMatchObject({ responseCode: 550, smtpCode: 'EENVELOPE', enhancedStatus: '5.1.1' });
       const visible = JSON.stringify({ message: failure.message, details: failure.details });
       for (const personal of ['verzogen', 'example.org', 'Jörg', 'Weiß']) expect(visible).not.toContain(personal);
       expect(await rowsFor(c.workflowId)).toEqual([]);
-      expect(mailsFor(c.workflowId)).toEqual([]);
+      expect(rejecting.messages().filter((m) => m.to.includes('verzogen@example.org'))).toEqual([]);
     } finally {
-      smtp.rejectRecipients(() => false);
+      rejecting.rejectRecipients(() => false);
     }
   });
 
   test('a 450 (temporary) recipient rejection is retryable', async () => {
     const c = await newContract({ email: 'greylisted@example.org' });
-    smtp.rejectRecipients((address) => address === 'greylisted@example.org', 450);
+    rejecting.rejectRecipients((address) => address === 'greylisted@example.org', 450);
     try {
-      const failure = await failureOf(activities.sendContractMail({ ...c, kind: 'invitation' }));
+      const failure = await failureOf(viaRejecting.sendContractMail({ ...c, kind: 'invitation' }));
       expect(failure.type).toBe(MailFailureType.MAIL_SEND_FAILED);
       expect(failure.nonRetryable).toBe(false);
+      expect(failure.details?.[0]).toMatchObject({ responseCode: 450, smtpCode: 'EENVELOPE' });
       expect(failure.message).not.toContain('greylisted');
+      expect(await rowsFor(c.workflowId)).toEqual([expect.objectContaining({ status: 'sending' })]);
     } finally {
-      smtp.rejectRecipients(() => false);
+      rejecting.rejectRecipients(() => false);
     }
     // The greylisting is over: the retry goes through with the id the first attempt claimed.
-    const retry = await activities.sendContractMail({ ...c, kind: 'invitation' });
+    const retry = await viaRejecting.sendContractMail({ ...c, kind: 'invitation' });
     expect(retry.alreadySent).toBe(false);
-    expect(mailsFor(c.workflowId).map((m) => m.parsed.messageId)).toEqual([retry.messageId]);
+    expect(rejecting.messages().filter((m) => m.to.includes('greylisted@example.org'))).toEqual([
+      expect.objectContaining({ messageId: retry.messageId }),
+    ]);
+    expect(await rowsFor(c.workflowId)).toEqual([expect.objectContaining({ status: 'sent' })]);
   });
 
   test('SMTP down is a retryable failure; once the server is back the retry sends the mail once', async () => {
@@ -315,7 +327,7 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     const downConfig = withSmtp(config, `smtp://127.0.0.1:${port}`);
     const downMailer = createMailer(downConfig.mail.smtpUrl, downConfig.mail.from);
     const down = createMailActivities({ db, config: downConfig, mailer: downMailer });
-    let revived: SmtpTestServer | undefined;
+    let revived: DevInbox | undefined;
     try {
       const failure = await failureOf(down.sendContractMail({ ...c, kind: 'invitation' }));
       expect(failure.type).toBe(MailFailureType.MAIL_SEND_FAILED);
@@ -323,10 +335,10 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
       expect(failure.message).not.toContain(c.email);
       expect(await rowsFor(c.workflowId)).toEqual([expect.objectContaining({ status: 'sending' })]);
 
-      revived = await startSmtpTestServer({ port });
+      revived = await startDevInbox({ port });
       const retry = await down.sendContractMail({ ...c, kind: 'invitation' });
       expect(retry.alreadySent).toBe(false);
-      expect(revived.messages().map((m) => m.parsed.messageId)).toEqual([retry.messageId]);
+      expect(revived.messages().map((m) => m.messageId)).toEqual([retry.messageId]);
       expect(await rowsFor(c.workflowId)).toEqual([expect.objectContaining({ status: 'sent' })]);
     } finally {
       downMailer.close();
@@ -340,10 +352,10 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     const result = await activities.sendContractMail({ ...c, kind: 'confirmation' });
     expect(result.mailKey).toBe(`${c.workflowId}:confirmation`);
     const [mail] = mailsFor(c.workflowId);
-    expect(mail?.parsed.subject).toBe('Bestätigt: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“');
-    expect(mail?.parsed.text).toContain('vielen Dank für Ihre Unterschrift.');
-    expect(mail?.parsed.text).toContain('hat jetzt den Status „in Durchführung“');
-    expect(mail?.parsed.text).toContain(`http://portal.test/p/dokumente/${c.documentId}`);
+    expect(mail?.subject).toBe('Bestätigt: Honorarvertrag „Honorarvertrag Logopädie Q1/2027“');
+    expect(mail?.text).toContain('vielen Dank für Ihre Unterschrift.');
+    expect(mail?.text).toContain('hat jetzt den Status „in Durchführung“');
+    expect(mail?.text).toContain(`http://portal.test/p/dokumente/${c.documentId}`);
   });
 
   test('confirmation after staff confirmed does not thank for a signature', async () => {
@@ -356,10 +368,8 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     await markConfirmed(c.contractId, staff);
     await activities.sendContractMail({ ...c, kind: 'confirmation' });
     const [mail] = mailsFor(c.workflowId);
-    expect(mail?.parsed.text).not.toContain('Unterschrift');
-    expect(mail?.parsed.text).toContain(
-      'wurde von Praxis Dr. Beispiel bestätigt und hat jetzt den Status „in Durchführung“'
-    );
+    expect(mail?.text).not.toContain('Unterschrift');
+    expect(mail?.text).toContain('wurde von Praxis Dr. Beispiel bestätigt und hat jetzt den Status „in Durchführung“');
   });
 
   test('unknown contract, unknown contact and an invalid address fail non-retryably and send nothing', async () => {
@@ -394,7 +404,7 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
 
 describe('sendContractMail with a CRM that uses its own names', () => {
   let t: TestDb;
-  let smtp: SmtpTestServer;
+  let inbox: DevInbox;
   let mailer: Mailer;
 
   beforeAll(async () => {
@@ -406,17 +416,17 @@ describe('sendContractMail with a CRM that uses its own names', () => {
         values: { contractInProgress: 'aktiv' },
       },
     });
-    smtp = await startSmtpTestServer();
-    mailer = createMailer(smtp.url, FROM);
+    inbox = await startDevInbox({ port: 0 });
+    mailer = createMailer(`smtp://127.0.0.1:${inbox.port}`, FROM);
   });
   afterAll(async () => {
     mailer?.close();
-    await smtp?.close();
+    await inbox?.close();
     await t?.destroy();
   });
 
   test('reads contract and contact through the mapping and uses its status label', async () => {
-    const config = withSmtp(t.config, smtp.url);
+    const config = withSmtp(t.config, `smtp://127.0.0.1:${inbox.port}`);
     const activities = createMailActivities({ db: t.db, config, mailer });
     const contactId = await insertContact(t.db, config.crm, {
       firstName: 'Özlem',
@@ -431,11 +441,11 @@ describe('sendContractMail with a CRM that uses its own names', () => {
     });
     const workflowId = `honorarvertrag-${contractId}`;
     await activities.sendContractMail({ workflowId, contractId, documentId: 9, kind: 'confirmation' });
-    const [mail] = smtp.messages();
-    expect(mail?.envelopeTo).toEqual(['o@example.org']);
-    expect(mail?.parsed.subject).toBe('Bestätigt: Honorarvertrag „Honorarvertrag Physiotherapie“');
-    expect(mail?.parsed.text).toContain('Guten Tag Özlem Yılmaz,');
-    expect(mail?.parsed.text).toContain('vielen Dank für Ihre Unterschrift.');
-    expect(mail?.parsed.text).toContain('hat jetzt den Status „aktiv“');
+    const [mail] = inbox.messages();
+    expect(mail?.to).toEqual(['o@example.org']);
+    expect(mail?.subject).toBe('Bestätigt: Honorarvertrag „Honorarvertrag Physiotherapie“');
+    expect(mail?.text).toContain('Guten Tag Özlem Yılmaz,');
+    expect(mail?.text).toContain('vielen Dank für Ihre Unterschrift.');
+    expect(mail?.text).toContain('hat jetzt den Status „aktiv“');
   });
 });

@@ -7,7 +7,7 @@
  */
 import swagger from '@fastify/swagger';
 import { ServiceError } from '@temporalio/client';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Authenticator, assertRoleAllowed, HMAC_SIGNATURE_HEADER, HMAC_TIMESTAMP_HEADER, type Role } from './auth';
 import type { ApiContext, ApiDeps } from './context';
 import { ApiError, ApiErrorCode, type ErrorBody } from './errors';
@@ -23,8 +23,11 @@ export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
 const BODY_OVERHEAD_BYTES = 64 * 1024;
 
 export interface BuildApiOptions {
-  /** Fastify logger options; `false` for silence. @default pino at level `info`, with secret headers redacted */
-  logger?: FastifyServerOptions['logger'];
+  /**
+   * `false` for silence, or where and how much to log. Secret headers are always redacted.
+   * @default level `info` on stdout
+   */
+  logger?: false | { level?: string; stream?: { write(line: string): void } };
 }
 
 /** Header paths pino must never print: they carry credentials. */
@@ -47,7 +50,14 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   const ctx: ApiContext = { ...deps, bodyLimit: resolveBodyLimit(deps) };
   const auth = new Authenticator(deps.config.api);
   const app = Fastify({
-    logger: options.logger ?? { level: 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: options.logger?.level ?? 'info',
+            ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
+            redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+          },
     bodyLimit: ctx.bodyLimit,
     return503OnClosing: true,
     ajv: {
@@ -62,7 +72,8 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   }
 
   // JSON parsed from the raw bytes, which are kept for the HMAC check.
-  app.removeContentTypeParser('application/json');
+  // JSON only: any other media type is a 415, not a string the schema then rejects as a 400.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const raw = body as Buffer;
     request.rawBody = raw;

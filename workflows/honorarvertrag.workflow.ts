@@ -93,6 +93,7 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   let resendsRequested = 0;
   let resendsHandled = 0;
   let automaticReminders = 0;
+  let invitationSent = false;
 
   const setSearch = (contractStatus: string | undefined, signatureStatus: string | undefined, waiting: WaitingReason) => {
     wf.upsertSearchAttributes([
@@ -115,23 +116,25 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
     if (state.phase === 'expired') {
       reject(ErrorCode.SIGNATURE_EXPIRED, `the signature request of contract ${contractId} has expired`);
     }
-    if (!prepared || state.phase === 'preparing' || state.phase === 'sending') {
+    // Open as soon as the signature record exists: a fast signer may click before the mail activity reports back.
+    if (!prepared) {
       reject(ErrorCode.SIGNATURE_NOT_READY, `the signature request of contract ${contractId} is still being prepared`);
     }
     return prepared;
   };
 
   /** Runs a recording activity with the handler lock held; the outcome ends the wait in the main loop. */
-  const record = async (write: () => Promise<SignatureOutcome>): Promise<SignatureOutcome> => {
+  const record = async (write: (request: PreparedRequest) => Promise<SignatureOutcome>): Promise<SignatureOutcome> => {
+    // Checked again here (the validator ran first) and the lock taken in the same synchronous step.
+    const request = assertOpen();
     recording = true;
-    const phaseBefore = state.phase;
     state.phase = 'recording';
     try {
-      const outcome = await write();
+      const outcome = await write(request);
       state.outcome = outcome;
       return outcome;
     } catch (err) {
-      state.phase = phaseBefore;
+      state.phase = invitationSent ? 'awaiting-signature' : 'sending';
       throw unwrapActivityFailure(err);
     } finally {
       recording = false;
@@ -141,8 +144,7 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   wf.setHandler(
     signUpdate,
     (sign: SignInput) =>
-      record(() => {
-        const request = assertOpen();
+      record((request) => {
         return acts.recordSignature.executeWithOptions(
           {
             ...RECORD,
@@ -182,8 +184,7 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   wf.setHandler(
     confirmManuallyUpdate,
     ({ staffContactId }) =>
-      record(() => {
-        const request = assertOpen();
+      record((request) => {
         return acts.recordManualConfirmation.executeWithOptions(
           {
             ...RECORD,
@@ -241,7 +242,8 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   state.sentAt = iso(waitStart);
   const expiresAt = waitStart + timing.expiryMs;
   state.expiresAt = iso(expiresAt);
-  state.phase = 'awaiting-signature';
+  invitationSent = true;
+  if (!recording && !state.outcome) state.phase = 'awaiting-signature';
   setSearch(undefined, undefined, 'signature');
 
   /** When the next automatic reminder is due, or undefined when none is left before expiry. */

@@ -1,0 +1,94 @@
+/**
+ * The real parts behind a contract workflow, for workflow and end-to-end tests: a fresh test database (migrated and
+ * seeded), an SMTP inbox on loopback, and a signflow worker with the real activities connected to a Temporal
+ * environment (time-skipping or dev server). Nothing is mocked.
+ */
+import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startDevInbox, type CapturedMail, type DevInbox } from '../../mail/dev-inbox';
+import { createMailer, type Mailer } from '../../mail/mailer';
+import { loadConfig, deepMerge, type SignflowConfig } from '../../temporal.config';
+import { createWorker, type RunningWorker } from '../../worker/run-worker';
+import { createTestDb, type TestDb, type TestDbKind } from './databases';
+import { getFreePort, workflowBundle } from './temporal';
+
+export interface ContractStack {
+  t: TestDb;
+  config: SignflowConfig;
+  inbox: DevInbox;
+  client: Client;
+  worker: RunningWorker;
+  /** Waits for the next mail of `kind` (by the `X-Signflow-Mail-Kind` header or subject) to `to`. */
+  waitForMail(pred: (m: CapturedMail) => boolean, timeoutMs?: number): Promise<CapturedMail>;
+  stop(): Promise<void>;
+}
+
+let queueCounter = 0;
+let contractCounter = 0;
+
+/**
+ * Inserts one more sendable contract (status = the first sendable label) for a seeded freelancer, through the mapping,
+ * so every test owns a fresh contract.
+ */
+export async function addSendableContract(t: TestDb, contactId = t.seed.contactIds[0]): Promise<number> {
+  const c = t.config.crm.contracts;
+  const inserted: unknown[] = await t.db(c.table).insert(
+    {
+      [c.contactId]: contactId,
+      [c.title]: `Honorarvertrag Test ${++contractCounter}`,
+      [c.status]: t.config.crm.values.contractSendableStatuses[0],
+      [c.start]: '2027-01-01',
+      [c.end]: '2027-06-30',
+      [c.feeCents]: 123456,
+      [c.description]: 'Testvertrag <mit> Sonderzeichen & Umlauten: äöü',
+    },
+    [c.id]
+  );
+  const first = inserted[0] as number | Record<string, number>;
+  return typeof first === 'number' ? first : Number(first[c.id]);
+}
+
+export interface ContractStackOptions {
+  db?: TestDbKind;
+  /** Config overrides (partial, same shape as the config). */
+  config?: unknown;
+}
+
+export async function startContractStack(
+  env: TestWorkflowEnvironment,
+  opts: ContractStackOptions = {}
+): Promise<ContractStack> {
+  const inbox = await startDevInbox({ port: await getFreePort() });
+  // A task queue per stack: several test files may share a server without stealing each other's tasks.
+  const taskQueue = `signflow-test-${process.pid}-${++queueCounter}`;
+  const overrides = deepMerge(
+    {
+      temporal: { taskQueue, namespace: env.namespace ?? 'default' },
+      mail: { smtpUrl: `smtp://127.0.0.1:${inbox.port}` },
+    },
+    opts.config ?? {}
+  );
+  const t = await createTestDb(opts.db ?? 'sqlite', { config: overrides });
+  const config: SignflowConfig = loadConfig(deepMerge(overrides, { database: { url: t.url } }), {});
+  const mailer: Mailer = createMailer(config.mail.smtpUrl, config.mail.from);
+  const worker = await createWorker(config, {
+    connection: env.nativeConnection,
+    workflowBundle: await workflowBundle(),
+    db: t.db,
+    mailer,
+  });
+  return {
+    t,
+    config,
+    inbox,
+    client: env.client,
+    worker,
+    waitForMail: (pred, timeoutMs = 20_000) => inbox.waitFor(pred, timeoutMs),
+    async stop() {
+      await worker.shutdown();
+      mailer.close();
+      await inbox.close();
+      await t.destroy();
+    },
+  };
+}

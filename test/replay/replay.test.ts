@@ -1,0 +1,44 @@
+/**
+ * Replays every stored workflow history (recorded from end-to-end runs, see test/histories/README.md) against the
+ * current workflow code. A change to the workflow that is not guarded by `patched()` makes this fail with a
+ * non-determinism error before it can break a contract that is waiting in production.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../helpers/temporal';
+
+const HISTORY_DIR = path.resolve(__dirname, '..', 'histories');
+
+function storedHistories(): Array<{ workflowId: string; history: unknown }> {
+  return fs
+    .readdirSync(HISTORY_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => ({
+      workflowId: f.replace(/\.json$/, ''),
+      history: JSON.parse(fs.readFileSync(path.join(HISTORY_DIR, f), 'utf8')),
+    }));
+}
+
+test('the repo holds recorded histories to replay', () => {
+  expect(storedHistories().length).toBeGreaterThan(0);
+});
+
+test('every stored history replays without non-determinism', async () => {
+  const histories = storedHistories();
+  const results = [];
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle: await workflowBundle(), replayName: 'signflow-replay' },
+    histories as Array<{ workflowId: string; history: never }>
+  )) {
+    results.push(result);
+  }
+  expect(results).toHaveLength(histories.length);
+  for (const r of results) {
+    expect({ workflowId: r.workflowId, error: r.error ? String(r.error) : undefined }).toEqual({
+      workflowId: r.workflowId,
+      error: undefined,
+    });
+  }
+}, 120_000);

@@ -1,0 +1,334 @@
+/**
+ * The contract workflow on the time-skipping test server with the real activities (SQLite, SMTP on loopback): days of
+ * reminders and expiry pass in seconds. Updates are awaited without time skipping, which is fine here because the
+ * recording activities run in real time.
+ */
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { PNG } from 'pngjs';
+import type { CapturedMail } from '../../mail/dev-inbox';
+import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
+import { contractWorkflowId, type ContractResult, type SignatureOutcome } from '../../workflows/definitions';
+import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { createTimeSkippingEnv } from '../helpers/temporal';
+
+jest.setTimeout(120_000);
+
+const HOUR = 60 * 60 * 1000;
+
+let env: TestWorkflowEnvironment;
+let stack: ContractStack;
+let client: Client;
+
+/** Each test takes its own fresh contract so the tests do not depend on each other's order. */
+const takeContract = (): Promise<number> => addSendableContract(stack.t);
+
+const mailKey = (m: CapturedMail): string => m.headers['x-signflow-mail-key'] ?? '';
+const mailsFor = (contractId: number): string[] =>
+  stack.inbox
+    .messages()
+    .map(mailKey)
+    .filter((k) => k.startsWith(`${contractWorkflowId(contractId)}:`))
+    .sort();
+
+/** Polls `check` until it passes (bounded): the inbox sees a mail before the workflow has recorded that it sent it. */
+async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function waitForInvitation(contractId: number): Promise<CapturedMail> {
+  const mail = await stack.waitForMail((m) => mailKey(m) === `${contractWorkflowId(contractId)}:invitation`);
+  await eventually(async () => expect((await contractStatus(client, contractId)).phase).toBe('awaiting-signature'));
+  return mail;
+}
+
+function whitePngBase64(width = 120, height = 40): string {
+  const png = new PNG({ width, height });
+  png.data.fill(255);
+  return PNG.sync.write(png).toString('base64');
+}
+
+async function signatureRow(signatureId: number): Promise<Record<string, unknown>> {
+  return (await stack.t.db('unterschriften').where('id', signatureId).first()) as Record<string, unknown>;
+}
+
+async function contractRow(contractId: number): Promise<Record<string, unknown>> {
+  return (await stack.t.db('honorarvertraege').where('id', contractId).first()) as Record<string, unknown>;
+}
+
+/** The ApplicationFailure type behind an Update rejection (validator or activity). */
+async function updateFailureType(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure)
+      return err.cause.type ?? undefined;
+    throw err;
+  }
+  throw new Error('expected the update to be rejected');
+}
+
+const timing = {
+  signature: { remindersEnabled: true, reminderDelay: '2h', reminderInterval: '1h', reminderMax: 2, expiry: '24h' },
+};
+
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  stack = await startContractStack(env, { config: timing });
+  client = stack.client;
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await env?.teardown();
+});
+
+describe('honorarvertrag workflow (time-skipping server, real activities)', () => {
+  test('happy path by click: invitation, sign, rows as the seed says, confirmation mail', async () => {
+    const contractId = await takeContract();
+    const { workflowId } = await startContractWorkflow(client, stack.config, contractId);
+    expect(workflowId).toBe(`honorarvertrag-${contractId}`);
+    const invitation = await waitForInvitation(contractId);
+    const state = await contractStatus(client, contractId);
+    expect(state.phase).toBe('awaiting-signature');
+    expect(invitation.text).toContain(`/portal/dokumente/${state.documentId}`);
+
+    const handle = contractHandle(client, contractId);
+    const outcome: SignatureOutcome = await handle.executeUpdate('sign', {
+      args: [{ contactId: state.contactId, method: 'click' }],
+    });
+    expect(outcome).toMatchObject({ kind: 'signed', method: 'click', userContactId: state.contactId });
+    const result = (await handle.result()) as ContractResult;
+    expect(result).toMatchObject({ contractId, outcome: 'signed', remindersSent: 0 });
+
+    const sig = await signatureRow(result.signatureId);
+    expect(sig.status).toBe('gültig');
+    expect(Boolean(sig.unterschrift_per_authentifiziertem_klick)).toBe(true);
+    expect(Number(sig.benutzer_id)).toBe(state.contactId);
+    expect(sig.md5_hash).toBe(outcome.md5Hash);
+    expect(sig.unterschriftenbild ?? null).toBeNull();
+    const contract = await contractRow(contractId);
+    expect(contract.status).toBe('in Durchführung');
+    expect(Boolean(contract.bestaetigt_durch_honorarkraft)).toBe(true);
+    expect(Number(contract.bestaetigt_durch)).toBe(state.contactId);
+    expect(new Date(contract.bestaetigt_am as string).toISOString()).toBe(outcome.confirmedAt);
+
+    await stack.waitForMail((m) => mailKey(m) === `${workflowId}:confirmation`);
+    expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`, `${workflowId}:invitation`]);
+  });
+
+  test('happy path by drawn image: an all-white PNG is accepted and stored', async () => {
+    const contractId = await takeContract();
+    await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const state = await contractStatus(client, contractId);
+    const handle = contractHandle(client, contractId);
+    const outcome: SignatureOutcome = await handle.executeUpdate('sign', {
+      args: [{ contactId: state.contactId, method: 'drawn', imagePngBase64: whitePngBase64() }],
+    });
+    expect(outcome.method).toBe('drawn');
+    const result = (await handle.result()) as ContractResult;
+    const sig = await signatureRow(result.signatureId);
+    expect(sig.status).toBe('gültig');
+    expect(Boolean(sig.unterschrift_per_authentifiziertem_klick)).toBe(false);
+    const image = await stack.t.db('dokumente').where('id', Number(sig.unterschriftenbild)).first();
+    expect(image.mime_type).toBe('image/png');
+    expect(Buffer.from(image.inhalt).toString('base64')).toBe(whitePngBase64());
+  });
+
+  test('staff confirmation: staff contact as user and confirmed-by, authenticated click yes, gültig', async () => {
+    const contractId = await takeContract();
+    const staff = stack.t.seed.staffContactId;
+    await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const handle = contractHandle(client, contractId);
+    const outcome: SignatureOutcome = await handle.executeUpdate('confirmManually', {
+      args: [{ staffContactId: staff }],
+    });
+    expect(outcome).toMatchObject({ kind: 'confirmed', method: 'staff', userContactId: staff });
+    const result = (await handle.result()) as ContractResult;
+    expect(result.outcome).toBe('confirmed');
+    const sig = await signatureRow(result.signatureId);
+    expect(sig.status).toBe('gültig');
+    expect(Boolean(sig.unterschrift_per_authentifiziertem_klick)).toBe(true);
+    expect(Number(sig.benutzer_id)).toBe(staff);
+    const contract = await contractRow(contractId);
+    expect(contract.status).toBe('in Durchführung');
+    expect(Number(contract.bestaetigt_durch)).toBe(staff);
+  });
+
+  test('reminders fire on schedule, stop at the cap, then the request expires', async () => {
+    const contractId = await takeContract();
+    const { workflowId } = await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const start = await env.currentTimeMs();
+
+    await env.sleep(HOUR); // 1 h: before the first reminder (due at 2 h)
+    expect((await contractStatus(client, contractId)).remindersSent).toBe(0);
+
+    await env.sleep(1.5 * HOUR); // 2.5 h: first reminder
+    await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:1`);
+    const afterFirst = await contractStatus(client, contractId);
+    expect(afterFirst.remindersSent).toBe(1);
+    expect(Date.parse(afterFirst.nextReminderAt ?? '') - start).toBeGreaterThanOrEqual(3 * HOUR - 60_000);
+
+    await env.sleep(HOUR); // 3.5 h: second reminder, the cap
+    await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:2`);
+
+    const result = (await contractHandle(client, contractId).result()) as ContractResult; // skips to expiry (24 h)
+    expect(result).toMatchObject({ outcome: 'expired', remindersSent: 2 });
+    expect((await env.currentTimeMs()) - start).toBeGreaterThanOrEqual(24 * HOUR - 60_000);
+    expect(mailsFor(contractId)).toEqual([
+      `${workflowId}:invitation`,
+      `${workflowId}:reminder:1`,
+      `${workflowId}:reminder:2`,
+    ]);
+    expect((await signatureRow(result.signatureId)).status).toBe('abgelaufen');
+    // Expiry voids the signature only; the contract stays as it was sent.
+    expect((await contractRow(contractId)).status).toBe('versendet');
+  });
+
+  test('withdraw voids the signature and changes nothing else', async () => {
+    const contractId = await takeContract();
+    await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const before = await contractRow(contractId);
+    const handle = contractHandle(client, contractId);
+    await handle.signal('withdraw', { staffContactId: stack.t.seed.staffContactId });
+    const result = (await handle.result()) as ContractResult;
+    expect(result.outcome).toBe('withdrawn');
+    expect((await signatureRow(result.signatureId)).status).toBe('zurückgezogen');
+    expect(await contractRow(contractId)).toEqual(before);
+  });
+
+  test('wrong signer is rejected by the validator; the right one can still sign', async () => {
+    const contractId = await takeContract();
+    await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const state = await contractStatus(client, contractId);
+    const handle = contractHandle(client, contractId);
+    const stranger = stack.t.seed.staffContactId;
+    expect(stranger).not.toBe(state.contactId);
+    expect(
+      await updateFailureType(handle.executeUpdate('sign', { args: [{ contactId: stranger, method: 'click' }] }))
+    ).toBe('WRONG_SIGNER');
+    expect((await signatureRow(state.signatureId as number)).status).toBe('ausstehend');
+    expect(
+      await updateFailureType(
+        handle.executeUpdate('sign', {
+          args: [{ contactId: state.contactId, method: 'drawn', imagePngBase64: 'bm9wZQ==' }],
+        })
+      )
+    ).toBe('INVALID_SIGNATURE_INPUT');
+    await handle.executeUpdate('sign', { args: [{ contactId: state.contactId, method: 'click' }] });
+    expect(((await handle.result()) as ContractResult).outcome).toBe('signed');
+  });
+
+  test('a second signature is rejected: exactly one of two concurrent signs wins', async () => {
+    const contractId = await takeContract();
+    await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const state = await contractStatus(client, contractId);
+    const handle = contractHandle(client, contractId);
+    const sign = () => handle.executeUpdate('sign', { args: [{ contactId: state.contactId, method: 'click' }] });
+    const settled = await Promise.allSettled([sign(), sign()]);
+    const won = settled.filter((s) => s.status === 'fulfilled');
+    const lost = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    const reason = lost[0]?.reason as WorkflowUpdateFailedError;
+    expect(reason).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((reason.cause as ApplicationFailure).type).toBe('SIGNATURE_ALREADY_CONFIRMED');
+    const result = (await handle.result()) as ContractResult;
+    const sig = await signatureRow(result.signatureId);
+    expect(sig.md5_hash).toBe((won[0] as PromiseFulfilledResult<SignatureOutcome>).value.md5Hash);
+    expect(await stack.t.db('unterschriften').where('verknuepftes_objekt_id', contractId).count({ n: '*' })).toEqual([
+      { n: 1 },
+    ]);
+  });
+
+  test('a duplicate start joins the running workflow', async () => {
+    const contractId = await takeContract();
+    const first = await startContractWorkflow(client, stack.config, contractId);
+    const second = await startContractWorkflow(client, stack.config, contractId);
+    expect(second.runId).toBe(first.runId);
+    await waitForInvitation(contractId);
+    const handle = contractHandle(client, contractId);
+    await handle.signal('withdraw');
+    await handle.result();
+    expect(mailsFor(contractId)).toEqual([`${contractWorkflowId(contractId)}:invitation`]);
+  });
+
+  test('resend sends one extra reminder per request', async () => {
+    const contractId = await takeContract();
+    const { workflowId } = await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const handle = contractHandle(client, contractId);
+    await handle.signal('resend');
+    await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:1`);
+    await eventually(async () => expect((await contractStatus(client, contractId)).remindersSent).toBe(1));
+    await handle.signal('withdraw');
+    await handle.result();
+  });
+
+  test('invalid input fails the workflow with a named, non-retryable error and writes nothing', async () => {
+    const seed = stack.t.seed;
+    const cases: Array<[number, string]> = [
+      [987654, 'CONTRACT_NOT_FOUND'],
+      [seed.invalidEmailContractId, 'CONTACT_EMAIL_INVALID'],
+      [seed.inProgressContractId, 'CONTRACT_NOT_SENDABLE'],
+    ];
+    const ids = cases.map(([id]) => id);
+    const countRows = async () =>
+      Promise.all([
+        stack.t.db('dokumente').whereIn('verknuepftes_objekt_id', ids).count({ n: '*' }),
+        stack.t.db('unterschriften').whereIn('verknuepftes_objekt_id', ids).count({ n: '*' }),
+        stack.t.db('signflow_requests').whereIn('contract_id', ids).count({ n: '*' }),
+        stack.t.db('signflow_mails').whereIn('contract_id', ids).count({ n: '*' }),
+        stack.t.db('honorarvertraege').whereIn('id', ids).orderBy('id'),
+      ]);
+    const before = await countRows();
+    for (const [contractId, code] of cases) {
+      await startContractWorkflow(client, stack.config, contractId);
+      const err = await contractHandle(client, contractId)
+        .result()
+        .then(
+          () => undefined,
+          (e: unknown) => e
+        );
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe(code);
+      expect(cause.nonRetryable).toBe(true);
+    }
+    expect(await countRows()).toEqual(before);
+  });
+});
+
+describe('honorarvertrag workflow with reminders switched off', () => {
+  let off: ContractStack;
+  beforeAll(async () => {
+    off = await startContractStack(env, {
+      config: { signature: { ...timing.signature, remindersEnabled: false, expiry: '10h' } },
+    });
+  });
+  afterAll(() => off?.stop());
+
+  test('no reminder before expiry', async () => {
+    const contractId = off.t.seed.contractIds[0] as number;
+    await startContractWorkflow(off.client, off.config, contractId);
+    const result = (await contractHandle(off.client, contractId).result()) as ContractResult;
+    expect(result).toMatchObject({ outcome: 'expired', remindersSent: 0 });
+    const keys = off.inbox.messages().map(mailKey);
+    expect(keys).toEqual([`${contractWorkflowId(contractId)}:invitation`]);
+  });
+});

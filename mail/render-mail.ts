@@ -76,15 +76,15 @@ export class TemplateValueMissingError extends Error {
 export const MAIL_KINDS: readonly MailKind[] = ['invitation', 'reminder', 'confirmation'];
 export const DEFAULT_MAIL_TEMPLATES_DIR = path.resolve(__dirname, '..', 'templates', 'mail');
 
-type Compiled = (context: unknown) => string;
+export type Compiled = (context: unknown) => string;
 
-interface CompiledMail {
+export interface CompiledMail {
   subject: Compiled;
   html: Compiled;
   text: Compiled;
 }
 
-interface CompiledLocale {
+export interface CompiledLocale {
   mails: Record<MailKind, CompiledMail>;
 }
 

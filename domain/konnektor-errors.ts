@@ -172,7 +172,12 @@ export function classifyGematikCode(code: GematikCode): GematikCodeClassificatio
     case 4021:
       return c(code, 'needs-person', T.KONNEKTOR_CONFIGURATION, 'Aufrufkontext ungültig oder nicht zugeordnet');
     case 4019:
-      return c(code, 'needs-person', T.KONNEKTOR_CONFIGURATION, 'Zu den Parametern konnte keine Regel ermittelt werden');
+      return c(
+        code,
+        'needs-person',
+        T.KONNEKTOR_CONFIGURATION,
+        'Zu den Parametern konnte keine Regel ermittelt werden'
+      );
     case 4008:
     case 4047:
     case 4101:
@@ -182,7 +187,12 @@ export function classifyGematikCode(code: GematikCode): GematikCodeClassificatio
         escalateTo: T.CARD_MISSING,
       });
     case 4018:
-      return c(code, 'needs-person', T.CARD_SESSION_CONFLICT, 'HBA hat Kartensitzung zu anderer UserId mit erhöhtem Sicherheitszustand');
+      return c(
+        code,
+        'needs-person',
+        T.CARD_SESSION_CONFLICT,
+        'HBA hat Kartensitzung zu anderer UserId mit erhöhtem Sicherheitszustand'
+      );
     case 4028:
     case 4040:
     case 4044:
@@ -245,7 +255,12 @@ export function classifyGematikCode(code: GematikCode): GematikCodeClassificatio
       return c(code, 'needs-person', T.KONNEKTOR_CONFIGURATION, 'LU_SAK nicht aktiviert');
     case 4157:
     case 4204:
-      return c(code, 'needs-person', T.KONNEKTOR_CLIENT_AUTH_FAILED, 'Clientsystem konnte nicht authentifiziert werden');
+      return c(
+        code,
+        'needs-person',
+        T.KONNEKTOR_CLIENT_AUTH_FAILED,
+        'Clientsystem konnte nicht authentifiziert werden'
+      );
     case 4174:
       return c(code, 'transient', T.KONNEKTOR_UNAVAILABLE, 'TI-VPN-Tunnel nicht aufgebaut');
     case 4197:
@@ -483,16 +498,19 @@ export class KonnektorError extends Error {
     const cls = classifyAnyGematikCode(code);
     const last = init.traces?.[init.traces.length - 1];
     const text = last?.errorText ?? cls.konnektorText;
-    return new KonnektorError(init.message ?? `Konnektor ${init.operation ?? ''} failed with gematik code ${code}: ${text}`, {
-      failureType: cls.failureType,
-      faultClass: cls.faultClass,
-      gematikCode: code,
-      konnektorText: text,
-      traces: init.traces,
-      operation: init.operation,
-      httpStatus: init.fault?.httpStatus,
-      fault: init.fault,
-    });
+    return new KonnektorError(
+      init.message ?? `Konnektor ${init.operation ?? ''} failed with gematik code ${code}: ${text}`,
+      {
+        failureType: cls.failureType,
+        faultClass: cls.faultClass,
+        gematikCode: code,
+        konnektorText: text,
+        traces: init.traces,
+        operation: init.operation,
+        httpStatus: init.fault?.httpStatus,
+        fault: init.fault,
+      }
+    );
   }
 }
 
@@ -507,9 +525,11 @@ export function classifyHttpStatus(status: number): {
   escalateTo?: KonnektorFailureType;
 } {
   const T = KonnektorFailureType;
-  if (status === 502 || status === 503 || status === 504) return { faultClass: 'transient', failureType: T.KONNEKTOR_UNAVAILABLE };
+  if (status === 502 || status === 503 || status === 504)
+    return { faultClass: 'transient', failureType: T.KONNEKTOR_UNAVAILABLE };
   if (status === 408 || status === 429) return { faultClass: 'transient', failureType: T.KONNEKTOR_BUSY };
-  if (status === 401 || status === 403) return { faultClass: 'needs-person', failureType: T.KONNEKTOR_CLIENT_AUTH_FAILED };
+  if (status === 401 || status === 403)
+    return { faultClass: 'needs-person', failureType: T.KONNEKTOR_CLIENT_AUTH_FAILED };
   if (status === 404) return { faultClass: 'needs-person', failureType: T.KONNEKTOR_CONFIGURATION };
   if (status >= 400 && status < 500) return { faultClass: 'needs-person', failureType: T.KONNEKTOR_REQUEST_INVALID };
   return {

@@ -84,11 +84,19 @@ export function signDetached(content: Buffer, signer: CmsSigner, signingTime: Da
     asn1.create(U, T.INTEGER, false, asn1.integerToDer(1).getBytes()),
     seq([issuerNode, serialNode]),
     seq([oid(OID.sha256)]),
-    asn1.create(CTX, 0, true, sorted.map((s) => s.node)),
+    asn1.create(
+      CTX,
+      0,
+      true,
+      sorted.map((s) => s.node)
+    ),
     seq([oid(OID.sha256WithRSA), asn1.create(U, T.NULL, false, '')]),
     octets(signature),
   ]);
-  const certs = [certAsn1, ...(signer.chainPem ?? []).map((p) => asn1.fromDer(Buffer.from(new X509Certificate(p).raw).toString('binary')))];
+  const certs = [
+    certAsn1,
+    ...(signer.chainPem ?? []).map((p) => asn1.fromDer(Buffer.from(new X509Certificate(p).raw).toString('binary'))),
+  ];
   const signedData = seq([
     asn1.create(U, T.INTEGER, false, asn1.integerToDer(1).getBytes()),
     set([seq([oid(OID.sha256)])]),
@@ -120,9 +128,12 @@ function bytesOf(n: forge.asn1.Asn1 | undefined): Buffer {
  */
 export function verifyDetached(content: Buffer, cms: Buffer, caPem: string, at: Date): CmsVerification {
   try {
-    const ci = asn1.fromDer(cms.toString('binary'), { parseAllBytes: false } as forge.asn1.FromDerOptions);
+    // A PAdES /Contents is zero-padded after the DER; forge's options object (not in its typings) allows that.
+    const fromDer = asn1.fromDer as unknown as (bytes: string, options: { parseAllBytes: boolean }) => forge.asn1.Asn1;
+    const ci = fromDer(cms.toString('binary'), { parseAllBytes: false });
     const ciParts = children(ci);
-    if (asn1.derToOid(ciParts[0]!.value as string) !== OID.signedData) return { valid: false, reason: 'not a SignedData' };
+    if (asn1.derToOid(ciParts[0]!.value as string) !== OID.signedData)
+      return { valid: false, reason: 'not a SignedData' };
     const sd = children(ciParts[1])[0];
     const sdParts = children(sd);
     const certsNode = sdParts.find((p) => p.tagClass === CTX && p.type === 0);
@@ -152,17 +163,33 @@ export function verifyDetached(content: Buffer, cms: Buffer, caPem: string, at: 
     const ca = new X509Certificate(caPem);
     const signerCert = certs.find((c) => {
       try {
-        return rsaVerify('sha256', attrsDer, createPublicKey(c.publicKey.export({ type: 'spki', format: 'pem' })), signature);
+        return rsaVerify(
+          'sha256',
+          attrsDer,
+          createPublicKey(c.publicKey.export({ type: 'spki', format: 'pem' })),
+          signature
+        );
       } catch {
         return false;
       }
     });
-    if (!signerCert) return { valid: false, reason: 'signature does not verify with any embedded certificate', signingTime };
+    if (!signerCert)
+      return { valid: false, reason: 'signature does not verify with any embedded certificate', signingTime };
     if (!signerCert.verify(ca.publicKey) || signerCert.issuer !== ca.subject) {
-      return { valid: false, reason: 'signer certificate not issued by the trusted CA', signerSubject: signerCert.subject, signingTime };
+      return {
+        valid: false,
+        reason: 'signer certificate not issued by the trusted CA',
+        signerSubject: signerCert.subject,
+        signingTime,
+      };
     }
     if (at < new Date(signerCert.validFrom) || at > new Date(signerCert.validTo)) {
-      return { valid: false, reason: 'signer certificate not valid at verification time', signerSubject: signerCert.subject, signingTime };
+      return {
+        valid: false,
+        reason: 'signer certificate not valid at verification time',
+        signerSubject: signerCert.subject,
+        signingTime,
+      };
     }
     return { valid: true, signerSubject: signerCert.subject, signingTime };
   } catch (err) {

@@ -49,7 +49,10 @@ export class FaultInjector {
   private queue: QueuedError[] = [];
   private dropNext = 0;
 
-  constructor(config: Partial<FaultConfig> = {}, private readonly random: () => number = Math.random) {
+  constructor(
+    config: Partial<FaultConfig> = {},
+    private readonly random: () => number = Math.random
+  ) {
     this.config = { ...DEFAULT_FAULTS, ...config };
   }
 

@@ -150,11 +150,18 @@ export class SimulatedKonnektor {
     };
     const m = this.o.infoModel;
     if (ctx.mandantId !== m.mandantId) throw new KonnektorFault(4021, `Ungültige Mandanten-ID ${ctx.mandantId}`);
-    if (!m.clientSystemIds.includes(ctx.clientSystemId)) throw new KonnektorFault(4021, `Ungültige Clientsystem-ID ${ctx.clientSystemId}`);
-    if (!m.workplaceIds.includes(ctx.workplaceId)) throw new KonnektorFault(4021, `Ungültige Arbeitsplatz-ID ${ctx.workplaceId}`);
+    if (!m.clientSystemIds.includes(ctx.clientSystemId))
+      throw new KonnektorFault(4021, `Ungültige Clientsystem-ID ${ctx.clientSystemId}`);
+    if (!m.workplaceIds.includes(ctx.workplaceId))
+      throw new KonnektorFault(4021, `Ungültige Arbeitsplatz-ID ${ctx.workplaceId}`);
     // SOAP1: the client system is authenticated by its certificate (CN = client system id).
     if (clientCn !== undefined && clientCn !== ctx.clientSystemId) {
-      throw new KonnektorFault(4204, `Clientsystem ${ctx.clientSystemId} passt nicht zum Clientzertifikat`, 'Error', 'Security');
+      throw new KonnektorFault(
+        4204,
+        `Clientsystem ${ctx.clientSystemId} passt nicht zum Clientzertifikat`,
+        'Error',
+        'Security'
+      );
     }
     if (requireUser && !ctx.userId) throw new KonnektorFault(4003, 'Keine User-ID angegeben');
     return ctx;
@@ -174,7 +181,11 @@ export class SimulatedKonnektor {
   /** Drops expired sessions; returns the live session for this key. */
   private session(cardHandle: string, ctx: Ctx): ComfortSession | undefined {
     return this.sessions.find(
-      (s) => s.cardHandle === cardHandle && s.mandantId === ctx.mandantId && s.clientSystemId === ctx.clientSystemId && s.userId === ctx.userId
+      (s) =>
+        s.cardHandle === cardHandle &&
+        s.mandantId === ctx.mandantId &&
+        s.clientSystemId === ctx.clientSystemId &&
+        s.userId === ctx.userId
     );
   }
 
@@ -204,7 +215,12 @@ export class SimulatedKonnektor {
   // ------------------------------------------------------------------ dispatch
 
   /** Runs one operation; returns the response body element (without envelope). Throws `KonnektorFault`. */
-  async handle(service: ServiceKind, operation: string, body: Record<string, unknown>, clientCn?: string): Promise<string> {
+  async handle(
+    service: ServiceKind,
+    operation: string,
+    body: Record<string, unknown>,
+    clientCn?: string
+  ): Promise<string> {
     if (service === 'event') {
       if (operation === 'GetCards') return this.getCards(body, clientCn);
     } else {
@@ -303,7 +319,8 @@ export class SimulatedKonnektor {
     const ctx = this.context(body.Context, clientCn, true);
     const userId = ctx.userId!;
     if (!UUID.test(userId)) throw new KonnektorFault(4272, 'UserId nicht zulässig (keine UUID)');
-    if (this.recentUserIds.includes(userId)) throw new KonnektorFault(4270, 'UserId in den letzten 1.000 Vorgängen bereits verwendet');
+    if (this.recentUserIds.includes(userId))
+      throw new KonnektorFault(4270, 'UserId in den letzten 1.000 Vorgängen bereits verwendet');
     if (!this.o.comfort.enabled) throw new KonnektorFault(4263, 'Komfortsignaturfunktion nicht aktiviert');
     if (card.type !== 'HBA') throw new KonnektorFault(4274, 'Komfortsignatur nur mit HBA');
     if (this.sessions.filter((s) => s.cardHandle === card.handle).length >= this.o.maxSessionsPerCard) {
@@ -338,7 +355,8 @@ export class SimulatedKonnektor {
         continue;
       }
       const mine = this.sessions.filter((s) => s.cardHandle === h);
-      if (mine.length === 0) warnings.push({ code: 4266, text: 'Keine Kartensitzung mit Komfortsignatur', severity: 'Warning' });
+      if (mine.length === 0)
+        warnings.push({ code: 4266, text: 'Keine Kartensitzung mit Komfortsignatur', severity: 'Warning' });
       for (const s of mine) this.endSession(s);
     }
     return el('SIG:DeactivateComfortSignatureResponse', status(warnings, this.now()), {
@@ -353,21 +371,29 @@ export class SimulatedKonnektor {
     this.context(body.Context, clientCn, false);
     let job: string;
     do {
-      const letters = Array.from({ length: 3 }, () => String.fromCharCode(65 + Math.floor(Math.random() * 26))).join('');
+      const letters = Array.from({ length: 3 }, () => String.fromCharCode(65 + Math.floor(Math.random() * 26))).join(
+        ''
+      );
       job = `${letters}-${String(Math.floor(Math.random() * 1000)).padStart(3, '0')}`;
     } while (this.issuedJobs.has(job) || this.recentJobs.includes(job));
     this.issuedJobs.add(job);
     return el('SIG:GetJobNumberResponse', txt('SIG:JobNumber', job), { 'xmlns:SIG': sig });
   }
 
-  private async signDocument(sig: string, body: Record<string, unknown>, clientCn: string | undefined, comfortCapable: boolean): Promise<string> {
+  private async signDocument(
+    sig: string,
+    body: Record<string, unknown>,
+    clientCn: string | undefined,
+    comfortCapable: boolean
+  ): Promise<string> {
     const card = this.card(textOf(asArray(body.CardHandle)[0]));
     const ctx = this.context(body.Context, clientCn, card.type === 'HBA');
     if (card.type !== 'HBA') throw new KonnektorFault(4126, 'Kartentyp nicht zulässig für Signatur');
     if (!textOf(body.TvMode)) throw new KonnektorFault(4000, 'TvMode fehlt');
     const job = textOf(body.JobNumber);
     if (!job || !/^[A-Z]{3}-[0-9]{3}$/.test(job)) throw new KonnektorFault(4000, 'JobNumber fehlt oder ungültig');
-    if (this.recentJobs.includes(job)) throw new KonnektorFault(4252, 'Jobnummer in den letzten 1.000 Aufrufen bereits verwendet');
+    if (this.recentJobs.includes(job))
+      throw new KonnektorFault(4252, 'Jobnummer in den letzten 1.000 Aufrufen bereits verwendet');
     this.recentJobs.push(job);
     if (this.recentJobs.length > 1000) this.recentJobs.shift();
     this.issuedJobs.delete(job);
@@ -383,7 +409,8 @@ export class SimulatedKonnektor {
     if (new Set(parsed.map((p) => p.signatureType)).size > 1) {
       throw new KonnektorFault(4111, 'Mischung von Signaturtypen in einem Aufruf nicht zulässig');
     }
-    if (parsed.reduce((n, p) => n + p.data.length, 0) > MAX_CALL_BYTES) throw new KonnektorFault(4283, 'Dokumente zu groß');
+    if (parsed.reduce((n, p) => n + p.data.length, 0) > MAX_CALL_BYTES)
+      throw new KonnektorFault(4283, 'Dokumente zu groß');
 
     // Comfort session or PIN mode (TUC_KON_170 vs TUC_KON_150).
     const s = comfortCapable ? this.session(card.handle, ctx) : undefined;
@@ -414,17 +441,31 @@ export class SimulatedKonnektor {
           throw new KonnektorFault(4112, `Dokument nicht konform: ${(err as Error).message}`);
         }
         responses.push(
-          el('SIG:SignResponse', [
-            status(),
-            el('SIG:OptionalOutputs', el('SIG:DocumentWithSignature', el('dss:Base64Data', signed.toString('base64'), { MimeType: p.mimeType }))),
-          ], { RequestID: p.requestId })
+          el(
+            'SIG:SignResponse',
+            [
+              status(),
+              el(
+                'SIG:OptionalOutputs',
+                el(
+                  'SIG:DocumentWithSignature',
+                  el('dss:Base64Data', signed.toString('base64'), { MimeType: p.mimeType })
+                )
+              ),
+            ],
+            { RequestID: p.requestId }
+          )
         );
       } else {
         const cms = signDetached(p.data, signer, now);
         responses.push(
-          el('SIG:SignResponse', [status(), el('dss:SignatureObject', el('dss:Base64Signature', cms.toString('base64'), { Type: CADES }))], {
-            RequestID: p.requestId,
-          })
+          el(
+            'SIG:SignResponse',
+            [status(), el('dss:SignatureObject', el('dss:Base64Signature', cms.toString('base64'), { Type: CADES }))],
+            {
+              RequestID: p.requestId,
+            }
+          )
         );
       }
     }
@@ -434,22 +475,30 @@ export class SimulatedKonnektor {
     return el('SIG:SignDocumentResponse', responses, { 'xmlns:SIG': sig, 'xmlns:CONN': NS.CONN, 'xmlns:dss': NS.dss });
   }
 
-  private parseSignRequest(r: Record<string, unknown>): { requestId: string; signatureType: string; mimeType: string; data: Buffer } {
+  private parseSignRequest(r: Record<string, unknown>): {
+    requestId: string;
+    signatureType: string;
+    mimeType: string;
+    data: Buffer;
+  } {
     const requestId = typeof r['@_RequestID'] === 'string' ? r['@_RequestID'] : '';
     if (!requestId) throw new KonnektorFault(4000, 'RequestID fehlt');
     const doc = nodeOf(r.Document);
-    const b64 = nodeOf(doc?.Base64Data) ?? (typeof doc?.Base64Data === 'string' ? { '#text': doc.Base64Data } : undefined);
+    const b64 =
+      nodeOf(doc?.Base64Data) ?? (typeof doc?.Base64Data === 'string' ? { '#text': doc.Base64Data } : undefined);
     if (!doc || !b64) throw new KonnektorFault(4000, 'Document/Base64Data fehlt');
     if (typeof doc['@_ShortText'] !== 'string' || doc['@_ShortText'] === '') {
       throw new KonnektorFault(4000, 'ShortText ist für QES verpflichtend');
     }
     if (textOf(r.IncludeRevocationInfo) === undefined) throw new KonnektorFault(4000, 'IncludeRevocationInfo fehlt');
     const mimeType = typeof b64['@_MimeType'] === 'string' ? b64['@_MimeType'] : '';
-    if (!QES_MIME.test(mimeType)) throw new KonnektorFault(4110, `Ungültiges Dokumentformat für QES: ${mimeType || 'ohne MimeType'}`);
+    if (!QES_MIME.test(mimeType))
+      throw new KonnektorFault(4110, `Ungültiges Dokumentformat für QES: ${mimeType || 'ohne MimeType'}`);
     const isPdf = /^application\/pdf/i.test(mimeType);
     const requested = textOf(nodeOf(r.OptionalInputs)?.SignatureType);
     const signatureType = requested ?? (isPdf ? PADES : CADES);
-    if (signatureType !== CADES && signatureType !== PADES) throw new KonnektorFault(4111, `Signaturtyp ${signatureType} für QES nicht zulässig`);
+    if (signatureType !== CADES && signatureType !== PADES)
+      throw new KonnektorFault(4111, `Signaturtyp ${signatureType} für QES nicht zulässig`);
     if (signatureType === PADES && !isPdf) throw new KonnektorFault(4111, 'PAdES nur für PDF/A');
     if (textOf(nodeOf(r.OptionalInputs)?.IncludeEContent) === 'true') {
       throw new KonnektorFault(4111, 'Der Simulator erzeugt nur CAdES detached');
@@ -466,7 +515,9 @@ export class SimulatedKonnektor {
     if (!b64) throw new KonnektorFault(4000, 'Document fehlt');
     const data = Buffer.from(textOf(b64) ?? '', 'base64');
     const mime = typeof b64['@_MimeType'] === 'string' ? b64['@_MimeType'] : '';
-    const sigB64 = textOf(nodeOf(nodeOf(body.SignatureObject)?.Base64Signature)) ?? textOf(nodeOf(body.SignatureObject)?.Base64Signature);
+    const sigB64 =
+      textOf(nodeOf(nodeOf(body.SignatureObject)?.Base64Signature)) ??
+      textOf(nodeOf(body.SignatureObject)?.Base64Signature);
     const now = this.now();
     const result = sigB64
       ? verifyDetached(data, Buffer.from(sigB64, 'base64'), this.o.pki.ca.certPem, now)

@@ -7,6 +7,22 @@
 import forge from 'node-forge';
 
 const { asn1, pki } = forge;
+
+/** The parts of forge's API this file uses that @types/node-forge does not declare. */
+const forgeExtra = forge as unknown as {
+  util: { ByteBuffer: new (bytes?: string) => forge.util.ByteStringBuffer };
+  pki: {
+    pbe: {
+      generatePkcs12Key(
+        password: string,
+        salt: forge.util.ByteStringBuffer,
+        id: number,
+        iter: number,
+        n: number
+      ): forge.util.ByteStringBuffer;
+    };
+  };
+};
 const U = asn1.Class.UNIVERSAL;
 const T = asn1.Type;
 
@@ -46,7 +62,11 @@ function localKeyIdAttrs(cert: forge.pki.Certificate): forge.asn1.Asn1 {
   ]);
 }
 
-export function buildLegacyP12(key: forge.pki.rsa.PrivateKey, chain: forge.pki.Certificate[], password: string): Buffer {
+export function buildLegacyP12(
+  key: forge.pki.rsa.PrivateKey,
+  chain: forge.pki.Certificate[],
+  password: string
+): Buffer {
   const leaf = chain[0];
   if (!leaf) throw new Error('chain is empty');
   const attrs = localKeyIdAttrs(leaf);
@@ -55,14 +75,16 @@ export function buildLegacyP12(key: forge.pki.rsa.PrivateKey, chain: forge.pki.C
   const certBags = chain.map((cert, i) =>
     seq([
       oid('certBag'),
-      explicit0([seq([oid('x509Certificate'), explicit0([octets(asn1.toDer(pki.certificateToAsn1(cert)).getBytes())])])]),
+      explicit0([
+        seq([oid('x509Certificate'), explicit0([octets(asn1.toDer(pki.certificateToAsn1(cert)).getBytes())])]),
+      ]),
       ...(i === 0 ? [attrs] : []),
     ])
   );
   const certSalt = forge.random.getBytesSync(8);
-  const saltBuf = () => new forge.util.ByteBuffer(certSalt);
-  const rc2Key = pki.pbe.generatePkcs12Key(password, saltBuf(), 1, ITERATIONS, 5);
-  const rc2Iv = pki.pbe.generatePkcs12Key(password, saltBuf(), 2, ITERATIONS, 8);
+  const saltBuf = () => new forgeExtra.util.ByteBuffer(certSalt);
+  const rc2Key = forgeExtra.pki.pbe.generatePkcs12Key(password, saltBuf(), 1, ITERATIONS, 5);
+  const rc2Iv = forgeExtra.pki.pbe.generatePkcs12Key(password, saltBuf(), 2, ITERATIONS, 8);
   const rc2 = forge.rc2.createEncryptionCipher(rc2Key, 40);
   rc2.start(rc2Iv);
   rc2.update(asn1.toDer(seq(certBags)));
@@ -94,7 +116,7 @@ export function buildLegacyP12(key: forge.pki.rsa.PrivateKey, chain: forge.pki.C
   const authSafeDer = asn1.toDer(authSafe).getBytes();
 
   const macSalt = forge.random.getBytesSync(8);
-  const macKey = forge.pkcs12.generateKey(password, new forge.util.ByteBuffer(macSalt), 3, ITERATIONS, 20);
+  const macKey = forge.pkcs12.generateKey(password, new forgeExtra.util.ByteBuffer(macSalt), 3, ITERATIONS, 20);
   const hmac = forge.hmac.create();
   hmac.start('sha1', macKey);
   hmac.update(authSafeDer);

@@ -40,8 +40,12 @@ export type P12Format = 'legacy' | 'modern';
 function newKeyPair(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {
-    privateKey: forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()) as forge.pki.rsa.PrivateKey,
-    publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()) as forge.pki.rsa.PublicKey,
+    privateKey: forge.pki.privateKeyFromPem(
+      privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()
+    ) as forge.pki.rsa.PrivateKey,
+    publicKey: forge.pki.publicKeyFromPem(
+      publicKey.export({ type: 'spki', format: 'pem' }).toString()
+    ) as forge.pki.rsa.PublicKey,
   };
 }
 
@@ -79,13 +83,11 @@ function toPair(cert: forge.pki.Certificate, key: forge.pki.rsa.PrivateKey): Key
 }
 
 export function fingerprintOf(certPem: string): string {
-  const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(forge.pki.certificateFromPem(certPem))).getBytes(), 'binary');
-  return createHash('sha256')
-    .update(der)
-    .digest('hex')
-    .toUpperCase()
-    .match(/../g)!
-    .join(':');
+  const der = Buffer.from(
+    forge.asn1.toDer(forge.pki.certificateToAsn1(forge.pki.certificateFromPem(certPem))).getBytes(),
+    'binary'
+  );
+  return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
 }
 
 export interface PkiOptions {
@@ -172,7 +174,9 @@ export function issueClientBundle(ca: KeyAndCert, clientSystemId: string, format
     format === 'legacy'
       ? buildLegacyP12(pair.privateKey, [cert, caCert], password)
       : Buffer.from(
-          forge.asn1.toDer(forge.pkcs12.toPkcs12Asn1(pair.privateKey, [cert, caCert], password, { algorithm: 'aes256' })).getBytes(),
+          forge.asn1
+            .toDer(forge.pkcs12.toPkcs12Asn1(pair.privateKey, [cert, caCert], password, { algorithm: 'aes256' }))
+            .getBytes(),
           'binary'
         );
   const zip = new AdmZip();
@@ -186,7 +190,9 @@ const FILES = ['ca', 'server', 'hba'] as const;
 /** Loads the PKI from `dir` or creates and stores it there (first start). `dir` undefined: in memory only. */
 export function loadOrCreatePki(dir: string | undefined, o: PkiOptions): SimulatorPki {
   if (dir) {
-    const complete = FILES.every((f) => fs.existsSync(path.join(dir, `${f}.key.pem`)) && fs.existsSync(path.join(dir, `${f}.cert.pem`)));
+    const complete = FILES.every(
+      (f) => fs.existsSync(path.join(dir, `${f}.key.pem`)) && fs.existsSync(path.join(dir, `${f}.cert.pem`))
+    );
     if (complete) {
       const read = (f: string): KeyAndCert => ({
         keyPem: fs.readFileSync(path.join(dir, `${f}.key.pem`), 'utf8'),
@@ -208,7 +214,12 @@ export function loadOrCreatePki(dir: string | undefined, o: PkiOptions): Simulat
 }
 
 /** Loads the client bundle of `clientSystemId` from `dir` or issues and stores it. */
-export function loadOrIssueClientBundle(dir: string | undefined, ca: KeyAndCert, clientSystemId: string, format: P12Format): ClientBundle {
+export function loadOrIssueClientBundle(
+  dir: string | undefined,
+  ca: KeyAndCert,
+  clientSystemId: string,
+  format: P12Format
+): ClientBundle {
   const file = dir ? path.join(dir, `client-${clientSystemId}-${format}.zip`) : undefined;
   if (file && fs.existsSync(file)) {
     const zipBuf = fs.readFileSync(file);

@@ -33,7 +33,12 @@ export function connectorSds(o: SdsOptions): string {
   ];
   if (o.offer75) {
     sigVersions.push(
-      version('http://ws.gematik.de/conn/SignatureService/WSDL/v7.5', '7.5.5', 'Signaturdienst mit Komfortsignatur', o.baseUrl + PATHS.sig75)
+      version(
+        'http://ws.gematik.de/conn/SignatureService/WSDL/v7.5',
+        '7.5.5',
+        'Signaturdienst mit Komfortsignatur',
+        o.baseUrl + PATHS.sig75
+      )
     );
   }
   const product = el('PI:ProductInformation', [
@@ -44,7 +49,10 @@ export function connectorSds(o: SdsOptions): string {
       txt('PI:ProductCode', 'konsim'),
       el('PI:ProductVersion', el('PI:Local', [txt('PI:HWVersion', '1.0.0'), txt('PI:FWVersion', '1.0.0')])),
     ]),
-    el('PI:ProductMiscellaneous', [txt('PI:ProductVendorName', 'signflow'), txt('PI:ProductName', 'Konnektor-Simulator')]),
+    el('PI:ProductMiscellaneous', [
+      txt('PI:ProductVendorName', 'signflow'),
+      txt('PI:ProductName', 'Konnektor-Simulator'),
+    ]),
   ]);
   return (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' +
@@ -56,7 +64,12 @@ export function connectorSds(o: SdsOptions): string {
         txt('SDS:ClientAutMandatory', true),
         el('SI:ServiceInformation', [
           service('EventService', 'Ereignisdienst', [
-            version('http://ws.gematik.de/conn/EventService/WSDL/v7.2', '7.2.0', 'Ereignisdienst', o.baseUrl + PATHS.event),
+            version(
+              'http://ws.gematik.de/conn/EventService/WSDL/v7.2',
+              '7.2.0',
+              'Ereignisdienst',
+              o.baseUrl + PATHS.event
+            ),
           ]),
           service('SignatureService', 'Signaturdienst', sigVersions),
         ]),

@@ -146,7 +146,9 @@ function listen(server: net.Server, port: number, host: string): Promise<number>
   });
 }
 
-export async function startKonnektorSimulator(opts: KonnektorSimulatorOptions = {}): Promise<RunningKonnektorSimulator> {
+export async function startKonnektorSimulator(
+  opts: KonnektorSimulatorOptions = {}
+): Promise<RunningKonnektorSimulator> {
   const host = opts.host ?? '127.0.0.1';
   const hbaIccsn = opts.hba?.iccsn ?? '80276001011699910102';
   const holderName = opts.hba?.holderName ?? 'Dr. Erika Mustermann';
@@ -211,7 +213,13 @@ export async function startKonnektorSimulator(opts: KonnektorSimulatorOptions = 
       return;
     }
     const service: ServiceKind | undefined =
-      url.pathname === PATHS.event ? 'event' : url.pathname === PATHS.sig74 ? 'sig74' : url.pathname === PATHS.sig75 && offer75 ? 'sig75' : undefined;
+      url.pathname === PATHS.event
+        ? 'event'
+        : url.pathname === PATHS.sig74
+          ? 'sig74'
+          : url.pathname === PATHS.sig75 && offer75
+            ? 'sig75'
+            : undefined;
     if (!service || req.method !== 'POST') {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       res.end('not found');
@@ -229,7 +237,10 @@ export async function startKonnektorSimulator(opts: KonnektorSimulatorOptions = 
     if (!parsed) return send(500, plainSoapFault('soap:Client', 'Anfrage ist kein SOAP-Envelope'));
     const expectedNs = SOAP_NS[service];
     if (parsed.namespace !== expectedNs) {
-      return send(500, plainSoapFault('soap:Client', `Namensraum ${parsed.namespace} wird an diesem Endpunkt nicht angeboten`));
+      return send(
+        500,
+        plainSoapFault('soap:Client', `Namensraum ${parsed.namespace} wird an diesem Endpunkt nicht angeboten`)
+      );
     }
     if (soapAction !== `${expectedNs}#${operation}`) {
       return send(500, plainSoapFault('soap:Client', `SOAPAction ${soapAction} passt nicht zu ${operation}`));
@@ -240,7 +251,8 @@ export async function startKonnektorSimulator(opts: KonnektorSimulatorOptions = 
       req.socket.destroy();
       return;
     }
-    const docs = operation === 'SignDocument' ? (Array.isArray(parsed.body.SignRequest) ? parsed.body.SignRequest.length : 1) : 0;
+    const docs =
+      operation === 'SignDocument' ? (Array.isArray(parsed.body.SignRequest) ? parsed.body.SignRequest.length : 1) : 0;
     await sleep(faults.config.latencyMs + faults.config.perDocumentLatencyMs * docs);
     if (decision.kind === 'gematik') {
       const fault = new KonnektorFault(decision.code, decision.text);
@@ -308,7 +320,8 @@ export async function startKonnektorSimulator(opts: KonnektorSimulatorOptions = 
       }
       if (!inserted) {
         // Pulling the card ends its card sessions, including comfort sessions.
-        for (const s of konnektor.sessions.filter((x) => x.cardHandle === card.handle)) konnektor.sessions.splice(konnektor.sessions.indexOf(s), 1);
+        for (const s of konnektor.sessions.filter((x) => x.cardHandle === card.handle))
+          konnektor.sessions.splice(konnektor.sessions.indexOf(s), 1);
       }
       card.inserted = inserted;
     },
@@ -354,9 +367,8 @@ export async function startKonnektorSimulator(opts: KonnektorSimulatorOptions = 
     admin,
     close: async () => {
       for (const s of sockets) s.destroy();
-      await Promise.all(
-        [server, adminServer].filter((s): s is net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())))
-      );
+      const servers: net.Server[] = adminServer ? [server, adminServer] : [server];
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };
 }
@@ -393,10 +405,19 @@ async function handleAdmin(
   };
   const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
   if (req.method === 'GET' && url.pathname === '/admin/state') {
-    return json({ cards: admin.cards(), sessions: admin.sessions(), stats: admin.stats(), faults: admin.faults.config, pending: admin.faults.pending() });
+    return json({
+      cards: admin.cards(),
+      sessions: admin.sessions(),
+      stats: admin.stats(),
+      faults: admin.faults.config,
+      pending: admin.faults.pending(),
+    });
   }
   if (req.method === 'GET' && url.pathname === '/admin/client.zip') {
-    res.writeHead(200, { 'Content-Type': 'application/zip', 'Content-Disposition': `attachment; filename="${bundle.clientSystemId}.zip"` });
+    res.writeHead(200, {
+      'Content-Type': 'application/zip',
+      'Content-Disposition': `attachment; filename="${bundle.clientSystemId}.zip"`,
+    });
     res.end(bundle.zip);
     return;
   }

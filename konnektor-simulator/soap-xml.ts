@@ -26,7 +26,11 @@ export function esc(s: string): string {
 }
 
 /** `<p:name a="v">children</p:name>`; text children must already be escaped. */
-export function el(name: string, children: string | string[] = '', attrs: Record<string, string | undefined> = {}): string {
+export function el(
+  name: string,
+  children: string | string[] = '',
+  attrs: Record<string, string | undefined> = {}
+): string {
   const a = Object.entries(attrs)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => ` ${k}="${esc(v!)}"`)
@@ -110,7 +114,12 @@ const parser = new XMLParser({
   isArray: (name) => name === 'SignRequest' || name === 'CardHandle',
 });
 
-const nsParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', parseTagValue: false, trimValues: true });
+const nsParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  parseTagValue: false,
+  trimValues: true,
+});
 
 export function parseRequest(xml: string): ParsedRequest | undefined {
   let plain: Record<string, unknown>;
@@ -139,7 +148,11 @@ export function parseRequest(xml: string): ParsedRequest | undefined {
     (rawOp && typeof rawOp === 'object' ? rawOp[attrName] : undefined) ?? rawBody[attrName] ?? rawEnv[attrName] ?? ''
   );
   const opBody = body[operation];
-  return { operation, namespace, body: opBody && typeof opBody === 'object' ? (opBody as Record<string, unknown>) : {} };
+  return {
+    operation,
+    namespace,
+    body: opBody && typeof opBody === 'object' ? (opBody as Record<string, unknown>) : {},
+  };
 }
 
 /** Text of a parsed node (string, or `#text` when the element had attributes). */

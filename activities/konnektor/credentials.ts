@@ -41,7 +41,11 @@ export interface P12Bundle {
 }
 
 function configError(message: string, cause?: unknown): KonnektorError {
-  return new KonnektorError(message, { failureType: KonnektorFailureType.KONNEKTOR_CLIENT_AUTH_FAILED, faultClass: 'needs-person' }, { cause });
+  return new KonnektorError(
+    message,
+    { failureType: KonnektorFailureType.KONNEKTOR_CLIENT_AUTH_FAILED, faultClass: 'needs-person' },
+    { cause }
+  );
 }
 
 const PASSWORD_NAME = /(pass|pwd|pin|kennwort|secret)/i;
@@ -63,7 +67,11 @@ export function readClientZip(zip: Buffer, fallbackPassword?: string): P12Bundle
     throw configError(`client ZIP holds no .p12/.pfx file (entries: ${entries.map((e) => e.entryName).join(', ')})`);
   }
   const texts = entries.filter((e) => !/\.(p12|pfx|pem|crt|cer|der)$/i.test(e.entryName) && e.header.size < 4096);
-  const baseOf = (name: string) => path.basename(name).replace(/\.[^.]*$/, '').toLowerCase();
+  const baseOf = (name: string) =>
+    path
+      .basename(name)
+      .replace(/\.[^.]*$/, '')
+      .toLowerCase();
   let chosen = p12s[0]!;
   let passwordEntry = texts.find((t) => PASSWORD_NAME.test(path.basename(t.entryName)));
   for (const p of p12s) {
@@ -75,7 +83,13 @@ export function readClientZip(zip: Buffer, fallbackPassword?: string): P12Bundle
     }
   }
   passwordEntry ??= texts.length === 1 ? texts[0] : undefined;
-  const password = passwordEntry ? passwordEntry.getData().toString('utf8').replace(/^\uFEFF/, '').trim() : fallbackPassword;
+  const password = passwordEntry
+    ? passwordEntry
+        .getData()
+        .toString('utf8')
+        .replace(/^\uFEFF/, '')
+        .trim()
+    : fallbackPassword;
   if (password === undefined) {
     throw configError('client ZIP holds no password file; configure SIGNFLOW_KONNEKTOR_P12_PASSWORD');
   }
@@ -146,10 +160,13 @@ export function loadClientCredentials(source: CredentialSource): ClientCredentia
     return loadP12(bundle.p12, bundle.password);
   }
   if (source.p12Path) {
-    if (source.p12Password === undefined) throw configError('SIGNFLOW_KONNEKTOR_P12_PASSWORD is required with SIGNFLOW_KONNEKTOR_P12_PATH');
+    if (source.p12Password === undefined)
+      throw configError('SIGNFLOW_KONNEKTOR_P12_PASSWORD is required with SIGNFLOW_KONNEKTOR_P12_PATH');
     return loadP12(readFileOrThrow(source.p12Path), source.p12Password);
   }
-  throw configError('no Konnektor client certificate configured: set SIGNFLOW_KONNEKTOR_CLIENT_ZIP or SIGNFLOW_KONNEKTOR_P12_PATH');
+  throw configError(
+    'no Konnektor client certificate configured: set SIGNFLOW_KONNEKTOR_CLIENT_ZIP or SIGNFLOW_KONNEKTOR_P12_PATH'
+  );
 }
 
 function readFileOrThrow(file: string): Buffer {

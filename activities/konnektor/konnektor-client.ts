@@ -143,7 +143,9 @@ function str(v: unknown): string | undefined {
 /** xsd:duration (`PT5H59M30S`, `P1DT2H`) → seconds. */
 export function parseXsdDuration(value: string | undefined): number {
   if (!value) return 0;
-  const m = /^-?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(value.trim());
+  const m = /^-?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
+    value.trim()
+  );
   if (!m) return 0;
   const [, y, mo, d, h, mi, s] = m;
   const n = (x: string | undefined) => (x ? Number(x) : 0);
@@ -211,7 +213,11 @@ export class KonnektorClient {
     } catch (err) {
       throw new KonnektorError(
         `connector.sds unusable: ${(err as Error).message}`,
-        { failureType: KonnektorFailureType.KONNEKTOR_CONFIGURATION, faultClass: 'needs-person', operation: 'connector.sds' },
+        {
+          failureType: KonnektorFailureType.KONNEKTOR_CONFIGURATION,
+          faultClass: 'needs-person',
+          operation: 'connector.sds',
+        },
         { cause: err }
       );
     }
@@ -228,13 +234,17 @@ export class KonnektorClient {
         res.on('end', () => {
           const body = Buffer.concat(chunks).toString('utf8');
           if (res.statusCode !== 200) {
-            reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { response: { status: res.statusCode, data: body } }));
+            reject(
+              Object.assign(new Error(`HTTP ${res.statusCode}`), { response: { status: res.statusCode, data: body } })
+            );
           } else {
             resolve(body);
           }
         });
       });
-      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout reading connector.sds'), { code: 'ETIMEDOUT' })));
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error('timeout reading connector.sds'), { code: 'ETIMEDOUT' }))
+      );
       req.on('error', reject);
     });
   }
@@ -256,14 +266,21 @@ export class KonnektorClient {
    * One SOAP call. A connection problem or HTTP 404 re-reads the service directory; the call is repeated at once only
    * when it cannot have reached the Konnektor (or only reads).
    */
-  private async call(service: 'event' | 'signature', operation: string, args: unknown, timeoutMs: number): Promise<Node> {
+  private async call(
+    service: 'event' | 'signature',
+    operation: string,
+    args: unknown,
+    timeoutMs: number
+  ): Promise<Node> {
     for (let round = 0; ; round++) {
       const endpoints = await this.discover(round > 0);
       const wsdl = service === 'event' ? WSDL.event : WSDL[endpoints.signature.interfaceVersion];
       const url = service === 'event' ? endpoints.event.url : endpoints.signature.url;
       try {
         const client = await this.soapClient(wsdl, url);
-        const method = (client as unknown as Record<string, (a: unknown, o: unknown) => Promise<unknown[]>>)[`${operation}Async`];
+        const method = (client as unknown as Record<string, (a: unknown, o: unknown) => Promise<unknown[]>>)[
+          `${operation}Async`
+        ];
         if (!method) throw new Error(`operation ${operation} is not in ${path.basename(wsdl)}`);
         const [result] = await method.call(client, args, { httpsAgent: this.agent, timeout: timeoutMs });
         return obj(result) ?? {};
@@ -273,7 +290,9 @@ export class KonnektorClient {
         const rediscover = connectionProblem || kerr.details.httpStatus === 404;
         if (rediscover) this.discovered = undefined;
         const safe =
-          READ_ONLY.has(operation) || kerr.details.httpStatus === 404 || NOT_SENT_CODES.has(kerr.details.transportCode ?? '');
+          READ_ONLY.has(operation) ||
+          kerr.details.httpStatus === 404 ||
+          NOT_SENT_CODES.has(kerr.details.transportCode ?? '');
         if (round === 0 && rediscover && safe) continue;
         throw kerr;
       }
@@ -295,7 +314,12 @@ export class KonnektorClient {
 
   /** EventService GetCards filtered on HBA. */
   async getCards(): Promise<CardInfo[]> {
-    const res = await this.call('event', 'GetCards', { Context: this.ctx(), CardType: 'HBA' }, this.options.callTimeoutMs);
+    const res = await this.call(
+      'event',
+      'GetCards',
+      { Context: this.ctx(), CardType: 'HBA' },
+      this.options.callTimeoutMs
+    );
     return arr(obj(res.Cards)?.Card)
       .map((c) => {
         const o = obj(c) ?? {};
@@ -324,16 +348,21 @@ export class KonnektorClient {
     const card = iccsn ? cards.find((c) => c.iccsn === iccsn) : cards[0];
     if (!card) {
       throw new KonnektorError(
-        iccsn ? `eHBA ${iccsn} is not inserted (found: ${cards.map((c) => c.iccsn ?? c.cardHandle).join(', ') || 'no HBA'})` : 'no eHBA inserted',
+        iccsn
+          ? `eHBA ${iccsn} is not inserted (found: ${cards.map((c) => c.iccsn ?? c.cardHandle).join(', ') || 'no HBA'})`
+          : 'no eHBA inserted',
         { failureType: KonnektorFailureType.CARD_MISSING, faultClass: 'needs-person', operation: 'GetCards' }
       );
     }
     if (card.certificateExpirationDate && card.certificateExpirationDate < now.toISOString().slice(0, 10)) {
-      throw new KonnektorError(`the QES certificate of eHBA ${card.iccsn ?? card.cardHandle} expired on ${card.certificateExpirationDate}`, {
-        failureType: KonnektorFailureType.CERTIFICATE_INVALID,
-        faultClass: 'needs-person',
-        operation: 'GetCards',
-      });
+      throw new KonnektorError(
+        `the QES certificate of eHBA ${card.iccsn ?? card.cardHandle} expired on ${card.certificateExpirationDate}`,
+        {
+          failureType: KonnektorFailureType.CERTIFICATE_INVALID,
+          faultClass: 'needs-person',
+          operation: 'GetCards',
+        }
+      );
     }
     this.handles.set(iccsn ?? '', card);
     return card;
@@ -387,12 +416,18 @@ export class KonnektorClient {
    * ActivateComfortSignature with a fresh UUIDv4 as UserId (retried with another one on 4270). Blocks until the card
    * holder has entered the PIN at the terminal (or the Konnektor gives up). Returns the UserId of the session.
    */
-  async activateComfortSignature(cardHandle: string): Promise<{ userId: string; mode: 'PIN' | 'COMFORT'; warnings: GematikTrace[] }> {
+  async activateComfortSignature(
+    cardHandle: string
+  ): Promise<{ userId: string; mode: 'PIN' | 'COMFORT'; warnings: GematikTrace[] }> {
     const endpoints = await this.discover();
     if (!endpoints.signature.comfortSignature) {
       throw new KonnektorError(
         `the Konnektor offers SignatureService ${endpoints.signature.version} only; comfort signature needs 7.5`,
-        { failureType: KonnektorFailureType.COMFORT_SIGNATURE_DISABLED, faultClass: 'needs-person', operation: 'ActivateComfortSignature' }
+        {
+          failureType: KonnektorFailureType.COMFORT_SIGNATURE_DISABLED,
+          faultClass: 'needs-person',
+          operation: 'ActivateComfortSignature',
+        }
       );
     }
     for (let attempt = 1; ; attempt++) {
@@ -404,9 +439,14 @@ export class KonnektorClient {
           { CardHandle: cardHandle, Context: this.ctx(userId) },
           this.options.activationTimeoutMs
         );
-        return { userId, mode: str(res.SignatureMode) === 'COMFORT' ? 'COMFORT' : 'PIN', warnings: warningsOf(res.Status) };
+        return {
+          userId,
+          mode: str(res.SignatureMode) === 'COMFORT' ? 'COMFORT' : 'PIN',
+          warnings: warningsOf(res.Status),
+        };
       } catch (err) {
-        if (err instanceof KonnektorError && err.failureType === KonnektorFailureType.USER_ID_REUSED && attempt < 3) continue;
+        if (err instanceof KonnektorError && err.failureType === KonnektorFailureType.USER_ID_REUSED && attempt < 3)
+          continue;
         throw err;
       }
     }
@@ -416,7 +456,12 @@ export class KonnektorClient {
   async deactivateComfortSignature(cardHandles: string[]): Promise<{ warnings: GematikTrace[] }> {
     const endpoints = await this.discover();
     if (!endpoints.signature.comfortSignature) return { warnings: [] };
-    const res = await this.call('signature', 'DeactivateComfortSignature', { CardHandle: cardHandles }, this.options.callTimeoutMs);
+    const res = await this.call(
+      'signature',
+      'DeactivateComfortSignature',
+      { CardHandle: cardHandles },
+      this.options.callTimeoutMs
+    );
     return { warnings: warningsOf(res.Status) };
   }
 
@@ -447,7 +492,9 @@ export class KonnektorClient {
     const results: SignResult[] = [];
     let calls = 0;
     // One signature type per call (gemILF_PS 4.4.1: no mixing); PAdES first, in request order otherwise.
-    let queue = [...requests].sort((a, b) => Number(formatFor(b.mimeType).variant === 'PAdES') - Number(formatFor(a.mimeType).variant === 'PAdES'));
+    let queue = [...requests].sort(
+      (a, b) => Number(formatFor(b.mimeType).variant === 'PAdES') - Number(formatFor(a.mimeType).variant === 'PAdES')
+    );
     while (queue.length > 0) {
       const variant = formatFor(queue[0]!.mimeType).variant;
       const sameVariant = queue.findIndex((r) => formatFor(r.mimeType).variant !== variant);
@@ -507,7 +554,8 @@ export class KonnektorClient {
         );
         return this.readSignResponses(res, chunk, formats);
       } catch (err) {
-        if (err instanceof KonnektorError && err.failureType === KonnektorFailureType.JOB_NUMBER_REUSED && attempt < 3) continue;
+        if (err instanceof KonnektorError && err.failureType === KonnektorFailureType.JOB_NUMBER_REUSED && attempt < 3)
+          continue;
         throw err;
       }
     }
@@ -529,7 +577,7 @@ export class KonnektorClient {
       const f = formats.get(req.requestId)!;
       const withSig = obj(obj(obj(r?.OptionalOutputs)?.DocumentWithSignature)?.Base64Data);
       const detached = obj(obj(r?.SignatureObject)?.Base64Signature);
-      const b64 = f.variant === 'PAdES' ? str(withSig) ?? str(detached) : str(detached) ?? str(withSig);
+      const b64 = f.variant === 'PAdES' ? (str(withSig) ?? str(detached)) : (str(detached) ?? str(withSig));
       if (!r || !b64) {
         throw new KonnektorError(`SignDocument returned no signature for request ${req.requestId}`, {
           failureType: KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR,
@@ -555,13 +603,20 @@ export class KonnektorClient {
       Document: { Base64Data: { attributes: { MimeType: f.mimeType }, $value: input.document.toString('base64') } },
     };
     if (input.signature) {
-      args.SignatureObject = { Base64Signature: { attributes: { Type: f.signatureType }, $value: input.signature.toString('base64') } };
+      args.SignatureObject = {
+        Base64Signature: { attributes: { Type: f.signatureType }, $value: input.signature.toString('base64') },
+      };
     }
     args.IncludeRevocationInfo = false;
     const res = await this.call('signature', 'VerifyDocument', args, this.options.callTimeoutMs);
     const vr = obj(res.VerificationResult);
     const high = str(vr?.HighLevelResult);
     const highLevelResult = high === 'VALID' || high === 'INVALID' ? high : 'INCONCLUSIVE';
-    return { highLevelResult, valid: highLevelResult === 'VALID', timestamp: str(vr?.Timestamp), warnings: warningsOf(res.Status) };
+    return {
+      highLevelResult,
+      valid: highLevelResult === 'VALID',
+      timestamp: str(vr?.Timestamp),
+      warnings: warningsOf(res.Status),
+    };
   }
 }

@@ -130,7 +130,10 @@ function messageOf(err: unknown): string {
 /** TLS alerts sent by the Konnektor when it does not accept our client certificate. */
 function isClientCertRejection(code: string | undefined, message: string): boolean {
   return (
-    (code !== undefined && /^ERR_SSL_.*(ALERT_(BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNKNOWN_CA|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|ACCESS_DENIED))/.test(code)) ||
+    (code !== undefined &&
+      /^ERR_SSL_.*(ALERT_(BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNKNOWN_CA|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|ACCESS_DENIED))/.test(
+        code
+      )) ||
     /alert (bad certificate|certificate unknown|unknown ca|certificate required)/i.test(message)
   );
 }
@@ -163,27 +166,50 @@ export function toKonnektorError(err: unknown, operation: string): KonnektorErro
   if (code === SERVER_UNTRUSTED_CODE) {
     return new KonnektorError(
       message,
-      { failureType: KonnektorFailureType.KONNEKTOR_SERVER_UNTRUSTED, faultClass: 'needs-person', operation, transportCode: code },
+      {
+        failureType: KonnektorFailureType.KONNEKTOR_SERVER_UNTRUSTED,
+        faultClass: 'needs-person',
+        operation,
+        transportCode: code,
+      },
       { cause: err }
     );
   }
   if (isClientCertRejection(code, message)) {
     return new KonnektorError(
       `Konnektor rejected the client certificate during ${operation}: ${message}`,
-      { failureType: KonnektorFailureType.KONNEKTOR_CLIENT_AUTH_FAILED, faultClass: 'needs-person', operation, transportCode: code },
+      {
+        failureType: KonnektorFailureType.KONNEKTOR_CLIENT_AUTH_FAILED,
+        faultClass: 'needs-person',
+        operation,
+        transportCode: code,
+      },
       { cause: err }
     );
   }
-  if ((code && (TRANSIENT_NET.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ECONN'))) || /socket hang up|timeout/i.test(message)) {
+  if (
+    (code && (TRANSIENT_NET.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ECONN'))) ||
+    /socket hang up|timeout/i.test(message)
+  ) {
     return new KonnektorError(
       `Konnektor unreachable during ${operation}: ${message}`,
-      { failureType: KonnektorFailureType.KONNEKTOR_UNAVAILABLE, faultClass: 'transient', operation, transportCode: code },
+      {
+        failureType: KonnektorFailureType.KONNEKTOR_UNAVAILABLE,
+        faultClass: 'transient',
+        operation,
+        transportCode: code,
+      },
       { cause: err }
     );
   }
   return new KonnektorError(
     `Konnektor ${operation} failed: ${message}`,
-    { failureType: KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR, faultClass: 'needs-person', operation, transportCode: code },
+    {
+      failureType: KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR,
+      faultClass: 'needs-person',
+      operation,
+      transportCode: code,
+    },
     { cause: err }
   );
 }

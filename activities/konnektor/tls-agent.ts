@@ -30,7 +30,10 @@ export interface ServerTrust {
 export const SERVER_UNTRUSTED_CODE = 'KONNEKTOR_SERVER_UNTRUSTED';
 
 export function normalizeFingerprint(fp: string): string {
-  return fp.replace(/^sha-?256[:=\s]*/i, '').replace(/[^0-9a-f]/gi, '').toUpperCase();
+  return fp
+    .replace(/^sha-?256[:=\s]*/i, '')
+    .replace(/[^0-9a-f]/gi, '')
+    .toUpperCase();
 }
 
 export function isDevEnvironment(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -52,7 +55,8 @@ export function checkKonnektorPeer(
   if (trust.fingerprintSha256) {
     const want = normalizeFingerprint(trust.fingerprintSha256);
     const got = normalizeFingerprint(cert.fingerprint256 ?? '');
-    if (want !== got) return untrusted(`fingerprint ${cert.fingerprint256} is not the configured ${trust.fingerprintSha256}`);
+    if (want !== got)
+      return untrusted(`fingerprint ${cert.fingerprint256} is not the configured ${trust.fingerprintSha256}`);
   }
   if (trust.caPem && trust.caPem.length > 0 && !socket.authorized) {
     return untrusted(`chain does not verify against the configured CA (${String(socket.authorizationError)})`);
@@ -100,7 +104,10 @@ export function validateTrust(trust: ServerTrust, env: NodeJS.ProcessEnv = proce
   }
 }
 
-type CreateConnection = (options: tls.ConnectionOptions, callback: (err: Error | null, socket?: Duplex) => void) => undefined;
+type CreateConnection = (
+  options: tls.ConnectionOptions,
+  callback: (err: Error | null, socket?: Duplex) => void
+) => undefined;
 
 /** An https.Agent whose connections are only handed out after `checkKonnektorPeer` accepted the server. */
 export function createKonnektorAgent(options: KonnektorAgentOptions): https.Agent {
@@ -131,7 +138,10 @@ export function createKonnektorAgent(options: KonnektorAgentOptions): https.Agen
       }
     };
     const onError = (err: Error) => settle(err);
-    const timer = setTimeout(() => settle(Object.assign(new Error('TLS handshake timeout'), { code: 'ETIMEDOUT' })), handshakeTimeoutMs);
+    const timer = setTimeout(
+      () => settle(Object.assign(new Error('TLS handshake timeout'), { code: 'ETIMEDOUT' })),
+      handshakeTimeoutMs
+    );
     socket.once('error', onError);
     socket.once('secureConnect', () => settle(checkKonnektorPeer(socket, trust) ?? null));
     return undefined;

@@ -110,6 +110,42 @@ export const ZSignflowConfig = z.object({
     .object({
       /** Countersign confirmed contracts with a QES through the Konnektor. Env `SIGNFLOW_QES_ENABLED`. @default false */
       enabled: ZBoolean.default(false),
+      /** Service directory, `https://<konnektor>/connector.sds`. Env `SIGNFLOW_KONNEKTOR_SDS_URL`. Required when enabled. */
+      sdsUrl: z.url().optional(),
+      /** The client-system ZIP exported by the Konnektor (.p12 + password file). Env `SIGNFLOW_KONNEKTOR_CLIENT_ZIP`. */
+      clientZipPath: z.string().optional(),
+      /** Alternatively the .p12 itself. Env `SIGNFLOW_KONNEKTOR_P12_PATH`. */
+      p12Path: z.string().optional(),
+      /** Password of the .p12 (or of the ZIP's .p12 when the ZIP has no password file). Env `SIGNFLOW_KONNEKTOR_P12_PASSWORD`. Never logged. */
+      p12Password: z.string().optional(),
+      /** PEM file with the CA(s) the Konnektor's certificate chains to. Env `SIGNFLOW_KONNEKTOR_CA_PATH`. */
+      caPath: z.string().optional(),
+      /** SHA-256 fingerprint of the Konnektor's certificate as the management UI shows it. Env `SIGNFLOW_KONNEKTOR_SERVER_FINGERPRINT`. */
+      serverFingerprint: z.string().optional(),
+      /** Expected CN, ICCSN or DNS name in the Konnektor's certificate (not the host name). Env `SIGNFLOW_KONNEKTOR_SERVER_IDENTITY`. */
+      serverIdentity: z.string().optional(),
+      /** Env `SIGNFLOW_KONNEKTOR_MANDANT`. @default 'Mandant1' */
+      mandantId: z.string().max(64).default('Mandant1'),
+      /** Env `SIGNFLOW_KONNEKTOR_CLIENT_SYSTEM`. @default 'Z1' */
+      clientSystemId: z.string().max(64).default('Z1'),
+      /** Workplace with the eHBA's card terminal. Env `SIGNFLOW_KONNEKTOR_WORKPLACE`. @default 'Arbeitsplatz1' */
+      workplaceId: z.string().max(64).default('Arbeitsplatz1'),
+      /** ICCSN of the eHBA to sign with; unset = the first HBA found. Env `SIGNFLOW_KONNEKTOR_HBA_ICCSN`. */
+      hbaIccsn: z.string().optional(),
+      /** UserId of a comfort session activated outside signflow (UUIDv4); unset = signflow's own activation. Env `SIGNFLOW_KONNEKTOR_USER`. */
+      userId: z.uuid().optional(),
+      /** Most documents per SignDocument call (a Konnektor must take 50). Env `SIGNFLOW_KONNEKTOR_BATCH_SIZE`. @default 50 */
+      batchSize: z.coerce.number().int().min(1).max(250).default(50),
+      /** Timeout of one call. Env `SIGNFLOW_KONNEKTOR_CALL_TIMEOUT`. @default '60s' */
+      callTimeout: ZDuration.prefault('60s'),
+      /** Extra timeout per document of a SignDocument call. Env `SIGNFLOW_KONNEKTOR_DOCUMENT_TIMEOUT`. @default '5s' */
+      documentTimeout: ZDuration.prefault('5s'),
+      /** How long ActivateComfortSignature waits for the PIN entry. Env `SIGNFLOW_KONNEKTOR_ACTIVATION_TIMEOUT`. @default '5m' */
+      activationTimeout: ZDuration.prefault('5m'),
+      /** Use the sds URL's host for every endpoint (directories naming internal hosts). Env `SIGNFLOW_KONNEKTOR_REWRITE_ENDPOINTS`. @default false */
+      rewriteEndpoints: ZBoolean.default(false),
+      /** Accept any Konnektor certificate. Refused unless NODE_ENV is development or test. Env `SIGNFLOW_KONNEKTOR_DEV_INSECURE`. @default false */
+      devInsecure: ZBoolean.default(false),
     })
     .loose()
     .prefault({}),
@@ -246,7 +282,27 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       expiry: env(e, 'SIGNFLOW_EXPIRY'),
       maxImageBytes: env(e, 'SIGNFLOW_MAX_IMAGE_BYTES'),
     },
-    konnektor: { enabled: env(e, 'SIGNFLOW_QES_ENABLED') },
+    konnektor: {
+      enabled: env(e, 'SIGNFLOW_QES_ENABLED'),
+      sdsUrl: env(e, 'SIGNFLOW_KONNEKTOR_SDS_URL'),
+      clientZipPath: env(e, 'SIGNFLOW_KONNEKTOR_CLIENT_ZIP'),
+      p12Path: env(e, 'SIGNFLOW_KONNEKTOR_P12_PATH'),
+      p12Password: env(e, 'SIGNFLOW_KONNEKTOR_P12_PASSWORD'),
+      caPath: env(e, 'SIGNFLOW_KONNEKTOR_CA_PATH'),
+      serverFingerprint: env(e, 'SIGNFLOW_KONNEKTOR_SERVER_FINGERPRINT'),
+      serverIdentity: env(e, 'SIGNFLOW_KONNEKTOR_SERVER_IDENTITY'),
+      mandantId: env(e, 'SIGNFLOW_KONNEKTOR_MANDANT'),
+      clientSystemId: env(e, 'SIGNFLOW_KONNEKTOR_CLIENT_SYSTEM'),
+      workplaceId: env(e, 'SIGNFLOW_KONNEKTOR_WORKPLACE'),
+      hbaIccsn: env(e, 'SIGNFLOW_KONNEKTOR_HBA_ICCSN'),
+      userId: env(e, 'SIGNFLOW_KONNEKTOR_USER'),
+      batchSize: env(e, 'SIGNFLOW_KONNEKTOR_BATCH_SIZE'),
+      callTimeout: env(e, 'SIGNFLOW_KONNEKTOR_CALL_TIMEOUT'),
+      documentTimeout: env(e, 'SIGNFLOW_KONNEKTOR_DOCUMENT_TIMEOUT'),
+      activationTimeout: env(e, 'SIGNFLOW_KONNEKTOR_ACTIVATION_TIMEOUT'),
+      rewriteEndpoints: env(e, 'SIGNFLOW_KONNEKTOR_REWRITE_ENDPOINTS'),
+      devInsecure: env(e, 'SIGNFLOW_KONNEKTOR_DEV_INSECURE'),
+    },
     api: {
       host: env(e, 'SIGNFLOW_API_HOST'),
       port: env(e, 'SIGNFLOW_API_PORT'),

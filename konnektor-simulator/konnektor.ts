@@ -323,6 +323,8 @@ export class SimulatedKonnektor {
       throw new KonnektorFault(4270, 'UserId in den letzten 1.000 Vorgängen bereits verwendet');
     if (!this.o.comfort.enabled) throw new KonnektorFault(4263, 'Komfortsignaturfunktion nicht aktiviert');
     if (card.type !== 'HBA') throw new KonnektorFault(4274, 'Komfortsignatur nur mit HBA');
+    const nowMs = this.now().getTime();
+    for (const s of this.sessions.filter((x) => x.expiresAt <= nowMs)) this.endSession(s);
     if (this.sessions.filter((s) => s.cardHandle === card.handle).length >= this.o.maxSessionsPerCard) {
       throw new KonnektorFault(4278, 'Keine Komfortsignatursession mehr verfügbar');
     }

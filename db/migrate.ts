@@ -11,6 +11,7 @@ import { DEFAULT_CRM_MAPPING, type CrmMapping } from './crm-mapping';
 import * as crmTables from './migrations/crm/20260101000000_create_crm_tables';
 import * as signflowTables from './migrations/signflow/20260101000000_create_signflow_tables';
 import * as signflowOutbox from './migrations/signflow/20260301000000_create_signflow_outbox';
+import * as signflowQes from './migrations/signflow/20260401000000_create_signflow_qes_tables';
 
 interface NamedMigration {
   name: string;
@@ -55,6 +56,7 @@ export function migrateSignflow(db: Knex): Promise<string[]> {
   return latest(db, SIGNFLOW_MIGRATIONS_TABLE, [
     { name: '20260101000000_create_signflow_tables', up: signflowTables.up, down: signflowTables.down },
     { name: '20260301000000_create_signflow_outbox', up: signflowOutbox.up, down: signflowOutbox.down },
+    { name: '20260401000000_create_signflow_qes_tables', up: signflowQes.up, down: signflowQes.down },
   ]);
 }
 

@@ -38,6 +38,11 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   /** Append the server's stdout/stderr to this file (it is always kept in memory, last 64 KiB, for error messages). */
   logFile?: string;
+  /**
+   * Own process group: a Ctrl-C in the terminal then reaches only us, and we stop the server last, after the worker
+   * has drained. @default false
+   */
+  detached?: boolean;
 }
 
 export interface RunningDevServer {
@@ -123,7 +128,7 @@ export async function startTemporalDevServer(options: DevServerOptions = {}): Pr
   if (options.dbFilename) fs.mkdirSync(path.dirname(path.resolve(options.dbFilename)), { recursive: true });
 
   const args = startArgs({ ...options, ip, port, uiPort, namespace, logLevel: options.logLevel ?? 'warn' });
-  const child: ChildProcess = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
 
   let tail = '';
   const logStream = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : undefined;

@@ -25,7 +25,6 @@ npm_needed() {
   [ -d node_modules ] || return 0
   [ -f "$NPM_STAMP" ] || return 0
   [ package-lock.json -nt "$NPM_STAMP" ] && return 0
-  [ package.json -nt "$NPM_STAMP" ] && return 0
   # better-sqlite3 compiles from source (its prebuilt download is blocked); a failed build leaves no addon.
   [ -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ] || return 0
   return 1

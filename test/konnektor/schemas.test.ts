@@ -22,7 +22,8 @@ beforeAll(() => {
 });
 
 describe('connector.sds of real Konnektoren', () => {
-  const sample = (name: string) => parseServiceDirectory(fs.readFileSync(path.join(SPEC_DIR, 'sds-samples', name), 'utf8'));
+  const sample = (name: string) =>
+    parseServiceDirectory(fs.readFileSync(path.join(SPEC_DIR, 'sds-samples', name), 'utf8'));
 
   testIfSds('KoCoBox (PTV4): SignatureService 7.5.5 on its own path, comfort signature available', () => {
     const dir = sample('koco-PTV4.xml');
@@ -40,8 +41,16 @@ describe('connector.sds of real Konnektoren', () => {
   testIfSds('KoPS (PTV4), RISE (PTV3), secunet (PTV4): 7.4 only, so no comfort signature', () => {
     const expected: Record<string, [string, string, string]> = {
       'kops-PTV4.xml': ['https://172.24.0.2:443/signatureservice', '7.4.0', 'https://172.24.0.2:443/eventservice'],
-      'rise-PTV3.xml': ['https://10.11.236.249:443/webservices/signatureservice', '7.4.0', 'https://10.11.236.249:443/webservices/eventservice'],
-      'secunet-PTV4.xml': ['https://10.11.217.160:443/ws/SignatureService', '7.4.2', 'https://10.11.217.160:443/ws/EventService'],
+      'rise-PTV3.xml': [
+        'https://10.11.236.249:443/webservices/signatureservice',
+        '7.4.0',
+        'https://10.11.236.249:443/webservices/eventservice',
+      ],
+      'secunet-PTV4.xml': [
+        'https://10.11.217.160:443/ws/SignatureService',
+        '7.4.2',
+        'https://10.11.217.160:443/ws/EventService',
+      ],
     };
     for (const [file, [sigUrl, version, evtUrl]] of Object.entries(expected)) {
       const ep = selectEndpoints(sample(file));
@@ -59,7 +68,11 @@ describe('connector.sds of real Konnektoren', () => {
     for (const file of ['koco-PTV4.xml', 'kops-PTV4.xml', 'rise-PTV3.xml', 'secunet-PTV4.xml']) {
       const dir = sample(file);
       expect(dir.services.length).toBeGreaterThan(10);
-      expect(dir.services.every((s) => s.versions.length > 0 && s.versions.every((v) => v.endpointTls?.startsWith('https://')))).toBe(true);
+      expect(
+        dir.services.every(
+          (s) => s.versions.length > 0 && s.versions.every((v) => v.endpointTls?.startsWith('https://'))
+        )
+      ).toBe(true);
       expect(typeof dir.tlsMandatory).toBe('boolean');
     }
     expect(sample('kops-PTV4.xml').clientAuthMandatory).toBe(true);
@@ -76,7 +89,9 @@ describe('connector.sds of real Konnektoren', () => {
       <ns3:Service Name="EventService"><ns3:Abstract>x</ns3:Abstract><ns3:Versions>
         <ns3:Version TargetNamespace="http://ws.gematik.de/conn/EventService/WSDL/v7.2" Version="7.2.0"><ns3:Abstract>a</ns3:Abstract><ns3:EndpointTLS Location="https://ksp.intern/evt"/></ns3:Version>
       </ns3:Versions></ns3:Service></ns3:ServiceInformation></ns2:ConnectorServices>`;
-    const ep = selectEndpoints(parseServiceDirectory(xml), { rewriteToBaseUrl: 'https://192.168.1.20:8443/connector.sds' });
+    const ep = selectEndpoints(parseServiceDirectory(xml), {
+      rewriteToBaseUrl: 'https://192.168.1.20:8443/connector.sds',
+    });
     // 7.5.10 > 7.5.9: numeric comparison.
     expect(ep.signature.url).toBe('https://192.168.1.20:8443/sig75');
     expect(ep.event.url).toBe('https://192.168.1.20:8443/evt');
@@ -118,8 +133,15 @@ describe('messages against the official XSDs', () => {
         { requestId: 'x-1', document: Buffer.from('Text'), mimeType: 'text/plain', shortText: 'Vertrag 1' },
         { requestId: 'x-2', document: pdf, mimeType: 'application/pdf', shortText: 'Vertrag 2' },
       ]);
-      await client.verifyDocument({ document: Buffer.from('Text'), mimeType: 'text/plain', signature: res.results.find((r) => r.requestId === 'x-1')!.signature });
-      await client.verifyDocument({ document: res.results.find((r) => r.requestId === 'x-2')!.signature, mimeType: 'application/pdf' });
+      await client.verifyDocument({
+        document: Buffer.from('Text'),
+        mimeType: 'text/plain',
+        signature: res.results.find((r) => r.requestId === 'x-1')!.signature,
+      });
+      await client.verifyDocument({
+        document: res.results.find((r) => r.requestId === 'x-2')!.signature,
+        mimeType: 'application/pdf',
+      });
       await client.deactivateComfortSignature([card.cardHandle]);
       await client.deactivateComfortSignature([card.cardHandle]); // warning 4266 inside CONN:Status
       sim.admin.faults.failNext(4271, 1, ['GetJobNumber']);
@@ -129,7 +151,15 @@ describe('messages against the official XSDs', () => {
     }
     const calls = sim.admin.calls();
     const ops = new Set(calls.map((c) => c.operation));
-    for (const op of ['GetCards', 'ActivateComfortSignature', 'GetSignatureMode', 'GetJobNumber', 'SignDocument', 'VerifyDocument', 'DeactivateComfortSignature']) {
+    for (const op of [
+      'GetCards',
+      'ActivateComfortSignature',
+      'GetSignatureMode',
+      'GetJobNumber',
+      'SignDocument',
+      'VerifyDocument',
+      'DeactivateComfortSignature',
+    ]) {
       expect(ops).toContain(op);
     }
     const problems: string[] = [];
@@ -141,7 +171,9 @@ describe('messages against the official XSDs', () => {
       if (response.length) problems.push(`${c.operation} ${isFault ? 'fault' : 'response'}: ${response.join(' | ')}`);
     }
     expect(problems).toEqual([]);
-    expect(calls.some((c) => c.httpStatus === 500 && c.response.includes('<GERROR:Code>4271</GERROR:Code>'))).toBe(true);
+    expect(calls.some((c) => c.httpStatus === 500 && c.response.includes('<GERROR:Code>4271</GERROR:Code>'))).toBe(
+      true
+    );
   });
 
   testIfXsd('a request in the wrong element order fails validation (the check has teeth)', () => {

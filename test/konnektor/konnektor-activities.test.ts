@@ -135,7 +135,8 @@ describe.each(testDatabases())('Konnektor activities on $name', ({ name }) => {
     expect(verified).toMatchObject({ highLevelResult: 'VALID', valid: true, storedHashMatches: true });
     // Someone changes the stored signature document: the check says so.
     const tampered = Buffer.from(doc[d.content]);
-    tampered[tampered.length - 20] ^= 0x01;
+    const at = tampered.length - 20;
+    tampered[at] = tampered[at]! ^ 0x01;
     await t
       .db(d.table)
       .where(d.id, stored.qesDocumentId)

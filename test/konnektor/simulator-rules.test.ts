@@ -137,6 +137,9 @@ describe('comfort signature rules over the wire', () => {
     const t0 = Date.now();
     await client.getCards();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+    await post('/admin/faults', { latencyMs: 0, transientErrorRate: 1, transientErrorCode: 4093 });
+    const random = await errorOf(client.getCards());
+    expect([random.failureType, random.gematikCode, random.retryable]).toEqual(['KONNEKTOR_BUSY', 4093, true]);
     await post('/admin/reset', {});
     const state = (await (await fetch(`${sim.adminUrl}/admin/state`)).json()) as {
       cards: { type: string }[];

@@ -163,11 +163,10 @@ export async function startTemporalDevServer(options: DevServerOptions = {}): Pr
       process.removeListener('exit', killOnExit);
       if (!exitReason) {
         child.kill('SIGTERM');
-        const timer = sleep(10_000).then(() => 'timeout' as const);
-        if ((await Promise.race([exitedPromise.then(() => 'exited' as const), timer])) === 'timeout') {
-          child.kill('SIGKILL');
-          await exitedPromise;
-        }
+        // SIGKILL after 10 s; the timer is cleared on exit so that it does not keep the process alive.
+        const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exitedPromise;
+        clearTimeout(killTimer);
       }
       await new Promise<void>((r) => (logStream ? logStream.end(r) : r()));
     })();

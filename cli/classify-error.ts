@@ -13,6 +13,7 @@ import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFo
 import { CommanderError } from 'commander';
 import { CodecDecryptError, CodecKeyNotFoundError } from '../codec/aes-gcm-codec';
 import { ErrorCode } from '../domain/errors';
+import { KonnektorError, KonnektorFailureType, toKonnektorApplicationFailure } from '../domain/konnektor-errors';
 import { ConfigError } from '../temporal.config';
 import { CliError, ExitCode } from './exit-codes';
 
@@ -53,10 +54,28 @@ export function exitCodeOfDomainError(code: ErrorCode): ExitCode {
 
 const DOMAIN_CODES = new Set<string>(Object.values(ErrorCode));
 
+const KONNEKTOR_TYPES = new Set<string>(Object.values(KonnektorFailureType));
+
+/** Konnektor faults an admin fixes in the configuration (certificates, context ids), not staff at the card terminal. */
+const KONNEKTOR_CONFIG_TYPES = new Set<string>([
+  KonnektorFailureType.KONNEKTOR_CONFIGURATION,
+  KonnektorFailureType.KONNEKTOR_CLIENT_AUTH_FAILED,
+  KonnektorFailureType.KONNEKTOR_SERVER_UNTRUSTED,
+]);
+
 function fromApplicationFailure(failure: ApplicationFailure, context: string): CliError {
   const type = failure.type ?? '';
   if (DOMAIN_CODES.has(type)) {
     return new CliError(exitCodeOfDomainError(type as ErrorCode), type, failure.message, detailsOf(failure));
+  }
+  if (KONNEKTOR_TYPES.has(type)) {
+    // Transient faults (busy, unreachable) are worth retrying; the others need a person, as the message says.
+    const exitCode = KONNEKTOR_CONFIG_TYPES.has(type)
+      ? ExitCode.CONFIG
+      : failure.nonRetryable
+        ? ExitCode.REJECTED
+        : ExitCode.UNAVAILABLE;
+    return new CliError(exitCode, type, failure.message, detailsOf(failure));
   }
   return new CliError(
     ExitCode.REJECTED,
@@ -115,6 +134,8 @@ export function classifyError(err: unknown): CliError {
   if (err instanceof ConfigError) return new CliError(ExitCode.CONFIG, 'CONFIG_INVALID', err.message);
   if (err instanceof CodecKeyNotFoundError) return new CliError(ExitCode.CONFIG, 'CODEC_KEY_UNKNOWN', err.message);
   if (err instanceof CodecDecryptError) return new CliError(ExitCode.CONFIG, 'PAYLOAD_NOT_DECRYPTABLE', err.message);
+
+  if (err instanceof KonnektorError) return classifyError(toKonnektorApplicationFailure(err));
 
   if (err instanceof WorkflowUpdateFailedError) {
     const failure = applicationFailureIn(err.cause);

@@ -2,7 +2,7 @@
  * Unit: every gematik code signflow knows is classified as the research notes (gemSpec_Kon / gemILF_PS tables) say,
  * and becomes the ApplicationFailure the workflow relies on (retryable or not, type, code in details, staff message).
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { type ApplicationFailure } from '@temporalio/common';
 import {
   classifyAnyGematikCode,
   classifyGematikCode,

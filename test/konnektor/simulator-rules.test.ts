@@ -10,7 +10,7 @@ import { KonnektorError } from '../../domain/konnektor-errors';
 import { loadClientCredentials, readClientZip } from '../../activities/konnektor/credentials';
 import type { KonnektorClient } from '../../activities/konnektor/konnektor-client';
 import { startKonnektorSimulator, type RunningKonnektorSimulator } from '../../konnektor-simulator';
-import { KonnektorFault, SimulatedKonnektor, defaultCards } from '../../konnektor-simulator/konnektor';
+import { type KonnektorFault, SimulatedKonnektor, defaultCards } from '../../konnektor-simulator/konnektor';
 import { createPki } from '../../konnektor-simulator/pki';
 import { clientFor } from './helpers';
 

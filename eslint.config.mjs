@@ -4,7 +4,7 @@ import { builtinModules } from 'node:module';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-// Every Node built-in, bare and with the node: prefix (fs, node:fs, fs/promises, …).
+// Every Node built-in by its bare name (fs, fs/promises, …); the node: prefix is a pattern below.
 const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_'));
 const builtinMessage =
   'Workflow code runs in the deterministic sandbox: no Node built-ins. Do I/O in an activity (activities/).';
@@ -55,15 +55,13 @@ export default defineConfig(
         'error',
         {
           paths: [
-            ...nodeBuiltins.flatMap((name) => [
-              { name, message: builtinMessage },
-              { name: `node:${name}`, message: builtinMessage },
-            ]),
+            ...nodeBuiltins.map((name) => ({ name, message: builtinMessage })),
             ...['@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'].map(
               (name) => ({ name, message: sandboxMessage, allowTypeImports: true })
             ),
           ],
           patterns: [
+            // node:fs, node:test, … (also the prefix-only modules that builtinModules does not list)
             { group: ['node:*'], message: builtinMessage },
             {
               group: ['../activities', '../activities/*', '../db/*', '../mail/*', '../documents/*', '../worker/*'],

@@ -32,7 +32,7 @@ import type {
   VoidSignatureResult,
 } from './types';
 import { isValidEmailAddress } from './contract/email-address';
-import { rejection } from './contract/failures';
+import { rejection, withoutPersonalData } from './contract/failures';
 import { appendAudit, findRequest, insertRequest, type StoredRequest } from './contract/plugin-tables';
 import { decodeSignaturePng } from './contract/signature-image';
 
@@ -72,12 +72,19 @@ export function createContractActivities(deps: ContractActivityDeps) {
   const mysql = dialectOfDb(db) === 'mysql';
 
   /**
-   * Serialises writers of one row on MySQL. Must be the first statement of its transaction: InnoDB takes the
-   * REPEATABLE READ snapshot at the first plain read, which then sees what a concurrent writer committed before us.
-   * SQLite needs nothing: it has one writer at a time.
+   * Serialises writers of one row. Must be the first statement of its transaction, so that every later read sees what
+   * a concurrent writer committed before us:
+   * - MySQL: `SELECT … FOR UPDATE`; InnoDB takes the REPEATABLE READ snapshot at the first plain read, i.e. after it.
+   * - SQLite: a no-op UPDATE, which takes the database's write lock (waiting up to busy_timeout) before the
+   *   transaction has read anything. Reading first would pin a snapshot that SQLite then refuses to upgrade to a
+   *   writer (SQLITE_BUSY_SNAPSHOT) after a concurrent commit.
    */
   async function lockRow(trx: Knex.Transaction, table: string, idColumn: string, id: number): Promise<void> {
     if (mysql) await trx(table).where(idColumn, id).forUpdate().first(idColumn);
+    else
+      await trx(table)
+        .where(idColumn, id)
+        .update({ [idColumn]: id });
   }
 
   async function validate(
@@ -307,16 +314,18 @@ export function createContractActivities(deps: ContractActivityDeps) {
 
   return {
     /** Step 1: validates without writing. `alreadyPrepared` when this workflow id already prepared the request. */
-    async loadContract(ref: ContractRef): Promise<ContractSnapshot> {
-      const prepared = await findRequest(db, ref.workflowId);
-      if (prepared) preparedFrom(prepared, ref);
-      const { contract } = await validate(db, ref, !prepared);
-      return {
-        contractId: contract.id,
-        contactId: contract.contactId,
-        status: contract.status,
-        alreadyPrepared: prepared !== undefined,
-      };
+    loadContract(ref: ContractRef): Promise<ContractSnapshot> {
+      return withoutPersonalData('loadContract', ref.contractId, async () => {
+        const prepared = await findRequest(db, ref.workflowId);
+        if (prepared) preparedFrom(prepared, ref);
+        const { contract } = await validate(db, ref, !prepared);
+        return {
+          contractId: contract.id,
+          contactId: contract.contactId,
+          status: contract.status,
+          alreadyPrepared: prepared !== undefined,
+        };
+      });
     },
 
     /**
@@ -324,188 +333,196 @@ export function createContractActivities(deps: ContractActivityDeps) {
      * `signflow_requests` row (its unique workflow id makes the step idempotent) and an audit event. A retry returns
      * the stored result and writes nothing.
      */
-    async prepareSignatureRequest(ref: ContractRef): Promise<PreparedRequest> {
-      const now = new Date();
-      const stored = await findRequest(db, ref.workflowId);
-      if (stored) return preparedFrom(stored, ref);
+    prepareSignatureRequest(ref: ContractRef): Promise<PreparedRequest> {
+      return withoutPersonalData('prepareSignatureRequest', ref.contractId, async () => {
+        const now = new Date();
+        const stored = await findRequest(db, ref.workflowId);
+        if (stored) return preparedFrom(stored, ref);
 
-      // Rendering (tens of ms) happens before the transaction so that it holds no lock (and, on SQLite, does not
-      // block the process's only connection) while pdfkit works; it is redone inside if the data changed meanwhile.
-      const before = await validate(db, ref, true);
-      let data = documentData(before.contract, before.contact, now);
-      let rendered = await renderContractDocument(data);
+        // Rendering (tens of ms) happens before the transaction so that it holds no lock (and, on SQLite, does not
+        // block the process's only connection) while pdfkit works; it is redone inside if the data changed meanwhile.
+        const before = await validate(db, ref, true);
+        let data = documentData(before.contract, before.contact, now);
+        let rendered = await renderContractDocument(data);
 
-      try {
-        return await db.transaction(async (trx) => {
-          await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
-          const raced = await findRequest(trx, ref.workflowId);
-          if (raced) return preparedFrom(raced, ref);
-          const { contract, contact } = await validate(trx, ref, true);
-          const current = documentData(contract, contact, now);
-          if (JSON.stringify(current) !== JSON.stringify(data)) {
-            data = current;
-            rendered = await renderContractDocument(data);
-          }
+        try {
+          return await db.transaction(async (trx) => {
+            await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
+            const raced = await findRequest(trx, ref.workflowId);
+            if (raced) return preparedFrom(raced, ref);
+            const { contract, contact } = await validate(trx, ref, true);
+            const current = documentData(contract, contact, now);
+            if (JSON.stringify(current) !== JSON.stringify(data)) {
+              data = current;
+              rendered = await renderContractDocument(data);
+            }
 
-          const documentMd5 = md5Hex(rendered.pdf);
-          const documentSha256 = sha256Hex(rendered.pdf);
-          const d = crm.documents;
-          const [documentId] = await trx(d.table).insert({
-            [d.title]: contract.title || `Honorarvertrag ${contract.id}`,
-            [d.templateKind]: values.contractTemplateKind,
-            [d.mimeType]: 'application/pdf',
-            [d.content]: rendered.pdf,
-            [d.md5]: documentMd5,
-            [d.sha256]: documentSha256,
-            [d.linkedObjectType]: values.contractObjectType,
-            [d.linkedObjectId]: contract.id,
-            [d.createdAt]: now,
+            const documentMd5 = md5Hex(rendered.pdf);
+            const documentSha256 = sha256Hex(rendered.pdf);
+            const d = crm.documents;
+            const [documentId] = await trx(d.table).insert({
+              [d.title]: contract.title || `Honorarvertrag ${contract.id}`,
+              [d.templateKind]: values.contractTemplateKind,
+              [d.mimeType]: 'application/pdf',
+              [d.content]: rendered.pdf,
+              [d.md5]: documentMd5,
+              [d.sha256]: documentSha256,
+              [d.linkedObjectType]: values.contractObjectType,
+              [d.linkedObjectId]: contract.id,
+              [d.createdAt]: now,
+            });
+
+            const s = crm.signatures;
+            const [signatureId] = await trx(s.table).insert({
+              [s.status]: values.signaturePending,
+              [s.contactId]: contact.id,
+              [s.documentId]: Number(documentId),
+              [s.linkedObjectType]: values.contractObjectType,
+              [s.linkedObjectId]: contract.id,
+            });
+
+            const k = crm.contracts;
+            const updated = await trx(k.table)
+              .where(k.id, contract.id)
+              .whereIn(k.status, values.contractSendableStatuses)
+              .update({ [k.status]: values.contractSent, [k.lastStatusChange]: now });
+            if (updated !== 1) {
+              throw rejection(
+                ErrorCode.CONTRACT_NOT_SENDABLE,
+                `Contract ${contract.id} changed its status while the signature request was prepared; nothing was written.`,
+                { contractId: contract.id }
+              );
+            }
+
+            const request: StoredRequest = {
+              workflowId: ref.workflowId,
+              contractId: contract.id,
+              contactId: contact.id,
+              documentId: Number(documentId),
+              signatureId: Number(signatureId),
+              documentMd5,
+              documentSha256,
+              createdAt: now,
+            };
+            await insertRequest(trx, request, rendered.html);
+            await appendAudit(trx, {
+              workflowId: ref.workflowId,
+              contractId: contract.id,
+              event: 'signature-request-prepared',
+              at: now,
+              detail: { documentId: request.documentId, signatureId: request.signatureId, documentSha256 },
+            });
+            return preparedFrom(request, ref);
           });
-
-          const s = crm.signatures;
-          const [signatureId] = await trx(s.table).insert({
-            [s.status]: values.signaturePending,
-            [s.contactId]: contact.id,
-            [s.documentId]: Number(documentId),
-            [s.linkedObjectType]: values.contractObjectType,
-            [s.linkedObjectId]: contract.id,
-          });
-
-          const k = crm.contracts;
-          const updated = await trx(k.table)
-            .where(k.id, contract.id)
-            .whereIn(k.status, values.contractSendableStatuses)
-            .update({ [k.status]: values.contractSent, [k.lastStatusChange]: now });
-          if (updated !== 1) {
-            throw rejection(
-              ErrorCode.CONTRACT_NOT_SENDABLE,
-              `Contract ${contract.id} changed its status while the signature request was prepared; nothing was written.`,
-              { contractId: contract.id }
-            );
-          }
-
-          const request: StoredRequest = {
-            workflowId: ref.workflowId,
-            contractId: contract.id,
-            contactId: contact.id,
-            documentId: Number(documentId),
-            signatureId: Number(signatureId),
-            documentMd5,
-            documentSha256,
-            createdAt: now,
-          };
-          await insertRequest(trx, request, rendered.html);
-          await appendAudit(trx, {
-            workflowId: ref.workflowId,
-            contractId: contract.id,
-            event: 'signature-request-prepared',
-            at: now,
-            detail: { documentId: request.documentId, signatureId: request.signatureId, documentSha256 },
-          });
-          return preparedFrom(request, ref);
-        });
-      } catch (err) {
-        // A concurrent attempt for the same workflow id may have committed first (our insert then hits the unique key,
-        // or the contract is already `versendet`): its result is this activity's result.
-        const winner = await findRequest(db, ref.workflowId).catch(() => undefined);
-        if (winner) return preparedFrom(winner, ref);
-        throw err;
-      }
+        } catch (err) {
+          // A concurrent attempt for the same workflow id may have committed first (our insert then hits the unique key,
+          // or the contract is already `versendet`): its result is this activity's result.
+          const winner = await findRequest(db, ref.workflowId).catch(() => undefined);
+          if (winner) return preparedFrom(winner, ref);
+          throw err;
+        }
+      });
     },
 
     /** Step 5, portal door: the contact signs by click or by a drawn PNG. */
-    async recordSignature(input: RecordSignatureInput): Promise<SignatureOutcome> {
-      const at = parseTime(input.signedAt, 'signedAt', input.contractId);
-      let image: Buffer | undefined;
-      if (input.method === 'drawn') {
-        if (!input.imagePngBase64) {
+    recordSignature(input: RecordSignatureInput): Promise<SignatureOutcome> {
+      return withoutPersonalData('recordSignature', input.contractId, async () => {
+        const at = parseTime(input.signedAt, 'signedAt', input.contractId);
+        let image: Buffer | undefined;
+        if (input.method === 'drawn') {
+          if (!input.imagePngBase64) {
+            throw rejection(
+              ErrorCode.INVALID_SIGNATURE_INPUT,
+              `A drawn signature for contract ${input.contractId} needs an image.`,
+              { contractId: input.contractId }
+            );
+          }
+          image = decodeSignaturePng(input.imagePngBase64, config.signature.maxImageBytes, input.contractId);
+        } else if (input.method === 'click') {
+          if (input.imagePngBase64) {
+            throw rejection(
+              ErrorCode.INVALID_SIGNATURE_INPUT,
+              `A click signature for contract ${input.contractId} must not carry an image.`,
+              { contractId: input.contractId }
+            );
+          }
+        } else {
           throw rejection(
             ErrorCode.INVALID_SIGNATURE_INPUT,
-            `A drawn signature for contract ${input.contractId} needs an image.`,
+            `Unknown signature method for contract ${input.contractId}.`,
             { contractId: input.contractId }
           );
         }
-        image = decodeSignaturePng(input.imagePngBase64, config.signature.maxImageBytes, input.contractId);
-      } else if (input.method === 'click') {
-        if (input.imagePngBase64) {
-          throw rejection(
-            ErrorCode.INVALID_SIGNATURE_INPUT,
-            `A click signature for contract ${input.contractId} must not carry an image.`,
-            { contractId: input.contractId }
-          );
-        }
-      } else {
-        throw rejection(
-          ErrorCode.INVALID_SIGNATURE_INPUT,
-          `Unknown signature method for contract ${input.contractId}.`,
-          { contractId: input.contractId }
+        return db.transaction((trx) =>
+          confirm(trx, input, {
+            kind: 'signed',
+            method: input.method,
+            userContactId: input.contactId,
+            requiredSigner: input.contactId,
+            at,
+            image,
+          })
         );
-      }
-      return db.transaction((trx) =>
-        confirm(trx, input, {
-          kind: 'signed',
-          method: input.method,
-          userContactId: input.contactId,
-          requiredSigner: input.contactId,
-          at,
-          image,
-        })
-      );
+      });
     },
 
     /**
      * Step 5, staff door. The signature becomes `gültig` too (a confirmed contract must not stay on anyone's pending
      * list), by authenticated click, with the staff member as its user and `staff` as the method in the hash.
      */
-    async recordManualConfirmation(input: RecordConfirmationInput): Promise<SignatureOutcome> {
-      const at = parseTime(input.confirmedAt, 'confirmedAt', input.contractId);
-      return db.transaction(async (trx) => {
-        // Checked after the signature (whose row lock must be the transaction's first statement); a failure here
-        // rolls everything back.
-        const outcome = await confirm(trx, input, {
-          kind: 'confirmed',
-          method: 'staff',
-          userContactId: input.staffContactId,
-          at,
+    recordManualConfirmation(input: RecordConfirmationInput): Promise<SignatureOutcome> {
+      return withoutPersonalData('recordManualConfirmation', input.contractId, async () => {
+        const at = parseTime(input.confirmedAt, 'confirmedAt', input.contractId);
+        return db.transaction(async (trx) => {
+          // Checked after the signature (whose row lock must be the transaction's first statement); a failure here
+          // rolls everything back.
+          const outcome = await confirm(trx, input, {
+            kind: 'confirmed',
+            method: 'staff',
+            userContactId: input.staffContactId,
+            at,
+          });
+          if (!(await readContact(trx, crm, input.staffContactId))) {
+            throw rejection(
+              ErrorCode.CONTACT_NOT_FOUND,
+              `Staff contact ${input.staffContactId} does not exist (contract ${input.contractId}).`,
+              { contractId: input.contractId, contactId: input.staffContactId }
+            );
+          }
+          return outcome;
         });
-        if (!(await readContact(trx, crm, input.staffContactId))) {
-          throw rejection(
-            ErrorCode.CONTACT_NOT_FOUND,
-            `Staff contact ${input.staffContactId} does not exist (contract ${input.contractId}).`,
-            { contractId: input.contractId, contactId: input.staffContactId }
-          );
-        }
-        return outcome;
       });
     },
 
     /** Withdraw or expire a pending signature. A `gültig` one is never touched; the contract is not changed. */
-    async voidSignatureRequest(input: VoidSignatureInput): Promise<VoidSignatureResult> {
-      const at = parseTime(input.at, 'at', input.contractId);
-      if (input.reason !== 'withdrawn' && input.reason !== 'expired') {
-        throw rejection(ErrorCode.INVALID_SIGNATURE_INPUT, `Unknown void reason for contract ${input.contractId}.`, {
-          contractId: input.contractId,
+    voidSignatureRequest(input: VoidSignatureInput): Promise<VoidSignatureResult> {
+      return withoutPersonalData('voidSignatureRequest', input.contractId, async () => {
+        const at = parseTime(input.at, 'at', input.contractId);
+        if (input.reason !== 'withdrawn' && input.reason !== 'expired') {
+          throw rejection(ErrorCode.INVALID_SIGNATURE_INPUT, `Unknown void reason for contract ${input.contractId}.`, {
+            contractId: input.contractId,
+          });
+        }
+        const target = input.reason === 'withdrawn' ? values.signatureWithdrawn : values.signatureExpired;
+        return db.transaction(async (trx) => {
+          const signature = await lockedSignature(trx, input, input.signatureId);
+          if (signature.status === values.signatureValid) return { result: 'already-valid' };
+          if (signature.status !== values.signaturePending) return { result: 'already-voided' };
+          const s = crm.signatures;
+          const updated = await trx(s.table)
+            .where(s.id, signature.id)
+            .andWhere(s.status, values.signaturePending)
+            .update({ [s.status]: target });
+          if (updated !== 1) throw new Error(`signature ${signature.id} changed under its row lock`);
+          await appendAudit(trx, {
+            workflowId: input.workflowId,
+            contractId: input.contractId,
+            event: input.reason === 'withdrawn' ? 'signature-withdrawn' : 'signature-expired',
+            at,
+            detail: { signatureId: signature.id, staffContactId: input.staffContactId ?? null },
+          });
+          return { result: 'voided' };
         });
-      }
-      const target = input.reason === 'withdrawn' ? values.signatureWithdrawn : values.signatureExpired;
-      return db.transaction(async (trx) => {
-        const signature = await lockedSignature(trx, input, input.signatureId);
-        if (signature.status === values.signatureValid) return { result: 'already-valid' };
-        if (signature.status !== values.signaturePending) return { result: 'already-voided' };
-        const s = crm.signatures;
-        const updated = await trx(s.table)
-          .where(s.id, signature.id)
-          .andWhere(s.status, values.signaturePending)
-          .update({ [s.status]: target });
-        if (updated !== 1) throw new Error(`signature ${signature.id} changed under its row lock`);
-        await appendAudit(trx, {
-          workflowId: input.workflowId,
-          contractId: input.contractId,
-          event: input.reason === 'withdrawn' ? 'signature-withdrawn' : 'signature-expired',
-          at,
-          detail: { signatureId: signature.id, staffContactId: input.staffContactId ?? null },
-        });
-        return { result: 'voided' };
       });
     },
   };

@@ -1,6 +1,7 @@
 /**
  * A small web page over the dev inbox, for the dev stack: the list of captured mails, one mail's headers and text
- * (escaped), its HTML part in a sandboxed frame (no scripts, no same-origin), and the raw `.eml`. Loopback only.
+ * (escaped, links clickable), its HTML part in a sandboxed frame (no scripts, no origin), and the raw `.eml`.
+ * Loopback only.
  *
  *   GET /                    list, newest first (refreshes every 5 s)
  *   GET /messages/<id>       one mail
@@ -19,6 +20,20 @@ export interface InboxPage {
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * The mail's HTML runs no scripts and gets no origin; its links may open in a new tab (the portal link is the point of
+ * an invitation), which `<base target="_blank">` in the served part makes the default.
+ */
+const FRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
+
+/** Makes http(s) URLs in already escaped text clickable (new tab). */
+function linkify(escaped: string): string {
+  return escaped.replace(
+    /https?:\/\/[^\s<>"']+/g,
+    (url) => `<a href="${url}" target="_blank" rel="noopener">${url}</a>`
+  );
 }
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;width:100%}
@@ -52,13 +67,13 @@ function messagePage(m: CapturedMail): string {
     .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`)
     .join('');
   const html = m.html
-    ? `<h2>HTML</h2><iframe sandbox="" src="/messages/${m.id}.html" title="HTML-Teil"></iframe>`
+    ? `<h2>HTML</h2><iframe sandbox="${FRAME_SANDBOX}" src="/messages/${m.id}.html" title="HTML-Teil"></iframe>`
     : '<p>(kein HTML-Teil)</p>';
   return page(
     m.subject,
     `<p><a href="/">&larr; Posteingang</a> · <a href="/messages/${m.id}.eml">.eml</a></p>` +
       `<h1>${escapeHtml(m.subject || '(kein Betreff)')}</h1><dl>${headers}</dl>` +
-      `<h2>Text</h2><pre>${escapeHtml(m.text)}</pre>${html}`
+      `<h2>Text</h2><pre>${linkify(escapeHtml(m.text))}</pre>${html}`
   );
 }
 
@@ -86,8 +101,8 @@ export async function startInboxPage(inbox: DevInbox, port: number, host = '127.
     }
     if (match[2] === '.html') {
       // Served for the sandboxed frame only; the CSP keeps the mail's HTML from running scripts even if opened directly.
-      return send(res, 200, 'text/html; charset=utf-8', mail.html, {
-        'content-security-policy': "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+      return send(res, 200, 'text/html; charset=utf-8', `<base target="_blank">${mail.html}`, {
+        'content-security-policy': `sandbox ${FRAME_SANDBOX}; default-src 'none'; img-src data:; style-src 'unsafe-inline'`,
       });
     }
     return send(res, 200, 'text/html; charset=utf-8', messagePage(mail));

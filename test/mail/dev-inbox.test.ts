@@ -107,7 +107,7 @@ describe('inbox page', () => {
         from: 'praxis@signflow.invalid',
         to: 'erika@example.org',
         subject: 'Vertrag <script>alert(1)</script>',
-        text: 'Text mit <b>spitzen</b> Klammern & Umlauten: ä',
+        text: 'Text mit <b>spitzen</b> Klammern & Umlauten: ä\nLink: http://localhost:3000/portal/dokumente/7',
         html: '<p onclick="x()">HTML-Teil</p><script>alert(2)</script>',
       });
 
@@ -118,11 +118,13 @@ describe('inbox page', () => {
 
       const view = await (await fetch(`${pageServer.url}messages/1`)).text();
       expect(view).toContain('Text mit &#60;b&#62;spitzen&#60;/b&#62; Klammern &#38; Umlauten: ä');
-      expect(view).toContain('<iframe sandbox="" src="/messages/1.html"');
+      expect(view).toContain('<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" src="/messages/1.html"');
+      expect(view).toContain('<a href="http://localhost:3000/portal/dokumente/7" target="_blank" rel="noopener">');
       expect(view).not.toContain('alert(2)');
 
       const htmlPart = await fetch(`${pageServer.url}messages/1.html`);
-      expect(htmlPart.headers.get('content-security-policy')).toMatch(/^sandbox/);
+      expect(htmlPart.headers.get('content-security-policy')).toMatch(/^sandbox allow-popups /);
+      expect(await htmlPart.text()).toMatch(/^<base target="_blank"><p onclick/);
 
       const eml = Buffer.from(await (await fetch(`${pageServer.url}messages/1.eml`)).arrayBuffer());
       expect(eml.equals(inbox.messages()[0]?.raw as Buffer)).toBe(true);

@@ -26,7 +26,7 @@ import Fastify, {
 } from 'fastify';
 import type { Payload } from '@temporalio/common';
 import { ConfigError, loadConfig, type SignflowConfig } from '../temporal.config';
-import { AesGcmPayloadCodec, CodecDecryptError, CodecKeyNotFoundError, codecFromConfig } from './aes-gcm-codec';
+import { type AesGcmPayloadCodec, CodecDecryptError, CodecKeyNotFoundError, codecFromConfig } from './aes-gcm-codec';
 
 export const CODEC_BASE_PATH = '/codec';
 const SESSION_COOKIE = 'signflow_codec_session';

@@ -1,5 +1,5 @@
 /** `signflow start <id…>` and `signflow bulk --csv file | --ids 1,2,3`. */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { parseId, parseIdList, parsePositiveInt, readContractIdsFromCsv } from '../arguments';
 import type { CliContext } from '../context';

@@ -7,7 +7,7 @@ import {
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow/data-converter-helpers';
 import { temporal } from '@temporalio/proto';
 import {
-  AesGcmPayloadCodec,
+  type AesGcmPayloadCodec,
   CodecDecryptError,
   CodecKeyNotFoundError,
   ENCODING_ENCRYPTED,

@@ -66,24 +66,26 @@ export interface ClaimOptions {
  */
 export async function claimOutboxRows(db: Knex, opts: ClaimOptions): Promise<OutboxRow[]> {
   const now = opts.now ?? new Date();
-  const held = await db(OUTBOX_TABLE).where('claimed_by', opts.claimer).whereNull('processed_at').count({ n: '*' });
-  const room = opts.batchSize - Number(held[0]?.n ?? 0);
-  if (room > 0) {
+  // Another poller may take some candidates between our SELECT and UPDATE; try again for the rest, a few times.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const held = await db(OUTBOX_TABLE).where('claimed_by', opts.claimer).whereNull('processed_at').count({ n: '*' });
+    const room = opts.batchSize - Number(held[0]?.n ?? 0);
+    if (room <= 0) break;
     const candidates = (await db(OUTBOX_TABLE)
       .select('id')
       .whereNull('claimed_by')
       .orderBy('id', 'asc')
       .limit(room)) as { id: number | string }[];
-    if (candidates.length > 0) {
-      // The condition is what makes this exactly-once: a row another poller took in between is left alone.
-      await db(OUTBOX_TABLE)
-        .whereIn(
-          'id',
-          candidates.map((c) => Number(c.id))
-        )
-        .whereNull('claimed_by')
-        .update({ claimed_by: opts.claimer, claimed_at: now });
-    }
+    if (candidates.length === 0) break;
+    // The condition is what makes this exactly-once: a row another poller took in between is left alone.
+    const taken = await db(OUTBOX_TABLE)
+      .whereIn(
+        'id',
+        candidates.map((c) => Number(c.id))
+      )
+      .whereNull('claimed_by')
+      .update({ claimed_by: opts.claimer, claimed_at: now });
+    if (taken === candidates.length) break;
   }
   const rows = await db(OUTBOX_TABLE)
     .select('*')

@@ -1,0 +1,303 @@
+/**
+ * The outbox on real databases (SQLite and MariaDB) with the real Temporal dev server and a real worker:
+ * - the claim is exactly-once when many pollers race (separate connections, as separate processes would have);
+ * - two real pollers racing over rows that start real workflows process each row once, with the right outcome;
+ * - the Temporal Schedule runs the poller workflow, which confirms and withdraws running contracts and writes
+ *   readable errors for rows it cannot act on.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import type { Knex } from 'knex';
+import { contractStatus } from '../../client/contract-client';
+import { createDb } from '../../db/connection';
+import { claimOutboxRows, enqueueOutboxCommand, readOutboxRows } from '../../outbox/outbox-repository';
+import { createOutboxActivities, pollOutboxOnce, type OutboxDeps } from '../../outbox/outbox.activities';
+import { deleteOutboxSchedule, ensureOutboxSchedule, OUTBOX_SCHEDULE_ID } from '../../outbox/schedule';
+import { OUTBOX_TABLE, type OutboxRow } from '../../outbox/types';
+import { startSignatureRequest } from '../../api/contract-commands';
+import type { SignflowConfig } from '../../temporal.config';
+import { testDatabases } from '../helpers/databases';
+import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { startDevServer, workflowBundle, type DevServerHandle } from '../helpers/temporal';
+
+jest.setTimeout(120_000);
+
+/** A claim-racer.ts process: `ready` once connected, `go()` starts it, `result` is the ids it took. */
+function startRacer(url: string, claimer: string) {
+  const child = spawn(
+    path.join(__dirname, '../../node_modules/.bin/tsx'),
+    [path.join(__dirname, 'claim-racer.ts'), url, claimer],
+    { stdio: ['pipe', 'pipe', 'inherit'], timeout: 90_000 }
+  );
+  let out = '';
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.startsWith('ready\n')) onReady();
+  });
+  const result = new Promise<number[]>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`racer ${claimer} exited with ${code}: ${out}`));
+      const last = out.trim().split('\n').pop() ?? '[]';
+      resolve(JSON.parse(last) as number[]);
+    });
+  });
+  // A racer that dies before `ready` must not leave the test waiting for it.
+  void result.catch(() => onReady());
+  return { ready, go: () => child.stdin.end('go\n'), result };
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe.each(testDatabases())('outbox on $name', (database) => {
+  let server: DevServerHandle;
+  let stack: ContractStack;
+  let deps: OutboxDeps;
+  const extraDbs: Knex[] = [];
+
+  /** Another connection pool to the same database, as a second poller process would have. */
+  function secondConnection(): Knex {
+    const db = createDb(stack.t.url, { poolMax: 2 });
+    extraDbs.push(db);
+    return db;
+  }
+
+  beforeAll(async () => {
+    server = await startDevServer();
+    stack = await startContractStack(server.env, { db: database.name });
+    deps = { config: stack.config, db: stack.t.db, client: stack.client };
+  });
+
+  afterAll(async () => {
+    for (const db of extraDbs) await db.destroy();
+    await stack?.stop();
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    await stack.t.db(OUTBOX_TABLE).delete();
+  });
+
+  async function awaitingSignature(contractId: number): Promise<void> {
+    await until(`contract ${contractId} awaiting signature`, 30_000, async () => {
+      const state = await contractStatus(stack.client, contractId).catch(() => undefined);
+      return state?.phase === 'awaiting-signature' ? true : undefined;
+    });
+  }
+
+  test('the conditional claim: eight pollers on separate connections take each of 120 rows exactly once', async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 120; i++)
+      ids.push(await enqueueOutboxCommand(stack.t.db, { command: 'resend', contractId: 1 }));
+    const pollers = Array.from({ length: 8 }, (_, i) => ({ claimer: `racer-${i}`, db: secondConnection() }));
+    const claimed = await Promise.all(
+      pollers.map(async ({ claimer, db }) => {
+        const mine: number[] = [];
+        // Small batches, many rounds: the pollers interleave.
+        for (let round = 0; round < 60; round++) {
+          const rows = await claimOutboxRows(db, { claimer, batchSize: 5 });
+          const fresh = rows.map((r) => r.id).filter((id) => !mine.includes(id));
+          if (fresh.length === 0 && rows.length === 0) break;
+          mine.push(...fresh);
+          // Finish them so the next round claims new ones.
+          await db(OUTBOX_TABLE).whereIn('id', fresh).update({ processed_at: new Date(), outcome: 'resent' });
+        }
+        return mine;
+      })
+    );
+    const all = claimed.flat().sort((a, b) => a - b);
+    expect(all).toEqual(ids);
+    expect(new Set(all).size).toBe(ids.length);
+    const rows = await readOutboxRows(stack.t.db);
+    for (const [i, mine] of claimed.entries()) {
+      for (const id of mine) expect(rows.find((r) => r.id === id)?.claimedBy).toBe(`racer-${i}`);
+    }
+  });
+
+  test('four poller processes racing for 150 rows take and finish each row exactly once', async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 150; i++)
+      ids.push(await enqueueOutboxCommand(stack.t.db, { command: 'resend', contractId: 1 }));
+    // Separate processes, as separate workers would be; all get the start signal once all are connected.
+    const racers = Array.from({ length: 4 }, (_, i) => startRacer(stack.t.url, `process-${i}`));
+    await Promise.all(racers.map((r) => r.ready));
+    for (const r of racers) r.go();
+    const claimed = await Promise.all(racers.map((r) => r.result));
+    expect(claimed.flat().sort((a, b) => a - b)).toEqual(ids);
+    const rows = await readOutboxRows(stack.t.db);
+    for (const [i, mine] of claimed.entries()) {
+      for (const id of mine)
+        expect(rows.find((r) => r.id === id)).toEqual(
+          expect.objectContaining({ claimedBy: `process-${i}`, outcome: 'resent' })
+        );
+    }
+    console.log(
+      'racer shares',
+      claimed.map((m) => m.length)
+    );
+    // More than one process got rows: this was a race, not a queue.
+    expect(claimed.filter((m) => m.length > 0).length).toBeGreaterThan(1);
+  });
+
+  test('two pollers racing over real commands: each row once, outcomes and errors written', async () => {
+    const contracts: number[] = [];
+    for (let i = 0; i < 8; i++) contracts.push(await addSendableContract(stack.t));
+    const rowIds: Record<string, number[]> = { send: [], duplicate: [], unknownContract: [], badCommand: [] };
+    for (const contractId of contracts)
+      rowIds.send!.push(await enqueueOutboxCommand(stack.t.db, { command: 'send', contractId }));
+    for (const contractId of contracts.slice(0, 3)) {
+      rowIds.duplicate!.push(await enqueueOutboxCommand(stack.t.db, { command: 'send', contractId }));
+    }
+    rowIds.unknownContract!.push(await enqueueOutboxCommand(stack.t.db, { command: 'send', contractId: 987_654 }));
+    const [bad] = await stack.t.db(OUTBOX_TABLE).insert({ command: 'sendd', contract_id: contracts[0] });
+    rowIds.badCommand!.push(Number(bad));
+
+    const poller = async (claimer: string, db: Knex) => {
+      const mine: number[] = [];
+      for (let round = 0; round < 40; round++) {
+        const result = await pollOutboxOnce({ ...deps, db }, claimer, { batchSize: 2 });
+        expect(result.unexpected).toEqual([]);
+        mine.push(...result.processed);
+        if (!result.more && result.processed.length === 0) break;
+      }
+      return mine;
+    };
+    const [a, b] = await Promise.all([poller('poller-a', secondConnection()), poller('poller-b', secondConnection())]);
+
+    const all = [...a, ...b].sort((x, y) => x - y);
+    const expected = Object.values(rowIds)
+      .flat()
+      .sort((x, y) => x - y);
+    expect(all).toEqual(expected);
+    expect(a.filter((id) => b.includes(id))).toEqual([]);
+
+    const rows = new Map((await readOutboxRows(stack.t.db)).map((r) => [r.id, r] as [number, OutboxRow]));
+    for (const id of a) expect(rows.get(id)?.claimedBy).toBe('poller-a');
+    for (const id of b) expect(rows.get(id)?.claimedBy).toBe('poller-b');
+    for (const row of rows.values()) expect(row.processedAt).not.toBeNull();
+
+    const runOf = new Map<number, string>();
+    for (const [i, id] of rowIds.send!.entries()) {
+      const row = rows.get(id)!;
+      expect([row.outcome, row.error]).toEqual(['started', null]);
+      expect(row.runId).toMatch(/^[0-9a-f-]{36}$/);
+      runOf.set(contracts[i]!, row.runId!);
+    }
+    // A second "send" for the same contract joins the same run: the workflow was started once.
+    for (const [i, id] of rowIds.duplicate!.entries()) {
+      expect(rows.get(id)?.runId).toBe(runOf.get(contracts[i]!));
+    }
+    const unknown = rows.get(rowIds.unknownContract![0]!)!;
+    expect(unknown.outcome).toBe('failed');
+    expect(unknown.error).toMatch(/^CONTRACT_NOT_FOUND: contract 987654 does not exist/);
+    const typo = rows.get(rowIds.badCommand![0]!)!;
+    expect(typo.outcome).toBe('failed');
+    expect(typo.error).toContain('unknown command "sendd"');
+
+    for (const contractId of contracts) {
+      const description = await stack.client.workflow.getHandle(`honorarvertrag-${contractId}`).describe();
+      expect(description.runId).toBe(runOf.get(contractId));
+    }
+  });
+
+  test('the Temporal Schedule runs the poller workflow: confirm, withdraw and readable errors', async () => {
+    const staff = stack.t.seed.staffContactId;
+    const toConfirm = await addSendableContract(stack.t);
+    const toWithdraw = await addSendableContract(stack.t);
+    for (const id of [toConfirm, toWithdraw]) await startSignatureRequest(deps, id);
+    for (const id of [toConfirm, toWithdraw]) await awaitingSignature(id);
+
+    const confirmRow = await enqueueOutboxCommand(stack.t.db, {
+      command: 'confirm',
+      contractId: toConfirm,
+      staffContactId: staff,
+    });
+    const withdrawRow = await enqueueOutboxCommand(stack.t.db, {
+      command: 'withdraw',
+      contractId: toWithdraw,
+      staffContactId: staff,
+    });
+    const noStaff = await enqueueOutboxCommand(stack.t.db, { command: 'confirm', contractId: toWithdraw });
+    const notStarted = await enqueueOutboxCommand(stack.t.db, {
+      command: 'resend',
+      contractId: stack.t.seed.contractIds[0]!,
+    });
+
+    // A dedicated outbox worker on its own task queue; the commands go to the contract workers' queue (deps.config).
+    const outboxQueue = `${stack.config.temporal.taskQueue}-outbox`;
+    const scheduleConfig: SignflowConfig = {
+      ...stack.config,
+      temporal: { ...stack.config.temporal, taskQueue: outboxQueue },
+      outbox: { pollInterval: 1000, batchSize: 10 },
+    };
+    const worker = await Worker.create({
+      connection: server.env.nativeConnection,
+      namespace: stack.config.temporal.namespace,
+      taskQueue: outboxQueue,
+      workflowBundle: await workflowBundle(),
+      activities: createOutboxActivities(deps),
+    });
+    const running = worker.run();
+    try {
+      expect(await ensureOutboxSchedule(stack.client, scheduleConfig)).toBe(OUTBOX_SCHEDULE_ID);
+      // Idempotent: a second call updates the existing schedule.
+      await ensureOutboxSchedule(stack.client, scheduleConfig);
+      const ids = [confirmRow, withdrawRow, noStaff, notStarted];
+      const rows = await until('the scheduled poller to process every row', 60_000, async () => {
+        const r = await readOutboxRows(stack.t.db, ids);
+        return r.every((x) => x.processedAt !== null) ? r : undefined;
+      });
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      expect(byId.get(confirmRow)).toEqual(expect.objectContaining({ outcome: 'confirmed', error: null }));
+      expect(byId.get(withdrawRow)).toEqual(expect.objectContaining({ outcome: 'withdrawn', error: null }));
+      expect(byId.get(noStaff)?.outcome).toBe('failed');
+      expect(byId.get(noStaff)?.error).toMatch(/staff_contact_id/);
+      expect(byId.get(notStarted)?.outcome).toBe('failed');
+      expect(byId.get(notStarted)?.error).toMatch(/^SIGNATURE_REQUEST_NOT_FOUND: /);
+      for (const row of rows) expect(row.claimedBy).toMatch(/^signflow-outbox-poller/);
+
+      const c = stack.config.crm.contracts;
+      const confirmed = await stack.t.db(c.table).where(c.id, toConfirm).first();
+      expect([confirmed[c.status], Number(confirmed[c.confirmedBy])]).toEqual([
+        stack.config.crm.values.contractInProgress,
+        staff,
+      ]);
+      const withdrawn = await until('the withdrawal to be recorded', 30_000, async () => {
+        const state = await contractStatus(stack.client, toWithdraw);
+        return state.phase === 'withdrawn' ? state : undefined;
+      });
+      const s = stack.config.crm.signatures;
+      const sig = await stack.t.db(s.table).where(s.id, withdrawn.signatureId!).first();
+      expect(sig[s.status]).toBe(stack.config.crm.values.signatureWithdrawn);
+
+      // Rows added later are taken by a later scheduled run; a second confirm is a readable rejection.
+      const again = await enqueueOutboxCommand(stack.t.db, {
+        command: 'confirm',
+        contractId: toConfirm,
+        staffContactId: staff,
+      });
+      const [late] = await until('the next scheduled run', 30_000, async () => {
+        const r = await readOutboxRows(stack.t.db, [again]);
+        return r[0]?.processedAt ? r : undefined;
+      });
+      expect(late?.outcome).toBe('failed');
+      expect(late?.error).toMatch(/^SIGNATURE_ALREADY_CONFIRMED: /);
+    } finally {
+      await deleteOutboxSchedule(stack.client);
+      worker.shutdown();
+      await running;
+    }
+    expect(await deleteOutboxSchedule(stack.client)).toBe(false);
+  });
+});

@@ -289,7 +289,7 @@ async function waitForLockWait(t: TestDb, timeoutMs: number): Promise<boolean> {
 /**
  * SQLite: better-sqlite3 waits for a lock synchronously, blocking this thread's event loop, so the other writer must
  * live on another thread. It takes the write lock, changes the status, holds the lock for HOLD_MS, then commits. An
- * activity that finishes after HOLD_MS waited for it.
+ * activity that settles only after the commit began waited for it (it would otherwise be done in well under HOLD_MS).
  */
 const HOLD_MS = 800;
 
@@ -303,11 +303,12 @@ async function raceOnSqlite(t: TestDb, contractId: number, run: () => Promise<un
     db.pragma('busy_timeout = 5000');
     db.exec('BEGIN IMMEDIATE');
     db.prepare(w.sql).run(w.status, w.id);
-    parentPort.postMessage('locked');
+    parentPort.postMessage({ locked: true });
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, w.holdMs);
+    const committingAt = Date.now();
     db.exec('COMMIT');
     db.close();
-    parentPort.postMessage('committed');
+    parentPort.postMessage({ committingAt });
     `,
     {
       eval: true,
@@ -321,22 +322,21 @@ async function raceOnSqlite(t: TestDb, contractId: number, run: () => Promise<un
       },
     }
   );
-  const messages: string[] = [];
-  const committed = new Promise<void>((resolve, reject) => {
-    worker.on('message', (m: string) => {
-      messages.push(m);
-      if (m === 'committed') resolve();
+  let locked = false;
+  const committing = new Promise<number>((resolve, reject) => {
+    worker.on('message', (m: { locked?: boolean; committingAt?: number }) => {
+      if (m.locked) locked = true;
+      if (m.committingAt !== undefined) resolve(m.committingAt);
     });
     worker.on('error', reject);
   });
   try {
     const deadline = Date.now() + 5000;
-    while (!messages.includes('locked') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    const started = Date.now();
+    while (!locked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     const settled = await settle(run());
-    const elapsed = Date.now() - started;
-    await committed;
-    return { result: unsettle(settled), waitedForLock: elapsed >= HOLD_MS - 150 };
+    const settledAt = Date.now();
+    const committingAt = await committing;
+    return { result: unsettle(settled), waitedForLock: locked && settledAt >= committingAt };
   } finally {
     await worker.terminate();
   }

@@ -54,6 +54,7 @@
       ctx.lineJoin = 'round';
       ctx.strokeStyle = '#0b1f3a';
       strokes = 0;
+      canvas.dataset.strokes = '0';
     }
 
     function point(e) {

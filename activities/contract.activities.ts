@@ -80,11 +80,13 @@ export function createContractActivities(deps: ContractActivityDeps) {
    *   writer (SQLITE_BUSY_SNAPSHOT) after a concurrent commit.
    */
   async function lockRow(trx: Knex.Transaction, table: string, idColumn: string, id: number): Promise<void> {
-    if (mysql) await trx(table).where(idColumn, id).forUpdate().first(idColumn);
-    else
+    if (mysql) {
+      await trx(table).where(idColumn, id).forUpdate().first(idColumn);
+    } else {
       await trx(table)
         .where(idColumn, id)
         .update({ [idColumn]: id });
+    }
   }
 
   async function validate(

@@ -121,16 +121,17 @@ function decodeEntities(s: string): string {
 export function textBlocks(html: string): TextBlock[] {
   const blocks: TextBlock[] = [];
   for (const m of html.matchAll(/<(h1|h2|p|li)(\s[^>]*)?>([\s\S]*?)<\/\1>/g)) {
-    // Source line breaks are layout of the template, not of the text: collapse them first, then honour <br>.
+    // Source line breaks are layout of the template, not of the text: collapse them first (but not the no-break spaces
+    // the formatters put between amount and currency), then honour <br>.
     const inner = (m[3] ?? '')
-      .replace(/\s+/g, ' ')
+      .replace(/[ \t\r\n]+/g, ' ')
       .replace(/<br\s*\/?>/gi, '\n')
       .replace(/<[^>]*>/g, '');
     const text = decodeEntities(inner)
       .split('\n')
-      .map((line) => line.trim())
+      .map((line) => line.replace(/^ +| +$/g, ''))
       .join('\n');
-    blocks.push({ tag: m[1] as BlockTag, meta: /class="[^"]*\bmeta\b/.test(m[2] ?? ''), text });
+    blocks.push({ tag: m[1] as BlockTag, meta: /class=["'][^"']*\bmeta\b/.test(m[2] ?? ''), text });
   }
   return blocks;
 }

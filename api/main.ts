@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { connectClient } from '../client/connect';
+import { createDataConverter } from '../codec/data-converter';
 import { createDb } from '../db/connection';
 import { loadConfig, type SignflowConfig } from '../temporal.config';
 import { buildApi, type BuildApiOptions } from './server';
@@ -21,10 +22,13 @@ export async function runApi(
   options: BuildApiOptions & { port?: number } = {}
 ): Promise<RunningApi> {
   const db = createDb(config.database.url, { poolMax: config.database.poolMax });
-  const temporal = await connectClient(config).catch(async (err: unknown) => {
-    await db.destroy();
-    throw err;
-  });
+  // The payload codec of the worker: updates carry personal data and the answers come back encrypted.
+  const temporal = await connectClient(config, { dataConverter: createDataConverter(config) }).catch(
+    async (err: unknown) => {
+      await db.destroy();
+      throw err;
+    }
+  );
   try {
     const app = await buildApi({ config, client: temporal.client, db }, options);
     const port = options.port ?? config.api.port;

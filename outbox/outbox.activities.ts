@@ -14,6 +14,7 @@ import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import { connectClient } from '../client/connect';
+import { createDataConverter } from '../codec/data-converter';
 import { confirm, resend, startSignatureRequest, withdraw, type CommandDeps } from '../api/contract-commands';
 import { ApiError } from '../api/errors';
 import type { SignflowConfig } from '../temporal.config';
@@ -143,6 +144,6 @@ export async function connectOutboxActivities(
   config: SignflowConfig,
   db: Knex
 ): Promise<{ activities: OutboxActivities; close(): Promise<void> }> {
-  const { client, close } = await connectClient(config);
+  const { client, close } = await connectClient(config, { dataConverter: createDataConverter(config) });
   return { activities: createOutboxActivities({ config, db, client }), close };
 }

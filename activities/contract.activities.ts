@@ -6,6 +6,7 @@
  * Failures that retrying cannot fix are `ApplicationFailure`s with `nonRetryable: true` and a domain error code as
  * `type` (domain/errors.ts); their messages name ids only.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import type { SignflowConfig } from '../temporal.config';
 import { dialectOfDb } from '../db/connection';
@@ -222,11 +223,13 @@ export function createContractActivities(deps: ContractActivityDeps) {
     }
     const document = await readDocument(trx, crm, signature.documentId);
     if (!document?.content) {
-      throw rejection(
-        ErrorCode.SIGNATURE_NOT_READY,
-        `Document ${signature.documentId} of signature ${signature.id} (contract ${ref.contractId}) has no content.`,
-        { contractId: ref.contractId, signatureId: signature.id }
-      );
+      // Written in the same transaction as the signature, so this is a CRM-side change; retryable as the code says,
+      // the activity's retry policy bounds it.
+      throw ApplicationFailure.create({
+        type: ErrorCode.SIGNATURE_NOT_READY,
+        message: `Document ${signature.documentId} of signature ${signature.id} (contract ${ref.contractId}) has no content.`,
+        nonRetryable: false,
+      });
     }
     const imageSha256 = c.image ? sha256Hex(c.image) : undefined;
     const md5Hash = signatureMd5({

@@ -6,6 +6,7 @@
  *   readable errors for rows it cannot act on.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import type { Knex } from 'knex';
@@ -208,6 +209,50 @@ describe.each(testDatabases())('outbox on $name', (database) => {
     for (const contractId of contracts) {
       const description = await stack.client.workflow.getHandle(`honorarvertrag-${contractId}`).describe();
       expect(description.runId).toBe(runOf.get(contractId));
+    }
+  });
+
+  (database.name === 'mariadb' ? test : test.skip)('the MySQL trigger of docs/outbox.md feeds the outbox', async () => {
+    const doc = fs.readFileSync(path.join(__dirname, '../../docs/outbox.md'), 'utf8');
+    const sql = /```sql\n([\s\S]*?)```/.exec(doc)?.[1];
+    if (!sql) throw new Error('docs/outbox.md has no sql block');
+    // DELIMITER is a command of the mysql client, not SQL: send the CREATE TRIGGER statement alone.
+    const statement = sql
+      .split('\n')
+      .filter((line) => !/^DELIMITER/.test(line))
+      .join('\n')
+      .replace(/END\/\/\s*$/, 'END');
+    const c = stack.config.crm.contracts;
+    // The field the CRM admin adds for "confirmed by hand", as the doc describes.
+    await stack.t.db.schema.alterTable(c.table, (t) => t.integer('manuell_bestaetigt_durch').unsigned().nullable());
+    await stack.t.db.raw(statement);
+    try {
+      const contractId = await addSendableContract(stack.t);
+      await stack.t
+        .db(c.table)
+        .where(c.id, contractId)
+        .update({ [c.status]: 'in Vorbereitung' });
+      expect(await readOutboxRows(stack.t.db)).toEqual([]);
+      await stack.t
+        .db(c.table)
+        .where(c.id, contractId)
+        .update({ [c.status]: 'erstellt' });
+      await stack.t
+        .db(c.table)
+        .where(c.id, contractId)
+        .update({ manuell_bestaetigt_durch: stack.t.seed.staffContactId });
+      const rows = await readOutboxRows(stack.t.db);
+      expect(rows.map((r) => [r.command, r.contractId, r.staffContactId])).toEqual([
+        ['send', contractId, null],
+        ['confirm', contractId, stack.t.seed.staffContactId],
+      ]);
+      expect(rows[0]?.createdAt).not.toBeNull();
+      // The poller takes the trigger's row like any other.
+      const result = await pollOutboxOnce(deps, 'trigger-test', { batchSize: 1 });
+      expect(result.processed).toEqual([rows[0]!.id]);
+      expect((await readOutboxRows(stack.t.db, [rows[0]!.id]))[0]?.outcome).toBe('started');
+    } finally {
+      await stack.t.db.raw('DROP TRIGGER IF EXISTS honorarvertrag_signflow_outbox');
     }
   });
 

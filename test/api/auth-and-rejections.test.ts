@@ -6,7 +6,7 @@
  * The answers that need the workflow (404 of a missing request, 409/422 from the Update validator, idempotent start)
  * are in api-flow.test.ts against the dev server and a real worker.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { PNG } from 'pngjs';
@@ -79,10 +79,7 @@ describe('Authenticator (credentials in constant time, HMAC with replay window)'
     ).toBe('crm');
     // The documented formula, computed independently of hmacHeaders.
     const ts = String(Math.floor(now / 1000) + 1);
-    const sig = require('node:crypto')
-      .createHmac('sha256', TEST_HMAC_SECRET)
-      .update(`${ts}.${raw.toString()}`)
-      .digest('hex');
+    const sig = createHmac('sha256', TEST_HMAC_SECRET).update(`${ts}.${raw.toString()}`).digest('hex');
     expect(hmacSignature(TEST_HMAC_SECRET, ts, raw)).toBe(sig);
     expect(auth.authenticate({ hmacTimestamp: ts, hmacSignature: sig, rawBody: raw }, now)).toBe('crm');
   });

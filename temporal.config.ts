@@ -136,6 +136,11 @@ export const ZSignflowConfig = z.object({
       userId: z.uuid().optional(),
       /** Most documents per SignDocument call (a Konnektor must take 50). Env `SIGNFLOW_KONNEKTOR_BATCH_SIZE`. @default 50 */
       batchSize: z.coerce.number().int().min(1).max(250).default(50),
+      /**
+       * While countersigning is parked (comfort signature not active, used up, card missing…), how often the signing
+       * workflow asks GetSignatureMode whether it may go on. Env `SIGNFLOW_KONNEKTOR_RECHECK_INTERVAL`. @default '5m'
+       */
+      recheckInterval: ZDuration.prefault('5m'),
       /** Timeout of one call. Env `SIGNFLOW_KONNEKTOR_CALL_TIMEOUT`. @default '60s' */
       callTimeout: ZDuration.prefault('60s'),
       /** Extra timeout per document of a SignDocument call. Env `SIGNFLOW_KONNEKTOR_DOCUMENT_TIMEOUT`. @default '5s' */
@@ -297,6 +302,7 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       hbaIccsn: env(e, 'SIGNFLOW_KONNEKTOR_HBA_ICCSN'),
       userId: env(e, 'SIGNFLOW_KONNEKTOR_USER'),
       batchSize: env(e, 'SIGNFLOW_KONNEKTOR_BATCH_SIZE'),
+      recheckInterval: env(e, 'SIGNFLOW_KONNEKTOR_RECHECK_INTERVAL'),
       callTimeout: env(e, 'SIGNFLOW_KONNEKTOR_CALL_TIMEOUT'),
       documentTimeout: env(e, 'SIGNFLOW_KONNEKTOR_DOCUMENT_TIMEOUT'),
       activationTimeout: env(e, 'SIGNFLOW_KONNEKTOR_ACTIVATION_TIMEOUT'),

@@ -13,6 +13,7 @@ import type { SignflowConfig } from '../temporal.config';
 import {
   confirmManuallyUpdate,
   contractWorkflowId,
+  qesSignerWorkflowId,
   resendSignal,
   SA_CRM_CONTRACT_ID,
   signUpdate,
@@ -50,6 +51,14 @@ export function contractWorkflowInput(config: SignflowConfig, contractId: number
       expiryMs: s.expiry,
     },
     countersign: config.konnektor.enabled,
+    qes: config.konnektor.enabled
+      ? {
+          signerWorkflowId: qesSignerWorkflowId(config.konnektor.hbaIccsn),
+          iccsn: config.konnektor.hbaIccsn,
+          batchSize: config.konnektor.batchSize,
+          recheckIntervalMs: config.konnektor.recheckInterval,
+        }
+      : undefined,
   };
 }
 

@@ -6,7 +6,11 @@ import fs from 'node:fs';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import type { Knex } from 'knex';
+import { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
+import { createKonnektorClient } from '../activities/konnektor/client-from-config';
+import type { KonnektorClient } from '../activities/konnektor/konnektor-client';
+import { connectClient } from '../client/connect';
 import { createDb } from '../db/connection';
 import { createMailer, type Mailer } from '../mail/mailer';
 import type { SignflowConfig } from '../temporal.config';
@@ -20,6 +24,10 @@ export interface RunWorkerOptions {
   db?: Knex;
   mailer?: Mailer;
   dataConverter?: DataConverter;
+  /** The Konnektor client; built from `config.konnektor` when countersigning is enabled and none is given. */
+  konnektor?: KonnektorClient;
+  /** Client for signal-with-start of the signing workflow; connected from the config when needed and none is given. */
+  temporalClient?: Client;
   /** Extra worker options (e.g. `maxConcurrentActivityTaskExecutions`). */
   workerOptions?: Partial<WorkerOptions>;
 }
@@ -54,6 +62,9 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
             }
           : undefined,
     }));
+  const konnektor = opts.konnektor ?? (config.konnektor.enabled ? createKonnektorClient(config.konnektor) : undefined);
+  const ownClient = !opts.temporalClient && config.konnektor.enabled ? await connectClient(config, opts) : undefined;
+  const temporal = opts.temporalClient ?? ownClient?.client;
   const workflowSource = opts.workflowBundle
     ? { workflowBundle: opts.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
@@ -62,13 +73,14 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflowSource,
-    activities: createActivities({ config, db, mailer }),
+    activities: createActivities({ config, db, mailer, konnektor, temporal }),
     dataConverter: opts.dataConverter,
     ...opts.workerOptions,
   });
   const done = worker.run().finally(async () => {
     if (ownMailer) mailer.close();
     if (ownDb) await db.destroy();
+    if (ownClient) await ownClient.close();
     if (!opts.connection) await connection.close();
   });
   return {

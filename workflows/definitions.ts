@@ -53,12 +53,26 @@ export interface StatusLabels {
   signatureExpired: string;
 }
 
+/** How the practice countersigns (QES with the eHBA's comfort signature); resolved from `config.konnektor`. */
+export interface QesOptions {
+  /** Workflow id of the eHBA's signing workflow (`qesSignerWorkflowId(iccsn)`). */
+  signerWorkflowId: string;
+  /** eHBA ICCSN; unset = the configured or first HBA. */
+  iccsn?: string;
+  /** Most documents per SignDocument call. */
+  batchSize: number;
+  /** ms between GetSignatureMode checks while parked. */
+  recheckIntervalMs: number;
+}
+
 export interface ContractWorkflowInput {
   contractId: number;
   timing: SignatureTimingOptions;
   labels: StatusLabels;
   /** Countersign with a QES through the Konnektor after confirmation. */
   countersign: boolean;
+  /** Required when `countersign` is true. */
+  qes?: QesOptions;
 }
 
 /** Update `sign`: the portal, on behalf of the logged-in contact. */
@@ -141,6 +155,51 @@ export interface ContractResult {
   signature?: SignatureOutcome;
   qesDocumentId?: number;
 }
+
+/** One signing workflow per eHBA collects the countersign requests of all contracts and signs them in batches. */
+export function qesSignerWorkflowId(iccsn: string | undefined): string {
+  return `qes-signer-${iccsn ?? 'default'}`;
+}
+
+/** A contract's document waiting for the practice's QES. */
+export interface CountersignRequest {
+  contractId: number;
+  /** The contract workflow, which gets the answer. */
+  workflowId: string;
+  documentId: number;
+}
+
+/** Sent by the signing workflow to a contract workflow. */
+export type CountersignProgress =
+  | { kind: 'signed'; requestId: string }
+  | {
+      kind: 'parked';
+      /** ApplicationFailure type, e.g. COMFORT_SIGNATURE_EXPIRED. */
+      failureType: string;
+      gematikCode?: number;
+      /** What staff must do. */
+      message: string;
+    }
+  | { kind: 'resumed' };
+
+export interface QesSignerInput {
+  iccsn?: string;
+  batchSize: number;
+  recheckIntervalMs: number;
+  /** Requests carried over by continue-as-new. */
+  pending?: CountersignRequest[];
+}
+
+export interface QesSignerState {
+  pending: number;
+  signed: number;
+  signDocumentCalls: number;
+  parked?: { failureType: string; gematikCode?: number; message: string; since: string };
+}
+
+export const countersignRequestedSignal = defineSignal<[CountersignRequest]>('countersignRequested');
+export const countersignProgressSignal = defineSignal<[CountersignProgress]>('countersignProgress');
+export const qesSignerStatusQuery = defineQuery<QesSignerState>('status');
 
 export const signUpdate = defineUpdate<SignatureOutcome, [SignInput]>('sign');
 export const confirmManuallyUpdate = defineUpdate<SignatureOutcome, [ConfirmManuallyInput]>('confirmManually');

@@ -8,7 +8,9 @@ import type { Activities } from '../activities';
 import type { PreparedRequest } from '../activities/types';
 import { ErrorCode, NON_RETRYABLE_INPUT_ERRORS } from '../domain/errors';
 import {
+  comfortSignatureReactivatedSignal,
   confirmManuallyUpdate,
+  countersignProgressSignal,
   resendSignal,
   SA_CONTRACT_STATUS,
   SA_SIGNATURE_STATUS,
@@ -19,6 +21,7 @@ import {
   type ContractResult,
   type ContractState,
   type ContractWorkflowInput,
+  type CountersignProgress,
   type SignatureOutcome,
   type SignInput,
   type WaitingReason,
@@ -54,6 +57,9 @@ const MAIL: wf.ActivityOptions = {
     nonRetryableErrorTypes: ['MAIL_REJECTED', ErrorCode.TEMPLATE_VALUE_MISSING],
   },
 };
+
+/** Storing the countersignature: a database write, retried as long as it takes. */
+const STORE_QES: wf.ActivityOptions = DB_WRITE;
 
 /** Every call passes its own options with a summary (what the Temporal UI shows per step). */
 const acts = wf.proxyActivities<Activities>(DB_WRITE);
@@ -211,6 +217,18 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
     resendsRequested++;
   });
 
+  /** Latest word from the eHBA's signing workflow about this contract's countersignature. */
+  let countersign: CountersignProgress | undefined;
+  wf.setHandler(countersignProgressSignal, (progress) => {
+    if (countersign?.kind !== 'signed') countersign = progress;
+  });
+  wf.setHandler(comfortSignatureReactivatedSignal, async (request) => {
+    // Staff may address the contract they look at; the signing workflow is the one that acts on it.
+    if (input.qes && state.phase === 'waiting-for-comfort-signature') {
+      await wf.getExternalWorkflowHandle(input.qes.signerWorkflowId).signal(comfortSignatureReactivatedSignal, request);
+    }
+  });
+
   // 1. Load and validate. Bad input fails the workflow with the activity's code and changes nothing.
   const snapshot = await acts.loadContract.executeWithOptions(
     {
@@ -274,6 +292,45 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
     await sendMail('reminder', `${sequence}. Erinnerung senden (${why})`, sequence);
     state.remindersSent = sequence;
   };
+
+  /**
+   * Hands the document to the eHBA's signing workflow and waits for its answer. While the signer is parked (a fault
+   * that needs a person), the contract shows why and waits; it never fails for it.
+   */
+  async function countersignContract(qes: NonNullable<ContractWorkflowInput['qes']>, documentId: number): Promise<number> {
+    state.phase = 'countersigning';
+    setSearch(undefined, undefined, 'countersignature');
+    wf.setCurrentDetails(`Qualifizierte Gegenzeichnung der Praxis angefordert (Dokument ${documentId}).`);
+    await acts.requestCountersign.executeWithOptions(
+      { ...DB_WRITE, summary: `Gegenzeichnung (QES) bei ${qes.signerWorkflowId} anfordern` },
+      [{ request: { contractId, workflowId, documentId }, signer: qes }]
+    );
+    for (;;) {
+      await wf.condition(() => countersign !== undefined);
+      const progress = countersign as CountersignProgress;
+      if (progress.kind === 'signed') {
+        const stored = await acts.storeCountersignature.executeWithOptions(
+          { ...STORE_QES, summary: 'Gegenzeichnung (QES) als Dokument speichern' },
+          [{ requestId: progress.requestId }]
+        );
+        wf.setCurrentDetails(`Gegengezeichnet (QES), Dokument ${stored.qesDocumentId}.`);
+        setSearch(undefined, undefined, 'none');
+        return stored.qesDocumentId;
+      }
+      countersign = undefined;
+      if (progress.kind === 'parked') {
+        state.phase = 'waiting-for-comfort-signature';
+        state.waitingDetail = `${progress.failureType}${progress.gematikCode ? ` (gematik ${progress.gematikCode})` : ''}`;
+        setSearch(undefined, undefined, 'comfort-signature');
+        wf.setCurrentDetails(`Wartet auf die Komfortsignatur: ${state.waitingDetail}. ${progress.message}`);
+      } else {
+        state.phase = 'countersigning';
+        state.waitingDetail = undefined;
+        setSearch(undefined, undefined, 'countersignature');
+        wf.setCurrentDetails(`Komfortsignatur wieder aktiv; Gegenzeichnung läuft (Dokument ${documentId}).`);
+      }
+    }
+  }
 
   // 4. Wait for a signature, a confirmation, a withdrawal, reminders and expiry.
   let ending: 'signed' | 'withdrawn' | 'expired' | undefined;
@@ -349,6 +406,11 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   // 5. Recorded by the update handler in one transaction; now the rest of the confirmation.
   const outcome = state.outcome as SignatureOutcome;
   setSearch(labels.contractInProgress, labels.signatureValid, 'none');
+
+  // 5b. The practice's QES countersignature (comfort signature through the Konnektor), batched per eHBA.
+  if (input.countersign && input.qes && wf.patched('qes-countersign')) {
+    state.qesDocumentId = await countersignContract(input.qes, request.documentId);
+  }
 
   // 6. Confirmation mail.
   state.phase = 'confirming';

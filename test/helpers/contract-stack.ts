@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startDevInbox, type CapturedMail, type DevInbox } from '../../mail/dev-inbox';
+import type { KonnektorClient } from '../../activities/konnektor/konnektor-client';
 import { createMailer, type Mailer } from '../../mail/mailer';
 import { loadConfig, deepMerge, type SignflowConfig } from '../../temporal.config';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
@@ -52,6 +53,8 @@ export interface ContractStackOptions {
   db?: TestDbKind;
   /** Config overrides (partial, same shape as the config). */
   config?: unknown;
+  /** A Konnektor client (e.g. against the simulator) for the countersign activities. */
+  konnektor?: KonnektorClient;
 }
 
 export async function startContractStack(
@@ -76,6 +79,8 @@ export async function startContractStack(
     workflowBundle: await workflowBundle(),
     db: t.db,
     mailer,
+    konnektor: opts.konnektor,
+    temporalClient: env.client,
   });
   return {
     t,

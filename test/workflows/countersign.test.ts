@@ -1,0 +1,262 @@
+/**
+ * The practice's QES countersignature through the workflow, on the time-skipping server, with the real activities
+ * against the Konnektor simulator over mutual TLS and a real SQLite database: batching across contracts, the comfort
+ * signature running out mid-batch (park, re-activate, finish, nothing signed twice), and every classified gematik
+ * code injected into SignDocument: retried, repaired or parked as its classification says.
+ */
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Client } from '@temporalio/client';
+import { createKonnektorActivities, type KonnektorActivities } from '../../activities/konnektor/konnektor.activities';
+import type { KonnektorClient } from '../../activities/konnektor/konnektor-client';
+import { contractHandle, startContractWorkflow } from '../../client/contract-client';
+import {
+  GEMATIK_CODES,
+  classifyGematikCode,
+  type GematikCode,
+  type GematikCodeClassification,
+} from '../../domain/konnektor-errors';
+import { startKonnektorSimulator, type RunningKonnektorSimulator } from '../../konnektor-simulator';
+import {
+  SA_WAITING_REASON,
+  qesSignerWorkflowId,
+  statusQuery,
+  type ContractResult,
+  type ContractState,
+} from '../../workflows/definitions';
+import { clientFor } from '../konnektor/helpers';
+import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { createTimeSkippingEnv, startDevServer, type DevServerHandle } from '../helpers/temporal';
+
+jest.setTimeout(300_000);
+
+let env: TestWorkflowEnvironment;
+let sim: RunningKonnektorSimulator;
+let konnektor: KonnektorClient;
+let stack: ContractStack;
+let client: Client;
+let acts: KonnektorActivities;
+
+const activity = new MockActivityEnvironment();
+
+async function activateComfort(): Promise<void> {
+  await activity.run(acts.activateComfortSignature, { staffContactId: stack.t.seed.staffContactId });
+}
+
+async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Starts a contract and confirms it by staff (the quickest way to a confirmed contract). */
+async function confirmedContract(): Promise<number> {
+  const contractId = await addSendableContract(stack.t);
+  await startContractWorkflow(client, stack.config, contractId);
+  const handle = contractHandle(client, contractId);
+  await eventually(async () => expect((await handle.query(statusQuery)).phase).toBe('awaiting-signature'));
+  await handle.executeUpdate('confirmManually', { args: [{ staffContactId: stack.t.seed.staffContactId }] });
+  return contractId;
+}
+
+const stateOf = (contractId: number): Promise<ContractState> => contractHandle(client, contractId).query(statusQuery);
+
+async function reactivateVia(contractId: number): Promise<void> {
+  await contractHandle(client, contractId).signal('comfortSignatureReactivated', {});
+}
+
+async function qesRows(): Promise<number> {
+  const [row] = await stack.t.db('signflow_qes').count({ n: '*' });
+  return Number(row?.n);
+}
+
+/**
+ * The simulator, a stack with countersigning switched on, and an activated comfort signature on `temporal`.
+ * The time-skipping server is for the retry and park timings; the dev server for many concurrent contracts (the
+ * time-skipping server's time lock does not keep up with a hundred workflows at once).
+ */
+function withStack(
+  makeEnv: () => Promise<TestWorkflowEnvironment>,
+  stop: () => Promise<void> = async () => env.teardown()
+) {
+  beforeAll(async () => {
+    env = await makeEnv();
+    sim = await startKonnektorSimulator({ adminPort: false, maxSessionsPerCard: 50, comfort: { max: 250 } });
+    konnektor = clientFor(sim, { maxRequestsPerCall: 50 });
+    stack = await startContractStack(env, {
+      konnektor,
+      config: {
+        konnektor: {
+          enabled: true,
+          sdsUrl: sim.sdsUrl,
+          serverFingerprint: sim.fingerprint,
+          batchSize: 25,
+          recheckInterval: '5m',
+        },
+        signature: { remindersEnabled: false, expiry: '30d' },
+      },
+    });
+    client = stack.client;
+    acts = createKonnektorActivities({ konnektor, db: stack.t.db, config: stack.config });
+    await activateComfort();
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    konnektor?.close();
+    await sim?.close();
+    await stop();
+  });
+}
+
+describe('on the time-skipping server', () => {
+  withStack(createTimeSkippingEnv);
+
+  test('a signed contract is countersigned (QES stored as a document, verifiable) before the confirmation mail', async () => {
+    const contractId = await addSendableContract(stack.t);
+    await startContractWorkflow(client, stack.config, contractId);
+    const handle = contractHandle(client, contractId);
+    await eventually(async () => expect((await handle.query(statusQuery)).phase).toBe('awaiting-signature'));
+    const { contactId } = await handle.query(statusQuery);
+    await handle.executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
+    const result = (await handle.result()) as ContractResult;
+    expect(result.outcome).toBe('signed');
+    expect(result.qesDocumentId).toBeGreaterThan(0);
+    const qesDoc = await stack.t.db('dokumente').where('id', result.qesDocumentId).first();
+    expect(qesDoc).toMatchObject({ verknuepftes_objekt_typ: 'Honorarvertrag', verknuepftes_objekt_id: contractId });
+    const verification = await activity.run(acts.verifyDocument, { qesDocumentId: result.qesDocumentId as number });
+    expect(verification).toMatchObject({ valid: true, storedHashMatches: true, highLevelResult: 'VALID' });
+    // The confirmation mail goes out only after the countersignature.
+    const keys = stack.inbox.messages().map((m) => m.headers['x-signflow-mail-key']);
+    expect(keys).toContain(`honorarvertrag-${contractId}:confirmation`);
+  });
+});
+
+describe('on the dev server', () => {
+  let server: DevServerHandle;
+  withStack(
+    async () => {
+      server = await startDevServer();
+      return server.env;
+    },
+    async () => server?.stop()
+  );
+
+  test('batching: 100 contracts are countersigned with far fewer SignDocument calls than contracts', async () => {
+    const before = { ...sim.admin.stats(), batchSizes: [...sim.admin.stats().batchSizes] };
+    const qesBefore = await qesRows();
+    const ids: number[] = [];
+    for (let i = 0; i < 100; i += 10) {
+      ids.push(...(await Promise.all(Array.from({ length: 10 }, () => confirmedContract()))));
+    }
+    const results = (await Promise.all(ids.map((id) => contractHandle(client, id).result()))) as ContractResult[];
+    expect(results.every((r) => r.outcome === 'confirmed' && (r.qesDocumentId ?? 0) > 0)).toBe(true);
+    const after = sim.admin.stats();
+    const calls = after.signDocumentCalls - before.signDocumentCalls;
+    expect(after.signatures - before.signatures).toBe(100);
+    expect(await qesRows()).toBe(qesBefore + 100);
+    expect(calls).toBeLessThanOrEqual(25);
+    expect(Math.max(...after.batchSizes.slice(before.batchSizes.length))).toBeLessThanOrEqual(25);
+    console.log(`batching: 100 contracts countersigned in ${calls} SignDocument calls`);
+  });
+
+  test('the comfort signature runs out mid-batch: the rest park, staff re-activate, all complete, none signed twice', async () => {
+    // A fresh session that allows only 5 signatures.
+    await activity.run(acts.deactivateComfortSignature, {});
+    sim.admin.setComfort({ max: 5 });
+    await activateComfort();
+    const statsBefore = sim.admin.stats().signatures;
+    const qesBefore = await qesRows();
+
+    const ids = await Promise.all(Array.from({ length: 8 }, () => confirmedContract()));
+    // Five are signed, three park with the reason visible to ops.
+    const parked = await eventually(async () => {
+      const states = await Promise.all(ids.map(stateOf));
+      const waiting = states.filter((s) => s.phase === 'waiting-for-comfort-signature');
+      expect(states.filter((s) => s.phase === 'completed')).toHaveLength(5);
+      expect(waiting).toHaveLength(3);
+      return waiting;
+    });
+    for (const s of parked) expect(s.waitingDetail).toMatch(/COMFORT_SIGNATURE_(EXPIRED|NOT_ACTIVE)/);
+    const waitingId = parked[0]?.contractId as number;
+    const described = await contractHandle(client, waitingId).describe();
+    expect(described.typedSearchAttributes.get(SA_WAITING_REASON)).toBe('comfort-signature');
+    expect(sim.admin.stats().signatures - statsBefore).toBe(5);
+
+    // Staff enter the PIN again and tell signflow (through any waiting contract).
+    sim.admin.setComfort({ max: 250 });
+    await activateComfort();
+    await reactivateVia(waitingId);
+    const results = (await Promise.all(ids.map((id) => contractHandle(client, id).result()))) as ContractResult[];
+    expect(results.every((r) => (r.qesDocumentId ?? 0) > 0)).toBe(true);
+    expect(sim.admin.stats().signatures - statsBefore).toBe(8);
+    expect(await qesRows()).toBe(qesBefore + 8);
+    expect(new Set(results.map((r) => r.qesDocumentId)).size).toBe(8);
+  });
+
+  test('the signing workflow reports what it signed and that nothing waits', async () => {
+    const signer = client.workflow.getHandle(qesSignerWorkflowId(undefined));
+    const state = await signer.query('status');
+    expect(state).toMatchObject({ pending: 0 });
+    expect((state as { signed: number }).signed).toBe(108);
+  });
+});
+
+/** Through the workflow, what each classified code must do when SignDocument answers with it. */
+function expectation(c: GematikCodeClassification): { inject: number; parksAs?: string } {
+  switch (c.faultClass) {
+    case 'transient':
+      // T1 codes are retried until their last allowed attempt, then need a person; the others heal by retrying.
+      return c.maxAttempts && c.escalateTo ? { inject: c.maxAttempts, parksAs: c.escalateTo } : { inject: 2 };
+    case 'recoverable':
+      // The client repairs once (new card handle, job number, UserId, smaller batch); one fault heals.
+      return { inject: 1 };
+    case 'needs-person':
+      return { inject: 1, parksAs: c.failureType };
+    case 'warning':
+      return { inject: 0 };
+  }
+}
+
+const CLASSIFIED = GEMATIK_CODES.map((code) => classifyGematikCode(code as GematikCode)).filter(
+  // Warnings arrive in a successful Status, not as a fault: nothing to inject (see test/konnektor for them).
+  (c) => c.faultClass !== 'warning'
+);
+
+describe('every classified gematik code on SignDocument, through the workflow (time-skipping server)', () => {
+  withStack(createTimeSkippingEnv);
+
+  test.each(CLASSIFIED.map((c) => [c.code, c.faultClass, c] as const))(
+    'gematik %i (%s)',
+    async (code, _class, classification) => {
+      const { inject, parksAs } = expectation(classification);
+      const signaturesBefore = sim.admin.stats().signatures;
+      sim.admin.clearCalls();
+      sim.admin.faults.failNext(code, inject, ['SignDocument']);
+      const contractId = await confirmedContract();
+      const handle = contractHandle(client, contractId);
+      if (parksAs) {
+        // Let workflow time pass (retry backoff) while we look: nothing awaits the result, so nothing else skips it.
+        let state = await stateOf(contractId);
+        for (let i = 0; i < 100 && state.phase !== 'waiting-for-comfort-signature'; i++) {
+          await env.sleep('5s');
+          state = await stateOf(contractId);
+        }
+        expect(state.phase).toBe('waiting-for-comfort-signature');
+        expect(state.waitingDetail).toBe(`${parksAs} (gematik ${code})`);
+        await reactivateVia(contractId);
+      }
+      const result = (await handle.result()) as ContractResult;
+      expect(result.qesDocumentId).toBeGreaterThan(0);
+      expect(sim.admin.stats().signatures - signaturesBefore).toBe(1);
+      // Every injected fault was met by exactly one SignDocument call, then one call succeeded: retried or repaired,
+      // never given up on and never signed twice.
+      expect(sim.admin.calls().filter((c) => c.operation === 'SignDocument')).toHaveLength(inject + 1);
+    }
+  );
+});

@@ -1,0 +1,195 @@
+/**
+ * One long-running signing workflow per eHBA (`qes-signer-<iccsn>`): contract workflows send it their documents, it
+ * signs them in batches with the comfort signature (one SignDocument call for up to `batchSize` documents, never more
+ * than the session has left) and answers each contract workflow.
+ *
+ * A fault that needs a person (comfort signature not active, expired or used up, PIN blocked, card missing…) does not
+ * fail anything: the signer parks, tells the waiting contracts why (their search attributes show it), and goes on when
+ * staff signal `comfortSignatureReactivated` or a periodic GetSignatureMode check sees the session active again.
+ *
+ * No document is signed twice: request ids are deterministic (`<contract workflow id>/qes/<document id>`), and the
+ * `signDocuments` activity records every signature before it returns, so a retry after a worker crash re-reads the
+ * recorded ones instead of signing again.
+ */
+import * as wf from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { KonnektorFailureType, isNeedsPersonFailureType } from '../domain/konnektor-errors';
+import {
+  comfortSignatureReactivatedSignal,
+  countersignProgressSignal,
+  countersignRequestedSignal,
+  qesSignerStatusQuery,
+  type CountersignProgress,
+  type CountersignRequest,
+  type QesSignerInput,
+  type QesSignerState,
+} from './definitions';
+
+/** Transient Konnektor faults (busy, timeouts, network) are retried with backoff; the activity marks the rest final. */
+const KONNEKTOR: wf.ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+};
+
+const acts = wf.proxyActivities<Activities>(KONNEKTOR);
+
+/** Idle this long with nothing to sign, the signer completes; the next request starts it again. */
+const IDLE_COMPLETION = '1 day';
+
+const requestIdOf = (r: CountersignRequest): string => `${r.workflowId}/qes/${r.documentId}`;
+
+interface FailureInfo {
+  failureType: string;
+  gematikCode?: number;
+  message: string;
+  signedRequestIds: string[];
+}
+
+/** The needs-a-person failure behind an activity failure, or undefined for anything else (a bug: rethrown). */
+function needsPerson(err: unknown): FailureInfo | undefined {
+  if (!(err instanceof wf.ActivityFailure) || !(err.cause instanceof wf.ApplicationFailure)) return undefined;
+  const cause = err.cause;
+  if (!cause.nonRetryable && !isNeedsPersonFailureType(cause.type)) return undefined;
+  const details = (cause.details?.[0] ?? {}) as { gematikCode?: number; staffAction?: string; signedRequestIds?: string[] };
+  return {
+    failureType: cause.type ?? KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR,
+    gematikCode: details.gematikCode,
+    message: details.staffAction ?? cause.message,
+    signedRequestIds: details.signedRequestIds ?? [],
+  };
+}
+
+export async function qesCountersigner(input: QesSignerInput): Promise<void> {
+  const { iccsn } = input;
+  const pending = new Map<string, CountersignRequest>();
+  for (const r of input.pending ?? []) pending.set(requestIdOf(r), r);
+  const state: QesSignerState = { pending: pending.size, signed: 0, signDocumentCalls: 0 };
+  let reactivated = false;
+
+  const tell = async (requests: CountersignRequest[], progress: CountersignProgress) => {
+    // A contract workflow that is gone (terminated by ops) must not stop the others from hearing back.
+    await Promise.all(
+      requests.map((r) =>
+        wf
+          .getExternalWorkflowHandle(r.workflowId)
+          .signal(countersignProgressSignal, progress)
+          .catch((err: unknown) => wf.log.warn('contract workflow not reachable', { workflowId: r.workflowId, err }))
+      )
+    );
+  };
+
+  wf.setHandler(countersignRequestedSignal, (request) => {
+    pending.set(requestIdOf(request), request);
+    state.pending = pending.size;
+    if (state.parked) {
+      // Tell a newcomer at once why it waits.
+      void tell([request], { kind: 'parked', ...state.parked });
+    }
+  });
+  wf.setHandler(comfortSignatureReactivatedSignal, () => {
+    reactivated = true;
+  });
+  wf.setHandler(qesSignerStatusQuery, () => state);
+
+  const describe = () => {
+    wf.setCurrentDetails(
+      state.parked
+        ? `Geparkt seit ${state.parked.since}: ${state.parked.failureType}` +
+            `${state.parked.gematikCode ? ` (gematik ${state.parked.gematikCode})` : ''}. ${state.parked.message} ` +
+            `${pending.size} Dokument(e) warten.`
+        : `${state.signed} Dokument(e) signiert in ${state.signDocumentCalls} SignDocument-Aufruf(en); ${pending.size} wartend.`
+    );
+  };
+
+  const park = async (failure: FailureInfo) => {
+    state.parked = {
+      failureType: failure.failureType,
+      gematikCode: failure.gematikCode,
+      message: failure.message,
+      since: new Date(Date.now()).toISOString(),
+    };
+    reactivated = false;
+    describe();
+    await tell([...pending.values()], { kind: 'parked', ...state.parked });
+  };
+
+  const finishSigned = async (requestIds: string[]) => {
+    const done = requestIds.map((id) => pending.get(id)).filter((r): r is CountersignRequest => r !== undefined);
+    for (const r of done) pending.delete(requestIdOf(r));
+    state.pending = pending.size;
+    state.signed += done.length;
+    await Promise.all(done.map((r) => tell([r], { kind: 'signed', requestId: requestIdOf(r) })));
+  };
+
+  for (;;) {
+    describe();
+    if (state.parked) {
+      // Wait for staff or the next periodic check, then ask the Konnektor whether the session is usable again.
+      await wf.condition(() => reactivated, input.recheckIntervalMs, { summary: 'Komfortsignatur erneut prüfen' });
+      reactivated = false;
+      const mode = await acts.getSignatureMode
+        .executeWithOptions({ ...KONNEKTOR, summary: 'Signaturmodus abfragen (geparkt)' }, [{ iccsn }])
+        .catch((err: unknown) => {
+          if (needsPerson(err)) return undefined;
+          throw err;
+        });
+      if (!mode || !mode.active || mode.countRemaining < 1) continue;
+      state.parked = undefined;
+      await tell([...pending.values()], { kind: 'resumed' });
+      continue;
+    }
+
+    if (pending.size === 0) {
+      const gotWork = await wf.condition(() => pending.size > 0 || wf.workflowInfo().continueAsNewSuggested, IDLE_COMPLETION);
+      if (!gotWork) {
+        await wf.condition(wf.allHandlersFinished);
+        if (pending.size === 0) return;
+      }
+    }
+
+    if (wf.workflowInfo().continueAsNewSuggested) {
+      await wf.condition(wf.allHandlersFinished);
+      await wf.continueAsNew<typeof qesCountersigner>({ ...input, pending: [...pending.values()] });
+    }
+    if (pending.size === 0) continue;
+
+    // Never ask for more signatures than the session has left: an exhausted session would mean a PIN prompt.
+    let mode;
+    try {
+      mode = await acts.getSignatureMode.executeWithOptions({ ...KONNEKTOR, summary: 'Signaturmodus abfragen' }, [{ iccsn }]);
+    } catch (err) {
+      const failure = needsPerson(err);
+      if (!failure) throw err;
+      await park(failure);
+      continue;
+    }
+    if (!mode.active || mode.countRemaining < 1) {
+      await park({
+        failureType: mode.active
+          ? KonnektorFailureType.COMFORT_SIGNATURE_EXPIRED
+          : KonnektorFailureType.COMFORT_SIGNATURE_NOT_ACTIVE,
+        message:
+          'Die Komfortsignatur des eHBA ist nicht aktiv oder aufgebraucht. Bitte am Kartenterminal mit der PIN neu ' +
+          'aktivieren (signflow konnektor activate).',
+        signedRequestIds: [],
+      });
+      continue;
+    }
+    const size = Math.min(input.batchSize, mode.countRemaining, pending.size);
+    const batch = [...pending.values()].slice(0, size);
+    try {
+      const result = await acts.signDocuments.executeWithOptions(
+        { ...KONNEKTOR, summary: `${batch.length} Dokument(e) qualifiziert signieren (Komfortsignatur)` },
+        [{ iccsn, items: batch }]
+      );
+      state.signDocumentCalls += result.signDocumentCalls;
+      await finishSigned(result.signed.map((s) => s.requestId));
+    } catch (err) {
+      const failure = needsPerson(err);
+      if (!failure) throw err;
+      await finishSigned(failure.signedRequestIds);
+      await park(failure);
+    }
+  }
+}

@@ -3,7 +3,6 @@
  * does: it starts the signer if it is not running and hands it the request in one call. Repeating it is harmless (the
  * signer keys requests by their deterministic request id).
  */
-import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { SignflowConfig } from '../temporal.config';
 import { countersignRequestedSignal, type CountersignRequest, type QesOptions, type QesSignerInput } from '../workflows/definitions';
@@ -11,7 +10,7 @@ import { countersignRequestedSignal, type CountersignRequest, type QesOptions, t
 export interface CountersignActivityDeps {
   config: SignflowConfig;
   /** A Temporal client on the worker's namespace. */
-  temporal?: Client;
+  temporal: Client;
 }
 
 export interface RequestCountersignInput {
@@ -22,13 +21,6 @@ export interface RequestCountersignInput {
 export function createCountersignActivities({ config, temporal }: CountersignActivityDeps) {
   return {
     async requestCountersign({ request, signer }: RequestCountersignInput): Promise<{ signerWorkflowId: string }> {
-      if (!temporal) {
-        throw ApplicationFailure.create({
-          type: 'KONNEKTOR_NOT_CONFIGURED',
-          nonRetryable: true,
-          message: 'countersigning is switched on but the worker has no Temporal client for the signing workflow',
-        });
-      }
       const args: QesSignerInput = {
         iccsn: signer.iccsn,
         batchSize: signer.batchSize,

@@ -12,6 +12,7 @@ import { createCountersignActivities } from './countersign.activities';
 import { createKonnektorActivities } from './konnektor/konnektor.activities';
 import type { KonnektorClient } from './konnektor/konnektor-client';
 import { createMailActivities } from './mail.activities';
+import { createOutboxActivities } from '../outbox/outbox.activities';
 
 export interface ActivityDeps {
   config: SignflowConfig;
@@ -19,8 +20,8 @@ export interface ActivityDeps {
   mailer: Mailer;
   /** Required when `config.konnektor.enabled`. */
   konnektor?: KonnektorClient;
-  /** Used to signal-with-start the eHBA's signing workflow. */
-  temporal?: Client;
+  /** Starts and messages workflows: the eHBA's signing workflow, and contract workflows from the outbox. */
+  temporal: Client;
 }
 
 /** Without a Konnektor every Konnektor call fails at once with a sentence an admin can act on. */
@@ -40,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMailActivities(deps),
     ...createKonnektorActivities({ ...deps, konnektor: deps.konnektor ?? konnektorMissing }),
     ...createCountersignActivities(deps),
+    ...createOutboxActivities({ config: deps.config, db: deps.db, client: deps.temporal }),
   };
 }
 

@@ -6,11 +6,12 @@ import fs from 'node:fs';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import type { Knex } from 'knex';
-import { Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
 import { createKonnektorClient } from '../activities/konnektor/client-from-config';
 import type { KonnektorClient } from '../activities/konnektor/konnektor-client';
 import { connectClient } from '../client/connect';
+import { createDataConverter, FAILURE_CONVERTER_PATH } from '../codec/data-converter';
 import { createDb } from '../db/connection';
 import { createMailer, type Mailer } from '../mail/mailer';
 import type { SignflowConfig } from '../temporal.config';
@@ -26,7 +27,7 @@ export interface RunWorkerOptions {
   dataConverter?: DataConverter;
   /** The Konnektor client; built from `config.konnektor` when countersigning is enabled and none is given. */
   konnektor?: KonnektorClient;
-  /** Client for signal-with-start of the signing workflow; connected from the config when needed and none is given. */
+  /** Client for the activities that start or message workflows; connected from the config when none is given. */
   temporalClient?: Client;
   /** Extra worker options (e.g. `maxConcurrentActivityTaskExecutions`). */
   workerOptions?: Partial<WorkerOptions>;
@@ -63,8 +64,10 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
           : undefined,
     }));
   const konnektor = opts.konnektor ?? (config.konnektor.enabled ? createKonnektorClient(config.konnektor) : undefined);
-  const ownClient = !opts.temporalClient && config.konnektor.enabled ? await connectClient(config, opts) : undefined;
-  const temporal = opts.temporalClient ?? ownClient?.client;
+  // The SDK's failure converter encodes messages into payloads, so the codec (when keys are set) encrypts them too.
+  const dataConverter = opts.dataConverter ?? createDataConverter(config) ?? { failureConverterPath: FAILURE_CONVERTER_PATH };
+  const ownClient = opts.temporalClient ? undefined : await connectClient(config, { dataConverter });
+  const temporal = opts.temporalClient ?? (ownClient as { client: Client }).client;
   const workflowSource = opts.workflowBundle
     ? { workflowBundle: opts.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
@@ -74,7 +77,7 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     taskQueue: config.temporal.taskQueue,
     ...workflowSource,
     activities: createActivities({ config, db, mailer, konnektor, temporal }),
-    dataConverter: opts.dataConverter,
+    dataConverter,
     ...opts.workerOptions,
   });
   const done = worker.run().finally(async () => {

@@ -92,7 +92,8 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   const ref = { contractId, workflowId };
 
   const state: ContractState = { contractId, phase: 'preparing', remindersSent: 0 };
-  let prepared: PreparedRequest | undefined;
+  // Set once step 2 has run; the update handlers read it before that to answer SIGNATURE_NOT_READY.
+  let prepared: PreparedRequest | undefined = undefined;
   /** A sign or confirm handler is writing; nothing else may start meanwhile. */
   let recording = false;
   let withdrawal: WithdrawInput | undefined;

@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import {
   startTemporalDevServer,
@@ -109,7 +110,12 @@ export interface WorkflowBundlePath {
 
 /** Bundles the workflows at `workflowsPath` into a file under `dir`. Used by the jest globalSetup. */
 export async function bundleWorkflowsToFile(workflowsPath: string, dir: string): Promise<WorkflowBundlePath> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  // The same failure converter as the worker's (failure messages go into payloads, so the codec can encrypt them).
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    logger: quietBundlerLogger,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  });
   fs.mkdirSync(dir, { recursive: true });
   const codePath = path.join(dir, `${path.basename(workflowsPath).replace(/\.[^.]+$/, '')}-bundle.js`);
   fs.writeFileSync(codePath, code);

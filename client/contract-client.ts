@@ -69,7 +69,8 @@ export interface StartResult {
 
 /**
  * Starts the contract's workflow, or joins the running one (conflict policy USE_EXISTING). A completed workflow is not
- * restarted by accident: the reuse policy rejects it and the caller gets WorkflowExecutionAlreadyStartedError.
+ * restarted by accident: the reuse policy rejects it and the caller gets WorkflowExecutionAlreadyStartedError. A
+ * failed one (invalid input, e.g. CONTACT_EMAIL_INVALID) may be started again once the CRM data is fixed.
  */
 export async function startContractWorkflow(
   client: Client,
@@ -83,7 +84,9 @@ export async function startContractWorkflow(
     workflowId,
     args: [contractWorkflowInput(config, contractId)],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    // A failed run (bad input: fix the CRM, then start again) may be followed by a new one; a completed contract
+    // (signed, confirmed, withdrawn, expired) is never restarted by accident.
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     typedSearchAttributes: new TypedSearchAttributes([{ key: SA_CRM_CONTRACT_ID, value: contractId }]),
     staticSummary: `Honorarvertrag ${contractId}: Unterschrift einholen`,
   });

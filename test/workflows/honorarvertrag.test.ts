@@ -3,7 +3,12 @@
  * reminders and expiry pass in seconds. Updates are awaited without time skipping, which is fine here because the
  * recording activities run in real time.
  */
-import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { PNG } from 'pngjs';
@@ -311,6 +316,23 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
       expect(cause.nonRetryable).toBe(true);
     }
     expect(await countRows()).toEqual(before);
+  });
+});
+
+describe('starting again', () => {
+  test('a failed start can be repeated once the CRM is fixed; a completed contract is not restarted', async () => {
+    const contractId = await addSendableContract(stack.t, stack.t.seed.invalidEmailContactId);
+    const first = await startContractWorkflow(client, stack.config, contractId);
+    await expect(contractHandle(client, contractId).result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    await stack.t.db('kontakte').where('id', stack.t.seed.invalidEmailContactId).update({ email: 'max.fixed@example.org' });
+    const second = await startContractWorkflow(client, stack.config, contractId);
+    expect(second.runId).not.toBe(first.runId);
+    await waitForInvitation(contractId);
+    await contractHandle(client, contractId).signal('withdraw');
+    expect(((await contractHandle(client, contractId).result()) as ContractResult).outcome).toBe('withdrawn');
+    await expect(startContractWorkflow(client, stack.config, contractId)).rejects.toBeInstanceOf(
+      WorkflowExecutionAlreadyStartedError
+    );
   });
 });
 

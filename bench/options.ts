@@ -1,0 +1,106 @@
+/** Command-line options of `npm run bench`, with defaults sized so the whole run stays under 3 minutes on 2 cores. */
+import { parseArgs } from 'node:util';
+
+export type BenchDb = 'sqlite' | 'mariadb';
+export type Scenario = 'throughput' | 'countersign';
+
+export interface BenchOptions {
+  /** Contracts per database in the throughput scenario (the activity latencies come from their histories). */
+  contracts: number;
+  /** Contracts in flight at once (closed loop: a finished contract makes room for the next). */
+  concurrency: number;
+  /** Contracts per database run before measuring (JIT, pools, SMTP connections), not counted. @default concurrency */
+  warmup: number;
+  dbs: BenchDb[];
+  scenarios: Scenario[];
+  /** Contracts countersigned per batch-size variant. */
+  qesContracts: number;
+  /** The batched variant's konnektor.batchSize (compared with 1). */
+  qesBatch: number;
+  /** Simulated Konnektor latency per SOAP call, ms. */
+  latencyMs: number;
+  /** Simulated Konnektor latency per document of a SignDocument call, ms. */
+  perDocumentLatencyMs: number;
+  /** Renders of the contract document measured alone. */
+  renders: number;
+  /** Bound on the whole run, ms; everything is stopped when it is reached. */
+  timeoutMs: number;
+}
+
+const USAGE = `npm run bench -- [options]
+
+  --contracts N         contracts per database, throughput scenario (default 50)
+  --concurrency N       contracts in flight at once (default 10)
+  --warmup N            unmeasured contracts per database first (default: --concurrency)
+  --db LIST             sqlite,mariadb (default both; mariadb needs SIGNFLOW_TEST_MYSQL_URL or scripts/start-mariadb.sh)
+  --scenarios LIST      throughput,countersign (default both; per-activity latency comes with throughput)
+  --qes-contracts N     contracts countersigned per variant (default 25)
+  --qes-batch N         batch size of the batched variant, compared with 1 (default 25)
+  --latency MS          Konnektor latency per SOAP call (default 150)
+  --per-doc-latency MS  Konnektor latency per signed document (default 40)
+  --renders N           contract documents rendered alone (default 30)
+  --timeout S           stop everything after S seconds (default 600)
+`;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${raw}`);
+  return n;
+}
+
+function list<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T[] {
+  if (raw === undefined) return [...allowed];
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items) {
+    if (!allowed.includes(item as T))
+      throw new Error(`--${name}: unknown value ${item} (allowed: ${allowed.join(', ')})`);
+  }
+  if (items.length === 0) throw new Error(`--${name} is empty`);
+  return [...new Set(items)] as T[];
+}
+
+/** Parses argv (without node and the script); prints the usage and exits on --help. */
+export function parseBenchOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      contracts: { type: 'string' },
+      concurrency: { type: 'string' },
+      warmup: { type: 'string' },
+      db: { type: 'string' },
+      scenarios: { type: 'string' },
+      'qes-contracts': { type: 'string' },
+      'qes-batch': { type: 'string' },
+      latency: { type: 'string' },
+      'per-doc-latency': { type: 'string' },
+      renders: { type: 'string' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const qesBatch = positiveInt('qes-batch', values['qes-batch'], 25);
+  if (qesBatch > 50) throw new Error('--qes-batch must be <= 50 (the Konnektor client sends at most 50 per call)');
+  const concurrency = positiveInt('concurrency', values.concurrency, 10);
+  return {
+    contracts: positiveInt('contracts', values.contracts, 50),
+    concurrency,
+    warmup: positiveInt('warmup', values.warmup, concurrency, 0),
+    dbs: list<BenchDb>('db', values.db, ['sqlite', 'mariadb']),
+    scenarios: list<Scenario>('scenarios', values.scenarios, ['throughput', 'countersign']),
+    qesContracts: positiveInt('qes-contracts', values['qes-contracts'], 25),
+    qesBatch,
+    latencyMs: positiveInt('latency', values.latency, 150, 0),
+    perDocumentLatencyMs: positiveInt('per-doc-latency', values['per-doc-latency'], 40, 0),
+    renders: positiveInt('renders', values.renders, 30),
+    timeoutMs: positiveInt('timeout', values.timeout, 600) * 1000,
+  };
+}

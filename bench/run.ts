@@ -1,0 +1,419 @@
+/**
+ * `npm run bench`: signflow's speed figures from real parts in one run, printed as markdown tables with the ratios
+ * side by side. Speed goals live here, never in timed tests.
+ *
+ * Starts a Temporal dev server, bundles the workflows once, and per database (SQLite, MariaDB when available) a fresh
+ * CRM database, the dev SMTP inbox and a real worker; for the countersign scenario the Konnektor simulator with
+ * latency per call and per document. Everything started here is stopped at the end, also on failure, Ctrl-C or the
+ * --timeout bound. Progress goes to stderr, the report to stdout.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { temporalCliPath } from '../dev-stack/tool-paths';
+import { startKonnektorSimulator } from '../konnektor-simulator';
+import { MYSQL_URL_ENV } from '../test/helpers/databases';
+import { clientFor } from '../test/konnektor/helpers';
+import { bundleWorkflowsToFile, startDevServer, type DevServerHandle } from '../test/helpers/temporal';
+import { runCountersignVariant, type CountersignVariantResult } from './countersign';
+import { databaseVersion, machineLines } from './machine';
+import { parseBenchOptions, type BenchDb, type BenchOptions } from './options';
+import { runRender, type RenderResult } from './render';
+import { startBenchStack, type BenchStack } from './stack';
+import { ms, percentile, ratio, summarize, table } from './stats';
+import { runThroughput, type ThroughputResult } from './throughput';
+
+const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const out = (text = '') => process.stdout.write(`${text}\n`);
+
+/** Stops what was started, last first; each step bounded so a hung part cannot keep the run alive. */
+class Cleanup {
+  private steps: { name: string; stop: () => Promise<unknown> }[] = [];
+  add(name: string, stop: () => Promise<unknown>): void {
+    this.steps.push({ name, stop });
+  }
+  async run(): Promise<void> {
+    while (this.steps.length > 0) {
+      const { name, stop } = this.steps.pop()!;
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          progress(`stopping ${name} took over 30 s; going on`);
+          resolve();
+        }, 30_000);
+      });
+      await Promise.race([stop().catch((err: unknown) => progress(`stopping ${name}: ${String(err)}`)), bound]);
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The MariaDB server URL: SIGNFLOW_TEST_MYSQL_URL, else what scripts/start-mariadb.sh provides; undefined = none. */
+function mariadbUrl(): { url?: string; why?: string } {
+  const set = process.env[MYSQL_URL_ENV]?.trim();
+  if (set) return { url: set };
+  const script = path.resolve(__dirname, '..', 'scripts', 'start-mariadb.sh');
+  try {
+    const stdout = execFileSync('bash', [script], {
+      encoding: 'utf8',
+      timeout: 180_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const url = stdout.trim().split('\n').pop()?.trim();
+    if (url) return { url };
+    return { why: 'scripts/start-mariadb.sh printed no URL' };
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? err).trim();
+    return { why: `scripts/start-mariadb.sh failed: ${stderr.split('\n').pop() ?? ''}` };
+  }
+}
+
+function throughputTable(results: Map<BenchDb, ThroughputResult>): string {
+  const dbs = [...results.keys()];
+  const header = ['', ...dbs, ...(dbs.length === 2 ? [`${dbs[1]} / ${dbs[0]}`] : [])];
+  const row = (
+    label: string,
+    pick: (r: ThroughputResult) => number,
+    fmt: (v: number) => string = ms,
+    compare = true
+  ) => {
+    const values = dbs.map((d) => pick(results.get(d) as ThroughputResult));
+    return [label, ...values.map(fmt), ...(dbs.length === 2 ? [compare ? ratio(values[0], values[1]) : ''] : [])];
+  };
+  const p =
+    (key: 'startToInvitationMs' | 'signUpdateMs' | 'signToCompletedMs' | 'totalMs', q: number) =>
+    (r: ThroughputResult) =>
+      percentile(
+        r.contracts.map((c) => c[key]),
+        q
+      );
+  return table(header, [
+    row('contracts measured', (r) => r.contracts.length, String, false),
+    row(
+      'wall time, s',
+      (r) => r.wallMs / 1000,
+      (v) => v.toFixed(1)
+    ),
+    row(
+      '**contracts/s**',
+      (r) => r.contractsPerSecond,
+      (v) => v.toFixed(2)
+    ),
+    row('start → invitation mail, p50 ms', p('startToInvitationMs', 50)),
+    row('start → invitation mail, p95 ms', p('startToInvitationMs', 95)),
+    row('`sign` Update round trip, p50 ms', p('signUpdateMs', 50)),
+    row('`sign` Update round trip, p95 ms', p('signUpdateMs', 95)),
+    row('sign → completed, p50 ms', p('signToCompletedMs', 50)),
+    row('sign → completed, p95 ms', p('signToCompletedMs', 95)),
+    row('start → completed, p50 ms', p('totalMs', 50)),
+    row('start → completed, p95 ms', p('totalMs', 95)),
+    row('CPU per contract, this process (worker + driver + inbox), ms', (r) => r.cpu.selfMs / r.contracts.length),
+    row('CPU per contract, Temporal dev server, ms', (r) => r.cpu.serverMs / r.contracts.length),
+    row(
+      'cores busy (both processes, of ' + String(os.cpus().length) + ')',
+      (r) => (r.cpu.selfMs + r.cpu.serverMs) / r.wallMs,
+      (v) => (Number.isFinite(v) ? v.toFixed(2) : '–')
+    ),
+  ]);
+}
+
+const STEP_ORDER = [
+  'loadContract',
+  'prepareSignatureRequest',
+  'sendContractMail (invitation)',
+  'recordSignature',
+  'sendContractMail (confirmation)',
+  '(workflow task)',
+];
+
+function activityTable(results: Map<BenchDb, ThroughputResult>): string {
+  const dbs = [...results.keys()];
+  const header = [
+    'step',
+    ...dbs.flatMap((d) => [`${d} p50`, `${d} p95`]),
+    ...(dbs.length === 2 ? [`${dbs[1]} / ${dbs[0]} p50`] : []),
+    ...dbs.map((d) => `${d} queued p50`),
+  ];
+  const rows = STEP_ORDER.map((step) => {
+    const per = dbs.map((d) => {
+      const steps = (results.get(d) as ThroughputResult).steps.filter((s) => s.step === step);
+      return { run: summarize(steps.map((s) => s.runMs)), queued: summarize(steps.map((s) => s.queuedMs)) };
+    });
+    return [
+      step,
+      ...per.flatMap((s) => [ms(s.run.p50), ms(s.run.p95)]),
+      ...(dbs.length === 2 ? [ratio(per[0]?.run.p50, per[1]?.run.p50)] : []),
+      ...per.map((s) => ms(s.queued.p50)),
+    ];
+  });
+  return table(header, rows);
+}
+
+function renderTable(r: RenderResult, results: Map<BenchDb, ThroughputResult>): string {
+  const doc = summarize(r.documentMs);
+  const html = summarize(r.htmlMs);
+  const rows = [
+    ['renderContractDocument (PDF/A + HTML), p50 ms', ms(doc.p50)],
+    ['renderContractDocument, p95 ms', ms(doc.p95)],
+    ['of it the HTML rendition (Handlebars), p50 ms', ms(html.p50)],
+    ['first call (template compile, font load), ms', ms(r.coldMs)],
+    ['PDF size, KiB', (r.pdfBytes / 1024).toFixed(0)],
+  ];
+  for (const [db, res] of results) {
+    const prep = percentile(
+      res.steps.filter((s) => s.step === 'prepareSignatureRequest').map((s) => s.runMs),
+      50
+    );
+    rows.push([
+      `share of prepareSignatureRequest p50 on ${db} (render alone / in the run)`,
+      `${((doc.p50 / prep) * 100).toFixed(0)} %`,
+    ]);
+  }
+  return table([`alone, ${r.documentMs.length} renders, nothing else running`, ''], rows);
+}
+
+function countersignTable(
+  batched: CountersignVariantResult,
+  single: CountersignVariantResult,
+  o: BenchOptions
+): string {
+  const header = [
+    '',
+    `batchSize ${batched.batchSize}`,
+    `batchSize ${single.batchSize}`,
+    `${single.batchSize} / ${batched.batchSize}`,
+  ];
+  const soapTotal = (r: CountersignVariantResult) => Object.values(r.soapCalls).reduce((a, b) => a + b, 0);
+  const floor = (r: CountersignVariantResult) => soapTotal(r) * o.latencyMs + r.contracts * o.perDocumentLatencyMs;
+  const run = (r: CountersignVariantResult, step: string) =>
+    r.signerSteps.filter((s) => s.step === step).map((s) => s.runMs);
+  const row = (
+    label: string,
+    pick: (r: CountersignVariantResult) => number,
+    fmt: (v: number) => string = ms,
+    compare = true
+  ) => {
+    const a = pick(batched);
+    const b = pick(single);
+    return [label, fmt(a), fmt(b), compare ? ratio(a, b) : ''];
+  };
+  const batches = (r: CountersignVariantResult) => {
+    const sizes = r.batchSizes;
+    return sizes.length <= 8
+      ? sizes.join(', ')
+      : `${sizes.length} calls of ${Math.min(...sizes)}–${Math.max(...sizes)}`;
+  };
+  const ops = (r: CountersignVariantResult) =>
+    Object.entries(r.soapCalls)
+      .sort((x, y) => y[1] - x[1])
+      .map(([op, n]) => `${op} ${n}`)
+      .join(', ') + (r.soapCallsTruncated ? ' (last 500 only)' : '');
+  return [
+    table(header, [
+      row('contracts countersigned', (r) => r.contracts, String, false),
+      row(
+        '**total time (all signed at once → last completed), s**',
+        (r) => r.totalMs / 1000,
+        (v) => v.toFixed(2)
+      ),
+      row(
+        'countersigned contracts/s',
+        (r) => (r.contracts / r.totalMs) * 1000,
+        (v) => v.toFixed(2)
+      ),
+      row('SignDocument calls', (r) => r.signDocumentCalls, String),
+      ['documents per SignDocument call', batches(batched), batches(single), ''],
+      row('SOAP calls in all', soapTotal, String),
+      row(
+        'simulated Konnektor latency in them, s',
+        (r) => floor(r) / 1000,
+        (v) => v.toFixed(2)
+      ),
+      row(
+        'signDocuments activities, summed run time, s',
+        (r) => run(r, 'signDocuments').reduce((a, b) => a + b, 0) / 1000,
+        (v) => v.toFixed(2)
+      ),
+      row('sign → completed per contract, p50 ms', (r) => percentile(r.signToCompletedMs, 50)),
+      row('sign → completed per contract, p95 ms', (r) => percentile(r.signToCompletedMs, 95)),
+    ]),
+    '',
+    `SOAP calls, batchSize ${batched.batchSize}: ${ops(batched)}`,
+    `SOAP calls, batchSize ${single.batchSize}: ${ops(single)}`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const o = parseBenchOptions(process.argv.slice(2));
+  const cleanup = new Cleanup();
+  let stopping = false;
+  const abort = async (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    progress(`${why}: stopping everything`);
+    await cleanup.run();
+    process.exit(code);
+  };
+  const deadline = setTimeout(() => void abort(`--timeout of ${o.timeoutMs / 1000} s reached`, 2), o.timeoutMs);
+  process.once('SIGINT', () => void abort('interrupted', 130));
+  process.once('SIGTERM', () => void abort('terminated', 143));
+
+  const t0 = Date.now();
+  try {
+    const cli = temporalCliPath();
+    out('# signflow benchmark');
+    out();
+    for (const line of machineLines(cli)) out(`- ${line}`);
+
+    let dbs = o.dbs;
+    if (dbs.includes('mariadb')) {
+      const found = mariadbUrl();
+      if (found.url) {
+        process.env[MYSQL_URL_ENV] = found.url;
+      } else {
+        if (dbs.length === 1) throw new Error(`MariaDB asked for but not available: ${found.why}`);
+        progress(`MariaDB left out: ${found.why}`);
+        out(`- MariaDB: left out (${found.why})`);
+        dbs = dbs.filter((d) => d !== 'mariadb');
+      }
+    }
+    out(
+      `- options: ${o.contracts} contracts per database (+${o.warmup} warm-up), ${o.concurrency} in flight; ` +
+        `countersign ${o.qesContracts} contracts, batchSize ${o.qesBatch} vs 1; Konnektor latency ${o.latencyMs} ms/call + ` +
+        `${o.perDocumentLatencyMs} ms/document`
+    );
+
+    progress('bundling workflows');
+    let t = Date.now();
+    const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-bench-'));
+    cleanup.add('workflow bundle', async () => fs.rmSync(bundleDir, { recursive: true, force: true }));
+    const bundle = await bundleWorkflowsToFile(require.resolve('../workflows'), bundleDir);
+    const bundleMs = Date.now() - t;
+
+    progress('starting the Temporal dev server');
+    t = Date.now();
+    const server: DevServerHandle = await startDevServer();
+    cleanup.add('Temporal dev server', () => server.stop());
+    out(
+      `- setup: workflows bundled in ${(bundleMs / 1000).toFixed(1)} s, dev server ready in ${((Date.now() - t) / 1000).toFixed(1)} s`
+    );
+
+    let stackNo = 0;
+    const stackFor = async (
+      kind: BenchDb,
+      extra: { config?: unknown; konnektor?: ReturnType<typeof clientFor> } = {}
+    ) => {
+      const stack: BenchStack = await startBenchStack({
+        kind,
+        client: server.env.client,
+        connection: server.env.nativeConnection,
+        namespace: server.namespace,
+        bundle,
+        taskQueue: `signflow-bench-${process.pid}-${++stackNo}`,
+        ...extra,
+      });
+      cleanup.add(`${kind} stack`, () => stack.stop());
+      return stack;
+    };
+
+    if (o.scenarios.includes('throughput')) {
+      progress(`rendering ${o.renders} contract documents alone`);
+      const render = await runRender(o.renders);
+      const results = new Map<BenchDb, ThroughputResult>();
+      const versions: string[] = [];
+      for (const kind of dbs) {
+        progress(`throughput on ${kind}: ${o.contracts} contracts, ${o.concurrency} in flight`);
+        const stack = await stackFor(kind);
+        versions.push(await databaseVersion(stack.db, kind));
+        results.set(kind, await runThroughput(stack, { ...o, serverPid: server.server.pid }));
+        await stack.stop();
+      }
+      out(`- databases: ${versions.join('; ')}`);
+      out();
+      out('## 1. Contract throughput end to end');
+      out();
+      out(
+        'start → invitation mail in the SMTP inbox → `sign` Update (click) → workflow completed (signature recorded, ' +
+          'confirmation mail sent). Closed loop, no reminders, no countersignature.'
+      );
+      out();
+      out(throughputTable(results));
+      out();
+      out('## 2. Per-activity latency');
+      out();
+      out(
+        'From the histories of the measured contracts: run = ActivityTaskStarted → Completed (worker execution plus one ' +
+          'round trip to the server), queued = Scheduled → Started. Milliseconds.'
+      );
+      out();
+      out(activityTable(results));
+      out();
+      out(renderTable(render, results));
+      out();
+    }
+
+    if (o.scenarios.includes('countersign')) {
+      progress(`countersign: ${o.qesContracts} contracts, batchSize ${o.qesBatch} vs 1`);
+      const sim = await startKonnektorSimulator({
+        adminPort: false,
+        maxSessionsPerCard: 50,
+        comfort: { max: 250 },
+        faults: { latencyMs: o.latencyMs, perDocumentLatencyMs: o.perDocumentLatencyMs },
+      });
+      cleanup.add('Konnektor simulator', () => sim.close());
+      const konnektor = clientFor(sim, { maxRequestsPerCall: 50 });
+      cleanup.add('Konnektor client', async () => konnektor.close());
+      const kind = dbs[0] as BenchDb;
+      const stack = await stackFor(kind, {
+        konnektor,
+        config: {
+          konnektor: {
+            enabled: true,
+            sdsUrl: sim.sdsUrl,
+            serverFingerprint: sim.fingerprint,
+            batchSize: o.qesBatch,
+            recheckInterval: '5m',
+          },
+        },
+      });
+      const deps = { stack, sim, konnektor };
+      if (o.warmup > 0) await runCountersignVariant(deps, o.qesBatch, o.warmup);
+      const batched = await runCountersignVariant(deps, o.qesBatch, o.qesContracts);
+      progress('countersign: batchSize 1');
+      const single = await runCountersignVariant(deps, 1, o.qesContracts);
+      await stack.stop();
+      out('## 3. QES countersigning: batched vs one document per call');
+      out();
+      out(
+        `${o.qesContracts} contracts signed at once, each then countersigned through the eHBA's signing workflow ` +
+          `(\`qesCountersigner\`) against the Konnektor simulator with ${o.latencyMs} ms per SOAP call and ` +
+          `${o.perDocumentLatencyMs} ms per document (${kind}).`
+      );
+      out();
+      out(countersignTable(batched, single, o));
+      out();
+    }
+    out(
+      `Run took ${((Date.now() - t0) / 1000).toFixed(0)} s; load average at the end: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}.`
+    );
+  } finally {
+    clearTimeout(deadline);
+    if (!stopping) {
+      stopping = true;
+      progress('stopping everything');
+      await cleanup.run();
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  }
+);

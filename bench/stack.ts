@@ -1,0 +1,138 @@
+/**
+ * One measured stack: a fresh CRM database (SQLite file or a MariaDB database, migrated and seeded), the dev SMTP
+ * inbox on loopback, and a real signflow worker on its own task queue against the shared Temporal dev server. The
+ * worker gets its own knex pool sized like production (`database.poolMax`), not the small pool of the test helper.
+ */
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import type { Knex } from 'knex';
+import type { KonnektorClient } from '../activities/konnektor/konnektor-client';
+import { createDb } from '../db/connection';
+import { startDevInbox, type DevInbox } from '../mail/dev-inbox';
+import { createMailer } from '../mail/mailer';
+import { deepMerge, loadConfig, type SignflowConfig } from '../temporal.config';
+import { createTestDb, type TestDb } from '../test/helpers/databases';
+import { getFreePort } from '../test/helpers/temporal';
+import { createWorker, type RunningWorker } from '../worker/run-worker';
+import type { BenchDb } from './options';
+
+export interface BenchStack {
+  kind: BenchDb;
+  t: TestDb;
+  /** The worker's pool (production size). */
+  db: Knex;
+  config: SignflowConfig;
+  inbox: DevInbox;
+  client: Client;
+  worker: RunningWorker;
+  stop(): Promise<void>;
+}
+
+export interface BenchStackOptions {
+  kind: BenchDb;
+  client: Client;
+  connection: NativeConnection;
+  namespace: string;
+  bundle: { codePath: string };
+  /** Distinct per stack: the dev server is shared and workflow ids derive from contract ids. */
+  taskQueue: string;
+  config?: unknown;
+  konnektor?: KonnektorClient;
+}
+
+export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack> {
+  const inbox = await startDevInbox({ port: await getFreePort() });
+  const stops: (() => Promise<void>)[] = [() => inbox.close()];
+  let stopped: Promise<void> | undefined;
+  // Idempotent: the run stops a stack when its scenario is done, the final cleanup once more.
+  const stopAll = () =>
+    (stopped ??= (async () => {
+      for (const stop of stops.reverse()) await stop().catch((err: unknown) => console.error('[bench] stop:', err));
+    })());
+  try {
+    const overrides = deepMerge(
+      {
+        temporal: { taskQueue: o.taskQueue, namespace: o.namespace },
+        mail: { smtpUrl: `smtp://127.0.0.1:${inbox.port}` },
+        // No timers fire during a run: the benchmark measures the straight path.
+        signature: { remindersEnabled: false, expiry: '30d' },
+      },
+      o.config ?? {}
+    );
+    const t = await createTestDb(o.kind, { config: overrides });
+    stops.push(() => t.destroy());
+    const config = loadConfig(deepMerge(overrides, { database: { url: t.url } }), {});
+    const db = createDb(t.url, { poolMax: config.database.poolMax });
+    stops.push(() => db.destroy());
+    const mailer = createMailer(config.mail.smtpUrl, config.mail.from);
+    stops.push(async () => mailer.close());
+    const worker = await createWorker(config, {
+      connection: o.connection,
+      workflowBundle: o.bundle,
+      db,
+      mailer,
+      konnektor: o.konnektor,
+      temporalClient: o.client,
+    });
+    stops.push(() => worker.shutdown());
+    return { kind: o.kind, t, db, config, inbox, client: o.client, worker, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+let nextContractId = 100_000;
+
+/**
+ * Inserts `count` sendable contracts for the seeded freelancers (round robin), with ids unique across the stacks of
+ * this run: every stack has a fresh database, but they share one Temporal server, where the workflow id is
+ * `honorarvertrag-<contract id>`.
+ */
+export async function addContracts(
+  stack: BenchStack,
+  count: number
+): Promise<{ contractId: number; contactId: number }[]> {
+  const c = stack.config.crm.contracts;
+  const contacts = stack.t.seed.contactIds;
+  const rows = Array.from({ length: count }, (_, i) => ({
+    contractId: nextContractId++,
+    contactId: contacts[i % contacts.length] as number,
+  }));
+  await stack.t.db(c.table).insert(
+    rows.map((r) => ({
+      [c.id]: r.contractId,
+      [c.contactId]: r.contactId,
+      [c.title]: `Honorarvertrag Benchmark ${r.contractId}`,
+      [c.status]: stack.config.crm.values.contractSendableStatuses[0],
+      [c.start]: '2027-01-01',
+      [c.end]: '2027-06-30',
+      [c.feeCents]: 123456,
+      [c.description]: 'Kursleitung Rückenschule, 12 Termine à 90 Minuten; Unterlagen werden gestellt.',
+    }))
+  );
+  return rows;
+}
+
+/** Polls `check` every 50 ms until it returns true; throws after `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects on the first failure. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  });
+  await Promise.all(lanes);
+  return out;
+}

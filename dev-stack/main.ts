@@ -7,11 +7,20 @@ import { DEV_API_CREDENTIALS } from '../temporal.config';
 import { startDevStack, type DevStackOptions, type DevStackSummary } from './stack';
 
 export function banner(s: DevStackSummary): string {
-  const rel = (p: string): string => (path.isAbsolute(p) ? path.relative(process.cwd(), p) || p : p);
-  const contractIds = s.database.seed?.contractIds ?? [];
+  // Relative to the current folder when below it (the usual `data/…`), else absolute.
+  const rel = (p: string): string => {
+    if (!path.isAbsolute(p)) return p;
+    const r = path.relative(process.cwd(), p);
+    return r === '' || r.startsWith('..') ? p : r;
+  };
+  const seed = s.database.seed;
+  const contractIds = seed?.contractIds ?? [];
   const demo = contractIds[0];
-  const addressPrefix = s.temporal.address.endsWith(':7233') ? '' : `TEMPORAL_ADDRESS=${s.temporal.address} `;
-  const lines = [
+  // The first demo contract belongs to the first demo contact (db/seed.ts).
+  const demoContact = seed?.contactIds[0];
+  const tokens = DEV_API_CREDENTIALS.tokens;
+  const apiOrigin = s.api?.url.replace(/\/api\/v1$/, '');
+  const lines: Array<string | undefined> = [
     '',
     'signflow dev stack is running (Ctrl-C stops everything)',
     '',
@@ -22,25 +31,76 @@ export function banner(s: DevStackSummary): string {
     `  SMTP inbox      ${s.mail.smtpUrl}  → ${rel(s.mail.dir)}/*.eml`,
     `  Inbox page      ${s.mail.inboxUrl}`,
     s.api ? `  HTTP API        ${s.api.url}  (OpenAPI: ${s.api.openApiUrl})` : undefined,
-    s.api ? `  Portal (dev)    ${s.api.portalUrl}/dokumente/<documentId>` : undefined,
-    `  Worker          task queue ${s.worker.taskQueue}`,
-    '',
+    s.api
+      ? `  API dev tokens  crm ${tokens.crm}  portal ${tokens.portal}  staff ${tokens.staff}  ops ${tokens.ops}`
+      : undefined,
+    apiOrigin && demoContact !== undefined
+      ? `  Portal (dev)    ${apiOrigin}/portal/kontakte/${demoContact}/ausstehend  (pending signatures of contact ${demoContact})`
+      : apiOrigin
+        ? `  Portal (dev)    ${apiOrigin}/portal/dokumente/<documentId>`
+        : undefined,
+    `  Worker          task queue ${s.worker.taskQueue}; outbox schedule ${s.outbox.scheduleId}`,
   ];
-  if (demo !== undefined) {
+  if (s.codec) {
+    const keys = s.codec.keysFile ? ` (${rel(s.codec.keysFile)})` : ' (from SIGNFLOW_CODEC_KEYS)';
     lines.push(
-      `Demo contracts (Honorarverträge, ready to send): ${contractIds.join(', ')}`,
-      'Start a signature request for one of them:',
-      `  ${addressPrefix}npm run signflow -- start ${demo}`
+      `  Encryption      payloads AES-256-GCM, key ${s.codec.keyId}${keys}`,
+      `  Codec server    ${s.codec.endpoint}`,
+      `  Codec login     ${s.codec.loginUrl}  token ${s.codec.token ?? '(one of SIGNFLOW_CODEC_SERVER_TOKENS)'}`,
+      s.temporal.uiCodecEndpoint
+        ? '                  sign in there once, then in the Temporal UI open the codec server settings and switch on'
+        : `                  the reused Temporal server's UI was not started by us: set its codec endpoint to ${s.codec.endpoint}`,
+      s.temporal.uiCodecEndpoint
+        ? '                  "Include cross-origin credentials": histories show decrypted.'
+        : undefined
+    );
+  } else {
+    lines.push('  Encryption      off (SIGNFLOW_DEV_CODEC=off): payloads are stored in clear');
+  }
+  if (s.konnektor?.simulated) {
+    lines.push(
+      `  Konnektor sim   ${s.konnektor.sdsUrl}  (mutual TLS; eHBA ${s.konnektor.hbaIccsn ?? '?'})`,
+      s.konnektor.adminUrl ? `  Konnektor admin ${s.konnektor.adminUrl}/admin/state` : undefined,
+      s.konnektor.clientZipPath
+        ? `  Client ZIP      ${rel(s.konnektor.clientZipPath)}  fingerprint ${s.konnektor.fingerprint ?? '?'}`
+        : undefined
+    );
+  } else if (s.konnektor) {
+    lines.push(`  Konnektor       ${s.konnektor.sdsUrl}  (from SIGNFLOW_KONNEKTOR_*)`);
+  } else {
+    lines.push(
+      '  Konnektor       off: no QES countersignature (SIGNFLOW_DEV_KONNEKTOR=off, SIGNFLOW_QES_ENABLED unset)'
+    );
+  }
+  lines.push(`  CLI settings    ${rel(s.envFile)}`, '');
+
+  if (demo !== undefined) {
+    const envFile = rel(s.envFile);
+    lines.push(
+      `Try it with a demo contract (Honorarverträge ready to send: ${contractIds.join(', ')}), in another shell here:`,
+      `  set -a; . ${envFile}; set +a    # once per shell: the CLI then uses this stack (Temporal, database, codec key, Konnektor)`,
+      `  npx signflow start ${demo}`
     );
     if (s.api) {
       lines.push(
-        '  or over the API:',
-        `  curl -X POST -H 'Authorization: Bearer ${DEV_API_CREDENTIALS.tokens.crm}' ${s.api.url}/contracts/${demo}/signature-request`
+        '  # or over the API, as the CRM would:',
+        `  curl -X POST -H 'Authorization: Bearer ${tokens.crm}' ${s.api.url}/contracts/${demo}/signature-request`
       );
     }
     lines.push(
-      `Then open the invitation in the inbox (${s.mail.inboxUrl}), follow its link to sign, and watch the workflow`,
-      `honorarvertrag-${demo} in the Temporal UI${s.temporal.uiUrl ? ` (${s.temporal.uiUrl})` : ''}.`,
+      `Then open the invitation in the inbox (${s.mail.inboxUrl}) and follow its link to sign` +
+        (demoContact !== undefined ? `, or: npx signflow sign ${demo} --contact ${demoContact}` : '.')
+    );
+    if (s.konnektor) {
+      lines.push(
+        "The contract is then in Durchführung and waits for the practice's QES countersignature (WaitingReason",
+        'comfort-signature) until the comfort signature (Komfortsignatur) of the eHBA is active:',
+        `  npx signflow konnektor activate${s.konnektor.simulated ? '    # the simulated PIN entry at the card terminal succeeds' : ''}`
+      );
+    }
+    lines.push(
+      `  npx signflow status ${demo}`,
+      `Watch the workflow honorarvertrag-${demo} in the Temporal UI${s.temporal.uiUrl ? ` (${s.temporal.uiUrl})` : ''}.`,
       ''
     );
   }
@@ -59,7 +119,9 @@ export async function runDevStack(options: DevStackOptions = {}): Promise<DevSta
     const now = Date.now();
     if (firstSignalAt === 0) {
       firstSignalAt = now;
-      console.log(`\n[dev] ${signal}: stopping (API, worker, inbox, database, Temporal)… Ctrl-C again forces.`);
+      console.log(
+        `\n[dev] ${signal}: stopping (API, worker, inbox, database, Temporal, codec server, Konnektor simulator)… Ctrl-C again forces.`
+      );
       stopRequested();
     } else if (now - firstSignalAt > 1_000) {
       // tsx relays the terminal's Ctrl-C, so one key press arrives twice: only a later one forces the exit. The

@@ -1,11 +1,16 @@
 /**
  * The local dev stack on embedded defaults, all in one process except the Temporal server (a child process):
  *
- * - Temporal CLI dev server, state kept in `<dataDir>/temporal.sqlite`, Web UI, our search attributes registered
- *   (an already running Temporal server on the port is reused instead);
+ * - payload encryption: a dev codec key kept in `<dataDir>/codec-keys.json`, and the codec server the Web UI decodes
+ *   through (`SIGNFLOW_DEV_CODEC=off` switches both off; `SIGNFLOW_CODEC_KEYS` from the environment wins);
+ * - the Konnektor simulator (state in `<dataDir>/konnektor-sim/`), with countersigning switched on
+ *   (`SIGNFLOW_DEV_KONNEKTOR=off` leaves it out);
+ * - Temporal CLI dev server, state kept in `<dataDir>/temporal.sqlite`, Web UI wired to the codec server, our search
+ *   attributes registered (an already running Temporal server on the port is reused instead);
  * - the CRM database as a SQLite file `<dataDir>/crm.sqlite`, migrated (CRM dev schema + plugin tables) and seeded;
  * - the SMTP inbox on loopback, every message kept as `<dataDir>/mail/*.eml` and shown on the inbox page;
- * - the signflow worker and the HTTP API (dev mode: well-known tokens, dev signing page).
+ * - the signflow worker, the HTTP API (dev mode: well-known tokens, dev signing page) and the outbox schedule;
+ * - `<dataDir>/dev.env`: the same settings for the CLI in another shell.
  *
  * Ports come from the environment (see `devStackPorts`). Everything binds to 127.0.0.1.
  */
@@ -13,13 +18,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Knex } from 'knex';
+import { createKonnektorClient } from '../activities/konnektor/client-from-config';
+import type { KonnektorClient } from '../activities/konnektor/konnektor-client';
 import { runApi, type RunningApi } from '../api/main';
+import { connectClient } from '../client/connect';
+import { startCodecServer, type RunningCodecServer } from '../codec/codec-server';
+import { createDataConverter } from '../codec/data-converter';
 import { createDb, dialectOf } from '../db/connection';
 import { migrateCrm, migrateSignflow } from '../db/migrate';
 import { seedDemo, type SeedResult } from '../db/seed';
+import type { RunningKonnektorSimulator } from '../konnektor-simulator';
 import { startDevInbox, startInboxPage, type DevInbox, type InboxPage } from '../mail/dev-inbox';
+import { ensureOutboxSchedule } from '../outbox/schedule';
 import { loadConfig, type SignflowConfig } from '../temporal.config';
 import { createWorker, type RunningWorker } from '../worker/run-worker';
+import { codecKeysEnv, DEV_CODEC_TOKEN, loadOrCreateDevCodecKeys } from './dev-codec';
+import { writeDevEnvFile } from './dev-env-file';
+import { devKonnektorEnabled, startDevKonnektor, type DevKonnektor } from './dev-konnektor';
 import { registerSearchAttributes } from './search-attributes';
 import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-server';
 
@@ -34,6 +49,12 @@ export interface DevStackPorts {
   inboxPage: number;
   /** Env SIGNFLOW_API_PORT. @default 3000 */
   api: number;
+  /** Codec server. Env SIGNFLOW_CODEC_SERVER_PORT. @default 8888 */
+  codec: number;
+  /** Konnektor simulator (HTTPS, mutual TLS). Env SIGNFLOW_KONNEKTOR_SIM_PORT. @default 8443 */
+  konnektorSim: number;
+  /** Konnektor simulator's admin endpoint (plain HTTP). Env SIGNFLOW_KONNEKTOR_SIM_ADMIN_PORT. @default 8444 */
+  konnektorSimAdmin: number;
 }
 
 function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -51,20 +72,57 @@ export function devStackPorts(env: NodeJS.ProcessEnv = process.env): DevStackPor
     smtp: portFromEnv(env, 'SIGNFLOW_DEV_SMTP_PORT', 2525),
     inboxPage: portFromEnv(env, 'SIGNFLOW_DEV_INBOX_PORT', 8025),
     api: portFromEnv(env, 'SIGNFLOW_API_PORT', 3000),
+    codec: portFromEnv(env, 'SIGNFLOW_CODEC_SERVER_PORT', 8888),
+    konnektorSim: portFromEnv(env, 'SIGNFLOW_KONNEKTOR_SIM_PORT', 8443),
+    konnektorSimAdmin: portFromEnv(env, 'SIGNFLOW_KONNEKTOR_SIM_ADMIN_PORT', 8444),
   };
 }
 
 export interface DevStackSummary {
-  temporal: { address: string; namespace: string; uiUrl?: string; reused: boolean; dbFile?: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    uiUrl?: string;
+    reused: boolean;
+    dbFile?: string;
+    /** The codec endpoint the Web UI was started with (not set when an existing server was reused). */
+    uiCodecEndpoint?: string;
+  };
   database: { url: string; seeded: boolean; seed?: SeedResult };
   mail: { smtpUrl: string; inboxUrl: string; dir: string };
   api?: { url: string; openApiUrl: string; portalUrl: string };
   worker: { taskQueue: string };
+  /** Payload encryption; undefined when it is off. */
+  codec?: {
+    keyId: string;
+    /** `<dataDir>/codec-keys.json`, or undefined when the keys come from SIGNFLOW_CODEC_KEYS. */
+    keysFile?: string;
+    keysCreated: boolean;
+    endpoint: string;
+    loginUrl: string;
+    /** The dev token, or undefined when the tokens come from SIGNFLOW_CODEC_SERVER_TOKENS (never printed). */
+    token?: string;
+  };
+  /** The QES countersignature; undefined when it is off. */
+  konnektor?: {
+    sdsUrl: string;
+    simulated: boolean;
+    url?: string;
+    adminUrl?: string;
+    clientZipPath?: string;
+    fingerprint?: string;
+    hbaIccsn?: string;
+  };
+  outbox: { scheduleId: string };
+  /** `<dataDir>/dev.env`: the stack's settings for the CLI in another shell. */
+  envFile: string;
 }
 
 export interface DevStack {
   config: SignflowConfig;
   summary: DevStackSummary;
+  /** The embedded Konnektor simulator (admin API for fault injection), when it runs. */
+  konnektorSimulator?: RunningKonnektorSimulator;
   /** Stops everything in reverse order of start. Idempotent. */
   stop(): Promise<void>;
 }
@@ -75,6 +133,11 @@ export interface DevStackOptions {
   log?: (line: string) => void;
   /** Start the HTTP API. @default true */
   api?: boolean;
+  /**
+   * No request log of the API and no per-call lines of the Konnektor simulator (tests). Otherwise the API logs at
+   * `SIGNFLOW_DEV_API_LOG_LEVEL` (default `warn`) and the simulator prints one line per SOAP call. @default false
+   */
+  quiet?: boolean;
 }
 
 /** An answering Temporal frontend on `address`, or undefined when nothing (or something else) listens there. */
@@ -99,23 +162,26 @@ function portHint(err: unknown, what: string, envName: string): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+const isOff = (v: string | undefined): boolean => ['off', 'false', '0', 'no'].includes(v?.trim().toLowerCase() ?? '');
+const envSet = (env: NodeJS.ProcessEnv, name: string): boolean => (env[name]?.trim() ?? '') !== '';
+
 export async function startDevStack(options: DevStackOptions = {}): Promise<DevStack> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => console.log(line));
   const ports = devStackPorts(env);
   const host = '127.0.0.1';
+  const uiOrigins = [`http://localhost:${ports.temporalUi}`, `http://${host}:${ports.temporalUi}`];
+  const codecEndpointForUi = `http://localhost:${ports.codec}/codec`;
 
   // The dev stack owns these settings; everything else comes from the environment and the config's defaults.
-  const config = loadConfig(
-    {
-      temporal: { address: `${host}:${ports.temporal}` },
-      mail: { smtpUrl: `smtp://${host}:${ports.smtp}`, devSmtpPort: ports.smtp },
-      api: { dev: true, host, port: ports.api },
-      portal: env.SIGNFLOW_PORTAL_BASE_URL ? {} : { baseUrl: `http://localhost:${ports.api}/portal` },
-    },
-    env
-  );
-  const dataDir = path.resolve(config.dataDir);
+  const base = {
+    temporal: { address: `${host}:${ports.temporal}` },
+    mail: { smtpUrl: `smtp://${host}:${ports.smtp}`, devSmtpPort: ports.smtp },
+    api: { dev: true, host, port: ports.api },
+    portal: env.SIGNFLOW_PORTAL_BASE_URL ? {} : { baseUrl: `http://localhost:${ports.api}/portal` },
+  };
+  const envConfig = loadConfig(base, env);
+  const dataDir = path.resolve(envConfig.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
 
   const stops: Array<{ what: string; stop: () => Promise<void> }> = [];
@@ -134,7 +200,64 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   };
 
   try {
-    // 1. Temporal
+    // 1. Payload encryption: keys from the environment, else this data folder's dev key (made on the first start).
+    const keysFromEnv = envConfig.codec.keys.length > 0;
+    const devKeys = keysFromEnv || isOff(env.SIGNFLOW_DEV_CODEC) ? undefined : loadOrCreateDevCodecKeys(dataDir);
+    if (devKeys?.created) log(`[dev] new dev codec key ${devKeys.currentKeyId} in ${devKeys.file}`);
+    const encrypting = keysFromEnv || devKeys !== undefined;
+    const codecTokensFromEnv = envSet(env, 'SIGNFLOW_CODEC_SERVER_TOKENS');
+
+    // 2. Konnektor simulator (before the config: the worker's Konnektor settings come from it).
+    let devKonnektor: DevKonnektor | undefined;
+    if (devKonnektorEnabled(env)) {
+      try {
+        devKonnektor = await startDevKonnektor({
+          dataDir,
+          host,
+          port: ports.konnektorSim,
+          adminPort: ports.konnektorSimAdmin,
+          log: !options.quiet,
+        });
+      } catch (err) {
+        throw portHint(err, 'Konnektor simulator', 'SIGNFLOW_KONNEKTOR_SIM_PORT / SIGNFLOW_KONNEKTOR_SIM_ADMIN_PORT');
+      }
+      const sim = devKonnektor.sim;
+      stops.push({ what: 'Konnektor simulator', stop: () => sim.close() });
+      log(
+        `[dev] Konnektor simulator on ${sim.url} (state: ${path.relative(process.cwd(), devKonnektor.clientZipPath)})`
+      );
+    }
+
+    const config = loadConfig(
+      {
+        ...base,
+        ...(devKonnektor ? { konnektor: devKonnektor.config } : {}),
+        codec: {
+          ...(devKeys ? { keys: devKeys.keys, currentKeyId: devKeys.currentKeyId } : {}),
+          server: {
+            port: ports.codec,
+            ...(codecTokensFromEnv ? {} : { tokens: [DEV_CODEC_TOKEN] }),
+            corsOrigins: [...new Set([...envConfig.codec.server.corsOrigins, ...uiOrigins])],
+          },
+        },
+      },
+      env
+    );
+    const dataConverter = createDataConverter(config);
+
+    // 3. Codec server, before Temporal: the Web UI is started pointing at it.
+    let codecServer: RunningCodecServer | undefined;
+    if (encrypting) {
+      try {
+        codecServer = await startCodecServer(config);
+      } catch (err) {
+        throw portHint(err, 'codec server', 'SIGNFLOW_CODEC_SERVER_PORT');
+      }
+      const running = codecServer;
+      stops.push({ what: 'codec server', stop: () => running.close() });
+    }
+
+    // 4. Temporal
     const namespace = config.temporal.namespace;
     let temporal: RunningDevServer | undefined;
     const reuse = await existingTemporal(config.temporal.address, namespace);
@@ -150,6 +273,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         port: ports.temporal,
         ui: true,
         uiPort: ports.temporalUi,
+        uiCodecEndpoint: codecServer ? codecEndpointForUi : undefined,
         dbFilename: temporalDbFile,
         namespace,
         logFile: path.join(dataDir, 'temporal.log'),
@@ -159,7 +283,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       log(`[dev] Temporal ready in ${(temporal.startedInMs / 1000).toFixed(1)} s`);
     }
 
-    // 2. Database
+    // 5. Database
     const db: Knex = createDb(config.database.url, { poolMax: config.database.poolMax });
     stops.push({ what: 'database', stop: () => db.destroy() });
     await migrateSignflow(db);
@@ -173,7 +297,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       log('[dev] MySQL database: plugin tables migrated; CRM schema and demo data left alone');
     }
 
-    // 3. Mail
+    // 6. Mail
     const mailDir = path.join(dataDir, 'mail');
     let inbox: DevInbox;
     try {
@@ -190,17 +314,35 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     }
     stops.push({ what: 'inbox page', stop: () => page.close() });
 
-    // 4. Worker (bundles the workflows at start: some seconds)
+    // 7. Worker (bundles the workflows at start: some seconds). The Konnektor client is ours when the simulator runs,
+    // built from the ZIP the simulator just wrote; with a real Konnektor the worker builds it from the config.
+    let konnektorClient: KonnektorClient | undefined;
+    if (devKonnektor) {
+      const client = createKonnektorClient(config.konnektor, { clientZip: devKonnektor.sim.clientZip });
+      konnektorClient = client;
+      stops.push({ what: 'Konnektor client', stop: async () => client.close() });
+    }
     log('[dev] starting the worker (bundling workflows)');
-    const worker: RunningWorker = await createWorker(config, { db });
+    const worker: RunningWorker = await createWorker(config, { db, dataConverter, konnektor: konnektorClient });
     stops.push({ what: 'worker', stop: () => worker.shutdown() });
     worker.done.catch((err: unknown) => log(`[dev] worker stopped with an error: ${String(err)}`));
 
-    // 5. API
+    // 8. Outbox: the schedule that runs the poller (created, or updated to this config).
+    const scheduler = await connectClient(config, { dataConverter });
+    let scheduleId: string;
+    try {
+      scheduleId = await ensureOutboxSchedule(scheduler.client, config);
+    } finally {
+      await scheduler.close();
+    }
+
+    // 9. API
     let api: RunningApi | undefined;
     if (options.api !== false) {
       try {
-        api = await runApi(config);
+        api = await runApi(config, {
+          logger: options.quiet ? false : { level: env.SIGNFLOW_DEV_API_LOG_LEVEL?.trim() || 'warn' },
+        });
       } catch (err) {
         throw portHint(err, 'HTTP API', 'SIGNFLOW_API_PORT');
       }
@@ -208,6 +350,28 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       stops.push({ what: 'HTTP API', stop: () => running.close() });
     }
 
+    // 10. The same settings for the CLI in another shell.
+    const databaseUrl =
+      dialectOf(config.database.url) === 'sqlite' ? path.resolve(config.database.url) : config.database.url;
+    const k = config.konnektor;
+    const envFile = writeDevEnvFile(dataDir, {
+      TEMPORAL_ADDRESS: config.temporal.address,
+      TEMPORAL_NAMESPACE: namespace,
+      SIGNFLOW_TASK_QUEUE: config.temporal.taskQueue,
+      SIGNFLOW_DATA_DIR: dataDir,
+      SIGNFLOW_DATABASE_URL: databaseUrl,
+      SIGNFLOW_CODEC_KEYS: encrypting ? codecKeysEnv(config.codec.keys) : undefined,
+      SIGNFLOW_CODEC_KEY_ID: encrypting ? config.codec.currentKeyId : undefined,
+      SIGNFLOW_QES_ENABLED: String(k.enabled),
+      SIGNFLOW_KONNEKTOR_SDS_URL: k.enabled ? k.sdsUrl : undefined,
+      SIGNFLOW_KONNEKTOR_CLIENT_ZIP: k.enabled && k.clientZipPath ? path.resolve(k.clientZipPath) : undefined,
+      SIGNFLOW_KONNEKTOR_SERVER_FINGERPRINT: k.enabled ? k.serverFingerprint : undefined,
+      SIGNFLOW_KONNEKTOR_MANDANT: k.enabled ? k.mandantId : undefined,
+      SIGNFLOW_KONNEKTOR_CLIENT_SYSTEM: k.enabled ? k.clientSystemId : undefined,
+      SIGNFLOW_KONNEKTOR_WORKPLACE: k.enabled ? k.workplaceId : undefined,
+    });
+
+    const sim = devKonnektor?.sim;
     const summary: DevStackSummary = {
       temporal: {
         address: config.temporal.address,
@@ -215,6 +379,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         uiUrl: temporal ? temporal.uiUrl?.replace(host, 'localhost') : undefined,
         reused: !temporal,
         dbFile: temporal ? temporalDbFile : undefined,
+        uiCodecEndpoint: temporal && codecServer ? codecEndpointForUi : undefined,
       },
       database: { url: config.database.url, seeded: seed !== undefined, seed },
       mail: { smtpUrl: config.mail.smtpUrl, inboxUrl: page.url.replace(host, 'localhost'), dir: mailDir },
@@ -226,8 +391,31 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
           }
         : undefined,
       worker: { taskQueue: config.temporal.taskQueue },
+      codec: codecServer
+        ? {
+            keyId: config.codec.currentKeyId as string,
+            keysFile: devKeys?.file,
+            keysCreated: devKeys?.created ?? false,
+            endpoint: codecEndpointForUi,
+            loginUrl: `${codecEndpointForUi}/login`,
+            token: codecTokensFromEnv ? undefined : DEV_CODEC_TOKEN,
+          }
+        : undefined,
+      konnektor: k.enabled
+        ? {
+            sdsUrl: k.sdsUrl ?? '',
+            simulated: sim !== undefined,
+            url: sim?.url,
+            adminUrl: sim?.adminUrl,
+            clientZipPath: devKonnektor?.clientZipPath,
+            fingerprint: sim?.fingerprint,
+            hbaIccsn: sim?.hbaIccsn,
+          }
+        : undefined,
+      outbox: { scheduleId },
+      envFile,
     };
-    return { config, summary, stop };
+    return { config, summary, konnektorSimulator: sim, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -26,6 +26,11 @@ export interface DevServerOptions {
   ui?: boolean;
   /** Web UI port when `ui` is on. @default a free port */
   uiPort?: number;
+  /**
+   * Codec server endpoint the Web UI decodes payloads through (`--ui-codec-endpoint`), e.g.
+   * `http://localhost:8888/codec`. Only with `ui`. @default none (the UI shows encrypted payloads as they are)
+   */
+  uiCodecEndpoint?: string;
   /** SQLite file that keeps workflows across restarts; in-memory when omitted. */
   dbFilename?: string;
   /** Namespace the clients use; created at start. @default 'default' */
@@ -75,8 +80,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function startArgs(o: Required<Pick<DevServerOptions, 'ip' | 'port' | 'namespace' | 'logLevel'>> & DevServerOptions) {
   const args = ['server', 'start-dev', '--ip', o.ip, '--port', String(o.port), '--log-level', o.logLevel];
-  if (o.ui) args.push('--ui-port', String(o.uiPort));
-  else args.push('--headless');
+  if (o.ui) {
+    args.push('--ui-port', String(o.uiPort));
+    if (o.uiCodecEndpoint) args.push('--ui-codec-endpoint', o.uiCodecEndpoint);
+  } else {
+    args.push('--headless');
+  }
   if (o.dbFilename) args.push('--db-filename', o.dbFilename);
   if (o.namespace !== 'default') args.push('--namespace', o.namespace);
   for (const [name, type] of Object.entries(o.searchAttributes ?? SEARCH_ATTRIBUTES)) {

@@ -1,17 +1,29 @@
 /**
- * `npm run dev` as a user meets it, on free ports and a temporary data folder: the stack starts, a demo contract
- * started over the API sends its invitation into the inbox folder, Ctrl-C's stop releases every port, and a restart on
- * the same data folder still has the workflow (persistent Temporal state) and the mail.
+ * `npm run dev` as a user meets it, on free ports and a temporary data folder:
+ * - the stack starts with payload encryption (dev key kept in the data folder), the codec server the Web UI is wired
+ *   to, the Konnektor simulator and countersigning on;
+ * - a demo contract started and signed over the API waits for the comfort signature, continues after
+ *   `signflow konnektor activate` (the CLI, run with the printed `dev.env`), and ends `in Durchführung` with a QES
+ *   document that verifies against the simulator's CA;
+ * - the raw history holds only encrypted payloads, which the codec server decodes for the UI's origin;
+ * - stop releases every port, and a restart on the same folder keeps the key, the workflows and the mail.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Connection, WorkflowClient } from '@temporalio/client';
-import { startDevStack, type DevStack } from '../../dev-stack/stack';
+import { Connection } from '@temporalio/client';
+import { startDevStack, type DevStack, type DevStackSummary } from '../../dev-stack/stack';
 import { banner } from '../../dev-stack/main';
+import { parseEnvFile } from '../../dev-stack/tool-paths';
+import { createDb } from '../../db/connection';
+import { verifyPdf } from '../../konnektor-simulator/cms';
 import { DEV_API_CREDENTIALS } from '../../temporal.config';
+import { runCli } from '../cli/run-cli';
 import { getFreePort } from '../helpers/temporal';
+
+const ENCRYPTED = 'binary/encrypted';
+const tokens = DEV_API_CREDENTIALS.tokens;
 
 async function portIsOpen(port: number): Promise<boolean> {
   return await new Promise((resolve) => {
@@ -26,7 +38,7 @@ async function portIsOpen(port: number): Promise<boolean> {
 async function until<T>(
   what: string,
   fn: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 30_000
+  timeoutMs = 20_000
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -37,27 +49,78 @@ async function until<T>(
   }
 }
 
+interface Answer {
+  status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+async function call(s: DevStackSummary, method: string, route: string, token: string, body?: unknown): Promise<Answer> {
+  const res = await fetch(`${s.api?.url}${route}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+/** Payloads as the history holds them (bytes). */
+interface RawPayload {
+  path: string;
+  metadata: Record<string, Uint8Array>;
+  data: Uint8Array;
+}
+function collectPayloads(node: unknown, at: string, out: RawPayload[]): RawPayload[] {
+  if (node === null || typeof node !== 'object' || node instanceof Uint8Array) return out;
+  const o = node as Record<string, unknown>;
+  if (o.metadata && typeof o.metadata === 'object' && o.data instanceof Uint8Array) {
+    out.push({ path: at, metadata: o.metadata as Record<string, Uint8Array>, data: o.data });
+    return out;
+  }
+  for (const [k, v] of Object.entries(o)) {
+    // Search attributes are indexed by Temporal, and a patch marker's data (the patch id) is written by the SDK core:
+    // neither goes through a codec, by Temporal's design, and neither carries personal data.
+    if (k === 'searchAttributes' || k === 'indexedFields' || k === 'patch-data') continue;
+    collectPayloads(v, `${at}.${k}`, out);
+  }
+  return out;
+}
+const text = (b: Uint8Array | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('utf8');
+
 describe('dev stack', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let ports: number[];
   let stack: DevStack | undefined;
+  let firstKeyFile = '';
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-devstack-'));
     ports = [];
-    for (let i = 0; i < 5; i++) ports.push(await getFreePort());
-    const [temporal, ui, smtp, inbox, api] = ports.map(String);
+    for (let i = 0; i < 8; i++) ports.push(await getFreePort());
+    const [temporal, ui, smtp, inbox, api, codec, sim, simAdmin] = ports.map(String);
     env = {
       ...process.env,
       SIGNFLOW_DATA_DIR: dir,
       SIGNFLOW_DATABASE_URL: '',
       SIGNFLOW_PORTAL_BASE_URL: '',
+      SIGNFLOW_CODEC_KEYS: '',
+      SIGNFLOW_CODEC_KEY_ID: '',
+      SIGNFLOW_CODEC_SERVER_TOKENS: '',
+      SIGNFLOW_DEV_CODEC: '',
+      SIGNFLOW_DEV_KONNEKTOR: '',
       SIGNFLOW_DEV_TEMPORAL_PORT: temporal,
       SIGNFLOW_DEV_TEMPORAL_UI_PORT: ui,
       SIGNFLOW_DEV_SMTP_PORT: smtp,
       SIGNFLOW_DEV_INBOX_PORT: inbox,
       SIGNFLOW_API_PORT: api,
+      SIGNFLOW_CODEC_SERVER_PORT: codec,
+      SIGNFLOW_KONNEKTOR_SIM_PORT: sim,
+      SIGNFLOW_KONNEKTOR_SIM_ADMIN_PORT: simAdmin,
     };
   });
   afterAll(async () => {
@@ -65,54 +128,162 @@ describe('dev stack', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('starts everything, a demo contract mails its invitation, and stop releases every port', async () => {
-    stack = await startDevStack({ env, log: () => undefined });
+  test('a contract started and signed over the API is countersigned (QES) after activation, with encrypted payloads', async () => {
+    stack = await startDevStack({ env, log: () => undefined, quiet: true });
     const s = stack.summary;
     expect(s.database).toMatchObject({ url: path.join(dir, 'crm.sqlite'), seeded: true });
     expect(s.temporal).toMatchObject({ reused: false, dbFile: path.join(dir, 'temporal.sqlite') });
-    expect(fs.existsSync(path.join(dir, 'temporal.sqlite'))).toBe(true);
-    const demo = s.database.seed?.contractIds[0];
-    expect(demo).toBeDefined();
-    expect(banner(s)).toContain(`npm run signflow -- start ${demo}`);
-
-    // The Web UI answers.
-    expect((await fetch(s.temporal.uiUrl as string)).status).toBe(200);
-
-    // Start the demo contract the way the banner says, over the API.
-    const res = await fetch(`${s.api?.url}/contracts/${demo}/signature-request`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${DEV_API_CREDENTIALS.tokens.crm}` },
+    expect(s.codec).toMatchObject({ keysFile: path.join(dir, 'codec-keys.json'), keysCreated: true });
+    expect(fs.statSync(path.join(dir, 'codec-keys.json')).mode & 0o777).toBe(0o600);
+    firstKeyFile = fs.readFileSync(path.join(dir, 'codec-keys.json'), 'utf8');
+    expect(s.konnektor).toMatchObject({
+      simulated: true,
+      clientZipPath: path.join(dir, 'konnektor-sim', 'client.zip'),
     });
-    expect(res.status).toBe(202);
-    expect(await res.json()).toMatchObject({ contractId: demo, workflowId: `honorarvertrag-${demo}` });
+    expect(stack.config.konnektor.enabled).toBe(true);
+    const demo = s.database.seed?.contractIds[0] as number;
+    const contactId = s.database.seed?.contactIds[0] as number;
+    const printed = banner(s);
+    for (const line of [
+      `npx signflow start ${demo}`,
+      'npx signflow konnektor activate',
+      `${s.codec?.loginUrl}  token ${s.codec?.token}`,
+      `Bearer ${tokens.crm}`,
+    ]) {
+      expect(printed).toContain(line);
+    }
 
-    const eml = await until('the invitation .eml', () => {
+    // The Web UI answers and decodes through our codec server.
+    const settings = (await (await fetch(`${s.temporal.uiUrl}/api/v1/settings`)).json()) as {
+      Codec: { Endpoint: string };
+    };
+    expect(settings.Codec.Endpoint).toBe(s.codec?.endpoint);
+
+    // Start over the API, as the banner says; the invitation arrives in the inbox.
+    const started = await call(s, 'POST', `/contracts/${demo}/signature-request`, tokens.crm);
+    expect([started.status, started.json.workflowId]).toEqual([202, `honorarvertrag-${demo}`]);
+    await until('the invitation .eml', () => {
       const files = fs.existsSync(s.mail.dir) ? fs.readdirSync(s.mail.dir).filter((f) => f.endsWith('.eml')) : [];
       return files[0];
     });
-    const raw = fs.readFileSync(path.join(s.mail.dir, eml), 'utf8');
-    expect(raw).toMatch(/^To: .*@example\.org/m);
-    const listing = await (await fetch(s.mail.inboxUrl)).text();
-    expect(listing).toContain('href="/messages/1"');
+
+    // Sign over the API as the portal; the document may still be in preparation for a moment.
+    const signed = await until('the signature', async () => {
+      const a = await call(s, 'POST', `/contracts/${demo}/signature`, tokens.portal, { contactId, method: 'click' });
+      if (a.status === 409 && a.json.code === 'SIGNATURE_NOT_READY') return undefined;
+      return a;
+    });
+    expect([signed.status, signed.json.kind]).toEqual([200, 'signed']);
+
+    // No comfort signature yet: the contract waits for it, visibly.
+    const waiting = await until('the comfort-signature wait', async () => {
+      const a = await call(s, 'GET', `/contracts/${demo}`, tokens.ops);
+      return a.json?.state?.phase === 'waiting-for-comfort-signature' ? a : undefined;
+    });
+    expect(waiting.json.state.waitingDetail).toContain('COMFORT_SIGNATURE_NOT_ACTIVE');
+
+    // Staff activate it with the CLI, configured only by the printed env file.
+    const cliEnv = parseEnvFile(fs.readFileSync(s.envFile, 'utf8'));
+    const activated = await runCli(['konnektor', 'activate', '--json'], cliEnv, 30_000);
+    expect(activated.code).toBe(0);
+    expect(activated.json()).toMatchObject({ action: 'activate', active: true, notified: 1 });
+
+    const done = await until('the completed workflow', async () => {
+      const a = await call(s, 'GET', `/contracts/${demo}`, tokens.ops);
+      return a.json?.workflow?.status === 'COMPLETED' ? a : undefined;
+    });
+    const qesDocumentId = done.json.state.qesDocumentId as number;
+    expect(qesDocumentId).toBeGreaterThan(0);
+
+    // The CRM: contract in Durchführung, the QES document linked to it and valid against the simulator's CA.
+    const db = createDb(s.database.url, { poolMax: 1 });
+    try {
+      const crm = stack.config.crm;
+      const contract = await db(crm.contracts.table).where(crm.contracts.id, demo).first();
+      expect(contract[crm.contracts.status]).toBe('in Durchführung');
+      const qes = await db(crm.documents.table).where(crm.documents.id, qesDocumentId).first();
+      expect(qes[crm.documents.templateKind]).toBe(crm.values.qesTemplateKind);
+      expect(Number(qes[crm.documents.linkedObjectId])).toBe(demo);
+      const pdf = Buffer.from(qes[crm.documents.content] as Uint8Array);
+      const sim = stack.konnektorSimulator;
+      expect(verifyPdf(pdf, sim?.caPem ?? '', new Date())).toMatchObject({ valid: true });
+    } finally {
+      await db.destroy();
+    }
+
+    // The raw history, read without the codec: every payload is encrypted.
+    const connection = await Connection.connect({ address: s.temporal.address });
+    let payloads: RawPayload[];
+    try {
+      const { history } = await connection.workflowService.getWorkflowExecutionHistory({
+        namespace: s.temporal.namespace,
+        execution: { workflowId: `honorarvertrag-${demo}` },
+      });
+      payloads = collectPayloads(history, 'history', []);
+    } finally {
+      await connection.close();
+    }
+    expect(payloads.length).toBeGreaterThan(10);
+    const clear = payloads.filter((p) => text(p.metadata.encoding) !== ENCRYPTED).map((p) => p.path);
+    expect(clear).toEqual([]);
+    expect(payloads.every((p) => text(p.metadata['encryption-key-id']) === s.codec?.keyId)).toBe(true);
+    expect(payloads.some((p) => text(p.data).includes('example.org'))).toBe(false);
+
+    // The codec server decodes them for the UI's origin, with the dev token; nothing without it.
+    const asJson = payloads.map((p) => ({
+      metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+      data: Buffer.from(p.data).toString('base64'),
+    }));
+    const origin = `http://localhost:${env.SIGNFLOW_DEV_TEMPORAL_UI_PORT}`;
+    const decode = (headers: Record<string, string>) =>
+      fetch(`${s.codec?.endpoint}/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin, 'x-namespace': s.temporal.namespace, ...headers },
+        body: JSON.stringify({ payloads: asJson }),
+      });
+    expect((await decode({})).status).toBe(401);
+    const res = await decode({ authorization: `Bearer ${s.codec?.token}` });
+    expect([res.status, res.headers.get('access-control-allow-origin')]).toEqual([200, origin]);
+    const decoded = ((await res.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> })
+      .payloads;
+    expect(decoded).toHaveLength(payloads.length);
+    const plain = decoded.map((p) => Buffer.from(p.data, 'base64').toString('utf8'));
+    expect(decoded.every((p) => Buffer.from(p.metadata.encoding ?? '', 'base64').toString() !== ENCRYPTED)).toBe(true);
+    expect(plain).toContain('"Honorarvertrag ' + demo + ': Unterschrift einholen"'); // the static summary
+    expect(plain.some((p) => p.includes(`"contractId":${demo}`))).toBe(true); // the workflow input
+    // The signature's outcome as the API answered it, and the countersignature stored for the contract.
+    expect(plain.some((p) => p.includes(`"md5Hash":"${signed.json.md5Hash}"`))).toBe(true);
+    expect(plain.some((p) => p.includes(`"qesDocumentId":${qesDocumentId}`))).toBe(true);
+
+    // A second contract stays waiting for its signature, for the restart below.
+    const second = s.database.seed?.contractIds[1] as number;
+    expect((await call(s, 'POST', `/contracts/${second}/signature-request`, tokens.crm)).status).toBe(202);
+    await until('the second contract waiting', async () => {
+      const a = await call(s, 'GET', `/contracts/${second}`, tokens.ops);
+      return a.json?.state?.phase === 'awaiting-signature' ? true : undefined;
+    });
 
     await stack.stop();
     stack = undefined;
     for (const port of ports) expect(await portIsOpen(port)).toBe(false);
   });
 
-  test('a restart on the same data folder keeps the running workflow, the mail and the seed', async () => {
-    stack = await startDevStack({ env, log: () => undefined });
+  test('a restart on the same data folder keeps the codec key, the workflows and the mail', async () => {
+    await stack?.stop(); // left running only when the test above failed
+    stack = await startDevStack({ env, log: () => undefined, quiet: true });
     const s = stack.summary;
-    const demo = s.database.seed?.contractIds[0] as number;
+    expect(s.codec?.keysCreated).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'codec-keys.json'), 'utf8')).toBe(firstKeyFile);
+    const [first, second] = s.database.seed?.contractIds as [number, number];
 
-    const connection = await Connection.connect({ address: s.temporal.address });
-    try {
-      const description = await new WorkflowClient({ connection }).getHandle(`honorarvertrag-${demo}`).describe();
-      expect(description.status.name).toBe('RUNNING');
-    } finally {
-      await connection.close();
-    }
-    const api = (await (await fetch(`${s.mail.inboxUrl}api/messages`)).json()) as Array<{ id: number }>;
-    expect(api.map((m) => m.id)).toEqual([1]);
+    // Answering the query means replaying the history written before the restart: it decrypts with the kept key.
+    const waiting = await call(s, 'GET', `/contracts/${second}`, tokens.ops);
+    expect([waiting.json.workflow.status, waiting.json.state.phase]).toEqual(['RUNNING', 'awaiting-signature']);
+    const done = await call(s, 'GET', `/contracts/${first}`, tokens.ops);
+    expect(done.json.workflow.status).toBe('COMPLETED');
+
+    // Invitation and confirmation of the first contract, invitation of the second.
+    const mails = (await (await fetch(`${s.mail.inboxUrl}api/messages`)).json()) as Array<{ id: number }>;
+    expect(mails.map((m) => m.id).sort()).toEqual([1, 2, 3]);
   });
 });

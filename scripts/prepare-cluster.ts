@@ -1,0 +1,79 @@
+/**
+ * Prepares a Temporal namespace of a real (self-hosted) cluster for signflow: registers the four search attributes
+ * and creates the outbox schedule, or updates it to the current config. The dev stack does both itself at start; a
+ * production install runs this once per namespace, and again after changing `SIGNFLOW_OUTBOX_*`. Idempotent.
+ *
+ *   npx tsx scripts/prepare-cluster.ts [--no-search-attributes] [--no-outbox-schedule]
+ *
+ * Reads the same environment as the worker (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, TLS or API key variables,
+ * `SIGNFLOW_CODEC_KEYS` so that the schedule's input is encrypted like everything else). Registering search
+ * attributes needs an operator's rights; on Temporal Cloud add them in the Cloud UI or with `tcld` and pass
+ * `--no-search-attributes`.
+ */
+import { connectClient } from '../client/connect';
+import { createDataConverter } from '../codec/data-converter';
+import { registerSearchAttributes } from '../dev-stack/search-attributes';
+import { ensureOutboxSchedule } from '../outbox/schedule';
+import { loadConfig, type SignflowConfig } from '../temporal.config';
+import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
+
+export interface PrepareClusterOptions {
+  /** @default true */
+  searchAttributes?: boolean;
+  /** @default true */
+  outboxSchedule?: boolean;
+}
+
+export interface PrepareClusterResult {
+  namespace: string;
+  /** Names registered (or found registered already); empty when skipped. */
+  searchAttributes: string[];
+  /** The schedule's id, when created or updated. */
+  outboxScheduleId?: string;
+}
+
+export async function prepareCluster(
+  config: SignflowConfig,
+  options: PrepareClusterOptions = {}
+): Promise<PrepareClusterResult> {
+  const namespace = config.temporal.namespace;
+  const { client, close } = await connectClient(config, { dataConverter: createDataConverter(config) });
+  try {
+    const result: PrepareClusterResult = { namespace, searchAttributes: [] };
+    if (options.searchAttributes !== false) {
+      await registerSearchAttributes(client.connection, namespace);
+      result.searchAttributes = Object.keys(SEARCH_ATTRIBUTES);
+    }
+    if (options.outboxSchedule !== false) result.outboxScheduleId = await ensureOutboxSchedule(client, config);
+    return result;
+  } finally {
+    await close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const known = ['--no-search-attributes', '--no-outbox-schedule'];
+  const unknown = argv.filter((a) => !known.includes(a));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown argument(s): ${unknown.join(' ')}\nusage: npx tsx scripts/prepare-cluster.ts [${known.join('] [')}]`
+    );
+  }
+  const config = loadConfig();
+  const r = await prepareCluster(config, {
+    searchAttributes: !argv.includes('--no-search-attributes'),
+    outboxSchedule: !argv.includes('--no-outbox-schedule'),
+  });
+  console.log(`namespace ${r.namespace} at ${config.temporal.address}`);
+  console.log(`  search attributes: ${r.searchAttributes.length ? r.searchAttributes.join(', ') : 'skipped'}`);
+  console.log(
+    `  outbox schedule:   ${r.outboxScheduleId ? `${r.outboxScheduleId}, every ${config.outbox.pollInterval / 1000} s` : 'skipped'}`
+  );
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  });
+}

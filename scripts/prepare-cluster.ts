@@ -10,7 +10,8 @@
  * attributes needs an operator's rights; on Temporal Cloud add them in the Cloud UI or with `tcld` and pass
  * `--no-search-attributes`.
  */
-import { connectClient } from '../client/connect';
+import { Client, Connection } from '@temporalio/client';
+import { connectionOptions } from '../client/connect';
 import { createDataConverter } from '../codec/data-converter';
 import { registerSearchAttributes } from '../dev-stack/search-attributes';
 import { ensureOutboxSchedule } from '../outbox/schedule';
@@ -37,7 +38,8 @@ export async function prepareCluster(
   options: PrepareClusterOptions = {}
 ): Promise<PrepareClusterResult> {
   const namespace = config.temporal.namespace;
-  const { client, close } = await connectClient(config, { dataConverter: createDataConverter(config) });
+  const connection = await Connection.connect(connectionOptions(config));
+  const client = new Client({ connection, namespace, dataConverter: createDataConverter(config) });
   try {
     const result: PrepareClusterResult = { namespace, searchAttributes: [] };
     if (options.searchAttributes !== false) {
@@ -47,7 +49,7 @@ export async function prepareCluster(
     if (options.outboxSchedule !== false) result.outboxScheduleId = await ensureOutboxSchedule(client, config);
     return result;
   } finally {
-    await close();
+    await connection.close();
   }
 }
 

@@ -43,7 +43,7 @@ export async function prepareCluster(
   try {
     const result: PrepareClusterResult = { namespace, searchAttributes: [] };
     if (options.searchAttributes !== false) {
-      await registerSearchAttributes(client.connection, namespace);
+      await registerSearchAttributes(connection, namespace);
       result.searchAttributes = Object.keys(SEARCH_ATTRIBUTES);
     }
     if (options.outboxSchedule !== false) result.outboxScheduleId = await ensureOutboxSchedule(client, config);

@@ -7,6 +7,8 @@ export type Scenario = 'throughput' | 'countersign';
 export interface BenchOptions {
   /** Contracts per database in the throughput scenario (the activity latencies come from their histories). */
   contracts: number;
+  /** Contracts run one at a time per database before the loaded run (latency without queueing). */
+  alone: number;
   /** Contracts in flight at once (closed loop: a finished contract makes room for the next). */
   concurrency: number;
   /** Contracts per database run before measuring (JIT, pools, SMTP connections), not counted. @default concurrency */
@@ -31,6 +33,7 @@ const USAGE = `npm run bench -- [options]
 
   --contracts N         contracts per database, throughput scenario (default 50)
   --concurrency N       contracts in flight at once (default 10)
+  --alone N             contracts one at a time first, for the unloaded latency (default 5)
   --warmup N            unmeasured contracts per database first (default: --concurrency)
   --db LIST             sqlite,mariadb (default both; mariadb needs SIGNFLOW_TEST_MYSQL_URL or scripts/start-mariadb.sh)
   --scenarios LIST      throughput,countersign (default both; per-activity latency comes with throughput)
@@ -71,6 +74,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     options: {
       contracts: { type: 'string' },
       concurrency: { type: 'string' },
+      alone: { type: 'string' },
       warmup: { type: 'string' },
       db: { type: 'string' },
       scenarios: { type: 'string' },
@@ -93,6 +97,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   return {
     contracts: positiveInt('contracts', values.contracts, 50),
     concurrency,
+    alone: positiveInt('alone', values.alone, 5),
     warmup: positiveInt('warmup', values.warmup, concurrency, 0),
     dbs: list<BenchDb>('db', values.db, ['sqlite', 'mariadb']),
     scenarios: list<Scenario>('scenarios', values.scenarios, ['throughput', 'countersign']),

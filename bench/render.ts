@@ -1,4 +1,7 @@
 /** `renderContractDocument` alone, in this process, with nothing else running: the CPU cost of one PDF/A + HTML. */
+import fs from 'node:fs';
+import path from 'node:path';
+import PDFDocument from 'pdfkit';
 import { renderContractDocument, renderContractHtml, type ContractDocumentData } from '../documents/render-contract';
 
 export interface RenderResult {
@@ -9,6 +12,26 @@ export interface RenderResult {
   /** The HTML rendition alone (Handlebars), each. */
   htmlMs: number[];
   pdfBytes: number;
+  /**
+   * A one-line PDF/A with the same two DejaVu fonts handed over as file bytes, as the renderer does: what every
+   * document pays for parsing and embedding its fonts, whatever its text.
+   */
+  fontsOnlyMs: number[];
+}
+
+const FONT_DIR = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
+
+function fontsOnlyPdf(regular: Buffer, bold: Buffer): Promise<Buffer> {
+  const doc = new PDFDocument({ pdfVersion: '1.7', subset: 'PDF/A-3b', tagged: true, lang: 'de-DE', size: 'A4' });
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve) => doc.on('end', () => resolve(Buffer.concat(chunks))));
+  doc.on('data', (c: Buffer) => chunks.push(c));
+  doc.registerFont('regular', regular);
+  doc.registerFont('bold', bold);
+  doc.font('bold').text('Honorarvertrag');
+  doc.font('regular').text('Vergütung: 1.234,56 €');
+  doc.end();
+  return done;
 }
 
 const data = (i: number): ContractDocumentData => ({
@@ -39,5 +62,14 @@ export async function runRender(iterations: number): Promise<RenderResult> {
     renderContractHtml(data(i));
     htmlMs.push(performance.now() - t);
   }
-  return { coldMs, documentMs, htmlMs, pdfBytes: first.pdf.length };
+  const regular = fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans.ttf'));
+  const bold = fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans-Bold.ttf'));
+  for (let i = 0; i < 3; i++) await fontsOnlyPdf(regular, bold);
+  const fontsOnlyMs: number[] = [];
+  for (let i = 1; i <= iterations; i++) {
+    t = performance.now();
+    await fontsOnlyPdf(regular, bold);
+    fontsOnlyMs.push(performance.now() - t);
+  }
+  return { coldMs, documentMs, htmlMs, pdfBytes: first.pdf.length, fontsOnlyMs };
 }

@@ -22,6 +22,7 @@ import { parseBenchOptions, type BenchDb, type BenchOptions } from './options';
 import { runRender, type RenderResult } from './render';
 import { startBenchStack, type BenchStack } from './stack';
 import { ms, percentile, ratio, summarize, table } from './stats';
+import type { StepTiming } from './history';
 import { runThroughput, type ThroughputResult } from './throughput';
 
 const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -69,7 +70,11 @@ function mariadbUrl(): { url?: string; why?: string } {
   }
 }
 
-function throughputTable(results: Map<BenchDb, ThroughputResult>): string {
+const fixed = (digits: number) => (v: number) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+
+type TimingKey = 'startToInvitationMs' | 'signUpdateMs' | 'signToCompletedMs' | 'totalMs';
+
+function throughputTable(results: Map<BenchDb, ThroughputResult>, o: BenchOptions): string {
   const dbs = [...results.keys()];
   const header = ['', ...dbs, ...(dbs.length === 2 ? [`${dbs[1]} / ${dbs[0]}`] : [])];
   const row = (
@@ -81,39 +86,41 @@ function throughputTable(results: Map<BenchDb, ThroughputResult>): string {
     const values = dbs.map((d) => pick(results.get(d) as ThroughputResult));
     return [label, ...values.map(fmt), ...(dbs.length === 2 ? [compare ? ratio(values[0], values[1]) : ''] : [])];
   };
-  const p =
-    (key: 'startToInvitationMs' | 'signUpdateMs' | 'signToCompletedMs' | 'totalMs', q: number) =>
-    (r: ThroughputResult) =>
-      percentile(
-        r.contracts.map((c) => c[key]),
-        q
-      );
+  const loaded = (key: TimingKey, q: number) => (r: ThroughputResult) =>
+    percentile(
+      r.contracts.map((c) => c[key]),
+      q
+    );
+  const alone = (key: TimingKey) => (r: ThroughputResult) =>
+    percentile(
+      r.alone.contracts.map((c) => c[key]),
+      50
+    );
+  const n = o.concurrency;
   return table(header, [
     row('contracts measured', (r) => r.contracts.length, String, false),
-    row(
-      'wall time, s',
-      (r) => r.wallMs / 1000,
-      (v) => v.toFixed(1)
-    ),
-    row(
-      '**contracts/s**',
-      (r) => r.contractsPerSecond,
-      (v) => v.toFixed(2)
-    ),
-    row('start → invitation mail, p50 ms', p('startToInvitationMs', 50)),
-    row('start → invitation mail, p95 ms', p('startToInvitationMs', 95)),
-    row('`sign` Update round trip, p50 ms', p('signUpdateMs', 50)),
-    row('`sign` Update round trip, p95 ms', p('signUpdateMs', 95)),
-    row('sign → completed, p50 ms', p('signToCompletedMs', 50)),
-    row('sign → completed, p95 ms', p('signToCompletedMs', 95)),
-    row('start → completed, p50 ms', p('totalMs', 50)),
-    row('start → completed, p95 ms', p('totalMs', 95)),
+    row(`wall time at ${n} in flight, s`, (r) => r.wallMs / 1000, fixed(1)),
+    row('**contracts/s**', (r) => r.contractsPerSecond, fixed(2)),
+    row('start → invitation mail, p50 ms', loaded('startToInvitationMs', 50)),
+    row('start → invitation mail, p95 ms', loaded('startToInvitationMs', 95)),
+    row('`sign` Update round trip, p50 ms', loaded('signUpdateMs', 50)),
+    row('`sign` Update round trip, p95 ms', loaded('signUpdateMs', 95)),
+    row('sign → completed, p50 ms', loaded('signToCompletedMs', 50)),
+    row('sign → completed, p95 ms', loaded('signToCompletedMs', 95)),
+    row('start → completed, p50 ms', loaded('totalMs', 50)),
+    row('start → completed, p95 ms', loaded('totalMs', 95)),
+    row(`one at a time (${o.alone}): start → invitation, p50 ms`, alone('startToInvitationMs')),
+    row(`one at a time (${o.alone}): sign → completed, p50 ms`, alone('signToCompletedMs')),
+    row(`one at a time (${o.alone}): start → completed, p50 ms`, alone('totalMs')),
+    row('SQL statements per contract (worker pool)', (r) => r.sqlStatements / r.contracts.length, fixed(1)),
     row('CPU per contract, this process (worker + driver + inbox), ms', (r) => r.cpu.selfMs / r.contracts.length),
+    row('event-loop delay of this process, p99 ms', (r) => r.eventLoopDelay.p99),
+    row('event-loop delay of this process, max ms', (r) => r.eventLoopDelay.max),
     row('CPU per contract, Temporal dev server, ms', (r) => r.cpu.serverMs / r.contracts.length),
     row(
-      'cores busy (both processes, of ' + String(os.cpus().length) + ')',
+      `cores busy (both processes, of ${os.cpus().length})`,
       (r) => (r.cpu.selfMs + r.cpu.serverMs) / r.wallMs,
-      (v) => (Number.isFinite(v) ? v.toFixed(2) : '–')
+      fixed(2)
     ),
   ]);
 }
@@ -131,20 +138,31 @@ function activityTable(results: Map<BenchDb, ThroughputResult>): string {
   const dbs = [...results.keys()];
   const header = [
     'step',
-    ...dbs.flatMap((d) => [`${d} p50`, `${d} p95`]),
+    ...dbs.flatMap((d) => [`${d} alone p50`, `${d} p50`, `${d} p95`]),
     ...(dbs.length === 2 ? [`${dbs[1]} / ${dbs[0]} p50`] : []),
-    ...dbs.map((d) => `${d} queued p50`),
+    `queued p50 (${dbs.join(' / ')})`,
   ];
   const rows = STEP_ORDER.map((step) => {
     const per = dbs.map((d) => {
-      const steps = (results.get(d) as ThroughputResult).steps.filter((s) => s.step === step);
-      return { run: summarize(steps.map((s) => s.runMs)), queued: summarize(steps.map((s) => s.queuedMs)) };
+      const r = results.get(d) as ThroughputResult;
+      const steps = r.steps.filter((s) => s.step === step);
+      return {
+        alone: percentile(
+          r.alone.steps.filter((s) => s.step === step).map((s) => s.runMs),
+          50
+        ),
+        run: summarize(steps.map((s) => s.runMs)),
+        queued: percentile(
+          steps.map((s) => s.queuedMs),
+          50
+        ),
+      };
     });
     return [
       step,
-      ...per.flatMap((s) => [ms(s.run.p50), ms(s.run.p95)]),
+      ...per.flatMap((s) => [ms(s.alone), ms(s.run.p50), ms(s.run.p95)]),
       ...(dbs.length === 2 ? [ratio(per[0]?.run.p50, per[1]?.run.p50)] : []),
-      ...per.map((s) => ms(s.queued.p50)),
+      per.map((s) => ms(s.queued)).join(' / '),
     ];
   });
   return table(header, rows);
@@ -157,17 +175,19 @@ function renderTable(r: RenderResult, results: Map<BenchDb, ThroughputResult>): 
     ['renderContractDocument (PDF/A + HTML), p50 ms', ms(doc.p50)],
     ['renderContractDocument, p95 ms', ms(doc.p95)],
     ['of it the HTML rendition (Handlebars), p50 ms', ms(html.p50)],
+    ['one-line PDF/A with the same two fonts (font parsing + embedding), p50 ms', ms(percentile(r.fontsOnlyMs, 50))],
     ['first call (template compile, font load), ms', ms(r.coldMs)],
     ['PDF size, KiB', (r.pdfBytes / 1024).toFixed(0)],
   ];
   for (const [db, res] of results) {
-    const prep = percentile(
-      res.steps.filter((s) => s.step === 'prepareSignatureRequest').map((s) => s.runMs),
-      50
-    );
+    const prep = (steps: StepTiming[]) =>
+      percentile(
+        steps.filter((s) => s.step === 'prepareSignatureRequest').map((s) => s.runMs),
+        50
+      );
     rows.push([
-      `share of prepareSignatureRequest p50 on ${db} (render alone / in the run)`,
-      `${((doc.p50 / prep) * 100).toFixed(0)} %`,
+      `render p50 / prepareSignatureRequest p50 on ${db}: one at a time, at load`,
+      `${((doc.p50 / prep(res.alone.steps)) * 100).toFixed(0)} %, ${((doc.p50 / prep(res.steps)) * 100).toFixed(0)} %`,
     ]);
   }
   return table([`alone, ${r.documentMs.length} renders, nothing else running`, ''], rows);
@@ -338,7 +358,7 @@ async function main(): Promise<void> {
           'confirmation mail sent). Closed loop, no reminders, no countersignature.'
       );
       out();
-      out(throughputTable(results));
+      out(throughputTable(results, o));
       out();
       out('## 2. Per-activity latency');
       out();

@@ -3,6 +3,7 @@
  * workflow, wait for the invitation in the SMTP inbox, sign with the `sign` Update (click), wait for the result
  * (recorded and confirmation mail sent). A closed loop keeps `concurrency` contracts in flight.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { contractHandle, signContract, startContractWorkflow } from '../client/contract-client';
 import type { ContractResult } from '../workflows/definitions';
 import { cpuWindow, type CpuWindow } from './cpu';
@@ -28,6 +29,12 @@ export interface ThroughputResult {
   steps: StepTiming[];
   /** CPU used while the measured contracts ran. */
   cpu: CpuWindow;
+  /** SQL statements the worker's pool sent while the measured contracts ran (transaction begin/commit included). */
+  sqlStatements: number;
+  /** Event-loop delay of this process (activities run on its main thread) during the loaded run, ms. */
+  eventLoopDelay: { p50: number; p99: number; max: number };
+  /** The same path one contract at a time before the loaded run: the latency without queueing. */
+  alone: { contracts: ContractTiming[]; steps: StepTiming[] };
 }
 
 const mailKey = (contractId: number, kind: string) => `honorarvertrag-${contractId}:${kind}`;
@@ -53,25 +60,40 @@ async function oneContract(stack: BenchStack, contractId: number, contactId: num
 
 export async function runThroughput(
   stack: BenchStack,
-  opts: { contracts: number; concurrency: number; warmup: number; serverPid?: number }
+  opts: { contracts: number; concurrency: number; warmup: number; alone: number; serverPid?: number }
 ): Promise<ThroughputResult> {
   if (opts.warmup > 0) {
     const warm = await addContracts(stack, opts.warmup);
     await mapLimit(warm, opts.concurrency, (c) => oneContract(stack, c.contractId, c.contactId));
   }
+  const aloneRows = await addContracts(stack, opts.alone);
+  const alone = await mapLimit(aloneRows, 1, (c) => oneContract(stack, c.contractId, c.contactId));
   const rows = await addContracts(stack, opts.contracts);
+  let sqlStatements = 0;
+  const countQuery = () => void sqlStatements++;
+  stack.db.on('query', countQuery);
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const cpu = cpuWindow(opts.serverPid);
   const t0 = performance.now();
   const contracts = await mapLimit(rows, opts.concurrency, (c) => oneContract(stack, c.contractId, c.contactId));
   const wallMs = performance.now() - t0;
   const cpuUsed = cpu();
+  loop.disable();
+  const eventLoopDelay = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
+  stack.db.off('query', countQuery);
   // After the clock stopped: reading the histories costs nothing measured.
-  const histories = await mapLimit(rows, 4, (c) => contractHandle(stack.client, c.contractId).fetchHistory());
+  const history = (c: { contractId: number }) => contractHandle(stack.client, c.contractId).fetchHistory();
+  const histories = await mapLimit(rows, 4, history);
+  const aloneHistories = await mapLimit(aloneRows, 4, history);
   return {
     contracts,
     wallMs,
     contractsPerSecond: (opts.contracts / wallMs) * 1000,
     steps: histories.flatMap(stepTimings),
     cpu: cpuUsed,
+    sqlStatements,
+    eventLoopDelay,
+    alone: { contracts: alone, steps: aloneHistories.flatMap(stepTimings) },
   };
 }

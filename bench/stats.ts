@@ -43,6 +43,7 @@ export function ratio(a: number | undefined, b: number | undefined): string {
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  // Prettier's own form, so the docs that paste a run stay as printed after formatting.
+  const rule = `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }

@@ -34,7 +34,12 @@ class Cleanup {
   add(name: string, stop: () => Promise<unknown>): void {
     this.steps.push({ name, stop });
   }
-  async run(): Promise<void> {
+  private running: Promise<void> | undefined;
+  /** Once: an abort (signal, --timeout) and the normal end share the same run, and both wait for it. */
+  run(): Promise<void> {
+    return (this.running ??= this.drain());
+  }
+  private async drain(): Promise<void> {
     while (this.steps.length > 0) {
       const { name, stop } = this.steps.pop()!;
       let timer: NodeJS.Timeout | undefined;
@@ -425,8 +430,9 @@ async function main(): Promise<void> {
     if (!stopping) {
       stopping = true;
       progress('stopping everything');
-      await cleanup.run();
     }
+    // After an abort too: the process must not exit on the run's own failure before everything is stopped.
+    await cleanup.run();
   }
 }
 

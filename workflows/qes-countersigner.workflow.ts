@@ -164,7 +164,9 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       await park(failure);
       continue;
     }
-    if (!mode.active || mode.countRemaining < 1) {
+    // A Konnektor with SignatureService 7.4 only has no comfort signature: each call asks for the PIN at the terminal,
+    // so the card holder must be there; we sign batches as they come and let the PIN prompt do the waiting.
+    if (mode.comfortSupported && (!mode.active || mode.countRemaining < 1)) {
       await park({
         failureType: mode.active
           ? KonnektorFailureType.COMFORT_SIGNATURE_EXPIRED
@@ -176,7 +178,7 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       });
       continue;
     }
-    const size = Math.min(input.batchSize, mode.countRemaining, pending.size);
+    const size = Math.min(input.batchSize, mode.comfortSupported ? mode.countRemaining : input.batchSize, pending.size);
     const batch = [...pending.values()].slice(0, size);
     try {
       const result = await acts.signDocuments.executeWithOptions(

@@ -25,6 +25,7 @@ import {
 } from '../../workflows/definitions';
 import { clientFor } from '../konnektor/helpers';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { eventually, settledResult } from '../helpers/waits';
 import { createTimeSkippingEnv, startDevServer, type DevServerHandle } from '../helpers/temporal';
 
 jest.setTimeout(300_000);
@@ -40,18 +41,6 @@ const activity = new MockActivityEnvironment();
 
 async function activateComfort(): Promise<void> {
   await activity.run(acts.activateComfortSignature, { staffContactId: stack.t.seed.staffContactId });
-}
-
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 /** Starts a contract and confirms it by staff (the quickest way to a confirmed contract). */
@@ -82,11 +71,17 @@ async function qesRows(): Promise<number> {
  */
 function withStack(
   makeEnv: () => Promise<TestWorkflowEnvironment>,
-  stop: () => Promise<void> = async () => env.teardown()
+  stop: () => Promise<void> = async () => env.teardown(),
+  simOptions: { offer75?: boolean } = {}
 ) {
   beforeAll(async () => {
     env = await makeEnv();
-    sim = await startKonnektorSimulator({ adminPort: false, maxSessionsPerCard: 50, comfort: { max: 250 } });
+    sim = await startKonnektorSimulator({
+      adminPort: false,
+      maxSessionsPerCard: 50,
+      comfort: { max: 250 },
+      ...simOptions,
+    });
     konnektor = clientFor(sim, { maxRequestsPerCall: 50 });
     stack = await startContractStack(env, {
       konnektor,
@@ -103,7 +98,7 @@ function withStack(
     });
     client = stack.client;
     acts = createKonnektorActivities({ konnektor, db: stack.t.db, config: stack.config });
-    await activateComfort();
+    if (simOptions.offer75 !== false) await activateComfort();
   });
 
   afterAll(async () => {
@@ -124,7 +119,7 @@ describe('on the time-skipping server', () => {
     await eventually(async () => expect((await handle.query(statusQuery)).phase).toBe('awaiting-signature'));
     const { contactId } = await handle.query(statusQuery);
     await handle.executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
-    const result = (await handle.result()) as ContractResult;
+    const result = await settledResult(client, contractId);
     expect(result.outcome).toBe('signed');
     expect(result.qesDocumentId).toBeGreaterThan(0);
     const qesDoc = await stack.t.db('dokumente').where('id', result.qesDocumentId).first();
@@ -154,7 +149,7 @@ describe('on the dev server', () => {
     for (let i = 0; i < 100; i += 10) {
       ids.push(...(await Promise.all(Array.from({ length: 10 }, () => confirmedContract()))));
     }
-    const results = (await Promise.all(ids.map((id) => contractHandle(client, id).result()))) as ContractResult[];
+    const results = await Promise.all(ids.map((id) => settledResult(client, id)));
     expect(results.every((r) => r.outcome === 'confirmed' && (r.qesDocumentId ?? 0) > 0)).toBe(true);
     const after = sim.admin.stats();
     const calls = after.signDocumentCalls - before.signDocumentCalls;
@@ -192,7 +187,7 @@ describe('on the dev server', () => {
     sim.admin.setComfort({ max: 250 });
     await activateComfort();
     await reactivateVia(waitingId);
-    const results = (await Promise.all(ids.map((id) => contractHandle(client, id).result()))) as ContractResult[];
+    const results = await Promise.all(ids.map((id) => settledResult(client, id)));
     expect(results.every((r) => (r.qesDocumentId ?? 0) > 0)).toBe(true);
     expect(sim.admin.stats().signatures - statsBefore).toBe(8);
     expect(await qesRows()).toBe(qesBefore + 8);
@@ -207,6 +202,24 @@ describe('on the dev server', () => {
   });
 });
 
+describe('a Konnektor that offers SignatureService 7.4 only (no comfort signature)', () => {
+  withStack(createTimeSkippingEnv, undefined, { offer75: false });
+
+  test('countersigns with a PIN per SignDocument call instead of parking', async () => {
+    const mode = (await activity.run(acts.getSignatureMode, {})) as { comfortSupported: boolean };
+    expect(mode.comfortSupported).toBe(false);
+    const ids = await Promise.all([confirmedContract(), confirmedContract()]);
+    const results = await Promise.all(ids.map((id) => settledResult(client, id)));
+    expect(results.every((r) => (r.qesDocumentId ?? 0) > 0)).toBe(true);
+    expect(sim.admin.stats().signatures).toBe(2);
+    const calls = sim.admin.calls().filter((c) => c.operation === 'SignDocument');
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((c) => c.soapAction.includes('v7.4'))).toBe(true);
+  });
+});
+
+const UNREPAIRABLE_ON_SIGN: ReadonlySet<number> = new Set([4000, 4270]);
+
 /** Through the workflow, what each classified code must do when SignDocument answers with it. */
 function expectation(c: GematikCodeClassification): { inject: number; parksAs?: string } {
   switch (c.faultClass) {
@@ -214,8 +227,10 @@ function expectation(c: GematikCodeClassification): { inject: number; parksAs?: 
       // T1 codes are retried until their last allowed attempt, then need a person; the others heal by retrying.
       return c.maxAttempts && c.escalateTo ? { inject: c.maxAttempts, parksAs: c.escalateTo } : { inject: 2 };
     case 'recoverable':
-      // The client repairs once (new card handle, job number, UserId, smaller batch); one fault heals.
-      return { inject: 1 };
+      // The client repairs once (new card handle or job number); one fault heals. Two repairs cannot help a
+      // one-document SignDocument: 4000 is repaired by splitting the batch, and 4270 by a new UserId, which has no
+      // comfort session (that needs a new activation). Both then need a person.
+      return UNREPAIRABLE_ON_SIGN.has(c.code) && c.escalateTo ? { inject: 1, parksAs: c.escalateTo } : { inject: 1 };
     case 'needs-person':
       return { inject: 1, parksAs: c.failureType };
     case 'warning':
@@ -251,7 +266,9 @@ describe('every classified gematik code on SignDocument, through the workflow (t
         expect(state.waitingDetail).toBe(`${parksAs} (gematik ${code})`);
         await reactivateVia(contractId);
       }
-      const result = (await handle.result()) as ContractResult;
+      // Retry backoff is workflow time: let it pass in small steps (far below any activity timeout) while we look.
+      for (let i = 0; i < 100 && !['completed'].includes((await stateOf(contractId)).phase); i++) await env.sleep('5s');
+      const result = await settledResult(client, contractId);
       expect(result.qesDocumentId).toBeGreaterThan(0);
       expect(sim.admin.stats().signatures - signaturesBefore).toBe(1);
       // Every injected fault was met by exactly one SignDocument call, then one call succeeded: retried or repaired,

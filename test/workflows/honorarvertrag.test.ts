@@ -17,6 +17,7 @@ import { contractHandle, contractStatus, startContractWorkflow } from '../../cli
 import { contractWorkflowId, type ContractResult, type SignatureOutcome } from '../../workflows/definitions';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { createTimeSkippingEnv } from '../helpers/temporal';
+import { eventually, settledResult } from '../helpers/waits';
 
 jest.setTimeout(120_000);
 
@@ -36,19 +37,6 @@ const mailsFor = (contractId: number): string[] =>
     .map(mailKey)
     .filter((k) => k.startsWith(`${contractWorkflowId(contractId)}:`))
     .sort();
-
-/** Polls `check` until it passes (bounded): the inbox sees a mail before the workflow has recorded that it sent it. */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 async function waitForInvitation(contractId: number): Promise<CapturedMail> {
   const mail = await stack.waitForMail((m) => mailKey(m) === `${contractWorkflowId(contractId)}:invitation`);
@@ -112,7 +100,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
       args: [{ contactId: state.contactId, method: 'click' }],
     });
     expect(outcome).toMatchObject({ kind: 'signed', method: 'click', userContactId: state.contactId });
-    const result = (await handle.result()) as ContractResult;
+    const result = await settledResult(client, contractId);
     expect(result).toMatchObject({ contractId, outcome: 'signed', remindersSent: 0 });
 
     const sig = await signatureRow(result.signatureId);
@@ -141,7 +129,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
       args: [{ contactId: state.contactId, method: 'drawn', imagePngBase64: whitePngBase64() }],
     });
     expect(outcome.method).toBe('drawn');
-    const result = (await handle.result()) as ContractResult;
+    const result = await settledResult(client, contractId);
     const sig = await signatureRow(result.signatureId);
     expect(sig.status).toBe('gültig');
     expect(Boolean(sig.unterschrift_per_authentifiziertem_klick)).toBe(false);
@@ -160,7 +148,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
       args: [{ staffContactId: staff }],
     });
     expect(outcome).toMatchObject({ kind: 'confirmed', method: 'staff', userContactId: staff });
-    const result = (await handle.result()) as ContractResult;
+    const result = await settledResult(client, contractId);
     expect(result.outcome).toBe('confirmed');
     const sig = await signatureRow(result.signatureId);
     expect(sig.status).toBe('gültig');
@@ -182,14 +170,20 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
 
     await env.sleep(1.5 * HOUR); // 2.5 h: first reminder
     await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:1`);
-    const afterFirst = await contractStatus(client, contractId);
-    expect(afterFirst.remindersSent).toBe(1);
+    // Recorded only when the mail activity has completed: no time is skipped while it runs.
+    const afterFirst = await eventually(async () => {
+      const s = await contractStatus(client, contractId);
+      expect(s.remindersSent).toBe(1);
+      return s;
+    });
     expect(Date.parse(afterFirst.nextReminderAt ?? '') - start).toBeGreaterThanOrEqual(3 * HOUR - 60_000);
 
     await env.sleep(HOUR); // 3.5 h: second reminder, the cap
     await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:2`);
+    await eventually(async () => expect((await contractStatus(client, contractId)).remindersSent).toBe(2));
 
-    const result = (await contractHandle(client, contractId).result()) as ContractResult; // skips to expiry (24 h)
+    await env.sleep(21 * HOUR); // 24.5 h: past expiry, no third reminder
+    const result = await settledResult(client, contractId);
     expect(result).toMatchObject({ outcome: 'expired', remindersSent: 2 });
     expect((await env.currentTimeMs()) - start).toBeGreaterThanOrEqual(24 * HOUR - 60_000);
     expect(mailsFor(contractId)).toEqual([
@@ -209,7 +203,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     const before = await contractRow(contractId);
     const handle = contractHandle(client, contractId);
     await handle.signal('withdraw', { staffContactId: stack.t.seed.staffContactId });
-    const result = (await handle.result()) as ContractResult;
+    const result = await settledResult(client, contractId);
     expect(result.outcome).toBe('withdrawn');
     expect((await signatureRow(result.signatureId)).status).toBe('zurückgezogen');
     expect(await contractRow(contractId)).toEqual(before);
@@ -235,7 +229,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
       )
     ).toBe('INVALID_SIGNATURE_INPUT');
     await handle.executeUpdate('sign', { args: [{ contactId: state.contactId, method: 'click' }] });
-    expect(((await handle.result()) as ContractResult).outcome).toBe('signed');
+    expect((await settledResult(client, contractId)).outcome).toBe('signed');
   });
 
   test('a second signature is rejected: exactly one of two concurrent signs wins', async () => {
@@ -253,7 +247,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     const reason = lost[0]?.reason as WorkflowUpdateFailedError;
     expect(reason).toBeInstanceOf(WorkflowUpdateFailedError);
     expect((reason.cause as ApplicationFailure).type).toBe('SIGNATURE_ALREADY_CONFIRMED');
-    const result = (await handle.result()) as ContractResult;
+    const result = await settledResult(client, contractId);
     const sig = await signatureRow(result.signatureId);
     expect(sig.md5_hash).toBe((won[0] as PromiseFulfilledResult<SignatureOutcome>).value.md5Hash);
     expect(await stack.t.db('unterschriften').where('verknuepftes_objekt_id', contractId).count({ n: '*' })).toEqual([
@@ -269,7 +263,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     await waitForInvitation(contractId);
     const handle = contractHandle(client, contractId);
     await handle.signal('withdraw');
-    await handle.result();
+    await settledResult(client, contractId);
     expect(mailsFor(contractId)).toEqual([`${contractWorkflowId(contractId)}:invitation`]);
   });
 
@@ -282,7 +276,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:1`);
     await eventually(async () => expect((await contractStatus(client, contractId)).remindersSent).toBe(1));
     await handle.signal('withdraw');
-    await handle.result();
+    await settledResult(client, contractId);
   });
 
   test('invalid input fails the workflow with a named, non-retryable error and writes nothing', async () => {
@@ -304,6 +298,9 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     const before = await countRows();
     for (const [contractId, code] of cases) {
       await startContractWorkflow(client, stack.config, contractId);
+      await eventually(async () =>
+        expect((await contractHandle(client, contractId).describe()).status.name).toBe('FAILED')
+      );
       const err = await contractHandle(client, contractId)
         .result()
         .then(
@@ -323,13 +320,19 @@ describe('starting again', () => {
   test('a failed start can be repeated once the CRM is fixed; a completed contract is not restarted', async () => {
     const contractId = await addSendableContract(stack.t, stack.t.seed.invalidEmailContactId);
     const first = await startContractWorkflow(client, stack.config, contractId);
+    await eventually(async () =>
+      expect((await contractHandle(client, contractId).describe()).status.name).toBe('FAILED')
+    );
     await expect(contractHandle(client, contractId).result()).rejects.toBeInstanceOf(WorkflowFailedError);
-    await stack.t.db('kontakte').where('id', stack.t.seed.invalidEmailContactId).update({ email: 'max.fixed@example.org' });
+    await stack.t
+      .db('kontakte')
+      .where('id', stack.t.seed.invalidEmailContactId)
+      .update({ email: 'max.fixed@example.org' });
     const second = await startContractWorkflow(client, stack.config, contractId);
     expect(second.runId).not.toBe(first.runId);
     await waitForInvitation(contractId);
     await contractHandle(client, contractId).signal('withdraw');
-    expect(((await contractHandle(client, contractId).result()) as ContractResult).outcome).toBe('withdrawn');
+    expect((await settledResult(client, contractId)).outcome).toBe('withdrawn');
     await expect(startContractWorkflow(client, stack.config, contractId)).rejects.toBeInstanceOf(
       WorkflowExecutionAlreadyStartedError
     );
@@ -348,7 +351,11 @@ describe('honorarvertrag workflow with reminders switched off', () => {
   test('no reminder before expiry', async () => {
     const contractId = off.t.seed.contractIds[0] as number;
     await startContractWorkflow(off.client, off.config, contractId);
-    const result = (await contractHandle(off.client, contractId).result()) as ContractResult;
+    await eventually(async () =>
+      expect((await contractStatus(off.client, contractId)).phase).toBe('awaiting-signature')
+    );
+    await env.sleep('11h');
+    const result = await settledResult(off.client, contractId);
     expect(result).toMatchObject({ outcome: 'expired', remindersSent: 0 });
     const keys = off.inbox.messages().map(mailKey);
     expect(keys).toEqual([`${contractWorkflowId(contractId)}:invitation`]);

@@ -134,7 +134,8 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
           if (needsPerson(err)) return undefined;
           throw err;
         });
-      if (!mode || !mode.active || mode.countRemaining < 1) continue;
+      // 7.4 (no comfort signature) has no session to wait for: staff fixed the cause (card, PIN), try again.
+      if (!mode || (mode.comfortSupported && (!mode.active || mode.countRemaining < 1))) continue;
       state.parked = undefined;
       await tell([...pending.values()], { kind: 'resumed' });
       continue;
@@ -154,31 +155,10 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     }
     if (pending.size === 0) continue;
 
-    // Never ask for more signatures than the session has left: an exhausted session would mean a PIN prompt.
-    let mode;
-    try {
-      mode = await acts.getSignatureMode.executeWithOptions({ ...KONNEKTOR, summary: 'Signaturmodus abfragen' }, [{ iccsn }]);
-    } catch (err) {
-      const failure = needsPerson(err);
-      if (!failure) throw err;
-      await park(failure);
-      continue;
-    }
-    // A Konnektor with SignatureService 7.4 only has no comfort signature: each call asks for the PIN at the terminal,
-    // so the card holder must be there; we sign batches as they come and let the PIN prompt do the waiting.
-    if (mode.comfortSupported && (!mode.active || mode.countRemaining < 1)) {
-      await park({
-        failureType: mode.active
-          ? KonnektorFailureType.COMFORT_SIGNATURE_EXPIRED
-          : KonnektorFailureType.COMFORT_SIGNATURE_NOT_ACTIVE,
-        message:
-          'Die Komfortsignatur des eHBA ist nicht aktiv oder aufgebraucht. Bitte am Kartenterminal mit der PIN neu ' +
-          'aktivieren (signflow konnektor activate).',
-        signedRequestIds: [],
-      });
-      continue;
-    }
-    const size = Math.min(input.batchSize, mode.comfortSupported ? mode.countRemaining : input.batchSize, pending.size);
+    // The activity reads the signature mode itself and never asks for more signatures than the session has left (an
+    // exhausted session would mean a PIN prompt): what it could not sign comes back as a needs-a-person failure with
+    // the ids it did sign. Asking here as well would cost one more Konnektor call per batch.
+    const size = Math.min(input.batchSize, pending.size);
     const batch = [...pending.values()].slice(0, size);
     try {
       const result = await acts.signDocuments.executeWithOptions(

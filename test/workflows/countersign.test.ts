@@ -130,6 +130,21 @@ describe('on the time-skipping server', () => {
     const keys = stack.inbox.messages().map((m) => m.headers['x-signflow-mail-key']);
     expect(keys).toContain(`honorarvertrag-${contractId}:confirmation`);
   });
+
+  test('without a staff signal, the periodic GetSignatureMode check resumes a parked contract', async () => {
+    await activity.run(acts.deactivateComfortSignature, {});
+    const contractId = await confirmedContract();
+    const parked = await eventually(async () => {
+      const st = await stateOf(contractId);
+      expect(st.phase).toBe('waiting-for-comfort-signature');
+      return st;
+    });
+    expect(parked.waitingDetail).toMatch(/^COMFORT_SIGNATURE_(EXPIRED|NOT_ACTIVE)/);
+    await activateComfort(); // the card holder enters the PIN; nobody tells signflow
+    await env.sleep('6m'); // one recheck interval (5 min)
+    const result = await settledResult(client, contractId);
+    expect(result.qesDocumentId).toBeGreaterThan(0);
+  });
 });
 
 describe('on the dev server', () => {

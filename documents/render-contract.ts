@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import * as fontkit from 'fontkit';
 import Handlebars from 'handlebars';
 import PDFDocument from 'pdfkit';
 
@@ -50,7 +51,9 @@ const DAY_IN_BERLIN = new Intl.DateTimeFormat('de-DE', {
 const EURO = new Intl.NumberFormat('de-DE', { style: 'currency', currency: 'EUR' });
 
 let compiled: HandlebarsTemplateDelegate | undefined;
-let fonts: { regular: Buffer; bold: Buffer } | undefined;
+/** A parsed font (fontkit), which pdfkit takes in place of the file's bytes. */
+type ParsedFont = ReturnType<typeof fontkit.create>;
+let fonts: { regular: ParsedFont; bold: ParsedFont } | undefined;
 
 function template(): HandlebarsTemplateDelegate {
   // An isolated environment: helpers other modules register globally cannot change the contract's wording.
@@ -58,10 +61,14 @@ function template(): HandlebarsTemplateDelegate {
   return compiled;
 }
 
-function fontFiles(): { regular: Buffer; bold: Buffer } {
+/**
+ * Parsed once per process: given the bytes, pdfkit parses each 700 KiB TrueType file again for every document, which
+ * was two thirds of the render time (bench: 24.6 of 36.9 ms). Each document still embeds its own subset.
+ */
+function fontFiles(): { regular: ParsedFont; bold: ParsedFont } {
   fonts ??= {
-    regular: fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans.ttf')),
-    bold: fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans-Bold.ttf')),
+    regular: fontkit.create(fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans.ttf'))),
+    bold: fontkit.create(fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans-Bold.ttf'))),
   };
   return fonts;
 }
@@ -169,8 +176,9 @@ function renderPdf(blocks: TextBlock[], data: ContractDocumentData): Promise<Buf
   });
 
   const { regular, bold } = fontFiles();
-  doc.registerFont('regular', regular);
-  doc.registerFont('bold', bold);
+  // pdfkit takes a parsed fontkit font (PDFFontFactory.open checks for `layout`); its type declarations only list bytes.
+  doc.registerFont('regular', regular as unknown as Buffer);
+  doc.registerFont('bold', bold as unknown as Buffer);
 
   const root = doc.struct('Document');
   doc.addStructure(root);

@@ -13,18 +13,16 @@ import { ZCrmMapping } from './db/crm-mapping';
 import { ZCodecConfig } from './codec/codec-config';
 
 /** A Temporal-style duration ('90s', '3d', '12h') or a number of milliseconds. */
-const ZDuration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    try {
-      const ms = typeof value === 'number' ? value : msToNumber(value as `${number}d`);
-      if (!Number.isFinite(ms) || ms < 0) throw new Error('negative');
-      return ms;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. "90s", "3d")` });
-      return z.NEVER;
-    }
-  });
+const ZDuration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    const ms = typeof value === 'number' ? value : msToNumber(value as `${number}d`);
+    if (!Number.isFinite(ms) || ms < 0) throw new Error('negative');
+    return ms;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. "90s", "3d")` });
+    return z.NEVER;
+  }
+});
 
 /** A credential: long enough that guessing is hopeless. */
 const ZSecret = z.string().min(16, 'must be at least 16 characters');
@@ -103,7 +101,11 @@ export const ZSignflowConfig = z.object({
       /** Time from the invitation until a pending signature expires (`abgelaufen`). Env `SIGNFLOW_EXPIRY`. @default '30d' */
       expiry: ZDuration.prefault('30d'),
       /** Largest accepted drawn signature image (PNG). Env `SIGNFLOW_MAX_IMAGE_BYTES`. @default 1048576 (1 MiB) */
-      maxImageBytes: z.coerce.number().int().positive().default(1024 * 1024),
+      maxImageBytes: z.coerce
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024),
     })
     .prefault({}),
   konnektor: z

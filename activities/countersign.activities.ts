@@ -5,7 +5,12 @@
  */
 import type { Client } from '@temporalio/client';
 import type { SignflowConfig } from '../temporal.config';
-import { countersignRequestedSignal, type CountersignRequest, type QesOptions, type QesSignerInput } from '../workflows/definitions';
+import {
+  countersignRequestedSignal,
+  type CountersignRequest,
+  type QesOptions,
+  type QesSignerInput,
+} from '../workflows/definitions';
 
 export interface CountersignActivityDeps {
   config: SignflowConfig;

@@ -30,7 +30,8 @@ const konnektorMissing: KonnektorClient = new Proxy({} as KonnektorClient, {
     throw ApplicationFailure.create({
       type: 'KONNEKTOR_NOT_CONFIGURED',
       nonRetryable: true,
-      message: 'no Konnektor is configured (SIGNFLOW_QES_ENABLED, SIGNFLOW_KONNEKTOR_SDS_URL and the client certificate)',
+      message:
+        'no Konnektor is configured (SIGNFLOW_QES_ENABLED, SIGNFLOW_KONNEKTOR_SDS_URL and the client certificate)',
     });
   },
 });

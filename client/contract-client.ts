@@ -2,12 +2,7 @@
  * What every door (API, CLI, outbox poller, tests) does with a contract's workflow. One place decides the workflow id,
  * the id policies and the input derived from the config, so the doors cannot drift apart.
  */
-import {
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { SignflowConfig } from '../temporal.config';
 import {

@@ -65,7 +65,8 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     }));
   const konnektor = opts.konnektor ?? (config.konnektor.enabled ? createKonnektorClient(config.konnektor) : undefined);
   // The SDK's failure converter encodes messages into payloads, so the codec (when keys are set) encrypts them too.
-  const dataConverter = opts.dataConverter ?? createDataConverter(config) ?? { failureConverterPath: FAILURE_CONVERTER_PATH };
+  const dataConverter = opts.dataConverter ??
+    createDataConverter(config) ?? { failureConverterPath: FAILURE_CONVERTER_PATH };
   const ownClient = opts.temporalClient ? undefined : await connectClient(config, { dataConverter });
   const temporal = opts.temporalClient ?? (ownClient as { client: Client }).client;
   const workflowSource = opts.workflowBundle

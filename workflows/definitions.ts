@@ -205,7 +205,6 @@ export const signUpdate = defineUpdate<SignatureOutcome, [SignInput]>('sign');
 export const confirmManuallyUpdate = defineUpdate<SignatureOutcome, [ConfirmManuallyInput]>('confirmManually');
 export const withdrawSignal = defineSignal<[WithdrawInput?]>('withdraw');
 export const resendSignal = defineSignal<[]>('resend');
-export const comfortSignatureReactivatedSignal = defineSignal<[ComfortSignatureReactivatedInput?]>(
-  'comfortSignatureReactivated'
-);
+export const comfortSignatureReactivatedSignal =
+  defineSignal<[ComfortSignatureReactivatedInput?]>('comfortSignatureReactivated');
 export const statusQuery = defineQuery<ContractState>('status');

@@ -31,7 +31,11 @@ import {
 /** Reads and validation: quick, and bad input is not retried (the listed codes are final). */
 const LOAD: wf.ActivityOptions = {
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE_INPUT_ERRORS },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: NON_RETRYABLE_INPUT_ERRORS,
+  },
 };
 
 /** Database writes: one transaction each, idempotent, so retrying for as long as the database is down is safe. */
@@ -102,7 +106,11 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   let automaticReminders = 0;
   let invitationSent = false;
 
-  const setSearch = (contractStatus: string | undefined, signatureStatus: string | undefined, waiting: WaitingReason) => {
+  const setSearch = (
+    contractStatus: string | undefined,
+    signatureStatus: string | undefined,
+    waiting: WaitingReason
+  ) => {
     wf.upsertSearchAttributes([
       ...(contractStatus ? [{ key: SA_CONTRACT_STATUS, value: contractStatus }] : []),
       ...(signatureStatus ? [{ key: SA_SIGNATURE_STATUS, value: signatureStatus }] : []),
@@ -231,15 +239,17 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   });
 
   // 1. Load and validate. Bad input fails the workflow with the activity's code and changes nothing.
-  const snapshot = await acts.loadContract.executeWithOptions(
-    {
-      ...LOAD,
-      summary: `Honorarvertrag ${contractId} laden und prüfen`,
-    },
-    [ref]
-  ).catch((err: unknown) => {
-    throw unwrapActivityFailure(err);
-  });
+  const snapshot = await acts.loadContract
+    .executeWithOptions(
+      {
+        ...LOAD,
+        summary: `Honorarvertrag ${contractId} laden und prüfen`,
+      },
+      [ref]
+    )
+    .catch((err: unknown) => {
+      throw unwrapActivityFailure(err);
+    });
   state.contactId = snapshot.contactId;
 
   // 2. Document, signature record and contract status in one transaction.
@@ -282,10 +292,9 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   };
 
   async function sendMail(kind: 'invitation' | 'reminder' | 'confirmation', summary: string, sequence?: number) {
-    await acts.sendContractMail.executeWithOptions(
-      { ...MAIL, summary },
-      [{ ...ref, kind, documentId: request.documentId, sequence }]
-    );
+    await acts.sendContractMail.executeWithOptions({ ...MAIL, summary }, [
+      { ...ref, kind, documentId: request.documentId, sequence },
+    ]);
   }
 
   const sendReminder = async (why: string) => {
@@ -298,7 +307,10 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
    * Hands the document to the eHBA's signing workflow and waits for its answer. While the signer is parked (a fault
    * that needs a person), the contract shows why and waits; it never fails for it.
    */
-  async function countersignContract(qes: NonNullable<ContractWorkflowInput['qes']>, documentId: number): Promise<number> {
+  async function countersignContract(
+    qes: NonNullable<ContractWorkflowInput['qes']>,
+    documentId: number
+  ): Promise<number> {
     state.phase = 'countersigning';
     setSearch(undefined, undefined, 'countersignature');
     wf.setCurrentDetails(`Qualifizierte Gegenzeichnung der Praxis angefordert (Dokument ${documentId}).`);

@@ -51,7 +51,11 @@ function needsPerson(err: unknown): FailureInfo | undefined {
   if (!(err instanceof wf.ActivityFailure) || !(err.cause instanceof wf.ApplicationFailure)) return undefined;
   const cause = err.cause;
   if (!cause.nonRetryable && !isNeedsPersonFailureType(cause.type)) return undefined;
-  const details = (cause.details?.[0] ?? {}) as { gematikCode?: number; staffAction?: string; signedRequestIds?: string[] };
+  const details = (cause.details?.[0] ?? {}) as {
+    gematikCode?: number;
+    staffAction?: string;
+    signedRequestIds?: string[];
+  };
   return {
     failureType: cause.type ?? KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR,
     gematikCode: details.gematikCode,
@@ -142,7 +146,10 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     }
 
     if (pending.size === 0) {
-      const gotWork = await wf.condition(() => pending.size > 0 || wf.workflowInfo().continueAsNewSuggested, IDLE_COMPLETION);
+      const gotWork = await wf.condition(
+        () => pending.size > 0 || wf.workflowInfo().continueAsNewSuggested,
+        IDLE_COMPLETION
+      );
       if (!gotWork) {
         await wf.condition(wf.allHandlersFinished);
         if (pending.size === 0) return;

@@ -13,7 +13,12 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { PNG } from 'pngjs';
 import type { CapturedMail } from '../../mail/dev-inbox';
 import { signatureMd5, sha256Hex } from '../../domain/signature-hash';
-import { SA_CONTRACT_STATUS, SA_CRM_CONTRACT_ID, SA_SIGNATURE_STATUS, SA_WAITING_REASON } from '../../workflows/definitions';
+import {
+  SA_CONTRACT_STATUS,
+  SA_CRM_CONTRACT_ID,
+  SA_SIGNATURE_STATUS,
+  SA_WAITING_REASON,
+} from '../../workflows/definitions';
 import { startApiStack, type ApiStack } from '../api/api-stack';
 import { addSendableContract } from '../helpers/contract-stack';
 import { startDevServer, type DevServerHandle } from '../helpers/temporal';
@@ -84,7 +89,10 @@ test('start → invitation mail with a working link → click-sign → rows as d
   expect(invitation.html).toContain(contact.nachname);
 
   // After sending: document, pending signature, contract `versendet`.
-  const doc = await t.db('dokumente').where({ verknuepftes_objekt_typ: 'Honorarvertrag', verknuepftes_objekt_id: contractId }).first();
+  const doc = await t
+    .db('dokumente')
+    .where({ verknuepftes_objekt_typ: 'Honorarvertrag', verknuepftes_objekt_id: contractId })
+    .first();
   expect(doc).toMatchObject({ vorlagenart: 'Vertrag', mime_type: 'application/pdf' });
   const pdf = Buffer.from(doc.inhalt);
   expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
@@ -120,7 +128,9 @@ test('start → invitation mail with a working link → click-sign → rows as d
   });
   await eventually(async () => {
     const found = [];
-    for await (const w of client.workflow.list({ query: `CrmContractId = ${contractId} AND WaitingReason = 'signature'` })) {
+    for await (const w of client.workflow.list({
+      query: `CrmContractId = ${contractId} AND WaitingReason = 'signature'`,
+    })) {
       found.push(w.workflowId);
     }
     expect(found).toEqual([`honorarvertrag-${contractId}`]);
@@ -147,7 +157,12 @@ test('start → invitation mail with a working link → click-sign → rows as d
   expect(new Date(sig.unterschrieben_am).toISOString()).toBe(outcome.confirmedAt);
   // Anyone can recompute the MD5 from the database.
   expect(sig.md5_hash).toBe(
-    signatureMd5({ documentSha256: sha256Hex(pdf), signerContactId: contact.id, method: 'click', signedAt: sig.unterschrieben_am })
+    signatureMd5({
+      documentSha256: sha256Hex(pdf),
+      signerContactId: contact.id,
+      method: 'click',
+      signedAt: sig.unterschrieben_am,
+    })
   );
   const done = await t.db('honorarvertraege').where('id', contractId).first();
   expect(done.status).toBe('in Durchführung');
@@ -229,7 +244,9 @@ test('staff confirmation and withdrawal through the API', async () => {
   expect(await confirmedHandle.result()).toMatchObject({ outcome: 'confirmed' });
   expect(await withdrawnHandle.result()).toMatchObject({ outcome: 'withdrawn' });
   expect((await t.db('honorarvertraege').where('id', confirmed).first()).bestaetigt_durch).toBe(staff);
-  expect((await t.db('unterschriften').where('verknuepftes_objekt_id', withdrawn).first()).status).toBe('zurückgezogen');
+  expect((await t.db('unterschriften').where('verknuepftes_objekt_id', withdrawn).first()).status).toBe(
+    'zurückgezogen'
+  );
   await recordHistory(confirmedHandle, 'staff-confirmed');
   await recordHistory(withdrawnHandle, 'withdrawn');
 });

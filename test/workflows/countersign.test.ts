@@ -16,13 +16,7 @@ import {
   type GematikCodeClassification,
 } from '../../domain/konnektor-errors';
 import { startKonnektorSimulator, type RunningKonnektorSimulator } from '../../konnektor-simulator';
-import {
-  SA_WAITING_REASON,
-  qesSignerWorkflowId,
-  statusQuery,
-  type ContractResult,
-  type ContractState,
-} from '../../workflows/definitions';
+import { SA_WAITING_REASON, qesSignerWorkflowId, statusQuery, type ContractState } from '../../workflows/definitions';
 import { clientFor } from '../konnektor/helpers';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { eventually, settledResult } from '../helpers/waits';
@@ -269,7 +263,6 @@ describe('every classified gematik code on SignDocument, through the workflow (t
       sim.admin.clearCalls();
       sim.admin.faults.failNext(code, inject, ['SignDocument']);
       const contractId = await confirmedContract();
-      const handle = contractHandle(client, contractId);
       if (parksAs) {
         // Let workflow time pass (retry backoff) while we look: nothing awaits the result, so nothing else skips it.
         let state = await stateOf(contractId);

@@ -14,7 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { PNG } from 'pngjs';
 import type { CapturedMail } from '../../mail/dev-inbox';
 import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
-import { contractWorkflowId, type ContractResult, type SignatureOutcome } from '../../workflows/definitions';
+import { contractWorkflowId, type SignatureOutcome } from '../../workflows/definitions';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { eventually, settledResult } from '../helpers/waits';

@@ -6,10 +6,6 @@
  *
  * With SIGNFLOW_RECORD_HISTORIES=1 the finished histories are written to test/histories/ for the replay test.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { WorkflowHandle } from '@temporalio/client';
 import { PNG } from 'pngjs';
 import type { CapturedMail } from '../../mail/dev-inbox';
 import { signatureMd5, sha256Hex } from '../../domain/signature-hash';
@@ -21,12 +17,10 @@ import {
 } from '../../workflows/definitions';
 import { startApiStack, type ApiStack } from '../api/api-stack';
 import { addSendableContract } from '../helpers/contract-stack';
+import { recordHistory } from '../helpers/histories';
 import { startDevServer, type DevServerHandle } from '../helpers/temporal';
 
 jest.setTimeout(180_000);
-
-const RECORD = process.env.SIGNFLOW_RECORD_HISTORIES === '1';
-const HISTORY_DIR = path.resolve(__dirname, '..', 'histories');
 
 let server: DevServerHandle;
 let api: ApiStack;
@@ -53,13 +47,6 @@ async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000): Promi
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-}
-
-async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
-  if (!RECORD) return;
-  const history = await handle.fetchHistory();
-  fs.mkdirSync(HISTORY_DIR, { recursive: true });
-  fs.writeFileSync(path.join(HISTORY_DIR, `${name}.json`), historyToJSON(history));
 }
 
 /** The portal link in the text part of the invitation (the only http URL there). */

@@ -18,6 +18,7 @@ import {
 import { startKonnektorSimulator, type RunningKonnektorSimulator } from '../../konnektor-simulator';
 import { SA_WAITING_REASON, qesSignerWorkflowId, statusQuery, type ContractState } from '../../workflows/definitions';
 import { clientFor } from '../konnektor/helpers';
+import { recordHistory } from '../helpers/histories';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { eventually, settledResult } from '../helpers/waits';
 import { createTimeSkippingEnv, startDevServer, type DevServerHandle } from '../helpers/temporal';
@@ -201,6 +202,7 @@ describe('on the dev server', () => {
     expect(sim.admin.stats().signatures - statsBefore).toBe(8);
     expect(await qesRows()).toBe(qesBefore + 8);
     expect(new Set(results.map((r) => r.qesDocumentId)).size).toBe(8);
+    await recordHistory(contractHandle(client, waitingId), 'countersign-parked-then-resumed');
   });
 
   test('the signing workflow reports what it signed and that nothing waits', async () => {
@@ -208,6 +210,8 @@ describe('on the dev server', () => {
     const state = await signer.query('status');
     expect(state).toMatchObject({ pending: 0 });
     expect((state as { signed: number }).signed).toBe(108);
+    // The signer keeps running; its history so far (batches, parking, resuming) is what a replay must accept.
+    await recordHistory(signer, 'qes-signer');
   });
 });
 

@@ -2,6 +2,7 @@
  * The API as its own process: `npx tsx api/main.ts` (the dev stack starts it the same way, or calls `runApi`).
  * Listens on `config.api.host`:`config.api.port` (default 127.0.0.1:3000) until SIGINT/SIGTERM.
  */
+import type { Knex } from 'knex';
 import type { FastifyInstance } from 'fastify';
 import { connectClient } from '../client/connect';
 import { createDataConverter } from '../codec/data-converter';
@@ -19,13 +20,21 @@ export interface RunningApi {
 /** Opens the database and the Temporal connection, builds the API and listens. `close` releases all three. */
 export async function runApi(
   config: SignflowConfig,
-  options: BuildApiOptions & { port?: number } = {}
+  options: BuildApiOptions & {
+    port?: number;
+    /**
+     * Share a knex pool (the dev stack passes the worker's): two better-sqlite3 connections in one process wait for
+     * each other's locks synchronously and stall the event loop. Not closed by `close()`.
+     */
+    db?: Knex;
+  } = {}
 ): Promise<RunningApi> {
-  const db = createDb(config.database.url, { poolMax: config.database.poolMax });
+  const ownDb = !options.db;
+  const db = options.db ?? createDb(config.database.url, { poolMax: config.database.poolMax });
   // The payload codec of the worker: updates carry personal data and the answers come back encrypted.
   const temporal = await connectClient(config, { dataConverter: createDataConverter(config) }).catch(
     async (err: unknown) => {
-      await db.destroy();
+      if (ownDb) await db.destroy();
       throw err;
     }
   );
@@ -42,12 +51,12 @@ export async function runApi(
       close: async () => {
         await app.close();
         await temporal.close();
-        await db.destroy();
+        if (ownDb) await db.destroy();
       },
     };
   } catch (err) {
     await temporal.close();
-    await db.destroy();
+    if (ownDb) await db.destroy();
     throw err;
   }
 }

@@ -341,6 +341,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     if (options.api !== false) {
       try {
         api = await runApi(config, {
+          db,
           logger: options.quiet ? false : { level: env.SIGNFLOW_DEV_API_LOG_LEVEL?.trim() || 'warn' },
         });
       } catch (err) {

@@ -55,6 +55,11 @@ export interface DevInboxOptions {
   dir?: string;
   /** Largest accepted message in bytes. @default 25 MiB */
   maxBytes?: number;
+  /**
+   * Recipients to refuse with `550 5.1.1 mailbox unavailable`, as a real server does for an address that does not
+   * exist (tests of the MAIL_REJECTED path). @default none
+   */
+  rejectRecipient?: (address: string) => boolean;
 }
 
 function addressText(a: AddressObject | AddressObject[] | undefined): string {
@@ -142,6 +147,13 @@ export async function startDevInbox(options: DevInboxOptions): Promise<DevInbox>
     size: options.maxBytes ?? 25 * 1024 * 1024,
     // A pooled client (the worker's mailer) keeps idle connections open; don't wait 30 s for them on close.
     closeTimeout: 500,
+    onRcptTo(address, _session, callback) {
+      if (options.rejectRecipient?.(address.address)) {
+        callback(Object.assign(new Error('5.1.1 mailbox unavailable'), { responseCode: 550 }));
+        return;
+      }
+      callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));

@@ -143,6 +143,8 @@ export interface ContractState {
   waitingDetail?: string;
   /** Document id of the practice's QES countersignature. */
   qesDocumentId?: number;
+  /** Mails the recipient's server refused for good (MAIL_REJECTED), e.g. `invitation`, `reminder:2`. */
+  mailsRejected?: string[];
 }
 
 /** What the workflow returns: the contract's outcome in one object. */

@@ -284,17 +284,36 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
 
   const describeWait = (next: number | undefined) => {
     const reminders = `${state.remindersSent} Erinnerung${state.remindersSent === 1 ? '' : 'en'} gesendet`;
+    const refused = state.mailsRejected?.length
+      ? ` Vom Mailserver abgelehnt: ${state.mailsRejected.join(', ')} (E-Mail-Adresse im CRM prüfen, dann erneut senden).`
+      : '';
     const nextText = next === undefined ? 'keine weitere Erinnerung geplant' : `nächste Erinnerung ${iso(next)}`;
     wf.setCurrentDetails(
       `Wartet seit ${state.sentAt} auf die Unterschrift von Kontakt ${request.contactId} ` +
-        `(Dokument ${request.documentId}); ${reminders}; ${nextText}; läuft ab ${state.expiresAt}.`
+        `(Dokument ${request.documentId}); ${reminders}; ${nextText}; läuft ab ${state.expiresAt}.${refused}`
     );
   };
 
+  /**
+   * Sends one keyed mail. A recipient the mail server refuses for good (MAIL_REJECTED) does not fail the contract:
+   * the document is in the portal and staff can confirm, withdraw, or fix the address and `resend`. The contract
+   * records the refusal (query `status`, current details) and goes on.
+   */
   async function sendMail(kind: 'invitation' | 'reminder' | 'confirmation', summary: string, sequence?: number) {
-    await acts.sendContractMail.executeWithOptions({ ...MAIL, summary }, [
-      { ...ref, kind, documentId: request.documentId, sequence },
-    ]);
+    try {
+      await acts.sendContractMail.executeWithOptions({ ...MAIL, summary }, [
+        { ...ref, kind, documentId: request.documentId, sequence },
+      ]);
+    } catch (err) {
+      const rejected =
+        err instanceof wf.ActivityFailure &&
+        err.cause instanceof wf.ApplicationFailure &&
+        err.cause.type === ErrorCode.MAIL_REJECTED;
+      if (!rejected || !wf.patched('mail-rejected-keeps-contract')) throw err;
+      const mailName = sequence === undefined ? kind : `${kind}:${sequence}`;
+      state.mailsRejected = [...(state.mailsRejected ?? []), mailName];
+      wf.log.warn('mail refused by the recipient server', { contractId, mail: mailName });
+    }
   }
 
   const sendReminder = async (why: string) => {

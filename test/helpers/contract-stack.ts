@@ -55,13 +55,15 @@ export interface ContractStackOptions {
   config?: unknown;
   /** A Konnektor client (e.g. against the simulator) for the countersign activities. */
   konnektor?: KonnektorClient;
+  /** Recipients the SMTP inbox refuses with 550 (the MAIL_REJECTED path). */
+  rejectRecipient?: (address: string) => boolean;
 }
 
 export async function startContractStack(
   env: TestWorkflowEnvironment,
   opts: ContractStackOptions = {}
 ): Promise<ContractStack> {
-  const inbox = await startDevInbox({ port: await getFreePort() });
+  const inbox = await startDevInbox({ port: await getFreePort(), rejectRecipient: opts.rejectRecipient });
   // A task queue per stack: several test files may share a server without stealing each other's tasks.
   const taskQueue = `signflow-test-${process.pid}-${++queueCounter}`;
   const overrides = deepMerge(

@@ -76,7 +76,7 @@ const timing = {
 
 beforeAll(async () => {
   env = await createTimeSkippingEnv();
-  stack = await startContractStack(env, { config: timing });
+  stack = await startContractStack(env, { config: timing, rejectRecipient: (a) => a.startsWith('bounce.') });
   client = stack.client;
 });
 
@@ -313,6 +313,32 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
       expect(cause.nonRetryable).toBe(true);
     }
     expect(await countRows()).toEqual(before);
+  });
+});
+
+describe('a mail the recipient server refuses (550)', () => {
+  test('does not fail the contract: it is recorded, and after the address is fixed a resend reaches the contact', async () => {
+    const [contactId] = await stack.t
+      .db('kontakte')
+      .insert({ vorname: 'Bea', nachname: 'Bounce', email: 'bounce.bea@example.org' }, ['id'])
+      .then((rows: Array<number | { id: number }>) => rows.map((r) => (typeof r === 'number' ? r : r.id)));
+    const contractId = await addSendableContract(stack.t, contactId);
+    const { workflowId } = await startContractWorkflow(client, stack.config, contractId);
+    const refused = await eventually(async () => {
+      const s = await contractStatus(client, contractId);
+      expect(s.phase).toBe('awaiting-signature');
+      return s;
+    });
+    expect(refused.mailsRejected).toEqual(['invitation']);
+    expect(mailsFor(contractId)).toEqual([]);
+
+    await stack.t.db('kontakte').where('id', contactId).update({ email: 'bea.fixed@example.org' });
+    await contractHandle(client, contractId).signal('resend');
+    const reminder = await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:1`);
+    expect(reminder.to).toEqual(['bea.fixed@example.org']);
+    await contractHandle(client, contractId).executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
+    expect((await settledResult(client, contractId)).outcome).toBe('signed');
+    expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`, `${workflowId}:reminder:1`]);
   });
 });
 

@@ -14,6 +14,7 @@ import { connectClient } from '../client/connect';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../codec/data-converter';
 import { createDb } from '../db/connection';
 import { createMailer, type Mailer } from '../mail/mailer';
+import { loadMailTemplates } from '../mail/render-mail';
 import type { SignflowConfig } from '../temporal.config';
 
 export interface RunWorkerOptions {
@@ -69,6 +70,8 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     createDataConverter(config) ?? { failureConverterPath: FAILURE_CONVERTER_PATH };
   const ownClient = opts.temporalClient ? undefined : await connectClient(config, { dataConverter });
   const temporal = opts.temporalClient ?? (ownClient as { client: Client }).client;
+  // Compile the mail templates now: a broken template stops the start instead of the first contract's mail.
+  loadMailTemplates();
   const workflowSource = opts.workflowBundle
     ? { workflowBundle: opts.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };

@@ -58,12 +58,9 @@ const MAIL: wf.ActivityOptions = {
     initialInterval: '10 seconds',
     backoffCoefficient: 2,
     maximumInterval: '30 minutes',
-    nonRetryableErrorTypes: ['MAIL_REJECTED', ErrorCode.TEMPLATE_VALUE_MISSING],
+    nonRetryableErrorTypes: [ErrorCode.MAIL_REJECTED, ErrorCode.TEMPLATE_VALUE_MISSING],
   },
 };
-
-/** Storing the countersignature: a database write, retried as long as it takes. */
-const STORE_QES: wf.ActivityOptions = DB_WRITE;
 
 /** Every call passes its own options with a summary (what the Temporal UI shows per step). */
 const acts = wf.proxyActivities<Activities>(DB_WRITE);
@@ -342,7 +339,7 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
       const progress = countersign as CountersignProgress;
       if (progress.kind === 'signed') {
         const stored = await acts.storeCountersignature.executeWithOptions(
-          { ...STORE_QES, summary: 'Gegenzeichnung (QES) als Dokument speichern' },
+          { ...DB_WRITE, summary: 'Gegenzeichnung (QES) als Dokument speichern' },
           [{ requestId: progress.requestId }]
         );
         wf.setCurrentDetails(`Gegengezeichnet (QES), Dokument ${stored.qesDocumentId}.`);

@@ -18,6 +18,7 @@ import {
 import { startApiStack, type ApiStack } from '../api/api-stack';
 import { addSendableContract } from '../helpers/contract-stack';
 import { recordHistory } from '../helpers/histories';
+import { eventually } from '../helpers/waits';
 import { startDevServer, type DevServerHandle } from '../helpers/temporal';
 
 jest.setTimeout(180_000);
@@ -36,18 +37,6 @@ afterAll(async () => {
 });
 
 const mailKey = (m: CapturedMail): string => m.headers['x-signflow-mail-key'] ?? '';
-
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 /** The portal link in the text part of the invitation (the only http URL there). */
 function linkIn(mail: CapturedMail): string {

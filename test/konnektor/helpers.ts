@@ -15,19 +15,37 @@ export const REPO_ROOT = path.resolve(__dirname, '../..');
 /** The shared research folder sits beside the repository. */
 export const SPEC_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'konnektor-spec');
 
-export function specAvailable(): boolean {
-  return fs.existsSync(path.join(SPEC_DIR, 'conn', 'SignatureService_V7_5_6.xsd'));
+export function specAvailable(specDir = SPEC_DIR): boolean {
+  return fs.existsSync(path.join(specDir, 'conn', 'SignatureService_V7_5_6.xsd'));
 }
 
-export function xmllintAvailable(): boolean {
-  return spawnSync('xmllint', ['--version'], { encoding: 'utf8' }).status === 0;
+export function xmllintAvailable(command = 'xmllint'): boolean {
+  return spawnSync(command, ['--version'], { encoding: 'utf8' }).status === 0;
 }
 
-/** Says once per suite why a spec-dependent test does not run. */
-export function skipReason(needsXmllint: boolean): string | undefined {
-  if (!specAvailable()) return `official gematik schemas not found at ${SPEC_DIR}`;
-  if (needsXmllint && !xmllintAvailable()) return 'xmllint not installed (Debian: apt-get install libxml2-utils)';
-  return undefined;
+/** What `skipReason` looks at; the defaults are the real ones (tests of the helper itself pass others). */
+export interface SpecCheck {
+  env?: NodeJS.ProcessEnv;
+  specDir?: string;
+  xmllint?: string;
+}
+
+/**
+ * Says once per suite why a spec-dependent test does not run. Under CI=true a missing schema folder or xmllint is not a
+ * reason to skip but an error (thrown, so the suite fails and the run with it), as for MariaDB and Chromium: CI must
+ * never go green without the schema checks.
+ */
+export function skipReason(needsXmllint: boolean, check: SpecCheck = {}): string | undefined {
+  const { env = process.env, specDir = SPEC_DIR, xmllint = 'xmllint' } = check;
+  let reason: string | undefined;
+  if (!specAvailable(specDir)) reason = `official gematik schemas not found at ${specDir}`;
+  else if (needsXmllint && !xmllintAvailable(xmllint)) {
+    reason = 'xmllint not installed (Debian: apt-get install libxml2-utils)';
+  }
+  if (reason && env.CI === 'true') {
+    throw new Error(`${reason}: under CI=true the Konnektor schema tests must run, not skip`);
+  }
+  return reason;
 }
 
 let driverFile: string | undefined;

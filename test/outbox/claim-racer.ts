@@ -1,25 +1,45 @@
 /**
- * One outbox poller as its own process, for the exactly-once race test: connects, prints `ready`, waits for a line on
- * stdin (the start signal, sent to all racers at once), then claims and finishes rows in small batches until none are
- * left, and prints the ids it took as JSON on the last line of stdout.
+ * One outbox poller as its own process, for the claim race test: connects, prints `ready`, waits for a line on stdin
+ * (the start signal, sent to all racers at once), then claims and finishes rows in small batches until none are left.
+ *
+ * What each claim returned is what matters: a poller runs every row its claim hands it, so two racers whose claims
+ * returned the same row would both run its command. After its first claim that returned rows the racer prints
+ * `claimed` and waits for a second line on stdin: the test releases all racers once each holds rows, so every racer
+ * takes part in the race whatever the machine's speed.
+ *
+ * The last line on stdout is JSON: `{ "claimed": [...ids every claim returned], "finished": [...ids it finished] }`.
  *
  * Usage: tsx test/outbox/claim-racer.ts <databaseUrl> <claimer>
  */
+import { createInterface } from 'node:readline';
 import { createDb } from '../../db/connection';
 import { claimOutboxRows, finishOutboxRow } from '../../outbox/outbox-repository';
 
 async function main(): Promise<void> {
   const [url, claimer] = process.argv.slice(2);
   if (!url || !claimer) throw new Error('usage: claim-racer <databaseUrl> <claimer>');
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  const nextLine = async (): Promise<void> => {
+    const { done } = await lines.next();
+    if (done) throw new Error('stdin closed before the expected signal');
+  };
   const db = createDb(url, { poolMax: 2 });
   try {
     await db.raw('select 1'); // connected before the start signal
     process.stdout.write('ready\n');
-    await new Promise((resolve) => process.stdin.once('data', resolve));
-    process.stdin.pause();
-    const mine: number[] = [];
-    for (let round = 0; round < 500; round++) {
+    await nextLine();
+    const claimed: number[] = [];
+    const finished: number[] = [];
+    let released = false;
+    for (let round = 0; round < 1000; round++) {
       const rows = await claimOutboxRows(db, { claimer, batchSize: 3 });
+      // Every id a claim returns, also one returned again (a row held but not yet finished is returned again).
+      for (const row of rows) if (!claimed.includes(row.id)) claimed.push(row.id);
+      if (rows.length > 0 && !released) {
+        process.stdout.write('claimed\n');
+        await nextLine();
+        released = true;
+      }
       // Losing every candidate to another racer is not the end; an empty table is.
       if (
         rows.length === 0 &&
@@ -28,18 +48,19 @@ async function main(): Promise<void> {
         break;
       }
       for (const row of rows) {
-        // A real command takes a moment (a Temporal call); without it the first racer to wake drains the table alone.
-        await new Promise((r) => setTimeout(r, 3));
-        if (await finishOutboxRow(db, row.id, claimer, { outcome: 'resent' })) mine.push(row.id);
+        if (await finishOutboxRow(db, row.id, claimer, { outcome: 'resent' })) finished.push(row.id);
       }
     }
-    process.stdout.write(`${JSON.stringify(mine)}\n`);
+    process.stdout.write(`${JSON.stringify({ claimed, finished })}\n`);
   } finally {
     await db.destroy();
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  }
+);

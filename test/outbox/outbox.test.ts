@@ -24,7 +24,17 @@ import { startDevServer, workflowBundle, type DevServerHandle } from '../helpers
 
 jest.setTimeout(120_000);
 
-/** A claim-racer.ts process: `ready` once connected, `go()` starts it, `result` is the ids it took. */
+interface RacerResult {
+  /** Every id one of its claims returned: what this poller would have run. */
+  claimed: number[];
+  /** The ids it finished (finishing succeeds only for the row's current claimer). */
+  finished: number[];
+}
+
+/**
+ * A claim-racer.ts process: `ready` once connected, `go()` starts it, `holding` once its first claim returned rows,
+ * `release()` lets it go on, `result` is what it claimed and finished.
+ */
 function startRacer(url: string, claimer: string) {
   const child = spawn(
     path.join(__dirname, '../../node_modules/.bin/tsx'),
@@ -32,23 +42,36 @@ function startRacer(url: string, claimer: string) {
     { stdio: ['pipe', 'pipe', 'inherit'], timeout: 90_000 }
   );
   let out = '';
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  const signals: Record<'ready' | 'claimed', () => void> = { ready: () => undefined, claimed: () => undefined };
+  const lineSeen = (line: keyof typeof signals) => new Promise<void>((resolve) => (signals[line] = resolve));
+  const ready = lineSeen('ready');
+  const holding = lineSeen('claimed');
   child.stdout.on('data', (chunk: Buffer) => {
     out += chunk.toString();
-    if (out.startsWith('ready\n')) onReady();
+    const lines = out.split('\n');
+    for (const line of ['ready', 'claimed'] as const) if (lines.includes(line)) signals[line]();
   });
-  const result = new Promise<number[]>((resolve, reject) => {
+  const result = new Promise<RacerResult>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`racer ${claimer} exited with ${code}: ${out}`));
-      const last = out.trim().split('\n').pop() ?? '[]';
-      resolve(JSON.parse(last) as number[]);
+      const last = out.trim().split('\n').pop() ?? '{}';
+      resolve(JSON.parse(last) as RacerResult);
     });
   });
-  // A racer that dies before `ready` must not leave the test waiting for it.
-  void result.catch(() => onReady());
-  return { ready, go: () => child.stdin.end('go\n'), result };
+  // A racer that dies early must not leave the test waiting for a line it will never print.
+  const died = result.then(
+    () => Promise.reject(new Error(`racer ${claimer} ended early: ${out}`)),
+    (err: unknown) => Promise.reject(err)
+  );
+  void died.catch(() => undefined);
+  return {
+    ready: Promise.race([ready, died]),
+    holding: Promise.race([holding, died]),
+    go: () => child.stdin.write('go\n'),
+    release: () => child.stdin.end('release\n'),
+    result,
+  };
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -126,7 +149,7 @@ describe.each(testDatabases())('outbox on $name', (database) => {
     }
   });
 
-  test('four poller processes racing for 150 rows take and finish each row exactly once', async () => {
+  test('four poller processes racing for 150 rows: their claims are disjoint and every row is finished once', async () => {
     const ids: number[] = [];
     for (let i = 0; i < 150; i++)
       ids.push(await enqueueOutboxCommand(stack.t.db, { command: 'resend', contractId: 1 }));
@@ -134,8 +157,26 @@ describe.each(testDatabases())('outbox on $name', (database) => {
     const racers = Array.from({ length: 4 }, (_, i) => startRacer(stack.t.url, `process-${i}`));
     await Promise.all(racers.map((r) => r.ready));
     for (const r of racers) r.go();
-    const claimed = await Promise.all(racers.map((r) => r.result));
+    // Every racer holds rows before any goes on: each takes part in the race, on a fast or a slow machine.
+    await Promise.all(racers.map((r) => r.holding));
+    for (const r of racers) r.release();
+    const results = await Promise.all(racers.map((r) => r.result));
+    const claimed = results.map((r) => r.claimed);
+    // What each claim returned, the poller runs: no row may have been handed to two racers.
+    for (const [i, mine] of claimed.entries()) {
+      for (const [j, theirs] of claimed.entries()) {
+        if (j > i)
+          expect({ racers: [i, j], both: mine.filter((id) => theirs.includes(id)) }).toEqual({
+            racers: [i, j],
+            both: [],
+          });
+      }
+    }
     expect(claimed.flat().sort((a, b) => a - b)).toEqual(ids);
+    // Each finished exactly what it claimed.
+    for (const r of results)
+      expect([...r.finished].sort((a, b) => a - b)).toEqual([...r.claimed].sort((a, b) => a - b));
+    for (const mine of claimed) expect(mine.length).toBeGreaterThan(0);
     const rows = await readOutboxRows(stack.t.db);
     for (const [i, mine] of claimed.entries()) {
       for (const id of mine)
@@ -143,12 +184,6 @@ describe.each(testDatabases())('outbox on $name', (database) => {
           expect.objectContaining({ claimedBy: `process-${i}`, outcome: 'resent' })
         );
     }
-    console.log(
-      'racer shares',
-      claimed.map((m) => m.length)
-    );
-    // More than one process got rows: this was a race, not a queue.
-    expect(claimed.filter((m) => m.length > 0).length).toBeGreaterThan(1);
   });
 
   test('two pollers racing over real commands: each row once, outcomes and errors written', async () => {

@@ -1,5 +1,6 @@
 /**
- * `sendContractMail`: the invitation, reminder and confirmation mails of a contract, each exactly once per mail key.
+ * `sendContractMail`: the invitation, reminder and confirmation mails of a contract, one per mail key (see below for the
+ * one case that delivers it twice).
  *
  * The key is `<workflowId>:<kind>` (invitation, confirmation) or `<workflowId>:reminder:<sequence>`, the unique
  * `mail_key` of `signflow_mails`. One attempt:

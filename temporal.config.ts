@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { ZCrmMapping } from './db/crm-mapping';
 import { ZCodecConfig } from './codec/codec-config';
+import { webhookEndpointsFromEnv, ZWebhookConfig } from './webhooks/webhook-config';
 
 /** A Temporal-style duration ('90s', '3d', '12h') or a number of milliseconds. */
 const ZDuration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -205,6 +206,8 @@ export const ZSignflowConfig = z.object({
     .prefault({}),
   /** Payload encryption (AES-256-GCM, key rotation) and the codec server of the Temporal UI; see codec/codec-config.ts. */
   codec: ZCodecConfig,
+  /** Signed webhooks (Standard Webhooks) to the CRM and other systems; see webhooks/webhook-config.ts. */
+  webhooks: ZWebhookConfig,
 });
 
 /**
@@ -248,6 +251,16 @@ type Env = Record<string, string | undefined>;
 function env(e: Env, name: string): string | undefined {
   const v = e[name];
   return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+function readWebhookEndpoints(e: Env): unknown {
+  try {
+    return webhookEndpointsFromEnv(env(e, 'SIGNFLOW_WEBHOOKS'), env(e, 'SIGNFLOW_WEBHOOKS_FILE'), (f) =>
+      fs.readFileSync(f, 'utf8')
+    );
+  } catch (err) {
+    throw new ConfigError(`invalid signflow configuration:\n  webhooks: ${(err as Error).message}`);
+  }
 }
 
 function readMappingFile(file: string | undefined): unknown {
@@ -336,6 +349,10 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
         corsOrigins: env(e, 'SIGNFLOW_CODEC_CORS_ORIGINS'),
         maxBodyBytes: env(e, 'SIGNFLOW_CODEC_SERVER_MAX_BODY_BYTES'),
       },
+    },
+    webhooks: {
+      endpoints: readWebhookEndpoints(e),
+      attemptTimeoutMs: env(e, 'SIGNFLOW_WEBHOOK_ATTEMPT_TIMEOUT_MS'),
     },
   };
 }

@@ -13,6 +13,7 @@ import { createKonnektorActivities } from './konnektor/konnektor.activities';
 import type { KonnektorClient } from './konnektor/konnektor-client';
 import { createMailActivities } from './mail.activities';
 import { createOutboxActivities } from '../outbox/outbox.activities';
+import { createWebhookActivities } from './webhook.activities';
 
 export interface ActivityDeps {
   config: SignflowConfig;
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKonnektorActivities({ ...deps, konnektor: deps.konnektor ?? konnektorMissing }),
     ...createCountersignActivities(deps),
     ...createOutboxActivities({ config: deps.config, db: deps.db, client: deps.temporal }),
+    ...createWebhookActivities(deps),
   };
 }
 

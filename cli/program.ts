@@ -7,6 +7,7 @@ import { registerReport } from './commands/report';
 import { registerStart } from './commands/start';
 import { registerStatus } from './commands/status';
 import { registerVerify } from './commands/verify';
+import { registerWebhooks } from './commands/webhooks';
 import type { Io } from './output';
 import type { Runner } from './runner';
 
@@ -28,6 +29,7 @@ export function buildProgram(io: Io, run: Runner): Command {
   registerReport(program, run);
   registerVerify(program, run);
   registerKonnektor(program, run);
+  registerWebhooks(program, run);
   // Subcommands inherit the error handling; without this they would call process.exit themselves.
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;

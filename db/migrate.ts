@@ -12,6 +12,7 @@ import * as crmTables from './migrations/crm/20260101000000_create_crm_tables';
 import * as signflowTables from './migrations/signflow/20260101000000_create_signflow_tables';
 import * as signflowOutbox from './migrations/signflow/20260301000000_create_signflow_outbox';
 import * as signflowQes from './migrations/signflow/20260401000000_create_signflow_qes_tables';
+import * as signflowWebhooks from './migrations/signflow/20260501000000_create_signflow_webhook_deliveries';
 
 interface NamedMigration {
   name: string;
@@ -57,6 +58,11 @@ export function migrateSignflow(db: Knex): Promise<string[]> {
     { name: '20260101000000_create_signflow_tables', up: signflowTables.up, down: signflowTables.down },
     { name: '20260301000000_create_signflow_outbox', up: signflowOutbox.up, down: signflowOutbox.down },
     { name: '20260401000000_create_signflow_qes_tables', up: signflowQes.up, down: signflowQes.down },
+    {
+      name: '20260501000000_create_signflow_webhook_deliveries',
+      up: signflowWebhooks.up,
+      down: signflowWebhooks.down,
+    },
   ]);
 }
 

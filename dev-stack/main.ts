@@ -30,6 +30,9 @@ export function banner(s: DevStackSummary): string {
     `  CRM database    ${rel(s.database.url)}${s.database.seeded ? '  (migrated, demo data seeded)' : ''}`,
     `  SMTP inbox      ${s.mail.smtpUrl}  → ${rel(s.mail.dir)}/*.eml`,
     `  Inbox page      ${s.mail.inboxUrl}`,
+    s.webhooks
+      ? `  Webhooks page   ${s.webhooks.pageUrl}  (endpoint "dev" ${s.webhooks.hookUrl} → ${rel(s.webhooks.file)})`
+      : undefined,
     s.api ? `  HTTP API        ${s.api.url}  (OpenAPI: ${s.api.openApiUrl})` : undefined,
     s.api
       ? `  API dev tokens  crm ${tokens.crm}  portal ${tokens.portal}  staff ${tokens.staff}  ops ${tokens.ops}`

@@ -9,6 +9,8 @@
  *   attributes registered (an already running Temporal server on the port is reused instead);
  * - the CRM database as a SQLite file `<dataDir>/crm.sqlite`, migrated (CRM dev schema + plugin tables) and seeded;
  * - the SMTP inbox on loopback, every message kept as `<dataDir>/mail/*.eml` and shown on the inbox page;
+ * - beside it the webhook receiver page, the `dev` webhook endpoint (unless `SIGNFLOW_WEBHOOKS(_FILE)` configures
+ *   endpoints, or `SIGNFLOW_DEV_WEBHOOKS=off`): arrivals verified and kept in `<dataDir>/webhooks/webhooks.jsonl`;
  * - the signflow worker, the HTTP API (dev mode: well-known tokens, dev signing page) and the outbox schedule;
  * - `<dataDir>/dev.env`: the same settings for the CLI in another shell.
  *
@@ -31,6 +33,7 @@ import type { RunningKonnektorSimulator } from '../konnektor-simulator';
 import { startDevInbox, startInboxPage, type DevInbox, type InboxPage } from '../mail/dev-inbox';
 import { ensureOutboxSchedule } from '../outbox/schedule';
 import { loadConfig, type SignflowConfig } from '../temporal.config';
+import { startDevWebhookReceiver, type DevWebhookReceiver } from '../webhooks/dev-receiver';
 import { createWorker, type RunningWorker } from '../worker/run-worker';
 import { codecKeysEnv, DEV_CODEC_TOKEN, loadOrCreateDevCodecKeys } from './dev-codec';
 import { writeDevEnvFile } from './dev-env-file';
@@ -51,6 +54,8 @@ export interface DevStackPorts {
   api: number;
   /** Codec server. Env SIGNFLOW_CODEC_SERVER_PORT. @default 8888 */
   codec: number;
+  /** Webhook receiver page and endpoint. Env SIGNFLOW_DEV_WEBHOOKS_PORT. @default 8026 */
+  webhooks: number;
   /** Konnektor simulator (HTTPS, mutual TLS). Env SIGNFLOW_KONNEKTOR_SIM_PORT. @default 8443 */
   konnektorSim: number;
   /** Konnektor simulator's admin endpoint (plain HTTP). Env SIGNFLOW_KONNEKTOR_SIM_ADMIN_PORT. @default 8444 */
@@ -71,6 +76,7 @@ export function devStackPorts(env: NodeJS.ProcessEnv = process.env): DevStackPor
     temporalUi: portFromEnv(env, 'SIGNFLOW_DEV_TEMPORAL_UI_PORT', 8233),
     smtp: portFromEnv(env, 'SIGNFLOW_DEV_SMTP_PORT', 2525),
     inboxPage: portFromEnv(env, 'SIGNFLOW_DEV_INBOX_PORT', 8025),
+    webhooks: portFromEnv(env, 'SIGNFLOW_DEV_WEBHOOKS_PORT', 8026),
     api: portFromEnv(env, 'SIGNFLOW_API_PORT', 3000),
     codec: portFromEnv(env, 'SIGNFLOW_CODEC_SERVER_PORT', 8888),
     konnektorSim: portFromEnv(env, 'SIGNFLOW_KONNEKTOR_SIM_PORT', 8443),
@@ -90,6 +96,8 @@ export interface DevStackSummary {
   };
   database: { url: string; seeded: boolean; seed?: SeedResult };
   mail: { smtpUrl: string; inboxUrl: string; dir: string };
+  /** The dev webhook receiver; undefined when off or when endpoints come from the environment. */
+  webhooks?: { pageUrl: string; hookUrl: string; file: string };
   api?: { url: string; openApiUrl: string; portalUrl: string };
   worker: { taskQueue: string };
   /** Payload encryption; undefined when it is off. */
@@ -162,6 +170,12 @@ function portHint(err: unknown, what: string, envName: string): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/**
+ * Secret of the dev webhook endpoint (`whsec_` + base64 of 32 bytes). Public on purpose, like the dev API tokens; only
+ * ever used in dev mode.
+ */
+export const DEV_WEBHOOK_SECRET = `whsec_${Buffer.from('signflow-dev-webhook-secret-0000').toString('base64')}`;
+
 const isOff = (v: string | undefined): boolean => ['off', 'false', '0', 'no'].includes(v?.trim().toLowerCase() ?? '');
 const envSet = (env: NodeJS.ProcessEnv, name: string): boolean => (env[name]?.trim() ?? '') !== '';
 
@@ -181,6 +195,13 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     portal: env.SIGNFLOW_PORTAL_BASE_URL ? {} : { baseUrl: `http://localhost:${ports.api}/portal` },
   };
   const envConfig = loadConfig(base, env);
+  const devWebhooks = envConfig.webhooks.endpoints.length === 0 && !isOff(env.SIGNFLOW_DEV_WEBHOOKS);
+  const devWebhookEndpoint = {
+    name: 'dev',
+    url: `http://${host}:${ports.webhooks}/hooks`,
+    secret: DEV_WEBHOOK_SECRET,
+    personalData: true,
+  };
   const dataDir = path.resolve(envConfig.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
 
@@ -232,6 +253,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       {
         ...base,
         ...(devKonnektor ? { konnektor: devKonnektor.config } : {}),
+        ...(devWebhooks ? { webhooks: { endpoints: [devWebhookEndpoint] } } : {}),
         codec: {
           ...(devKeys ? { keys: devKeys.keys, currentKeyId: devKeys.currentKeyId } : {}),
           server: {
@@ -313,6 +335,21 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       throw portHint(err, 'inbox page', 'SIGNFLOW_DEV_INBOX_PORT');
     }
     stops.push({ what: 'inbox page', stop: () => page.close() });
+    let webhookReceiver: DevWebhookReceiver | undefined;
+    if (devWebhooks) {
+      try {
+        webhookReceiver = await startDevWebhookReceiver({
+          secret: DEV_WEBHOOK_SECRET,
+          port: ports.webhooks,
+          host,
+          dir: path.join(dataDir, 'webhooks'),
+        });
+      } catch (err) {
+        throw portHint(err, 'webhook receiver', 'SIGNFLOW_DEV_WEBHOOKS_PORT');
+      }
+      const receiver = webhookReceiver;
+      stops.push({ what: 'webhook receiver', stop: () => receiver.close() });
+    }
 
     // 7. Worker (bundles the workflows at start: some seconds). The Konnektor client is ours when the simulator runs,
     // built from the ZIP the simulator just wrote; with a real Konnektor the worker builds it from the config.
@@ -364,6 +401,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       SIGNFLOW_CODEC_KEYS: encrypting ? codecKeysEnv(config.codec.keys) : undefined,
       SIGNFLOW_CODEC_KEY_ID: encrypting ? config.codec.currentKeyId : undefined,
       SIGNFLOW_QES_ENABLED: String(k.enabled),
+      // `signflow webhooks replay` signs with the endpoint's secret.
+      SIGNFLOW_WEBHOOKS: devWebhooks ? JSON.stringify([devWebhookEndpoint]) : undefined,
       SIGNFLOW_KONNEKTOR_SDS_URL: k.enabled ? k.sdsUrl : undefined,
       SIGNFLOW_KONNEKTOR_CLIENT_ZIP: k.enabled && k.clientZipPath ? path.resolve(k.clientZipPath) : undefined,
       SIGNFLOW_KONNEKTOR_SERVER_FINGERPRINT: k.enabled ? k.serverFingerprint : undefined,
@@ -384,6 +423,13 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       },
       database: { url: config.database.url, seeded: seed !== undefined, seed },
       mail: { smtpUrl: config.mail.smtpUrl, inboxUrl: page.url.replace(host, 'localhost'), dir: mailDir },
+      webhooks: webhookReceiver
+        ? {
+            pageUrl: webhookReceiver.pageUrl.replace(host, 'localhost'),
+            hookUrl: webhookReceiver.hookUrl,
+            file: path.join(dataDir, 'webhooks', 'webhooks.jsonl'),
+          }
+        : undefined,
       api: api
         ? {
             url: `${api.url}/api/v1`,

@@ -27,6 +27,7 @@ import {
   type WaitingReason,
   type WithdrawInput,
 } from './definitions';
+import { createWebhookNotifier, type WebhookNotifier } from './webhook-notifier';
 
 /** Reads and validation: quick, and bad input is not retried (the listed codes are final). */
 const LOAD: wf.ActivityOptions = {
@@ -87,7 +88,27 @@ function unwrapActivityFailure(err: unknown): unknown {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * The contract workflow. Every change is told to the webhook subscribers (`contract.*`), and a failing contract says so
+ * (`contract.failed`) before it fails; deliveries still running are waited for, never the contract's own steps.
+ */
 export async function honorarvertrag(input: ContractWorkflowInput): Promise<ContractResult> {
+  const notify = createWebhookNotifier(input.contractId);
+  try {
+    const result = await runContract(input, notify);
+    await notify.drain();
+    return result;
+  } catch (err) {
+    if (!wf.isCancellation(err)) {
+      const failure = err instanceof wf.ApplicationFailure ? err : undefined;
+      notify.emit('contract.failed', { errorCode: failure?.type ?? 'WORKFLOW_FAILED' });
+      await notify.drain();
+    }
+    throw err;
+  }
+}
+
+async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier): Promise<ContractResult> {
   const { contractId, timing, labels } = input;
   const workflowId = wf.workflowInfo().workflowId;
   const ref = { contractId, workflowId };
@@ -271,6 +292,14 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   invitationSent = true;
   if (!recording && !state.outcome) state.phase = 'awaiting-signature';
   setSearch(undefined, undefined, 'signature');
+  notify.emit('contract.sent', {
+    documentId: request.documentId,
+    signatureId: request.signatureId,
+    contractStatus: labels.contractSent,
+    signatureStatus: labels.signaturePending,
+    expiresAt: state.expiresAt,
+    mailRejected: state.mailsRejected?.includes('invitation') ?? false,
+  });
 
   /** When the next automatic reminder is due, or undefined when none is left before expiry. */
   const nextReminderAt = (): number | undefined => {
@@ -317,6 +346,11 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
     const sequence = state.remindersSent + 1;
     await sendMail('reminder', `${sequence}. Erinnerung senden (${why})`, sequence);
     state.remindersSent = sequence;
+    notify.emit('contract.reminded', {
+      sequence,
+      requestedBy: why === 'automatisch' ? 'schedule' : 'staff',
+      mailRejected: state.mailsRejected?.includes(`reminder:${sequence}`) ?? false,
+    });
   };
 
   /**
@@ -344,6 +378,7 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
         );
         wf.setCurrentDetails(`Gegengezeichnet (QES), Dokument ${stored.qesDocumentId}.`);
         setSearch(undefined, undefined, 'none');
+        notify.emit('contract.countersigned', { documentId, qesDocumentId: stored.qesDocumentId });
         return stored.qesDocumentId;
       }
       countersign = undefined;
@@ -352,6 +387,11 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
         state.waitingDetail = `${progress.failureType}${progress.gematikCode ? ` (gematik ${progress.gematikCode})` : ''}`;
         setSearch(undefined, undefined, 'comfort-signature');
         wf.setCurrentDetails(`Wartet auf die Komfortsignatur: ${state.waitingDetail}. ${progress.message}`);
+        notify.emit('contract.countersign.waiting', {
+          waitingReason: 'comfort-signature',
+          failureType: progress.failureType,
+          gematikCode: progress.gematikCode,
+        });
       } else {
         state.phase = 'countersigning';
         state.waitingDetail = undefined;
@@ -422,6 +462,11 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
         ? `Unterschriftsanfrage zurückgezogen${withdrawal?.staffContactId ? ` von Kontakt ${withdrawal.staffContactId}` : ''}.`
         : `Unterschriftsanfrage abgelaufen am ${iso(Date.now())}.`
     );
+    notify.emit(ending === 'withdrawn' ? 'contract.withdrawn' : 'contract.expired', {
+      signatureId: request.signatureId,
+      signatureStatus: voided.result === 'already-valid' ? labels.signatureValid : signatureStatus,
+      staffContactId: withdrawal?.staffContactId,
+    });
     await wf.condition(wf.allHandlersFinished);
     return {
       contractId,
@@ -435,6 +480,16 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   // 5. Recorded by the update handler in one transaction; now the rest of the confirmation.
   const outcome = state.outcome as SignatureOutcome;
   setSearch(labels.contractInProgress, labels.signatureValid, 'none');
+  notify.emit(outcome.kind === 'signed' ? 'contract.signed' : 'contract.confirmed', {
+    documentId: request.documentId,
+    signatureId: outcome.signatureId,
+    method: outcome.method,
+    confirmedAt: outcome.confirmedAt,
+    confirmedBy: outcome.userContactId,
+    md5Hash: outcome.md5Hash,
+    contractStatus: labels.contractInProgress,
+    signatureStatus: labels.signatureValid,
+  });
 
   // 5b. The practice's QES countersignature (comfort signature through the Konnektor), batched per eHBA.
   if (input.countersign && input.qes && wf.patched('qes-countersign')) {
@@ -449,6 +504,13 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   );
   await sendMail('confirmation', `Bestätigung an Kontakt ${request.contactId} senden`);
   state.phase = 'completed';
+  notify.emit('contract.completed', {
+    outcome: outcome.kind,
+    documentId: request.documentId,
+    signatureId: request.signatureId,
+    qesDocumentId: state.qesDocumentId,
+    remindersSent: state.remindersSent,
+  });
   wf.setCurrentDetails(
     `Abgeschlossen: ${outcome.kind === 'signed' ? 'unterschrieben' : 'manuell bestätigt'} von Kontakt ` +
       `${outcome.userContactId} am ${outcome.confirmedAt}.`

@@ -1,0 +1,60 @@
+/**
+ * Tells the webhook subscribers of a contract's events without holding the contract up: each event is one
+ * `deliverWebhook` activity started and not awaited, retried with backoff for a day. The workflow drains the pending
+ * deliveries before it returns, so none is lost when the contract ends. Behind `patched('webhooks')`: histories from
+ * before it replay without the deliveries.
+ */
+import * as wf from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { WebhookEventData, WebhookEventType } from '../domain/webhook-events';
+
+/** Receivers may be down for hours: retried with growing pauses for a day, then given up (the log keeps the row). */
+const WEBHOOK: wf.ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
+};
+
+const acts = wf.proxyActivities<Activities>(WEBHOOK);
+
+export interface WebhookNotifier {
+  /** Starts the delivery of one event; returns at once. */
+  emit(type: WebhookEventType, data?: WebhookEventData): void;
+  /** Waits until every started delivery has succeeded or given up. */
+  drain(): Promise<void>;
+}
+
+export function createWebhookNotifier(contractId: number): WebhookNotifier {
+  const info = wf.workflowInfo();
+  const pending: Promise<void>[] = [];
+  return {
+    emit(type, data = {}) {
+      if (!wf.patched('webhooks')) return;
+      // uuid4() is seeded by the workflow: the same id on replay, hence on every retry of the activity.
+      const messageId = `msg_${wf.uuid4().replace(/-/g, '')}`;
+      const delivery = acts.deliverWebhook
+        .executeWithOptions({ ...WEBHOOK, summary: `Webhook ${type} zustellen` }, [
+          {
+            messageId,
+            type,
+            occurredAt: new Date(Date.now()).toISOString(),
+            contractId,
+            workflowId: info.workflowId,
+            runId: info.runId,
+            data,
+          },
+        ])
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            // Given up after a day: the contract is not failed for it; `signflow webhooks replay` re-sends.
+            wf.log.warn('webhook not delivered', { contractId, type, messageId, error: String(err) });
+          }
+        );
+      pending.push(delivery);
+    },
+    async drain() {
+      await Promise.all(pending);
+    },
+  };
+}

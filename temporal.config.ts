@@ -208,6 +208,49 @@ export const ZSignflowConfig = z.object({
   codec: ZCodecConfig,
   /** Signed webhooks (Standard Webhooks) to the CRM and other systems; see webhooks/webhook-config.ts. */
   webhooks: ZWebhookConfig,
+  staff: z
+    .object({
+      /**
+       * The practice's staff address: told when the eHBA's signer parks (a person is needed) and, if switched on, sent
+       * the daily digest. Env `SIGNFLOW_STAFF_MAIL`. @default unset (no staff mails)
+       */
+      mail: z.email('must be one e-mail address').optional(),
+      /**
+       * A parked signer mails staff once when it parks and once more when it has waited this long. Env
+       * `SIGNFLOW_STAFF_PARKED_REMINDER_AFTER`. @default '2h'
+       */
+      parkedReminderAfter: ZDuration.prefault('2h'),
+      /** Send the daily digest to `mail`. Env `SIGNFLOW_STAFF_DIGEST_ENABLED`. @default true (only with `mail` set) */
+      digestEnabled: ZBoolean.default(true),
+      /** When the digest goes out: a cron expression of the Temporal Schedule. Env `SIGNFLOW_STAFF_DIGEST_CRON`. @default '0 7 * * *' */
+      digestCron: z
+        .string()
+        .regex(/^\S+( \S+){4}$/, 'must be a cron expression with five fields, e.g. "0 7 * * *"')
+        .default('0 7 * * *'),
+      /** Time zone of `digestCron`. Env `SIGNFLOW_STAFF_DIGEST_TIMEZONE`. @default 'Europe/Berlin' */
+      digestTimeZone: z.string().min(1).default('Europe/Berlin'),
+      /** The digest lists pending signatures older than this many days. Env `SIGNFLOW_STAFF_DIGEST_PENDING_DAYS`. @default 7 */
+      digestPendingDays: z.coerce.number().int().min(0).default(7),
+    })
+    .prefault({}),
+  observability: z
+    .object({
+      /** Log level of worker, API and CLI `--verbose` (pino). Env `SIGNFLOW_LOG_LEVEL`. @default 'info' */
+      logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** Host of the worker's metrics and health server. Env `SIGNFLOW_WORKER_METRICS_HOST`. @default '127.0.0.1' */
+      workerMetricsHost: z.string().default('127.0.0.1'),
+      /**
+       * Port of the worker's `/metrics`, `/healthz`, `/readyz` (0 = any free port; the worker logs it). Env
+       * `SIGNFLOW_WORKER_METRICS_PORT`. @default 9464
+       */
+      workerMetricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
+      /**
+       * Loopback port where the Temporal SDK's own Prometheus exporter listens; the worker's `/metrics` includes what it
+       * serves. 0 = off. Env `SIGNFLOW_WORKER_SDK_METRICS_PORT`. @default 9465
+       */
+      sdkMetricsPort: z.coerce.number().int().min(0).max(65535).default(9465),
+    })
+    .prefault({}),
 });
 
 /**
@@ -339,6 +382,20 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       bodyLimit: env(e, 'SIGNFLOW_API_BODY_LIMIT'),
     },
     outbox: { pollInterval: env(e, 'SIGNFLOW_OUTBOX_POLL_INTERVAL'), batchSize: env(e, 'SIGNFLOW_OUTBOX_BATCH_SIZE') },
+    staff: {
+      mail: env(e, 'SIGNFLOW_STAFF_MAIL'),
+      parkedReminderAfter: env(e, 'SIGNFLOW_STAFF_PARKED_REMINDER_AFTER'),
+      digestEnabled: env(e, 'SIGNFLOW_STAFF_DIGEST_ENABLED'),
+      digestCron: env(e, 'SIGNFLOW_STAFF_DIGEST_CRON'),
+      digestTimeZone: env(e, 'SIGNFLOW_STAFF_DIGEST_TIMEZONE'),
+      digestPendingDays: env(e, 'SIGNFLOW_STAFF_DIGEST_PENDING_DAYS'),
+    },
+    observability: {
+      logLevel: env(e, 'SIGNFLOW_LOG_LEVEL'),
+      workerMetricsHost: env(e, 'SIGNFLOW_WORKER_METRICS_HOST'),
+      workerMetricsPort: env(e, 'SIGNFLOW_WORKER_METRICS_PORT'),
+      sdkMetricsPort: env(e, 'SIGNFLOW_WORKER_SDK_METRICS_PORT'),
+    },
     codec: {
       keys: env(e, 'SIGNFLOW_CODEC_KEYS'),
       currentKeyId: env(e, 'SIGNFLOW_CODEC_KEY_ID'),

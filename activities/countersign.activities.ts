@@ -30,6 +30,8 @@ export function createCountersignActivities({ config, temporal }: CountersignAct
         iccsn: signer.iccsn,
         batchSize: signer.batchSize,
         recheckIntervalMs: signer.recheckIntervalMs,
+        // Read here, not from the contract's input: the signer outlives the contracts that start it.
+        staffReminderAfterMs: config.staff.parkedReminderAfter,
       };
       await temporal.workflow.signalWithStart('qesCountersigner', {
         workflowId: signer.signerWorkflowId,

@@ -14,6 +14,7 @@ import type { KonnektorClient } from './konnektor/konnektor-client';
 import { createMailActivities } from './mail.activities';
 import { createOutboxActivities } from '../outbox/outbox.activities';
 import { createWebhookActivities } from './webhook.activities';
+import { createStaffMailActivities } from './staff-mail.activities';
 
 export interface ActivityDeps {
   config: SignflowConfig;
@@ -45,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCountersignActivities(deps),
     ...createOutboxActivities({ config: deps.config, db: deps.db, client: deps.temporal }),
     ...createWebhookActivities(deps),
+    ...createStaffMailActivities(deps),
   };
 }
 

@@ -30,6 +30,7 @@ import { portalDocumentUrl, renderMail, TemplateValueMissingError, type Rendered
 import { readContact, readContract } from '../db/crm-repository';
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
+import { appendAudit } from './contract/plugin-tables';
 
 export const MAILS_TABLE = 'signflow_mails';
 
@@ -297,6 +298,15 @@ export function createMailActivities(deps: MailActivityDeps) {
           // Refused, so certainly not delivered: drop the claim, so the table never shows a mail stuck in `sending`,
           // and a restarted step (after the address was fixed) starts clean.
           await db(MAILS_TABLE).where({ mail_key: mailKey, status: 'sending' }).delete();
+          // For the staff digest ("mails the recipient's server refused"): ids and codes only, never the address.
+          const d = (failure.details?.[0] ?? {}) as { responseCode?: number; enhancedStatus?: string };
+          await appendAudit(db, {
+            workflowId: input.workflowId,
+            contractId: input.contractId,
+            event: 'mail-rejected',
+            at: new Date(),
+            detail: { mailKey, kind: input.kind, responseCode: d.responseCode, enhancedStatus: d.enhancedStatus },
+          });
         }
         // Transient: keep the `sending` row. The retry resends with the same Message-ID (the server may have taken
         // the message before the connection dropped).

@@ -77,3 +77,25 @@ export interface VoidSignatureResult {
 }
 
 export type { SignatureOutcome };
+
+/** Why the eHBA's signer parked, as the staff mail tells it. No personal data: types, codes and counts. */
+export interface SignerParkedNoticeInput {
+  /** The signer's workflow id (`qes-signer-<iccsn|default>`); with `parkedSince` and `notice` the mail's key. */
+  signerWorkflowId: string;
+  iccsn?: string;
+  /** ApplicationFailure type, e.g. COMFORT_SIGNATURE_EXPIRED. */
+  failureType: string;
+  gematikCode?: number;
+  /** ISO time the signer parked: one parking, one pair of mails. */
+  parkedSince: string;
+  /** Contracts waiting for the countersignature now. */
+  waiting: number;
+  /** `parked`: the first mail of a parking; `still-parked`: the one reminder after the configured wait. */
+  notice: 'parked' | 'still-parked';
+}
+
+export interface SignerParkedNoticeResult {
+  /** `sent`, `already-sent` (a retry), or `no-staff-address` (`SIGNFLOW_STAFF_MAIL` unset: nothing to do). */
+  result: 'sent' | 'already-sent' | 'no-staff-address';
+  mailKey?: string;
+}

@@ -32,6 +32,7 @@ import { seedDemo, type SeedResult } from '../db/seed';
 import type { RunningKonnektorSimulator } from '../konnektor-simulator';
 import { startDevInbox, startInboxPage, type DevInbox, type InboxPage } from '../mail/dev-inbox';
 import { ensureOutboxSchedule } from '../outbox/schedule';
+import { ensureStaffDigestSchedule } from '../staff/digest-schedule';
 import { loadConfig, type SignflowConfig } from '../temporal.config';
 import { startDevWebhookReceiver, type DevWebhookReceiver } from '../webhooks/dev-receiver';
 import { createWorker, type RunningWorker } from '../worker/run-worker';
@@ -369,6 +370,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     let scheduleId: string;
     try {
       scheduleId = await ensureOutboxSchedule(scheduler.client, config);
+      // The staff digest: on with SIGNFLOW_STAFF_MAIL set (and not switched off), removed otherwise.
+      await ensureStaffDigestSchedule(scheduler.client, config);
     } finally {
       await scheduler.close();
     }

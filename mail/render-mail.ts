@@ -45,6 +45,50 @@ export interface MailValues {
   };
 }
 
+/** Mails to the practice's staff address (`SIGNFLOW_STAFF_MAIL`), not to a contact. */
+export type StaffMailKind = 'staff-parked' | 'staff-digest';
+export const STAFF_MAIL_KINDS: readonly StaffMailKind[] = ['staff-parked', 'staff-digest'];
+
+/** One line of the digest's lists. */
+export interface DigestLine {
+  contractId: number;
+  /** The contract's title, e.g. `Honorarvertrag Physiotherapie`. */
+  title: string;
+  /** What to say about it: since when, which mail, which gematik code. */
+  detail: string;
+}
+
+export interface StaffMailValues {
+  'staff-parked': {
+    practiceName: string;
+    /** True for the one reminder after the configured wait. */
+    reminder: boolean;
+    /** Local time the signer parked, e.g. `30.11.2026, 14:05`. */
+    parkedSince: string;
+    failureType: string;
+    gematikCode?: number;
+    /** The eHBA's ICCSN, or `Standard-eHBA`. */
+    card: string;
+    waiting: number;
+    /** `waiting === 1`, for the singular. */
+    waitingOne: boolean;
+    what: string;
+    action: string;
+    command?: string;
+  };
+  'staff-digest': {
+    practiceName: string;
+    /** Local date of the digest. */
+    date: string;
+    pendingDays: number;
+    pending: DigestLine[];
+    parked: DigestLine[];
+    refused: DigestLine[];
+    /** True when all three lists are empty. */
+    nothing: boolean;
+  };
+}
+
 export interface RenderedMail {
   subject: string;
   html: string;
@@ -86,6 +130,7 @@ export interface CompiledMail {
 
 export interface CompiledLocale {
   mails: Record<MailKind, CompiledMail>;
+  staff: Record<StaffMailKind, CompiledMail>;
 }
 
 const cache = new Map<string, CompiledLocale>();
@@ -135,9 +180,12 @@ function compileLocale(templatesDir: string, locale: MailLocale): CompiledLocale
     if (html?.[1] && source !== undefined) htmlEnv.registerPartial(html[1], htmlEnv.compile(source, HTML_OPTIONS));
     if (text?.[1] && source !== undefined) textEnv.registerPartial(text[1], textEnv.compile(source, TEXT_OPTIONS));
   }
-  const compile = (kind: MailKind, part: 'subject' | 'html' | 'text'): Compiled => {
+  const compile = (kind: MailKind | StaffMailKind, part: 'subject' | 'html' | 'text'): Compiled => {
     const name = `${locale}/${kind}.${part}.hbs`;
-    const source = readTemplate(path.join(templatesDir, name));
+    // Staff mails use no partials: a folder made before they existed gets the built-in ones.
+    const staffFallback =
+      (STAFF_MAIL_KINDS as readonly string[]).includes(kind) && !fs.existsSync(path.join(templatesDir, name));
+    const source = readTemplate(path.join(staffFallback ? DEFAULT_MAIL_TEMPLATES_DIR : templatesDir, name));
     const env = part === 'html' ? htmlEnv : textEnv;
     // Handlebars compiles lazily on first use; parse now so a syntax error fails the load, not the first send.
     env.parse(source);
@@ -147,7 +195,11 @@ function compileLocale(templatesDir: string, locale: MailLocale): CompiledLocale
   for (const kind of MAIL_KINDS) {
     mails[kind] = { subject: compile(kind, 'subject'), html: compile(kind, 'html'), text: compile(kind, 'text') };
   }
-  return { mails };
+  const staff = {} as Record<StaffMailKind, CompiledMail>;
+  for (const kind of STAFF_MAIL_KINDS) {
+    staff[kind] = { subject: compile(kind, 'subject'), html: compile(kind, 'html'), text: compile(kind, 'text') };
+  }
+  return { mails, staff };
 }
 
 /**
@@ -197,6 +249,18 @@ export function renderMail<K extends MailKind>(
   const html = templates.html({ ...context, subject });
   const text = templates.text(context);
   return { subject, html, text };
+}
+
+/** Renders one staff mail, like `renderMail`. */
+export function renderStaffMail<K extends StaffMailKind>(
+  kind: K,
+  values: StaffMailValues[K],
+  options: RenderMailOptions = {}
+): RenderedMail {
+  const templates = loadMailTemplates(options).staff[kind];
+  const context = presentValues(values);
+  const subject = oneLine(templates.subject(context));
+  return { subject, html: templates.html({ ...context, subject }), text: templates.text(context) };
 }
 
 /** The document's detail page in the portal: `config.portal.baseUrl + config.portal.documentPath`, `{documentId}` replaced. */

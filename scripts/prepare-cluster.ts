@@ -15,6 +15,7 @@ import { connectionOptions } from '../client/connect';
 import { createDataConverter } from '../codec/data-converter';
 import { registerSearchAttributes } from '../dev-stack/search-attributes';
 import { ensureOutboxSchedule } from '../outbox/schedule';
+import { ensureStaffDigestSchedule } from '../staff/digest-schedule';
 import { loadConfig, type SignflowConfig } from '../temporal.config';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
 
@@ -31,6 +32,8 @@ export interface PrepareClusterResult {
   searchAttributes: string[];
   /** The schedule's id, when created or updated. */
   outboxScheduleId?: string;
+  /** The staff digest's schedule id; undefined when the digest is off (then any old schedule was removed). */
+  staffDigestScheduleId?: string;
 }
 
 export async function prepareCluster(
@@ -47,6 +50,7 @@ export async function prepareCluster(
       result.searchAttributes = Object.keys(SEARCH_ATTRIBUTES);
     }
     if (options.outboxSchedule !== false) result.outboxScheduleId = await ensureOutboxSchedule(client, config);
+    result.staffDigestScheduleId = await ensureStaffDigestSchedule(client, config);
     return result;
   } finally {
     await connection.close();
@@ -70,6 +74,9 @@ async function main(argv: string[]): Promise<void> {
   console.log(`  search attributes: ${r.searchAttributes.length ? r.searchAttributes.join(', ') : 'skipped'}`);
   console.log(
     `  outbox schedule:   ${r.outboxScheduleId ? `${r.outboxScheduleId}, every ${config.outbox.pollInterval / 1000} s` : 'skipped'}`
+  );
+  console.log(
+    `  staff digest:      ${r.staffDigestScheduleId ? `${r.staffDigestScheduleId}, cron "${config.staff.digestCron}" (${config.staff.digestTimeZone})` : 'off (SIGNFLOW_STAFF_MAIL unset or SIGNFLOW_STAFF_DIGEST_ENABLED=false)'}`
   );
 }
 

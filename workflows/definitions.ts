@@ -188,6 +188,11 @@ export interface QesSignerInput {
   iccsn?: string;
   batchSize: number;
   recheckIntervalMs: number;
+  /**
+   * ms a parking may last before staff get a second mail (`staff.parkedReminderAfter`); unset = no second mail (a
+   * signer started before this setting existed).
+   */
+  staffReminderAfterMs?: number;
   /** Requests carried over by continue-as-new. */
   pending?: CountersignRequest[];
 }

@@ -2,3 +2,4 @@
 export { honorarvertrag } from './honorarvertrag.workflow';
 export { outboxPoller } from './outbox-poller.workflow';
 export { qesCountersigner } from './qes-countersigner.workflow';
+export { staffDigest } from './staff-digest.workflow';

@@ -34,10 +34,19 @@ const KONNEKTOR: wf.ActivityOptions = {
 
 const acts = wf.proxyActivities<Activities>(KONNEKTOR);
 
+/** A staff mail is worth a few tries, but an SMTP outage must not keep the signer from resuming: then it is logged. */
+const STAFF_MAIL: wf.ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+};
+
 /** Idle this long with nothing to sign, the signer completes; the next request starts it again. */
 const IDLE_COMPLETION = '1 day';
 
 const requestIdOf = (r: CountersignRequest): string => `${r.workflowId}/qes/${r.documentId}`;
+
+/** Staff get a mail when the signer parks, and one more after `staffReminderAfterMs` (released after first histories). */
+const STAFF_NOTICE_PATCH = 'staff-parked-notice';
 
 interface FailureInfo {
   failureType: string;
@@ -70,6 +79,8 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
   for (const r of input.pending ?? []) pending.set(requestIdOf(r), r);
   const state: QesSignerState = { pending: pending.size, signed: 0, signDocumentCalls: 0 };
   let reactivated = false;
+  /** When the current parking's one reminder mail is due (workflow time, ms); unset = none due. */
+  let staffReminderAt: number | undefined;
 
   const tell = async (requests: CountersignRequest[], progress: CountersignProgress) => {
     // A contract workflow that is gone (terminated by ops) must not stop the others from hearing back.
@@ -116,6 +127,31 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     reactivated = false;
     describe();
     await tell([...pending.values()], { kind: 'parked', ...state.parked });
+    staffReminderAt = undefined;
+    if (wf.patched(STAFF_NOTICE_PATCH)) {
+      await notifyStaff('parked');
+      if (input.staffReminderAfterMs !== undefined) staffReminderAt = Date.now() + input.staffReminderAfterMs;
+    }
+  };
+
+  const notifyStaff = async (notice: 'parked' | 'still-parked') => {
+    if (!state.parked) return;
+    await acts.notifySignerParked
+      .executeWithOptions(
+        { ...STAFF_MAIL, summary: notice === 'parked' ? 'Praxis-Team benachrichtigen' : 'Praxis-Team erinnern' },
+        [
+          {
+            signerWorkflowId: wf.workflowInfo().workflowId,
+            iccsn,
+            failureType: state.parked.failureType,
+            gematikCode: state.parked.gematikCode,
+            parkedSince: state.parked.since,
+            waiting: pending.size,
+            notice,
+          },
+        ]
+      )
+      .catch((err: unknown) => wf.log.warn('staff mail about the parked signer not sent', { notice, err }));
   };
 
   const finishSigned = async (requestIds: string[]) => {
@@ -130,7 +166,11 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     describe();
     if (state.parked) {
       // Wait for staff or the next periodic check, then ask the Konnektor whether the session is usable again.
-      await wf.condition(() => reactivated, input.recheckIntervalMs, { summary: 'Komfortsignatur erneut prüfen' });
+      // Wake up for the staff reminder too, if it is due before the next check.
+      const untilReminder = staffReminderAt === undefined ? Infinity : Math.max(1_000, staffReminderAt - Date.now());
+      await wf.condition(() => reactivated, Math.min(input.recheckIntervalMs, untilReminder), {
+        summary: 'Komfortsignatur erneut prüfen',
+      });
       reactivated = false;
       const mode = await acts.getSignatureMode
         .executeWithOptions({ ...KONNEKTOR, summary: 'Signaturmodus abfragen (geparkt)' }, [{ iccsn }])
@@ -139,8 +179,15 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
           throw err;
         });
       // 7.4 (no comfort signature) has no session to wait for: staff fixed the cause (card, PIN), try again.
-      if (!mode || (mode.comfortSupported && (!mode.active || mode.countRemaining < 1))) continue;
+      if (!mode || (mode.comfortSupported && (!mode.active || mode.countRemaining < 1))) {
+        if (staffReminderAt !== undefined && Date.now() >= staffReminderAt) {
+          staffReminderAt = undefined;
+          await notifyStaff('still-parked');
+        }
+        continue;
+      }
       state.parked = undefined;
+      staffReminderAt = undefined;
       await tell([...pending.values()], { kind: 'resumed' });
       continue;
     }

@@ -55,11 +55,13 @@ export type AuditEvent =
   | 'signature-recorded'
   | 'signature-confirmed-manually'
   | 'signature-withdrawn'
-  | 'signature-expired';
+  | 'signature-expired'
+  /** A mail the recipient's server refused for good (MAIL_REJECTED); the staff digest lists these. */
+  | 'mail-rejected';
 
 /** `detail` holds ids, hashes and labels only: the trail is read by ops, not by the data-protection officer. */
 export async function appendAudit(
-  trx: Knex.Transaction,
+  trx: Knex | Knex.Transaction,
   event: { workflowId: string; contractId: number; event: AuditEvent; at: Date; detail: Record<string, unknown> }
 ): Promise<void> {
   await trx(AUDIT_TABLE).insert({

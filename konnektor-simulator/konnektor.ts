@@ -37,7 +37,7 @@ export type PinOutcome = 'ok' | 'wrong' | 'blocked' | 'timeout' | 'cancel';
 
 export interface SimCard {
   handle: string;
-  type: 'HBA' | 'SMC-B';
+  type: 'HBA' | 'HBA-qSig' | 'ZOD_2.0' | 'SMC-B';
   iccsn: string;
   holderName: string;
   ctId: string;
@@ -96,6 +96,38 @@ export interface KonnektorBehaviourOptions {
   maxSessionsPerCard: number;
   /** The simulated PIN entry at the card terminal (activation and PIN-mode signing). */
   pin: { outcome: PinOutcome; delayMs: number };
+  /** Check filter values and document contents as a strict Konnektor does (4000, 4110). @default false */
+  strict?: boolean;
+}
+
+/** GetCards `CardType` values that are filters (gemSpec_Kon: HBAx covers every HBA kind, SM-B every SMC-B kind). */
+const CARD_FILTERS: Record<string, readonly string[]> = {
+  HBAx: ['HBA', 'HBA-qSig', 'ZOD_2.0'],
+  'SM-B': ['SMC-B', 'HSM-B'],
+  EGK: ['EGK'],
+  KVK: ['KVK'],
+  'SMC-KT': ['SMC-KT'],
+  UNKNOWN: ['UNKNOWN'],
+};
+
+/** The document's bytes are of the announced QES format (XML, PDF/A, text, TIFF): else 4110. */
+export function contentMatchesMimeType(mimeType: string, data: Buffer): boolean {
+  const m = mimeType.toLowerCase();
+  if (m.startsWith('application/pdf')) return data.subarray(0, 1024).includes('%PDF-');
+  if (m.startsWith('image/tiff'))
+    return (
+      data.subarray(0, 4).equals(Buffer.from('49492a00', 'hex')) ||
+      data.subarray(0, 4).equals(Buffer.from('4d4d002a', 'hex'))
+    );
+  if (m.includes('xml'))
+    return /^\s*</.test(
+      data
+        .subarray(0, 1024)
+        .toString('utf8')
+        .replace(/^\uFEFF/, '')
+    );
+  if (m.startsWith('text/plain')) return !data.includes(0);
+  return false;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -110,6 +142,10 @@ interface Ctx {
   clientSystemId: string;
   workplaceId: string;
   userId?: string;
+}
+
+export function isHba(card: SimCard): boolean {
+  return card.type === 'HBA' || card.type === 'HBA-qSig' || card.type === 'ZOD_2.0';
 }
 
 function sleep(ms: number): Promise<void> {
@@ -252,8 +288,13 @@ export class SimulatedKonnektor {
   private getCards(body: Record<string, unknown>, clientCn?: string): string {
     this.context(body.Context, clientCn, false);
     const filter = textOf(body.CardType);
-    const matches = (c: SimCard) =>
-      !filter || c.type === filter || (c.type === 'HBA' && (filter === 'HBAx' || filter === 'HBA-qSig'));
+    if (filter && this.o.strict && !CARD_FILTERS[filter]) {
+      throw new KonnektorFault(
+        4000,
+        `CardType ${filter} ist kein Filterwert (zulässig: ${Object.keys(CARD_FILTERS).join(', ')})`
+      );
+    }
+    const matches = (c: SimCard) => !filter || c.type === filter || (CARD_FILTERS[filter] ?? []).includes(c.type);
     const version = (v: [number, number, number]) =>
       [txt('CARD:Major', v[0]), txt('CARD:Minor', v[1]), txt('CARD:Revision', v[2])].join('');
     const cards = this.o.cards
@@ -287,7 +328,7 @@ export class SimulatedKonnektor {
   private getSignatureMode(body: Record<string, unknown>, clientCn?: string): string {
     const card = this.card(textOf(asArray(body.CardHandle)[0]));
     const ctx = this.context(body.Context, clientCn, true);
-    if (card.type !== 'HBA') throw new KonnektorFault(4274, 'Komfortsignatur nur mit HBA');
+    if (!isHba(card)) throw new KonnektorFault(4274, 'Komfortsignatur nur mit HBA');
     const c = this.o.comfort;
     let s = this.session(card.handle, ctx);
     if (s && s.expiresAt <= this.now().getTime()) {
@@ -322,7 +363,7 @@ export class SimulatedKonnektor {
     if (this.recentUserIds.includes(userId))
       throw new KonnektorFault(4270, 'UserId in den letzten 1.000 Vorgängen bereits verwendet');
     if (!this.o.comfort.enabled) throw new KonnektorFault(4263, 'Komfortsignaturfunktion nicht aktiviert');
-    if (card.type !== 'HBA') throw new KonnektorFault(4274, 'Komfortsignatur nur mit HBA');
+    if (!isHba(card)) throw new KonnektorFault(4274, 'Komfortsignatur nur mit HBA');
     const nowMs = this.now().getTime();
     for (const s of this.sessions.filter((x) => x.expiresAt <= nowMs)) this.endSession(s);
     if (this.sessions.filter((s) => s.cardHandle === card.handle).length >= this.o.maxSessionsPerCard) {
@@ -389,8 +430,8 @@ export class SimulatedKonnektor {
     comfortCapable: boolean
   ): Promise<string> {
     const card = this.card(textOf(asArray(body.CardHandle)[0]));
-    const ctx = this.context(body.Context, clientCn, card.type === 'HBA');
-    if (card.type !== 'HBA') throw new KonnektorFault(4126, 'Kartentyp nicht zulässig für Signatur');
+    const ctx = this.context(body.Context, clientCn, isHba(card));
+    if (!isHba(card)) throw new KonnektorFault(4126, 'Kartentyp nicht zulässig für Signatur');
     if (!textOf(body.TvMode)) throw new KonnektorFault(4000, 'TvMode fehlt');
     const job = textOf(body.JobNumber);
     if (!job || !/^[A-Z]{3}-[0-9]{3}$/.test(job)) throw new KonnektorFault(4000, 'JobNumber fehlt oder ungültig');
@@ -506,7 +547,9 @@ export class SimulatedKonnektor {
       throw new KonnektorFault(4111, 'Der Simulator erzeugt nur CAdES detached');
     }
     const data = Buffer.from(textOf(b64) ?? '', 'base64');
-    if (data.length > MAX_DOC_BYTES) throw new KonnektorFault(4283, 'Dokument zu groß');
+    if (data.length > MAX_DOC_BYTES) throw new KonnektorFault(4283, `Dokument ${requestId} zu groß (> 25 MB)`);
+    if (this.o.strict && !contentMatchesMimeType(mimeType, data))
+      throw new KonnektorFault(4110, `Dokument ${requestId} ist kein ${mimeType}`);
     return { requestId, signatureType, mimeType, data };
   }
 

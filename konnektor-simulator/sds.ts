@@ -3,7 +3,9 @@ import { el, NS, txt } from './soap-xml';
 
 export interface SdsOptions {
   baseUrl: string;
-  /** Offer SignatureService 7.5.5 (comfort signature). @default true */
+  /** SignatureService versions offered, each on its own endpoint. @default DEFAULT_SIGNATURE_VERSIONS */
+  signatureVersions?: readonly string[];
+  /** Offer SignatureService 7.5.x (comfort signature); false drops the 7.5 versions. @default true */
   offer75: boolean;
   now: Date;
 }
@@ -14,6 +16,32 @@ export const PATHS = {
   sig74: '/ws/SignatureService',
   sig75: '/ws/v75/SignatureService',
 } as const;
+
+/** What a KoCoBox PTV4 offers: 7.4.0 and 7.4.2 (7.4 WSDLs) and 7.5.5. */
+export const DEFAULT_SIGNATURE_VERSIONS = ['7.4.0', '7.4.2', '7.5.5'] as const;
+
+/** One SignatureService version on its own path (7.4.0 and 7.5.5 keep the historic paths). */
+export interface SignatureEndpoint {
+  version: string;
+  path: string;
+  family: '7.4' | '7.5';
+}
+
+export function signatureEndpoints(versions: readonly string[], offer75: boolean): SignatureEndpoint[] {
+  return versions
+    .filter((v) => /^7\.[45]\.\d+$/.test(v))
+    .filter((v) => offer75 || v.startsWith('7.4'))
+    .map((version) => ({
+      version,
+      family: version.startsWith('7.5') ? '7.5' : '7.4',
+      path:
+        version === '7.4.0'
+          ? PATHS.sig74
+          : version === '7.5.5'
+            ? PATHS.sig75
+            : `/ws/v${version.replace(/\./g, '')}/SignatureService`,
+    }));
+}
 
 function version(targetNamespace: string, v: string, abstract: string, url: string): string {
   return el('SI:Version', [txt('SI:Abstract', abstract), el('SI:EndpointTLS', '', { Location: url })], {
@@ -27,20 +55,14 @@ function service(name: string, abstract: string, versions: string[]): string {
 }
 
 export function connectorSds(o: SdsOptions): string {
-  const sigVersions = [
-    version('http://ws.gematik.de/conn/SignatureService/WSDL/v7.4', '7.4.0', 'Signaturdienst', o.baseUrl + PATHS.sig74),
-    version('http://ws.gematik.de/conn/SignatureService/WSDL/v7.4', '7.4.2', 'Signaturdienst', o.baseUrl + PATHS.sig74),
-  ];
-  if (o.offer75) {
-    sigVersions.push(
-      version(
-        'http://ws.gematik.de/conn/SignatureService/WSDL/v7.5',
-        '7.5.5',
-        'Signaturdienst mit Komfortsignatur',
-        o.baseUrl + PATHS.sig75
-      )
-    );
-  }
+  const sigVersions = signatureEndpoints(o.signatureVersions ?? DEFAULT_SIGNATURE_VERSIONS, o.offer75).map((e) =>
+    version(
+      `http://ws.gematik.de/conn/SignatureService/WSDL/v${e.family}`,
+      e.version,
+      e.family === '7.5' ? 'Signaturdienst mit Komfortsignatur' : 'Signaturdienst',
+      o.baseUrl + e.path
+    )
+  );
   const product = el('PI:ProductInformation', [
     txt('PI:InformationDate', o.now.toISOString()),
     el('PI:ProductTypeInformation', [txt('PI:ProductType', 'Konnektor'), txt('PI:ProductTypeVersion', '5.0.0')]),

@@ -15,6 +15,7 @@ import type { TLSSocket } from 'node:tls';
 import { FaultInjector, type FaultConfig } from './faults';
 import {
   defaultCards,
+  isHba,
   KonnektorFault,
   newCardHandle,
   SimulatedKonnektor,
@@ -26,7 +27,8 @@ import {
   type SimCard,
 } from './konnektor';
 import { loadOrCreatePki, loadOrIssueClientBundle, type ClientBundle, type P12Format, type SimulatorPki } from './pki';
-import { connectorSds, PATHS } from './sds';
+import { schemaDirUsable, SchemaValidator, xmllintInstalled } from './schema-check';
+import { connectorSds, DEFAULT_SIGNATURE_VERSIONS, PATHS, signatureEndpoints } from './sds';
 import { envelope, faultEnvelope, NS, parseRequest, el, txt } from './soap-xml';
 
 export interface KonnektorSimulatorOptions {
@@ -44,6 +46,19 @@ export interface KonnektorSimulatorOptions {
   comfort?: Partial<ComfortConfig>;
   /** Offer SignatureService 7.5 (comfort signature). `false` simulates an older Konnektor with 7.4 only. @default true */
   offer75?: boolean;
+  /**
+   * The SignatureService versions in connector.sds, each on its own endpoint, e.g. `['7.4.0']` for a KoPS or RISE
+   * PTV3. @default ['7.4.0', '7.4.2', '7.5.5']
+   */
+  signatureVersions?: readonly string[];
+  /**
+   * Validate every request against the official XSD of the endpoint's exact version (4000 with xmllint's message) and
+   * check document content against its MIME type (4110). Needs the gematik schemas (`schemaDir`) and xmllint; without
+   * them it warns once and runs lax. @default true under NODE_ENV=test or SIGNFLOW_KONNEKTOR_SIM_STRICT=true
+   */
+  strict?: boolean;
+  /** Folder holding the gematik `conn/`, `tel/`, `ext/` schemas. @default SIGNFLOW_KONNEKTOR_SIM_SCHEMA_DIR, else the shared konnektor-spec folder beside the repository */
+  schemaDir?: string;
   /** Kind of .p12 in the client ZIP: `legacy` (RC2/3DES, refused by OpenSSL 3) or `modern` (AES). @default 'legacy' */
   clientP12Format?: P12Format;
   /** @default 250 */
@@ -54,7 +69,8 @@ export interface KonnektorSimulatorOptions {
   faults?: Partial<FaultConfig>;
   /** The simulator's clock (ms since epoch); the admin `clock` endpoint adds an offset. @default Date.now */
   now?: () => number;
-  hba?: { iccsn?: string; holderName?: string; certificateValidityYears?: number };
+  /** The eHBA; `cardType` as the Konnektor reports it (HBA, HBA-qSig for older ones, ZOD_2.0). @default 'HBA' */
+  hba?: { iccsn?: string; holderName?: string; certificateValidityYears?: number; cardType?: SimCard['type'] };
   /** Log one line per call to stdout. @default false */
   log?: boolean;
 }
@@ -88,6 +104,8 @@ export interface SimulatorAdmin {
 
 export interface RunningKonnektorSimulator {
   url: string;
+  /** Requests are schema-validated (strict mode asked for and schemas plus xmllint found). */
+  strict: boolean;
   sdsUrl: string;
   adminUrl?: string;
   /** The client-system ZIP (.p12 + password file) as the management UI exports it. */
@@ -104,26 +122,35 @@ export interface RunningKonnektorSimulator {
   close(): Promise<void>;
 }
 
+/** Where the gematik schemas are looked for when neither the option nor the variable names a folder. */
+function defaultSchemaDir(): string | undefined {
+  return (
+    process.env.SIGNFLOW_KONNEKTOR_SIM_SCHEMA_DIR ?? path.resolve(__dirname, '..', '..', 'shared', 'konnektor-spec')
+  );
+}
+
 const SOAP_NS: Record<ServiceKind, string> = {
   event: 'http://ws.gematik.de/conn/EventService/v7.2',
   sig75: NS.SIG75,
   sig74: NS.SIG74,
 };
 
-function readBody(req: http.IncomingMessage, limit = 300 * 1024 * 1024): Promise<string> {
+/** The request body; beyond `limit` the rest is read and dropped (`tooLarge`), so the Konnektor can still answer 4283. */
+function readBody(req: http.IncomingMessage, limit = 300 * 1024 * 1024): Promise<{ text: string; tooLarge: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(new Error('request too large'));
-        req.destroy();
+        chunks.length = 0;
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () =>
+      resolve({ text: size > limit ? '' : Buffer.concat(chunks).toString('utf8'), tooLarge: size > limit })
+    );
     req.on('error', reject);
   });
 }
@@ -190,8 +217,23 @@ export async function startKonnektorSimulator(
     maxSessionsPerCard: Math.max(1, opts.maxSessionsPerCard ?? 3),
     pin: { outcome: opts.pin?.outcome ?? 'ok', delayMs: opts.pin?.delayMs ?? 0 },
   });
+  if (opts.hba?.cardType) konnektor.cards.find(isHba)!.type = opts.hba.cardType;
   const faults = new FaultInjector(opts.faults);
   const offer75 = opts.offer75 ?? true;
+  const signatureVersions = opts.signatureVersions ?? DEFAULT_SIGNATURE_VERSIONS;
+  const sigEndpoints = signatureEndpoints(signatureVersions, offer75);
+  const wantStrict =
+    opts.strict ?? (process.env.NODE_ENV === 'test' || process.env.SIGNFLOW_KONNEKTOR_SIM_STRICT === 'true');
+  const schemaDir = opts.schemaDir ?? defaultSchemaDir();
+  let validator: SchemaValidator | undefined;
+  if (wantStrict) {
+    if (schemaDirUsable(schemaDir) && xmllintInstalled()) validator = new SchemaValidator(schemaDir);
+    else
+      console.warn(
+        `[konnektor-sim] strict mode off: ${schemaDirUsable(schemaDir) ? 'xmllint not installed' : `no gematik schemas at ${schemaDir ?? '(unset)'}`}`
+      );
+  }
+  konnektor.o.strict = validator !== undefined;
   const calls: RecordedCall[] = [];
   const record = (c: RecordedCall) => {
     calls.push(c);
@@ -209,23 +251,24 @@ export async function startKonnektorSimulator(
     const clientCn = Array.isArray(cnField) ? cnField[0] : cnField;
     if (req.method === 'GET' && url.pathname === PATHS.sds) {
       res.writeHead(200, { 'Content-Type': 'application/xml; charset=utf-8' });
-      res.end(connectorSds({ baseUrl, offer75, now: now() }));
+      res.end(connectorSds({ baseUrl, offer75, signatureVersions, now: now() }));
       return;
     }
+    const sigEndpoint = sigEndpoints.find((e) => e.path === url.pathname);
     const service: ServiceKind | undefined =
       url.pathname === PATHS.event
         ? 'event'
-        : url.pathname === PATHS.sig74
-          ? 'sig74'
-          : url.pathname === PATHS.sig75 && offer75
+        : sigEndpoint
+          ? sigEndpoint.family === '7.5'
             ? 'sig75'
-            : undefined;
+            : 'sig74'
+          : undefined;
     if (!service || req.method !== 'POST') {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       res.end('not found');
       return;
     }
-    const body = await readBody(req);
+    const { text: body, tooLarge } = await readBody(req);
     const soapAction = String(req.headers.soapaction ?? '').replace(/^"|"$/g, '');
     const parsed = parseRequest(body);
     const operation = parsed?.operation ?? '';
@@ -234,6 +277,13 @@ export async function startKonnektorSimulator(
       res.writeHead(httpStatus, { 'Content-Type': 'text/xml; charset=utf-8' });
       res.end(xml);
     };
+    if (tooLarge) {
+      // Far beyond 250 MB per call: answered like any oversized call, not with a dropped connection.
+      return send(
+        500,
+        faultEnvelope(new KonnektorFault(4283, 'Dokumente zu groß (> 250 MB je Aufruf)').toTrace(), now())
+      );
+    }
     if (!parsed) return send(500, plainSoapFault('soap:Client', 'Anfrage ist kein SOAP-Envelope'));
     const expectedNs = SOAP_NS[service];
     if (parsed.namespace !== expectedNs) {
@@ -244,6 +294,16 @@ export async function startKonnektorSimulator(
     }
     if (soapAction !== `${expectedNs}#${operation}`) {
       return send(500, plainSoapFault('soap:Client', `SOAPAction ${soapAction} passt nicht zu ${operation}`));
+    }
+    if (validator) {
+      const problems = await validator.validate(
+        body,
+        service === 'event' ? { service: 'event' } : { service: 'signature', version: sigEndpoint!.version }
+      );
+      if (problems.length > 0) {
+        const text = `Schemaverletzung (SignatureService ${sigEndpoint?.version ?? 'EventService 7.2'}): ${problems.join(' | ')}`;
+        return send(500, faultEnvelope(new KonnektorFault(4000, text.slice(0, 2000)).toTrace(), now()));
+      }
     }
     const decision = faults.decide(operation);
     if (decision.kind === 'drop') {
@@ -296,7 +356,7 @@ export async function startKonnektorSimulator(
   const advertised = opts.advertisedHost ?? host;
   baseUrl = `https://${advertised.includes(':') ? `[${advertised}]` : advertised}:${port}`;
 
-  const hba = () => konnektor.cards.find((c) => c.type === 'HBA')!;
+  const hba = () => konnektor.cards.find(isHba)!;
   const admin: SimulatorAdmin = {
     faults,
     advanceClock: (ms) => {
@@ -355,6 +415,7 @@ export async function startKonnektorSimulator(
   const serverCn = /CN=([^\n,]+)/.exec(new X509Certificate(pki.server.certPem).subject)?.[1] ?? '';
   return {
     url: baseUrl,
+    strict: validator !== undefined,
     sdsUrl: `${baseUrl}${PATHS.sds}`,
     adminUrl,
     clientZip: bundle.zip,
@@ -366,6 +427,7 @@ export async function startKonnektorSimulator(
     pki,
     admin,
     close: async () => {
+      validator?.close();
       for (const s of sockets) s.destroy();
       const servers: net.Server[] = adminServer ? [server, adminServer] : [server];
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
@@ -374,7 +436,7 @@ export async function startKonnektorSimulator(
 }
 
 async function jsonBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  const raw = await readBody(req, 1024 * 1024);
+  const { text: raw } = await readBody(req, 1024 * 1024);
   return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
 }
 

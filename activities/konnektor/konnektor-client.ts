@@ -119,7 +119,12 @@ const WSDL = {
 } as const;
 
 const READ_ONLY = new Set(['GetCards', 'GetSignatureMode', 'GetJobNumber', 'VerifyDocument']);
-const HBA_TYPES = new Set(['HBA', 'HBA-qSig', 'HBAx']);
+/**
+ * `GetCards` filters with the schema's filter value `HBAx` (every HBA generation; `HBA` is a card type, not a filter
+ * value, and some Konnektoren answer it with nothing). What comes back is typed HBA, HBA-qSig or ZOD_2.0.
+ */
+const HBA_FILTER = 'HBAx';
+const HBA_TYPES = new Set(['HBA', 'HBA-qSig', 'ZOD_2.0', 'HBAx']);
 
 type Node = Record<string, unknown>;
 
@@ -312,12 +317,12 @@ export class KonnektorClient {
 
   // ---------------------------------------------------------------- cards
 
-  /** EventService GetCards filtered on HBA. */
+  /** EventService GetCards filtered on HBAx (all HBA kinds). */
   async getCards(): Promise<CardInfo[]> {
     const res = await this.call(
       'event',
       'GetCards',
-      { Context: this.ctx(), CardType: 'HBA' },
+      { Context: this.ctx(), CardType: HBA_FILTER },
       this.options.callTimeoutMs
     );
     return arr(obj(res.Cards)?.Card)
@@ -523,10 +528,11 @@ export class KonnektorClient {
     const formats = new Map(chunk.map((r) => [r.requestId, formatFor(r.mimeType)]));
     for (let attempt = 1; ; attempt++) {
       const jobNumber = await this.getJobNumber();
-      // xsd:sequence order: CardHandle, Crypt?, Context, TvMode, JobNumber?, SignRequest+.
-      const args = {
-        CardHandle: cardHandle,
-        Crypt: 'RSA_ECC',
+      // xsd:sequence order: CardHandle, Crypt?, Context, TvMode, JobNumber?, SignRequest+. `Crypt` only where the
+      // exact schema version has it (not in 7.4.0): RSA_ECC = RSA on older cards, ECC on G2.1 (gemILF_PS).
+      const args: Node = { CardHandle: cardHandle };
+      if (endpoints.signature.crypt) args.Crypt = 'RSA_ECC';
+      Object.assign(args, {
         Context: this.ctx(userId),
         TvMode: 'NONE',
         JobNumber: jobNumber,
@@ -544,7 +550,7 @@ export class KonnektorClient {
             IncludeRevocationInfo: endpoints.signature.interfaceVersion === '7.5',
           };
         }),
-      };
+      });
       try {
         const res = await this.call(
           'signature',

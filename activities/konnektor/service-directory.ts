@@ -39,12 +39,32 @@ export interface ServiceDirectory {
 
 export type SignatureInterface = '7.5' | '7.4';
 
+/** The SignatureService XSD versions signflow builds requests for. */
+export type SignatureSchemaVersion = '7.4.2' | '7.4.4' | '7.5.5' | '7.5.6';
+
+/**
+ * The XSD a SignatureService WSDL version imports. 7.4.0 (and the unpublished 7.4.1) import the 7.4.2 XSD, which has no
+ * `Crypt`; 7.4.2 and later 7.4.x import 7.4.4. All 7.5.x share one wire format for what signflow sends; 7.5.6+ (7.5.7
+ * still imports the 7.5.6 XSD) is validated against 7.5.6.
+ */
+export function signatureSchemaVersion(version: string): SignatureSchemaVersion {
+  if (/^7\.4(\.|$)/.test(version)) return compareVersions(version, '7.4.2') >= 0 ? '7.4.4' : '7.4.2';
+  return compareVersions(version, '7.5.6') >= 0 ? '7.5.6' : '7.5.5';
+}
+
 export interface KonnektorEndpoints {
   signature: {
     url: string;
     version: string;
     /** The WSDL family: 7.5 has the comfort signature, 7.4 does not. */
     interfaceVersion: SignatureInterface;
+    /**
+     * The XSD of exactly that WSDL version (gemSpec_Kon TAB_KON_197): 7.4.0 → 7.4.2, 7.4.2 → 7.4.4, 7.5.x → 7.5.5 or
+     * 7.5.6. Requests are built for it: a schema-validating Konnektor answers 4000 to any element its version lacks.
+     */
+    schemaVersion: SignatureSchemaVersion;
+    /** `SIG:Crypt` exists in this schema (7.4.4 and 7.5.x; not in the 7.4.2 XSD of a 7.4.0 WSDL). */
+    crypt: boolean;
     comfortSignature: boolean;
   };
   event: { url: string; version: string };
@@ -194,6 +214,8 @@ export function selectEndpoints(dir: ServiceDirectory, options: SelectOptions = 
       url: rewrite(sig.endpointTls!, options.rewriteToBaseUrl),
       version: sig.version,
       interfaceVersion: family,
+      schemaVersion: signatureSchemaVersion(sig.version),
+      crypt: signatureSchemaVersion(sig.version) !== '7.4.2',
       comfortSignature: family === '7.5',
     },
     event: { url: rewrite(evt.endpointTls!, options.rewriteToBaseUrl), version: evt.version },

@@ -33,6 +33,8 @@ describe('connector.sds of real Konnektoren', () => {
       url: 'https://eau.dev.top.local/kon1/service/v75/signservice',
       version: '7.5.5',
       interfaceVersion: '7.5',
+      schemaVersion: '7.5.5',
+      crypt: true,
       comfortSignature: true,
     });
     expect(ep.event.url).toBe('https://eau.dev.top.local/kon1/service/systeminformationservice');
@@ -61,6 +63,10 @@ describe('connector.sds of real Konnektoren', () => {
         false,
         evtUrl,
       ]);
+      // 7.4.0 imports the 7.4.2 XSD, which has no SIG:Crypt; 7.4.2 imports 7.4.4, which has it.
+      expect([file, ep.signature.schemaVersion, ep.signature.crypt]).toEqual(
+        version === '7.4.0' ? [file, '7.4.2', false] : [file, '7.4.4', true]
+      );
     }
   });
 

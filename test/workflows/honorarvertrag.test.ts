@@ -17,6 +17,7 @@ import { contractHandle, contractStatus, startContractWorkflow } from '../../cli
 import { contractWorkflowId, type SignatureOutcome } from '../../workflows/definitions';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { createTimeSkippingEnv } from '../helpers/temporal';
+import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
 
 jest.setTimeout(120_000);
@@ -194,6 +195,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     expect((await signatureRow(result.signatureId)).status).toBe('abgelaufen');
     // Expiry voids the signature only; the contract stays as it was sent.
     expect((await contractRow(contractId)).status).toBe('versendet');
+    await recordHistory(contractHandle(client, contractId), 'expired-with-reminders');
   });
 
   test('withdraw voids the signature and changes nothing else', async () => {
@@ -277,6 +279,29 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     await eventually(async () => expect((await contractStatus(client, contractId)).remindersSent).toBe(1));
     await handle.signal('withdraw');
     await settledResult(client, contractId);
+    await recordHistory(handle, 'resend-then-withdrawn');
+  });
+
+  test('a withdrawal racing a signature: exactly one of them takes effect', async () => {
+    const contractId = await takeContract();
+    await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const state = await contractStatus(client, contractId);
+    const handle = contractHandle(client, contractId);
+    const [signed] = await Promise.allSettled([
+      handle.executeUpdate('sign', { args: [{ contactId: state.contactId, method: 'click' }] }),
+      handle.signal('withdraw', { staffContactId: stack.t.seed.staffContactId }),
+    ]);
+    const result = await settledResult(client, contractId);
+    const sig = await signatureRow(result.signatureId);
+    if (signed.status === 'fulfilled') {
+      expect(result.outcome).toBe('signed');
+      expect(sig.status).toBe('gültig');
+    } else {
+      expect(result.outcome).toBe('withdrawn');
+      expect(sig.status).toBe('zurückgezogen');
+    }
+    await recordHistory(handle, 'withdraw-races-signature');
   });
 
   test('invalid input fails the workflow with a named, non-retryable error and writes nothing', async () => {
@@ -339,6 +364,7 @@ describe('a mail the recipient server refuses (550)', () => {
     await contractHandle(client, contractId).executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
     expect((await settledResult(client, contractId)).outcome).toBe('signed');
     expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`, `${workflowId}:reminder:1`]);
+    await recordHistory(contractHandle(client, contractId), 'mail-refused-then-resent');
   });
 });
 

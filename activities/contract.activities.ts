@@ -9,7 +9,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import type { SignflowConfig } from '../temporal.config';
-import { dialectOfDb } from '../db/connection';
 import {
   readContact,
   readContract,
@@ -20,6 +19,7 @@ import {
   type CrmSignature,
 } from '../db/crm-repository';
 import { renderContractDocument, type ContractDocumentData } from '../documents/render-contract';
+import { checkContractMails } from '../mail/contract-mail';
 import { ErrorCode } from '../domain/errors';
 import { md5Hex, sha256Hex, signatureMd5 } from '../domain/signature-hash';
 import type {
@@ -28,6 +28,7 @@ import type {
   PreparedRequest,
   RecordConfirmationInput,
   RecordSignatureInput,
+  RevertSignatureInput,
   SignatureOutcome,
   VoidSignatureInput,
   VoidSignatureResult,
@@ -36,6 +37,8 @@ import { isValidEmailAddress } from './contract/email-address';
 import { rejection, withoutPersonalData } from './contract/failures';
 import { appendAudit, findRequest, insertRequest, type StoredRequest } from './contract/plugin-tables';
 import { decodeSignaturePng } from './contract/signature-image';
+import { whileHeartbeating } from './heartbeat';
+import { lockRow, revertSignatureRequest, type RevertResult } from './contract/revert-request';
 
 export interface ContractActivityDeps {
   db: Knex;
@@ -70,25 +73,6 @@ export function createContractActivities(deps: ContractActivityDeps) {
   const { db, config } = deps;
   const crm = config.crm;
   const values = crm.values;
-  const mysql = dialectOfDb(db) === 'mysql';
-
-  /**
-   * Serialises writers of one row. Must be the first statement of its transaction, so that every later read sees what
-   * a concurrent writer committed before us:
-   * - MySQL: `SELECT … FOR UPDATE`; InnoDB takes the REPEATABLE READ snapshot at the first plain read, i.e. after it.
-   * - SQLite: a no-op UPDATE, which takes the database's write lock (waiting up to busy_timeout) before the
-   *   transaction has read anything. Reading first would pin a snapshot that SQLite then refuses to upgrade to a
-   *   writer (SQLITE_BUSY_SNAPSHOT) after a concurrent commit.
-   */
-  async function lockRow(trx: Knex.Transaction, table: string, idColumn: string, id: number): Promise<void> {
-    if (mysql) {
-      await trx(table).where(idColumn, id).forUpdate().first(idColumn);
-    } else {
-      await trx(table)
-        .where(idColumn, id)
-        .update({ [idColumn]: id });
-    }
-  }
 
   async function validate(
     q: Db,
@@ -139,6 +123,23 @@ export function createContractActivities(deps: ContractActivityDeps) {
       description: contract.description,
       createdAt,
     };
+  }
+
+  /** Renders what step 2 and the mails will render; throws the non-retryable failure a real run would meet later. */
+  async function checkRenders(contract: CrmContract, contact: CrmContact): Promise<void> {
+    checkContractMails(config, contract, contact);
+    try {
+      await renderContractDocument(documentData(contract, contact, new Date()));
+    } catch (err) {
+      const missing = err instanceof Error ? /^"([^"]+)" not defined in /.exec(err.message) : null;
+      throw rejection(
+        missing ? ErrorCode.TEMPLATE_VALUE_MISSING : ErrorCode.DOCUMENT_RENDER_FAILED,
+        missing
+          ? `document template has no value for placeholder "${missing[1]}" (contract ${contract.id}).`
+          : `The document of contract ${contract.id} cannot be rendered (${err instanceof Error ? err.name : 'error'}).`,
+        { contractId: contract.id }
+      );
+    }
   }
 
   function preparedFrom(stored: StoredRequest, ref: ContractRef): PreparedRequest {
@@ -318,19 +319,26 @@ export function createContractActivities(deps: ContractActivityDeps) {
   }
 
   return {
-    /** Step 1: validates without writing. `alreadyPrepared` when this workflow id already prepared the request. */
+    /**
+     * Step 1: validates without writing. `alreadyPrepared` when this workflow id already prepared the request. Before
+     * the first write it also renders the document and every mail the contract can get with the contract's data, so
+     * a template or data problem (TEMPLATE_VALUE_MISSING, DOCUMENT_RENDER_FAILED) fails here and writes nothing.
+     */
     loadContract(ref: ContractRef): Promise<ContractSnapshot> {
-      return withoutPersonalData('loadContract', ref.contractId, async () => {
-        const prepared = await findRequest(db, ref.workflowId);
-        if (prepared) preparedFrom(prepared, ref);
-        const { contract } = await validate(db, ref, !prepared);
-        return {
-          contractId: contract.id,
-          contactId: contract.contactId,
-          status: contract.status,
-          alreadyPrepared: prepared !== undefined,
-        };
-      });
+      return withoutPersonalData('loadContract', ref.contractId, () =>
+        whileHeartbeating(async () => {
+          const prepared = await findRequest(db, ref.workflowId);
+          if (prepared) preparedFrom(prepared, ref);
+          const { contract, contact } = await validate(db, ref, !prepared);
+          if (!prepared) await checkRenders(contract, contact);
+          return {
+            contractId: contract.id,
+            contactId: contract.contactId,
+            status: contract.status,
+            alreadyPrepared: prepared !== undefined,
+          };
+        })
+      );
     },
 
     /**
@@ -339,94 +347,102 @@ export function createContractActivities(deps: ContractActivityDeps) {
      * the stored result and writes nothing.
      */
     prepareSignatureRequest(ref: ContractRef): Promise<PreparedRequest> {
-      return withoutPersonalData('prepareSignatureRequest', ref.contractId, async () => {
-        const now = new Date();
-        const stored = await findRequest(db, ref.workflowId);
-        if (stored) return preparedFrom(stored, ref);
+      return withoutPersonalData('prepareSignatureRequest', ref.contractId, () =>
+        whileHeartbeating(async () => {
+          const now = new Date();
+          const stored = await findRequest(db, ref.workflowId);
+          if (stored) return preparedFrom(stored, ref);
 
-        // Rendering (tens of ms) happens before the transaction so that it holds no lock (and, on SQLite, does not
-        // block the process's only connection) while pdfkit works; it is redone inside if the data changed meanwhile.
-        const before = await validate(db, ref, true);
-        let data = documentData(before.contract, before.contact, now);
-        let rendered = await renderContractDocument(data);
+          // Rendering (tens of ms) happens before the transaction so that it holds no lock (and, on SQLite, does not
+          // block the process's only connection) while pdfkit works; it is redone inside if the data changed meanwhile.
+          const before = await validate(db, ref, true);
+          let data = documentData(before.contract, before.contact, now);
+          let rendered = await renderContractDocument(data);
 
-        try {
-          return await db.transaction(async (trx) => {
-            await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
-            const raced = await findRequest(trx, ref.workflowId);
-            if (raced) return preparedFrom(raced, ref);
-            const { contract, contact } = await validate(trx, ref, true);
-            const current = documentData(contract, contact, now);
-            if (JSON.stringify(current) !== JSON.stringify(data)) {
-              data = current;
-              rendered = await renderContractDocument(data);
-            }
+          try {
+            return await db.transaction(async (trx) => {
+              await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
+              const raced = await findRequest(trx, ref.workflowId);
+              if (raced) return preparedFrom(raced, ref);
+              const { contract, contact } = await validate(trx, ref, true);
+              const current = documentData(contract, contact, now);
+              if (JSON.stringify(current) !== JSON.stringify(data)) {
+                data = current;
+                rendered = await renderContractDocument(data);
+              }
 
-            const documentMd5 = md5Hex(rendered.pdf);
-            const documentSha256 = sha256Hex(rendered.pdf);
-            const d = crm.documents;
-            const [documentId] = await trx(d.table).insert({
-              [d.title]: contract.title || `Honorarvertrag ${contract.id}`,
-              [d.templateKind]: values.contractTemplateKind,
-              [d.mimeType]: 'application/pdf',
-              [d.content]: rendered.pdf,
-              [d.md5]: documentMd5,
-              [d.sha256]: documentSha256,
-              [d.linkedObjectType]: values.contractObjectType,
-              [d.linkedObjectId]: contract.id,
-              [d.createdAt]: now,
+              const documentMd5 = md5Hex(rendered.pdf);
+              const documentSha256 = sha256Hex(rendered.pdf);
+              const d = crm.documents;
+              const [documentId] = await trx(d.table).insert({
+                [d.title]: contract.title || `Honorarvertrag ${contract.id}`,
+                [d.templateKind]: values.contractTemplateKind,
+                [d.mimeType]: 'application/pdf',
+                [d.content]: rendered.pdf,
+                [d.md5]: documentMd5,
+                [d.sha256]: documentSha256,
+                [d.linkedObjectType]: values.contractObjectType,
+                [d.linkedObjectId]: contract.id,
+                [d.createdAt]: now,
+              });
+
+              const s = crm.signatures;
+              const [signatureId] = await trx(s.table).insert({
+                [s.status]: values.signaturePending,
+                [s.contactId]: contact.id,
+                [s.documentId]: Number(documentId),
+                [s.linkedObjectType]: values.contractObjectType,
+                [s.linkedObjectId]: contract.id,
+              });
+
+              const k = crm.contracts;
+              const updated = await trx(k.table)
+                .where(k.id, contract.id)
+                .whereIn(k.status, values.contractSendableStatuses)
+                .update({ [k.status]: values.contractSent, [k.lastStatusChange]: now });
+              if (updated !== 1) {
+                throw rejection(
+                  ErrorCode.CONTRACT_NOT_SENDABLE,
+                  `Contract ${contract.id} changed its status while the signature request was prepared; nothing was written.`,
+                  { contractId: contract.id }
+                );
+              }
+
+              const request: StoredRequest = {
+                workflowId: ref.workflowId,
+                contractId: contract.id,
+                contactId: contact.id,
+                documentId: Number(documentId),
+                signatureId: Number(signatureId),
+                documentMd5,
+                documentSha256,
+                createdAt: now,
+              };
+              await insertRequest(trx, request, rendered.html);
+              await appendAudit(trx, {
+                workflowId: ref.workflowId,
+                contractId: contract.id,
+                event: 'signature-request-prepared',
+                at: now,
+                // The status before `versendet`: what a revert restores.
+                detail: {
+                  documentId: request.documentId,
+                  signatureId: request.signatureId,
+                  documentSha256,
+                  previousStatus: contract.status,
+                },
+              });
+              return preparedFrom(request, ref);
             });
-
-            const s = crm.signatures;
-            const [signatureId] = await trx(s.table).insert({
-              [s.status]: values.signaturePending,
-              [s.contactId]: contact.id,
-              [s.documentId]: Number(documentId),
-              [s.linkedObjectType]: values.contractObjectType,
-              [s.linkedObjectId]: contract.id,
-            });
-
-            const k = crm.contracts;
-            const updated = await trx(k.table)
-              .where(k.id, contract.id)
-              .whereIn(k.status, values.contractSendableStatuses)
-              .update({ [k.status]: values.contractSent, [k.lastStatusChange]: now });
-            if (updated !== 1) {
-              throw rejection(
-                ErrorCode.CONTRACT_NOT_SENDABLE,
-                `Contract ${contract.id} changed its status while the signature request was prepared; nothing was written.`,
-                { contractId: contract.id }
-              );
-            }
-
-            const request: StoredRequest = {
-              workflowId: ref.workflowId,
-              contractId: contract.id,
-              contactId: contact.id,
-              documentId: Number(documentId),
-              signatureId: Number(signatureId),
-              documentMd5,
-              documentSha256,
-              createdAt: now,
-            };
-            await insertRequest(trx, request, rendered.html);
-            await appendAudit(trx, {
-              workflowId: ref.workflowId,
-              contractId: contract.id,
-              event: 'signature-request-prepared',
-              at: now,
-              detail: { documentId: request.documentId, signatureId: request.signatureId, documentSha256 },
-            });
-            return preparedFrom(request, ref);
-          });
-        } catch (err) {
-          // A concurrent attempt for the same workflow id may have committed first (our insert then hits the unique key,
-          // or the contract is already `versendet`): its result is this activity's result.
-          const winner = await findRequest(db, ref.workflowId).catch(() => undefined);
-          if (winner) return preparedFrom(winner, ref);
-          throw err;
-        }
-      });
+          } catch (err) {
+            // A concurrent attempt for the same workflow id may have committed first (our insert then hits the unique key,
+            // or the contract is already `versendet`): its result is this activity's result.
+            const winner = await findRequest(db, ref.workflowId).catch(() => undefined);
+            if (winner) return preparedFrom(winner, ref);
+            throw err;
+          }
+        })
+      );
     },
 
     /** Step 5, portal door: the contact signs by click or by a drawn PNG. */
@@ -497,6 +513,16 @@ export function createContractActivities(deps: ContractActivityDeps) {
           return outcome;
         });
       });
+    },
+
+    /**
+     * Compensation: undoes step 2 when the workflow fails or is cancelled before a signature (see
+     * contract/revert-request.ts). Idempotent.
+     */
+    revertSignatureRequest(input: RevertSignatureInput): Promise<RevertResult> {
+      return withoutPersonalData('revertSignatureRequest', input.contractId, () =>
+        revertSignatureRequest(db, config, { ...input, at: parseTime(input.at, 'at', input.contractId) })
+      );
     },
 
     /** Withdraw or expire a pending signature. A `gültig` one is never touched; the contract is not changed. */

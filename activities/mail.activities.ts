@@ -6,11 +6,14 @@
  * `mail_key` of `signflow_mails`. One attempt:
  *
  * 1. A row with status `sent` → nothing is sent again; the result says `alreadySent: true`.
- * 2. Read the contract and the contact through the CRM mapping and render the mail. A template or data problem fails
+ * 2. An invitation or reminder whose signature is no longer pending (signed, confirmed, withdrawn, expired meanwhile)
+ *    is not sent: it would ask for something that is over. The result says `skipped`, the audit trail `mail-skipped`.
+ *    (The workflow checks the same before it schedules the mail; this covers what changed while it was scheduled.)
+ * 3. Read the contract and the contact through the CRM mapping and render the mail. A template or data problem fails
  *    here, non-retryable, before anything is claimed or sent.
- * 3. Claim the key: INSERT the row with status `sending`. The unique key decides a race; the loser fails retryably and
+ * 4. Claim the key: INSERT the row with status `sending`. The unique key decides a race; the loser fails retryably and
  *    its retry finds the winner's row.
- * 4. Send over SMTP with the key's deterministic Message-ID, then mark the row `sent` (message id, sent_at).
+ * 5. Send over SMTP with the key's deterministic Message-ID, then mark the row `sent` (message id, sent_at).
  *
  * The one edge that is at-least-once rather than exactly-once: a crash (or a lost database) AFTER the SMTP server
  * accepted the mail and BEFORE the row says `sent` leaves a `sending` row. The retry that finds it cannot know whether
@@ -26,11 +29,13 @@ import type { Knex } from 'knex';
 import type { SignflowConfig } from '../temporal.config';
 import type { Mailer } from '../mail/mailer';
 import { messageIdFor } from '../mail/mailer';
-import { portalDocumentUrl, renderMail, TemplateValueMissingError, type RenderedMail } from '../mail/render-mail';
-import { readContact, readContract } from '../db/crm-repository';
+import type { RenderedMail } from '../mail/render-mail';
+import { composeContractMail } from '../mail/contract-mail';
+import { readContact, readContract, readSignature } from '../db/crm-repository';
+import { appendAudit, findRequest } from './contract/plugin-tables';
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
-import { appendAudit } from './contract/plugin-tables';
+import { whileHeartbeating } from './heartbeat';
 
 export const MAILS_TABLE = 'signflow_mails';
 
@@ -83,9 +88,6 @@ export function mailKeyFor(input: Pick<SendMailInput, 'workflowId' | 'kind' | 's
   }
   return `${input.workflowId}:${input.kind}`;
 }
-
-/** Deliberately loose: the contract activity validates addresses before anything is sent; this only guards the SMTP call. */
-const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
 
 function nonRetryable(type: string, message: string, details?: Record<string, unknown>): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: details ? [details] : undefined });
@@ -178,47 +180,20 @@ export function createMailActivities(deps: MailActivityDeps) {
         }
       );
     }
-    const to = contact.email?.trim() ?? '';
-    if (!EMAIL.test(to)) {
-      throw nonRetryable(ErrorCode.CONTACT_EMAIL_INVALID, `contact ${contact.id} has no valid e-mail address`, {
-        contractId: contract.id,
-        contactId: contact.id,
-      });
-    }
-    const common = {
-      practiceName: config.mail.practiceName,
-      recipientName: [contact.firstName, contact.lastName]
-        .map((s) => s.trim())
-        .filter(Boolean)
-        .join(' '),
-      contractTitle: contract.title,
-      documentUrl: portalDocumentUrl(config.portal, input.documentId),
-    };
-    try {
-      let rendered: RenderedMail;
-      if (input.kind === 'reminder') {
-        rendered = renderMail('reminder', { ...common, reminderNumber: input.sequence ?? Number.NaN });
-      } else if (input.kind === 'confirmation') {
-        rendered = renderMail('confirmation', {
-          ...common,
-          contractStatus: crm.values.contractInProgress,
-          // Staff may confirm instead of the contact; then the mail must not thank them for a signature.
-          signedByContact: contract.confirmedBy === contact.id,
-        });
-      } else {
-        rendered = renderMail('invitation', common);
-      }
-      return { to, rendered };
-    } catch (err) {
-      if (err instanceof TemplateValueMissingError) {
-        throw nonRetryable(ErrorCode.TEMPLATE_VALUE_MISSING, err.message, {
-          contractId: contract.id,
-          template: err.template,
-          placeholder: err.placeholder,
-        });
-      }
-      throw err;
-    }
+    return composeContractMail(config, contract, contact, input);
+  }
+
+  /**
+   * An invitation or reminder asks for a signature: once the signature is no longer pending (signed, confirmed,
+   * withdrawn, expired), it would not be true any more. Returns the signature's status then, else undefined.
+   */
+  async function requestClosed(input: SendMailInput): Promise<string | undefined> {
+    if (input.kind === 'confirmation') return undefined;
+    const request = await findRequest(db, input.workflowId);
+    if (!request) return undefined;
+    const signature = await readSignature(db, crm, request.signatureId);
+    if (!signature || signature.status === crm.values.signaturePending) return undefined;
+    return signature.status;
   }
 
   /**
@@ -258,65 +233,81 @@ export function createMailActivities(deps: MailActivityDeps) {
     }
   }
 
-  return {
-    async sendContractMail(input: SendMailInput): Promise<SendMailResult> {
-      const mailKey = mailKeyFor(input);
-      const existing = await readRow(mailKey);
-      if (existing?.status === 'sent') {
-        return {
-          mailKey,
-          messageId: existing.message_id ?? messageIdFor(mailKey, config.mail.from),
-          alreadySent: true,
-        };
-      }
+  async function send(input: SendMailInput): Promise<SendMailResult> {
+    const mailKey = mailKeyFor(input);
+    const existing = await readRow(mailKey);
+    if (existing?.status === 'sent') {
+      return {
+        mailKey,
+        messageId: existing.message_id ?? messageIdFor(mailKey, config.mail.from),
+        alreadySent: true,
+      };
+    }
 
-      const { to, rendered } = await compose(input);
-      // A `sending` row is a previous attempt that crashed between claim and mark: resend with the id it used.
-      const messageId = existing?.message_id || messageIdFor(mailKey, config.mail.from);
-      if (!existing) {
-        const winner = await claim(input, mailKey, to, rendered.subject, messageId);
-        if (winner) return { mailKey, messageId: winner.message_id ?? messageId, alreadySent: true };
-      }
+    const closed = await requestClosed(input);
+    if (closed !== undefined) {
+      await appendAudit(db, {
+        workflowId: input.workflowId,
+        contractId: input.contractId,
+        event: 'mail-skipped',
+        detail: { mailKey, kind: input.kind, signatureStatus: closed },
+        at: new Date(),
+      });
+      return { mailKey, messageId: '', alreadySent: false, skipped: 'request-closed' };
+    }
 
-      try {
-        await mailer.send({
-          to,
-          subject: rendered.subject,
-          text: rendered.text,
-          html: rendered.html,
-          messageId,
-          headers: {
-            // RFC 3834: an automated mail; keeps out-of-office replies and auto-responders away.
-            'Auto-Submitted': 'auto-generated',
-            // Lets staff and the dev inbox find the workflow of a mail; an id, no personal data.
-            'X-Signflow-Mail-Key': mailKey,
-          },
+    const { to, rendered } = await compose(input);
+    // A `sending` row is a previous attempt that crashed between claim and mark: resend with the id it used.
+    const messageId = existing?.message_id || messageIdFor(mailKey, config.mail.from);
+    if (!existing) {
+      const winner = await claim(input, mailKey, to, rendered.subject, messageId);
+      if (winner) return { mailKey, messageId: winner.message_id ?? messageId, alreadySent: true };
+    }
+
+    try {
+      await mailer.send({
+        to,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        messageId,
+        headers: {
+          // RFC 3834: an automated mail; keeps out-of-office replies and auto-responders away.
+          'Auto-Submitted': 'auto-generated',
+          // Lets staff and the dev inbox find the workflow of a mail; an id, no personal data.
+          'X-Signflow-Mail-Key': mailKey,
+        },
+      });
+    } catch (err) {
+      const failure = classifySendError(err, input.kind, mailKey);
+      if (failure.type === ErrorCode.MAIL_REJECTED) {
+        // Refused, so certainly not delivered: drop the claim, so the table never shows a mail stuck in `sending`,
+        // and a restarted step (after the address was fixed) starts clean.
+        await db(MAILS_TABLE).where({ mail_key: mailKey, status: 'sending' }).delete();
+        // For the staff digest ("mails the recipient's server refused"): ids and codes only, never the address.
+        const d = (failure.details?.[0] ?? {}) as { responseCode?: number; enhancedStatus?: string };
+        await appendAudit(db, {
+          workflowId: input.workflowId,
+          contractId: input.contractId,
+          event: 'mail-rejected',
+          at: new Date(),
+          detail: { mailKey, kind: input.kind, responseCode: d.responseCode, enhancedStatus: d.enhancedStatus },
         });
-      } catch (err) {
-        const failure = classifySendError(err, input.kind, mailKey);
-        if (failure.type === ErrorCode.MAIL_REJECTED) {
-          // Refused, so certainly not delivered: drop the claim, so the table never shows a mail stuck in `sending`,
-          // and a restarted step (after the address was fixed) starts clean.
-          await db(MAILS_TABLE).where({ mail_key: mailKey, status: 'sending' }).delete();
-          // For the staff digest ("mails the recipient's server refused"): ids and codes only, never the address.
-          const d = (failure.details?.[0] ?? {}) as { responseCode?: number; enhancedStatus?: string };
-          await appendAudit(db, {
-            workflowId: input.workflowId,
-            contractId: input.contractId,
-            event: 'mail-rejected',
-            at: new Date(),
-            detail: { mailKey, kind: input.kind, responseCode: d.responseCode, enhancedStatus: d.enhancedStatus },
-          });
-        }
-        // Transient: keep the `sending` row. The retry resends with the same Message-ID (the server may have taken
-        // the message before the connection dropped).
-        throw failure;
       }
+      // Transient: keep the `sending` row. The retry resends with the same Message-ID (the server may have taken
+      // the message before the connection dropped).
+      throw failure;
+    }
 
-      await db(MAILS_TABLE)
-        .where('mail_key', mailKey)
-        .update({ status: 'sent', message_id: messageId, sent_at: new Date() });
-      return { mailKey, messageId, alreadySent: false };
+    await db(MAILS_TABLE)
+      .where('mail_key', mailKey)
+      .update({ status: 'sent', message_id: messageId, sent_at: new Date() });
+    return { mailKey, messageId, alreadySent: false };
+  }
+
+  return {
+    sendContractMail(input: SendMailInput): Promise<SendMailResult> {
+      return whileHeartbeating(() => send(input));
     },
   };
 }

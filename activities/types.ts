@@ -45,6 +45,8 @@ export interface SendMailResult {
   messageId: string;
   /** True when a previous attempt had already sent this mail; nothing was sent again. */
   alreadySent: boolean;
+  /** Set when nothing was sent because the mail was no longer true (the signature is no longer pending). */
+  skipped?: 'request-closed';
 }
 
 export interface RecordSignatureInput extends ContractRef {
@@ -69,6 +71,13 @@ export interface VoidSignatureInput extends ContractRef {
   /** ISO time of the decision. */
   at: string;
   staffContactId?: number;
+}
+
+export interface RevertSignatureInput extends ContractRef {
+  /** The failure type or `cancelled`, for the audit trail. */
+  reason: string;
+  /** ISO time of the decision. */
+  at: string;
 }
 
 export interface VoidSignatureResult {

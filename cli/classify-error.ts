@@ -38,6 +38,7 @@ export function exitCodeOfDomainError(code: ErrorCode): ExitCode {
     case ErrorCode.CONTACT_EMAIL_INVALID:
     case ErrorCode.CONTRACT_NOT_SENDABLE:
     case ErrorCode.TEMPLATE_VALUE_MISSING:
+    case ErrorCode.DOCUMENT_RENDER_FAILED:
     case ErrorCode.WRONG_SIGNER:
     case ErrorCode.SIGNATURE_ALREADY_CONFIRMED:
     case ErrorCode.SIGNATURE_WITHDRAWN:

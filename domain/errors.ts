@@ -15,8 +15,16 @@ export const ErrorCode = {
    * `in Durchführung`. Nothing was written. Change the status in the CRM if it really should be sent again.
    */
   CONTRACT_NOT_SENDABLE: 'CONTRACT_NOT_SENDABLE',
-  /** A mail template placeholder had no value. Nothing was sent. A template or data bug: fix and retry the activity. */
+  /**
+   * A mail or document template placeholder had no value for this contract (e.g. an empty title). Checked before the
+   * first write, so nothing was written or sent: fix the contract in the CRM (or the template), then start again.
+   */
   TEMPLATE_VALUE_MISSING: 'TEMPLATE_VALUE_MISSING',
+  /**
+   * The contract document cannot be rendered from the contract's data (a template or data problem other than a missing
+   * value). Nothing was written. Fix the data or the template, then start again.
+   */
+  DOCUMENT_RENDER_FAILED: 'DOCUMENT_RENDER_FAILED',
   /** Someone other than the contact the document was made for tried to sign. Rejected; nothing changed. */
   WRONG_SIGNER: 'WRONG_SIGNER',
   /**
@@ -49,4 +57,5 @@ export const NON_RETRYABLE_INPUT_ERRORS: ErrorCode[] = [
   ErrorCode.CONTACT_EMAIL_INVALID,
   ErrorCode.CONTRACT_NOT_SENDABLE,
   ErrorCode.TEMPLATE_VALUE_MISSING,
+  ErrorCode.DOCUMENT_RENDER_FAILED,
 ];

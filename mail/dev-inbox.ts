@@ -60,6 +60,11 @@ export interface DevInboxOptions {
    * exist (tests of the MAIL_REJECTED path). @default none
    */
   rejectRecipient?: (address: string) => boolean;
+  /**
+   * Recipients to turn away for now with `451 4.3.0 try again later`, as a real server does while it is overloaded or
+   * its mailbox store is down (tests of an SMTP outage: the sender must retry). Asked on every attempt. @default none
+   */
+  deferRecipient?: (address: string) => boolean;
 }
 
 function addressText(a: AddressObject | AddressObject[] | undefined): string {
@@ -150,6 +155,10 @@ export async function startDevInbox(options: DevInboxOptions): Promise<DevInbox>
     onRcptTo(address, _session, callback) {
       if (options.rejectRecipient?.(address.address)) {
         callback(Object.assign(new Error('5.1.1 mailbox unavailable'), { responseCode: 550 }));
+        return;
+      }
+      if (options.deferRecipient?.(address.address)) {
+        callback(Object.assign(new Error('4.3.0 try again later'), { responseCode: 451 }));
         return;
       }
       callback();

@@ -82,6 +82,12 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     ...workflowSource,
     activities: createActivities({ config, db, mailer, konnektor, temporal }),
     dataConverter,
+    // On SIGTERM/SIGINT (the SDK's default shutdown signals) running activities get this long to finish before they
+    // are cancelled; every activity is idempotent, so one cut short is simply retried by the next worker.
+    shutdownGraceTime: '10 seconds',
+    // A workflow whose worker died is handed to another worker's normal queue after this long (default 10 s), so a
+    // restarted worker picks up a killed one's contracts within seconds.
+    stickyQueueScheduleToStartTimeout: '3 seconds',
     ...opts.workerOptions,
   });
   const done = worker.run().finally(async () => {

@@ -122,7 +122,22 @@ export type ContractPhase =
   | 'confirming'
   | 'completed'
   | 'withdrawn'
-  | 'expired';
+  | 'expired'
+  /** The workflow failed (or was cancelled) before a signature; its request was undone (see `revertSignatureRequest`). */
+  | 'reverted';
+
+/** A mail that could not be sent yet (SMTP outage): what the last attempt said and when the next one runs. */
+export interface MailTrouble {
+  /** e.g. `invitation`, `reminder:2`, `confirmation`. */
+  mail: string;
+  attempts: number;
+  /** Failure type and message of the last attempt (ids and SMTP codes only). */
+  lastError: string;
+  /** ISO time of the first attempt. */
+  since: string;
+  /** ISO time of the next attempt. */
+  nextRetryAt: string;
+}
 
 /** Query `status`: the contract's state at any time. */
 export interface ContractState {
@@ -145,6 +160,10 @@ export interface ContractState {
   qesDocumentId?: number;
   /** Mails the recipient's server refused for good (MAIL_REJECTED), e.g. `invitation`, `reminder:2`. */
   mailsRejected?: string[];
+  /** Invitations or reminders not sent because the request was over by then (signed, withdrawn, expired). */
+  mailsSkipped?: string[];
+  /** Set while a mail waits for its next attempt after a transient failure; cleared once it is sent. */
+  mailTrouble?: MailTrouble;
 }
 
 /** What the workflow returns: the contract's outcome in one object. */

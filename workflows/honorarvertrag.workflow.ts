@@ -29,9 +29,17 @@ import {
 } from './definitions';
 import { createWebhookNotifier, type WebhookNotifier } from './webhook-notifier';
 
-/** Reads and validation: quick, and bad input is not retried (the listed codes are final). */
+/*
+ * Timeouts are short on purpose: a killed worker's activity is handed to another worker only after its timeout, so
+ * a short step gets a short start-to-close timeout and a step that may take longer (PDF rendering, SMTP) heartbeats
+ * every second and gets a short heartbeat timeout. Activity options are not part of the replayed commands, so changing
+ * them needs no patch.
+ */
+
+/** Reads and validation (renders document and mails once as a check): quick; bad input is not retried. */
 const LOAD: wf.ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '20 seconds',
+  heartbeatTimeout: '5 seconds',
   retry: {
     initialInterval: '1 second',
     maximumInterval: '1 minute',
@@ -41,19 +49,26 @@ const LOAD: wf.ActivityOptions = {
 
 /** Database writes: one transaction each, idempotent, so retrying for as long as the database is down is safe. */
 const DB_WRITE: wf.ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 };
 
+/** Step 2 renders the PDF inside its attempt: it heartbeats, so a lost worker shows within seconds. */
+const PREPARE: wf.ActivityOptions = { ...DB_WRITE, startToCloseTimeout: '1 minute', heartbeatTimeout: '5 seconds' };
+
 /** Recording a signature: the signer waits on the Update, so retries stay short. */
 const RECORD: wf.ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 };
 
-/** Mail: SMTP outages are retried for a day with growing pauses; a rejected recipient is final (MAIL_REJECTED). */
+/**
+ * Mail before `patched('mail-while-open')`: SMTP outages are retried by Temporal for a day; a rejected recipient is
+ * final (MAIL_REJECTED).
+ */
 const MAIL: wf.ActivityOptions = {
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '5 seconds',
   scheduleToCloseTimeout: '1 day',
   retry: {
     initialInterval: '10 seconds',
@@ -62,6 +77,23 @@ const MAIL: wf.ActivityOptions = {
     nonRetryableErrorTypes: [ErrorCode.MAIL_REJECTED, ErrorCode.TEMPLATE_VALUE_MISSING],
   },
 };
+
+/**
+ * Mail from `patched('mail-while-open')` on: one attempt (plus one quick retry for a lost worker) per activity; the
+ * workflow itself waits between attempts, so it can show the last error and the next try (query `status`, current
+ * details) and drop an invitation or reminder whose request ended meanwhile.
+ */
+const MAIL_ATTEMPT: wf.ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '5 seconds',
+  retry: {
+    initialInterval: '1 second',
+    maximumAttempts: 2,
+    nonRetryableErrorTypes: [ErrorCode.MAIL_REJECTED, ErrorCode.TEMPLATE_VALUE_MISSING],
+  },
+};
+/** Pauses between mail attempts: 10 s doubling up to 30 min; the mail fails after a day of trying. */
+const MAIL_RETRY = { firstDelayMs: 10_000, maxDelayMs: 30 * 60_000, giveUpAfterMs: 24 * 60 * 60_000 };
 
 /** Every call passes its own options with a summary (what the Temporal UI shows per step). */
 const acts = wf.proxyActivities<Activities>(DB_WRITE);
@@ -87,6 +119,13 @@ function unwrapActivityFailure(err: unknown): unknown {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The domain code behind an activity's failure, if any. */
+function failureType(err: unknown): string | undefined {
+  return err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure
+    ? (err.cause.type ?? undefined)
+    : undefined;
+}
 
 /**
  * The contract workflow. Every change is told to the webhook subscribers (`contract.*`), and a failing contract says so
@@ -270,10 +309,42 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
     });
   state.contactId = snapshot.contactId;
 
+  /**
+   * Compensation: a failure (or cancellation) after step 2 wrote and before a signature would leave a pending
+   * signature nobody can sign and a contract that cannot be sent again. Undo step 2, then fail as before.
+   */
+  async function revertOnFailure<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      if (state.outcome || !wf.patched('revert-on-failure')) throw err;
+      const reason = wf.isCancellation(err)
+        ? 'cancelled'
+        : (err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.type) ||
+          (err instanceof wf.ApplicationFailure && err.type) ||
+          'failed';
+      await wf.CancellationScope.nonCancellable(async () => {
+        await acts.revertSignatureRequest.executeWithOptions(
+          { ...DB_WRITE, summary: 'Unterschriftsanfrage rückgängig machen (Workflow fehlgeschlagen)' },
+          [{ ...ref, reason, at: iso(Date.now()) }]
+        );
+      });
+      state.phase = 'reverted';
+      state.mailTrouble = undefined;
+      setSearch(undefined, labels.signatureWithdrawn, 'none');
+      wf.setCurrentDetails(
+        `Fehlgeschlagen (${reason}); Unterschrift zurückgezogen, Vertragsstatus wiederhergestellt. ` +
+          'Nach der Korrektur im CRM neu starten.'
+      );
+      // The workflow fails with the domain code (e.g. CONTACT_EMAIL_INVALID), as a failed load does.
+      throw unwrapActivityFailure(err);
+    }
+  }
+
   // 2. Document, signature record and contract status in one transaction.
   const request = await acts.prepareSignatureRequest.executeWithOptions(
     {
-      ...DB_WRITE,
+      ...PREPARE,
       summary: 'Dokument erzeugen, Unterschrift anlegen, Vertrag auf versendet setzen',
     },
     [ref]
@@ -282,12 +353,18 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   Object.assign(state, { documentId: request.documentId, signatureId: request.signatureId });
   setSearch(labels.contractSent, labels.signaturePending, 'none');
 
+  /** When the request expires; set once the invitation went out (until then `state.expiresAt` is unset). */
+  let expiresAtMs = Number.POSITIVE_INFINITY;
+
   // 3. Invitation mail (keyed: one per contract).
   state.phase = 'sending';
-  await sendMail('invitation', `Einladung zur Unterschrift an Kontakt ${request.contactId} senden`);
+  await revertOnFailure(() =>
+    sendMail('invitation', `Einladung zur Unterschrift an Kontakt ${request.contactId} senden`)
+  );
   const waitStart = Date.now();
   state.sentAt = iso(waitStart);
   const expiresAt = waitStart + timing.expiryMs;
+  expiresAtMs = expiresAt;
   state.expiresAt = iso(expiresAt);
   invitationSent = true;
   if (!recording && !state.outcome) state.phase = 'awaiting-signature';
@@ -325,26 +402,96 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
    * the document is in the portal and staff can confirm, withdraw, or fix the address and `resend`. The contract
    * records the refusal (query `status`, current details) and goes on.
    */
-  async function sendMail(kind: 'invitation' | 'reminder' | 'confirmation', summary: string, sequence?: number) {
-    try {
-      await acts.sendContractMail.executeWithOptions({ ...MAIL, summary }, [
-        { ...ref, kind, documentId: request.documentId, sequence },
-      ]);
-    } catch (err) {
-      const rejected =
-        err instanceof wf.ActivityFailure &&
-        err.cause instanceof wf.ApplicationFailure &&
-        err.cause.type === ErrorCode.MAIL_REJECTED;
-      if (!rejected || !wf.patched('mail-rejected-keeps-contract')) throw err;
-      const mailName = sequence === undefined ? kind : `${kind}:${sequence}`;
-      state.mailsRejected = [...(state.mailsRejected ?? []), mailName];
-      wf.log.warn('mail refused by the recipient server', { contractId, mail: mailName });
+  async function sendMail(
+    kind: 'invitation' | 'reminder' | 'confirmation',
+    summary: string,
+    sequence?: number
+  ): Promise<'sent' | 'skipped' | 'rejected'> {
+    const mailName = sequence === undefined ? kind : `${kind}:${sequence}`;
+    if (!wf.patched('mail-while-open')) {
+      try {
+        await acts.sendContractMail.executeWithOptions({ ...MAIL, summary }, [
+          { ...ref, kind, documentId: request.documentId, sequence },
+        ]);
+        return 'sent';
+      } catch (err) {
+        if (failureType(err) !== ErrorCode.MAIL_REJECTED || !wf.patched('mail-rejected-keeps-contract')) throw err;
+        return mailRejected(mailName);
+      }
     }
+
+    // An invitation or reminder asks for a signature: once the request is over it is no longer true.
+    const asksForSignature = kind !== 'confirmation';
+    const requestOver = () =>
+      asksForSignature &&
+      (state.outcome !== undefined ||
+        withdrawal !== undefined ||
+        (state.expiresAt !== undefined && Date.now() >= expiresAtMs));
+    const started = Date.now();
+    let delay = MAIL_RETRY.firstDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      // A signature being written decides whether the request is still open.
+      if (asksForSignature) await wf.condition(() => !recording);
+      if (requestOver()) return mailSkipped(mailName);
+      try {
+        const sent = await acts.sendContractMail.executeWithOptions({ ...MAIL_ATTEMPT, summary }, [
+          { ...ref, kind, documentId: request.documentId, sequence },
+        ]);
+        state.mailTrouble = undefined;
+        return sent.skipped ? mailSkipped(mailName) : 'sent';
+      } catch (err) {
+        if (failureType(err) === ErrorCode.MAIL_REJECTED) {
+          state.mailTrouble = undefined;
+          return mailRejected(mailName);
+        }
+        const final =
+          err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.nonRetryable;
+        if (final || Date.now() - started + delay > MAIL_RETRY.giveUpAfterMs) {
+          state.mailTrouble = undefined;
+          throw err;
+        }
+        const cause = err instanceof wf.ActivityFailure ? err.cause : err;
+        const lastError =
+          cause instanceof wf.ApplicationFailure
+            ? `${cause.type ?? 'Error'}: ${cause.message}`
+            : cause instanceof Error
+              ? `${cause.name}: ${cause.message}`
+              : String(cause);
+        state.mailTrouble = {
+          mail: mailName,
+          attempts: attempt,
+          lastError,
+          since: iso(started),
+          nextRetryAt: iso(Date.now() + delay),
+        };
+        wf.setCurrentDetails(
+          `Mail ${mailName} an Kontakt ${request.contactId} konnte nicht gesendet werden ` +
+            `(Versuch ${attempt} seit ${state.mailTrouble.since}: ${lastError}); nächster Versuch ${state.mailTrouble.nextRetryAt}.`
+        );
+        // Ends early when the request is over meanwhile (signed, withdrawn): the mail is then skipped.
+        await wf.condition(requestOver, delay);
+        delay = Math.min(delay * 2, MAIL_RETRY.maxDelayMs);
+      }
+    }
+  }
+
+  function mailRejected(mailName: string): 'rejected' {
+    state.mailsRejected = [...(state.mailsRejected ?? []), mailName];
+    wf.log.warn('mail refused by the recipient server', { contractId, mail: mailName });
+    return 'rejected';
+  }
+
+  function mailSkipped(mailName: string): 'skipped' {
+    state.mailsSkipped = [...(state.mailsSkipped ?? []), mailName];
+    wf.log.info('mail skipped: the signature request is over', { contractId, mail: mailName });
+    return 'skipped';
   }
 
   const sendReminder = async (why: string) => {
     const sequence = state.remindersSent + 1;
-    await sendMail('reminder', `${sequence}. Erinnerung senden (${why})`, sequence);
+    const result = await sendMail('reminder', `${sequence}. Erinnerung senden (${why})`, sequence);
+    // A skipped reminder was not sent; its number goes to the next one (and no webhook says it was sent).
+    if (result === 'skipped') return;
     state.remindersSent = sequence;
     notify.emit('contract.reminded', {
       sequence,
@@ -402,57 +549,63 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   }
 
   // 4. Wait for a signature, a confirmation, a withdrawal, reminders and expiry.
-  let ending: 'signed' | 'withdrawn' | 'expired' | undefined;
-  while (ending === undefined) {
-    if (state.outcome) {
-      ending = 'signed';
-    } else if (withdrawal && !recording) {
-      ending = 'withdrawn';
-    } else if (resendsRequested > resendsHandled && !recording) {
-      resendsHandled = resendsRequested;
-      await sendReminder('von Mitarbeitenden angefordert');
-    } else if (Date.now() >= expiresAt && !recording) {
-      ending = 'expired';
-    } else {
-      const next = nextReminderAt();
-      if (next !== undefined && Date.now() >= next && !recording) {
-        automaticReminders++;
-        await sendReminder('automatisch');
-        continue;
-      }
-      state.nextReminderAt = next === undefined ? undefined : iso(next);
-      describeWait(next);
-      const deadline = Math.min(next ?? expiresAt, expiresAt);
-      const wake = () =>
-        state.outcome !== undefined || (!recording && (withdrawal !== undefined || resendsRequested > resendsHandled));
-      if (recording) {
-        // A handler is writing; the outcome (or its failure) decides what comes next, not the clock.
-        await wf.condition(() => !recording);
+  const ending = await revertOnFailure(async () => {
+    let ending: 'signed' | 'withdrawn' | 'expired' | undefined;
+    while (ending === undefined) {
+      if (state.outcome) {
+        ending = 'signed';
+      } else if (withdrawal && !recording) {
+        ending = 'withdrawn';
+      } else if (resendsRequested > resendsHandled && !recording) {
+        resendsHandled = resendsRequested;
+        await sendReminder('von Mitarbeitenden angefordert');
+      } else if (Date.now() >= expiresAt && !recording) {
+        ending = 'expired';
       } else {
-        await wf.condition(wake, Math.max(deadline - Date.now(), 1), {
-          summary: next === undefined || next >= expiresAt ? 'Ablauf der Anfrage' : 'nächste Erinnerung',
-        });
+        const next = nextReminderAt();
+        if (next !== undefined && Date.now() >= next && !recording) {
+          automaticReminders++;
+          await sendReminder('automatisch');
+          continue;
+        }
+        state.nextReminderAt = next === undefined ? undefined : iso(next);
+        describeWait(next);
+        const deadline = Math.min(next ?? expiresAt, expiresAt);
+        const wake = () =>
+          state.outcome !== undefined ||
+          (!recording && (withdrawal !== undefined || resendsRequested > resendsHandled));
+        if (recording) {
+          // A handler is writing; the outcome (or its failure) decides what comes next, not the clock.
+          await wf.condition(() => !recording);
+        } else {
+          await wf.condition(wake, Math.max(deadline - Date.now(), 1), {
+            summary: next === undefined || next >= expiresAt ? 'Ablauf der Anfrage' : 'nächste Erinnerung',
+          });
+        }
       }
     }
-  }
+    return ending;
+  });
   state.nextReminderAt = undefined;
 
   if (ending !== 'signed') {
     // Withdrawn or expired: the signature is voided; the contract itself is not changed.
-    const voided = await acts.voidSignatureRequest.executeWithOptions(
-      {
-        ...DB_WRITE,
-        summary: ending === 'withdrawn' ? 'Unterschrift zurückziehen' : 'Unterschrift als abgelaufen markieren',
-      },
-      [
+    const voided = await revertOnFailure(() =>
+      acts.voidSignatureRequest.executeWithOptions(
         {
-          ...ref,
-          signatureId: request.signatureId,
-          reason: ending,
-          at: iso(Date.now()),
-          staffContactId: withdrawal?.staffContactId,
+          ...DB_WRITE,
+          summary: ending === 'withdrawn' ? 'Unterschrift zurückziehen' : 'Unterschrift als abgelaufen markieren',
         },
-      ]
+        [
+          {
+            ...ref,
+            signatureId: request.signatureId,
+            reason: ending,
+            at: iso(Date.now()),
+            staffContactId: withdrawal?.staffContactId,
+          },
+        ]
+      )
     );
     state.phase = ending;
     const signatureStatus = ending === 'withdrawn' ? labels.signatureWithdrawn : labels.signatureExpired;

@@ -57,7 +57,11 @@ export type AuditEvent =
   | 'signature-withdrawn'
   | 'signature-expired'
   /** A mail the recipient's server refused for good (MAIL_REJECTED); the staff digest lists these. */
-  | 'mail-rejected';
+  | 'mail-rejected'
+  /** An invitation or reminder not sent because the signature was no longer pending. */
+  | 'mail-skipped'
+  /** A request whose workflow failed after writing was undone: signature voided, contract status restored. */
+  | 'signature-request-reverted';
 
 /** `detail` holds ids, hashes and labels only: the trail is read by ops, not by the data-protection officer. */
 export async function appendAudit(

@@ -57,13 +57,19 @@ export interface ContractStackOptions {
   konnektor?: KonnektorClient;
   /** Recipients the SMTP inbox refuses with 550 (the MAIL_REJECTED path). */
   rejectRecipient?: (address: string) => boolean;
+  /** Recipients the SMTP inbox defers with 451 for now (an SMTP outage for them); asked on every attempt. */
+  deferRecipient?: (address: string) => boolean;
 }
 
 export async function startContractStack(
   env: TestWorkflowEnvironment,
   opts: ContractStackOptions = {}
 ): Promise<ContractStack> {
-  const inbox = await startDevInbox({ port: await getFreePort(), rejectRecipient: opts.rejectRecipient });
+  const inbox = await startDevInbox({
+    port: await getFreePort(),
+    rejectRecipient: opts.rejectRecipient,
+    deferRecipient: opts.deferRecipient,
+  });
   // A task queue per stack: several test files may share a server without stealing each other's tasks.
   const taskQueue = `signflow-test-${process.pid}-${++queueCounter}`;
   const overrides = deepMerge(

@@ -27,6 +27,8 @@ const HOUR = 60 * 60 * 1000;
 let env: TestWorkflowEnvironment;
 let stack: ContractStack;
 let client: Client;
+/** Addresses the SMTP inbox defers with 451 (an outage for them) while they are in this set. */
+const deferred = new Set<string>();
 
 /** Each test takes its own fresh contract so the tests do not depend on each other's order. */
 const takeContract = (): Promise<number> => addSendableContract(stack.t);
@@ -77,7 +79,11 @@ const timing = {
 
 beforeAll(async () => {
   env = await createTimeSkippingEnv();
-  stack = await startContractStack(env, { config: timing, rejectRecipient: (a) => a.startsWith('bounce.') });
+  stack = await startContractStack(env, {
+    config: timing,
+    rejectRecipient: (a) => a.startsWith('bounce.'),
+    deferRecipient: (a) => deferred.has(a),
+  });
   client = stack.client;
 });
 
@@ -365,6 +371,145 @@ describe('a mail the recipient server refuses (550)', () => {
     expect((await settledResult(client, contractId)).outcome).toBe('signed');
     expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`, `${workflowId}:reminder:1`]);
     await recordHistory(contractHandle(client, contractId), 'mail-refused-then-resent');
+  });
+});
+
+async function addContact(email: string): Promise<number> {
+  const rows: Array<number | { id: number }> = await stack.t
+    .db('kontakte')
+    .insert({ vorname: 'Olga', nachname: 'Outage', email }, ['id']);
+  const first = rows[0] as number | { id: number };
+  return typeof first === 'number' ? first : first.id;
+}
+
+/** The workflow's failure type once it has failed. */
+async function failureOf(contractId: number): Promise<ApplicationFailure> {
+  await eventually(async () =>
+    expect((await contractHandle(client, contractId).describe()).status.name).toBe('FAILED')
+  );
+  const err = await contractHandle(client, contractId)
+    .result()
+    .then(
+      () => undefined,
+      (e: unknown) => e
+    );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  return (err as WorkflowFailedError).cause as ApplicationFailure;
+}
+
+describe('an SMTP outage', () => {
+  test('shows the last error and the next try; an invitation no longer true after a signature is skipped', async () => {
+    const email = 'olga.signed@example.org';
+    deferred.add(email);
+    const contactId = await addContact(email);
+    const contractId = await addSendableContract(stack.t, contactId);
+    const { workflowId } = await startContractWorkflow(client, stack.config, contractId);
+    const troubled = await eventually(async () => {
+      const s = await contractStatus(client, contractId);
+      expect(s.mailTrouble?.mail).toBe('invitation');
+      return s;
+    });
+    expect(troubled.phase).toBe('sending');
+    expect(troubled.mailTrouble?.lastError).toContain('MAIL_SEND_FAILED');
+    expect(troubled.mailTrouble?.lastError).toContain('451');
+    expect(Date.parse(troubled.mailTrouble?.nextRetryAt ?? '')).toBeGreaterThan(
+      Date.parse(troubled.mailTrouble?.since ?? '')
+    );
+
+    // Signed from the portal while the invitation still waits for the server: the invitation is no longer true.
+    await contractHandle(client, contractId).executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
+    const confirming = await eventually(async () => {
+      const s = await contractStatus(client, contractId);
+      expect(s.mailTrouble?.mail).toBe('confirmation');
+      return s;
+    });
+    expect(confirming.phase).toBe('confirming');
+    expect(confirming.mailsSkipped).toEqual(['invitation']);
+
+    deferred.delete(email);
+    await env.sleep(60_000);
+    expect((await settledResult(client, contractId)).outcome).toBe('signed');
+    expect((await contractStatus(client, contractId)).mailTrouble).toBeUndefined();
+    expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`]);
+    await recordHistory(contractHandle(client, contractId), 'outage-invitation-skipped-after-signature');
+  });
+
+  test('a withdrawal during the outage stops the invitation for good', async () => {
+    const email = 'olga.withdrawn@example.org';
+    deferred.add(email);
+    const contactId = await addContact(email);
+    const contractId = await addSendableContract(stack.t, contactId);
+    await startContractWorkflow(client, stack.config, contractId);
+    await eventually(async () =>
+      expect((await contractStatus(client, contractId)).mailTrouble?.mail).toBe('invitation')
+    );
+    await contractHandle(client, contractId).signal('withdraw', { staffContactId: stack.t.seed.staffContactId });
+    const result = await settledResult(client, contractId);
+    expect(result.outcome).toBe('withdrawn');
+    expect((await contractStatus(client, contractId)).mailsSkipped).toEqual(['invitation']);
+    deferred.delete(email);
+    await env.sleep(60_000);
+    expect(mailsFor(contractId)).toEqual([]);
+    expect((await signatureRow(result.signatureId)).status).toBe('zurückgezogen');
+  });
+
+  test('a failure after the request was written undoes it; the fixed contract starts again', async () => {
+    const email = 'olga.broken@example.org';
+    deferred.add(email);
+    const contactId = await addContact(email);
+    const contractId = await addSendableContract(stack.t, contactId);
+    const before = await contractRow(contractId);
+    await startContractWorkflow(client, stack.config, contractId);
+    const troubled = await eventually(async () => {
+      const s = await contractStatus(client, contractId);
+      expect(s.mailTrouble?.mail).toBe('invitation');
+      return s;
+    });
+    expect((await contractRow(contractId)).status).toBe('versendet');
+    // The CRM breaks the address meanwhile: the next attempt fails for good (CONTACT_EMAIL_INVALID).
+    await stack.t.db('kontakte').where('id', contactId).update({ email: 'kaputt' });
+    await env.sleep(60_000);
+    expect((await failureOf(contractId)).type).toBe('CONTACT_EMAIL_INVALID');
+    expect((await signatureRow(troubled.signatureId as number)).status).toBe('zurückgezogen');
+    const after = await contractRow(contractId);
+    expect(after.status).toBe(before.status);
+    expect(await stack.t.db('signflow_requests').where('contract_id', contractId).count({ n: '*' })).toEqual([
+      { n: 0 },
+    ]);
+    expect((await contractStatus(client, contractId)).phase).toBe('reverted');
+
+    await stack.t.db('kontakte').where('id', contactId).update({ email: 'olga.fixed@example.org' });
+    deferred.delete(email);
+    const { workflowId } = await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const state = await contractStatus(client, contractId);
+    expect(state.signatureId).not.toBe(troubled.signatureId);
+    await contractHandle(client, contractId).executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
+    expect((await settledResult(client, contractId)).outcome).toBe('signed');
+    expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`, `${workflowId}:invitation`]);
+  });
+});
+
+describe('a contract whose mail cannot be rendered', () => {
+  test('an empty title fails before the first write; after the fix it starts', async () => {
+    const contractId = await takeContract();
+    await stack.t.db('honorarvertraege').where('id', contractId).update({ titel: '' });
+    const before = await contractRow(contractId);
+    await startContractWorkflow(client, stack.config, contractId);
+    expect((await failureOf(contractId)).type).toBe('TEMPLATE_VALUE_MISSING');
+    expect(await contractRow(contractId)).toEqual(before);
+    for (const table of ['dokumente', 'unterschriften']) {
+      expect(await stack.t.db(table).where('verknuepftes_objekt_id', contractId).count({ n: '*' })).toEqual([{ n: 0 }]);
+    }
+    expect(await stack.t.db('signflow_requests').where('contract_id', contractId).count({ n: '*' })).toEqual([
+      { n: 0 },
+    ]);
+
+    await stack.t.db('honorarvertraege').where('id', contractId).update({ titel: 'Honorarvertrag repariert' });
+    await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    await contractHandle(client, contractId).signal('withdraw');
+    expect((await settledResult(client, contractId)).outcome).toBe('withdrawn');
   });
 });
 

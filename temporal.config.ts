@@ -6,10 +6,9 @@
  * names the variable, instead of surfacing later in a workflow.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
-import { ZCrmMapping } from './db/crm-mapping';
+import { describeMappingIssue, ZCrmMapping } from './db/crm-mapping';
 import { ZCodecConfig } from './codec/codec-config';
 import { webhookEndpointsFromEnv, ZWebhookConfig } from './webhooks/webhook-config';
 
@@ -56,8 +55,9 @@ export const ZSignflowConfig = z.object({
   database: z
     .object({
       /**
-       * `mysql://user:pass@host:3306/db` for MySQL/MariaDB (production), or a SQLite file path (dev).
-       * Env `SIGNFLOW_DATABASE_URL`. @default '<dataDir>/crm.sqlite'
+       * `mysql://user:pass@host:3306/db` for MySQL/MariaDB (production), or the path of an existing SQLite file.
+       * Env `SIGNFLOW_DATABASE_URL`. No default: a process that needs the database and has none refuses to start
+       * (`databaseUrl()`); only the dev stack falls back to `<dataDir>/crm.sqlite`.
        */
       url: z.string().optional(),
       /** Largest connection pool per process. Env `SIGNFLOW_DATABASE_POOL_MAX`. @default 10 */
@@ -284,9 +284,7 @@ function withDevCredentials(api: {
   };
 }
 
-export type SignflowConfig = z.infer<typeof ZSignflowConfig> & {
-  database: { url: string };
-};
+export type SignflowConfig = z.infer<typeof ZSignflowConfig>;
 
 type Env = Record<string, string | undefined>;
 
@@ -447,12 +445,29 @@ export function loadConfig(overrides: unknown = {}, e: Env = process.env): Signf
   const raw = deepMerge(prune(configInputFromEnv(e)), prune(overrides));
   const parsed = ZSignflowConfig.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    const mappingFile = env(e, 'SIGNFLOW_CRM_MAPPING');
+    const lines = parsed.error.issues.flatMap((i) => {
+      if (i.path[0] !== 'crm') return [`  ${i.path.join('.')}: ${i.message}`];
+      // The mapping is a file of its own: name the variable and the file, and suggest the key that was meant.
+      const origin = `SIGNFLOW_CRM_MAPPING${mappingFile ? ` (${mappingFile})` : ''}`;
+      return describeMappingIssue({ ...i, path: i.path.slice(1) }).map((line) => `  ${origin}: ${line}`);
+    });
     throw new ConfigError(`invalid signflow configuration:\n${lines.join('\n')}`);
   }
-  const cfg = parsed.data;
-  return {
-    ...cfg,
-    database: { ...cfg.database, url: cfg.database.url ?? path.join(cfg.dataDir, 'crm.sqlite') },
-  };
+  return parsed.data;
+}
+
+/**
+ * The database URL of a process that needs the database. There is no silent default: an unset URL in production would
+ * quietly make an empty SQLite CRM in the working folder (only the dev stack, `npm run dev`, has one of its own).
+ */
+export function databaseUrl(config: SignflowConfig): string {
+  const url = config.database.url;
+  if (url === undefined || url.trim() === '') {
+    throw new ConfigError(
+      'SIGNFLOW_DATABASE_URL is not set: point it at the CRM database (mysql://user:password@host:3306/crm, or the ' +
+        'path of an existing SQLite file). Only the dev stack (npm run dev) has a database of its own.'
+    );
+  }
+  return url;
 }

@@ -21,7 +21,7 @@ import {
 import { renderContractDocument, type ContractDocumentData } from '../documents/render-contract';
 import { checkContractMails } from '../mail/contract-mail';
 import { ErrorCode } from '../domain/errors';
-import { md5Hex, sha256Hex, signatureMd5 } from '../domain/signature-hash';
+import { hashableSigningTime, md5Hex, sha256Hex, signatureMd5 } from '../domain/signature-hash';
 import type {
   ContractRef,
   ContractSnapshot,
@@ -210,8 +210,10 @@ export function createContractActivities(deps: ContractActivityDeps) {
   async function confirm(
     trx: Knex.Transaction,
     ref: ContractRef & { signatureId: number },
-    c: Confirmation
+    confirmation: Confirmation
   ): Promise<SignatureOutcome> {
+    // Whole seconds: what the CRM's DATETIME column stores must be exactly what was hashed (domain/signature-hash.ts).
+    const c = { ...confirmation, at: hashableSigningTime(confirmation.at) };
     const s = crm.signatures;
     const signature = await lockedSignature(trx, ref, ref.signatureId);
     if (c.requiredSigner !== undefined && signature.contactId !== c.requiredSigner) {

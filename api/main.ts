@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { connectClient } from '../client/connect';
 import { createDataConverter } from '../codec/data-converter';
 import { createDb } from '../db/connection';
-import { loadConfig, type SignflowConfig } from '../temporal.config';
+import { databaseUrl, loadConfig, type SignflowConfig } from '../temporal.config';
 import { buildApi, type BuildApiOptions } from './server';
 
 export interface RunningApi {
@@ -30,7 +30,7 @@ export async function runApi(
   } = {}
 ): Promise<RunningApi> {
   const ownDb = !options.db;
-  const db = options.db ?? createDb(config.database.url, { poolMax: config.database.poolMax });
+  const db = options.db ?? createDb(databaseUrl(config), { poolMax: config.database.poolMax });
   // The payload codec of the worker: updates carry personal data and the answers come back encrypted.
   const temporal = await connectClient(config, { dataConverter: createDataConverter(config) }).catch(
     async (err: unknown) => {

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import { connectClient, type ConnectedClient } from '../client/connect';
 import { createDataConverter } from '../codec/data-converter';
 import { createDb } from '../db/connection';
-import { loadConfig, type SignflowConfig } from '../temporal.config';
+import { databaseUrl, loadConfig, type SignflowConfig } from '../temporal.config';
 import { CliError, ExitCode } from './exit-codes';
 import { Output, type Io } from './output';
 
@@ -41,7 +41,7 @@ export class CliContext {
   }
 
   get db(): Knex {
-    this.knex ??= createDb(this.config.database.url, { poolMax: 2 });
+    this.knex ??= createDb(databaseUrl(this.config), { poolMax: 2 });
     return this.knex;
   }
 

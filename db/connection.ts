@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
+import { ConfigError } from '../temporal.config';
 
 export type DbDialect = 'mysql' | 'sqlite';
 
@@ -14,6 +15,29 @@ export function dialectOf(url: string): DbDialect {
 
 export interface CreateDbOptions {
   poolMax?: number;
+  /**
+   * Make a missing SQLite file (and its folder). Only the dev stack and the migration command (`db/migrate.ts`) do: a
+   * mistyped path anywhere else must not turn into a fresh, empty CRM. @default false
+   */
+  createSqliteFile?: boolean;
+}
+
+/** The file of a SQLite URL (`sqlite:…`, `sqlite://…` or a plain path). */
+export function sqliteFileOf(url: string): string {
+  return url.replace(/^sqlite:(\/\/)?/i, '');
+}
+
+/** Refuses a SQLite file that is not there, naming what is missing: the file, or already its folder. */
+function assertSqliteFileExists(file: string): void {
+  if (fs.existsSync(file)) return;
+  const dir = path.dirname(path.resolve(file));
+  const what = fs.existsSync(dir)
+    ? `the file ${path.resolve(file)} does not exist`
+    : `the folder ${dir} does not exist`;
+  throw new ConfigError(
+    `SIGNFLOW_DATABASE_URL: ${what}. signflow creates a SQLite database only in the dev stack and with ` +
+      '`npx tsx db/migrate.ts`; check the path (production uses mysql://…).'
+  );
 }
 
 export function createDb(url: string, options: CreateDbOptions = {}): Knex {
@@ -25,8 +49,11 @@ export function createDb(url: string, options: CreateDbOptions = {}): Knex {
       pool: { min: 0, max: options.poolMax ?? 10 },
     } as Knex.Config);
   }
-  const file = url.replace(/^sqlite:(\/\/)?/i, '');
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const file = sqliteFileOf(url);
+  if (file !== ':memory:') {
+    if (options.createSqliteFile) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    else assertSqliteFileExists(file);
+  }
   return knex({
     client: 'better-sqlite3',
     connection: { filename: file },

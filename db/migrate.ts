@@ -74,10 +74,11 @@ async function main(argv: string[]): Promise<void> {
   const seed = argv.includes('--seed');
   const crm = seed || argv.includes('--crm');
   // Imported here so that importing this module (tests, dev stack) does not pull in the config's environment reading.
-  const { loadConfig } = await import('../temporal.config');
+  const { databaseUrl, loadConfig } = await import('../temporal.config');
   const { createDb } = await import('./connection');
   const config = loadConfig();
-  const db = createDb(config.database.url);
+  // The migration command may make a new SQLite file (a dev or test database); a MySQL database must exist already.
+  const db = createDb(databaseUrl(config), { createSqliteFile: true });
   try {
     const applied = [...(crm ? await migrateCrm(db, config.crm) : []), ...(await migrateSignflow(db))];
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database already up to date');

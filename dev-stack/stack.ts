@@ -204,6 +204,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     personalData: true,
   };
   const dataDir = path.resolve(envConfig.dataDir);
+  // The embedded CRM belongs to the dev stack alone: anywhere else an unset SIGNFLOW_DATABASE_URL is an error.
+  const devDatabase = envConfig.database.url ? {} : { database: { url: path.join(envConfig.dataDir, 'crm.sqlite') } };
   fs.mkdirSync(dataDir, { recursive: true });
 
   const stops: Array<{ what: string; stop: () => Promise<void> }> = [];
@@ -253,6 +255,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     const config = loadConfig(
       {
         ...base,
+        ...devDatabase,
         ...(devKonnektor ? { konnektor: devKonnektor.config } : {}),
         ...(devWebhooks ? { webhooks: { endpoints: [devWebhookEndpoint] } } : {}),
         codec: {
@@ -307,14 +310,15 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     }
 
     // 5. Database
-    const db: Knex = createDb(config.database.url, { poolMax: config.database.poolMax });
+    const crmUrl = config.database.url as string;
+    const db: Knex = createDb(crmUrl, { poolMax: config.database.poolMax, createSqliteFile: true });
     stops.push({ what: 'database', stop: () => db.destroy() });
     await migrateSignflow(db);
     let seed: SeedResult | undefined;
-    if (dialectOf(config.database.url) === 'sqlite') {
+    if (dialectOf(crmUrl) === 'sqlite') {
       await migrateCrm(db, config.crm);
       seed = await seedDemo(db, config.crm);
-      log(`[dev] CRM database migrated and seeded: ${config.database.url}`);
+      log(`[dev] CRM database migrated and seeded: ${crmUrl}`);
     } else {
       // A MySQL URL may be a real CRM: only the plugin's own tables are ours to create.
       log('[dev] MySQL database: plugin tables migrated; CRM schema and demo data left alone');
@@ -392,8 +396,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     }
 
     // 10. The same settings for the CLI in another shell.
-    const databaseUrl =
-      dialectOf(config.database.url) === 'sqlite' ? path.resolve(config.database.url) : config.database.url;
+    const databaseUrl = dialectOf(crmUrl) === 'sqlite' ? path.resolve(crmUrl) : crmUrl;
     const k = config.konnektor;
     const envFile = writeDevEnvFile(dataDir, {
       TEMPORAL_ADDRESS: config.temporal.address,
@@ -424,7 +427,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         dbFile: temporal ? temporalDbFile : undefined,
         uiCodecEndpoint: temporal && codecServer ? codecEndpointForUi : undefined,
       },
-      database: { url: config.database.url, seeded: seed !== undefined, seed },
+      database: { url: crmUrl, seeded: seed !== undefined, seed },
       mail: { smtpUrl: config.mail.smtpUrl, inboxUrl: page.url.replace(host, 'localhost'), dir: mailDir },
       webhooks: webhookReceiver
         ? {

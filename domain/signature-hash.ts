@@ -9,6 +9,11 @@
  *   image-sha256:<lowercase hex SHA-256 of the PNG bytes, or "-" when there is no image>
  *   signed-at:<ISO 8601 UTC with milliseconds, e.g. 2026-11-23T17:30:00.000Z>
  *
+ * signflow signs at whole seconds (`hashableSigningTime`: the milliseconds are always `.000`), because a CRM's plain
+ * `DATETIME` column keeps no fraction and MySQL rounds what MariaDB truncates: a time the column cannot hold exactly
+ * would make the hash unverifiable from what the CRM stores. Signatures written before that rule, with milliseconds,
+ * still verify where the column kept them (`DATETIME(3)`, SQLite).
+ *
  * MD5 is what the CRM's column asks for; it identifies, it does not protect. The SHA-256 digests inside make the
  * input collision-resistant, and the practice's QES countersignature is what carries legal weight.
  */
@@ -20,6 +25,14 @@ export interface SignatureHashInput {
   method: 'click' | 'drawn' | 'staff';
   imageSha256?: string;
   signedAt: Date | string;
+}
+
+/**
+ * The signing time as it is written and hashed: cut to whole seconds, so every DATETIME column (with or without
+ * fractional seconds, truncating or rounding) stores exactly the value that was hashed.
+ */
+export function hashableSigningTime(at: Date): Date {
+  return new Date(Math.floor(at.getTime() / 1000) * 1000);
 }
 
 export function canonicalSignatureText(input: SignatureHashInput): string {

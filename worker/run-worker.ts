@@ -15,7 +15,7 @@ import { createDataConverter, FAILURE_CONVERTER_PATH } from '../codec/data-conve
 import { createDb } from '../db/connection';
 import { createMailer, type Mailer } from '../mail/mailer';
 import { loadMailTemplates } from '../mail/render-mail';
-import type { SignflowConfig } from '../temporal.config';
+import { databaseUrl, type SignflowConfig } from '../temporal.config';
 
 export interface RunWorkerOptions {
   /** A pre-built bundle (`bundleWorkflowCode`); without it the worker bundles `workflows/` at start (~10 s). */
@@ -44,7 +44,7 @@ export interface RunningWorker {
 export async function createWorker(config: SignflowConfig, opts: RunWorkerOptions = {}): Promise<RunningWorker> {
   const ownDb = !opts.db;
   const ownMailer = !opts.mailer;
-  const db = opts.db ?? createDb(config.database.url, { poolMax: config.database.poolMax });
+  const db = opts.db ?? createDb(databaseUrl(config), { poolMax: config.database.poolMax });
   const mailer = opts.mailer ?? createMailer(config.mail.smtpUrl, config.mail.from);
   const connection =
     opts.connection ??

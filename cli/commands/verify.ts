@@ -1,22 +1,38 @@
-/** `signflow verify <signatureId>`: exit 0 when the stored MD5 matches the recomputed one, 1 when it does not. */
-import type { Command } from 'commander';
+/**
+ * `signflow verify <contractId>` (or `--signature <id>`): exit 0 when the stored MD5 matches the recomputed one, 1 when
+ * it does not. Like every other verb it takes the contract id; the signature id is for rows a contract no longer
+ * points at (a withdrawn request's, or one found in a report).
+ */
+import { Option, type Command } from 'commander';
 import { parseId } from '../arguments';
 import type { CliContext } from '../context';
-import { ExitCode } from '../exit-codes';
+import { ExitCode, usageError } from '../exit-codes';
 import type { Runner } from '../runner';
-import { verifySignature } from '../signature-verification';
+import { signatureIdOfContract, verifySignature } from '../signature-verification';
 
-async function verify(ctx: CliContext, signatureId: number): Promise<ExitCode> {
+async function verify(
+  ctx: CliContext,
+  contractId: number | undefined,
+  bySignature: number | undefined
+): Promise<ExitCode> {
+  if ((contractId === undefined) === (bySignature === undefined)) {
+    throw usageError('give a contract id, or --signature <id> instead of it (not both)');
+  }
+  const signatureId = bySignature ?? (await signatureIdOfContract(ctx.db, ctx.config.crm, contractId as number));
   const v = await verifySignature(ctx.db, ctx.config.crm, signatureId);
   ctx.out.result(v, () => {
+    const subject = `${v.contractId === null ? '' : `contract ${v.contractId}, `}signature ${signatureId}`;
     const head = v.match
-      ? `signature ${signatureId}: MD5 matches (${v.computedMd5})`
-      : `signature ${signatureId}: MISMATCH: stored ${v.storedMd5}, recomputed ${v.computedMd5}`;
+      ? `${subject}: MD5 matches (${v.computedMd5})`
+      : `${subject}: MISMATCH: stored ${v.storedMd5}, recomputed ${v.computedMd5}`;
+    const recovered = v.signedAtRecovered
+      ? `\nthe signing-time column keeps whole seconds; the hash was made at ${v.signedAtRecovered} (within the stored second)`
+      : '';
     const doc =
       v.documentDigestMatches === false
         ? `\ndocument ${v.inputs.documentId}: its bytes no longer match its stored SHA-256: the document was changed`
         : '';
-    return `${head}${doc}\n\nhashed:\n${v.canonicalText}`;
+    return `${head}${recovered}${doc}\n\nhashed:\n${v.canonicalText}`;
   });
   return v.match ? ExitCode.OK : ExitCode.REJECTED;
 }
@@ -24,8 +40,11 @@ async function verify(ctx: CliContext, signatureId: number): Promise<ExitCode> {
 export function registerVerify(program: Command, run: Runner): void {
   program
     .command('verify')
-    .description("recompute a signature's MD5 hash from the database and compare it with the stored one")
-    .argument('<signatureId>', 'Unterschrift id', parseId)
+    .description("recompute a contract's signature MD5 hash from the database and compare it with the stored one")
+    .argument('[contractId]', 'Honorarvertrag id (its gültig signature is checked)', parseId)
+    .addOption(new Option('--signature <id>', "check this Unterschrift id instead of a contract's").argParser(parseId))
     .option('--json', 'print one JSON document (for scripts)')
-    .action((id: number, opts: { json?: boolean }) => run(opts, (ctx) => verify(ctx, id)));
+    .action((id: number | undefined, opts: { json?: boolean; signature?: number }) =>
+      run(opts, (ctx) => verify(ctx, id, opts.signature))
+    );
 }

@@ -237,9 +237,10 @@ describe('a contract from start to verify', () => {
   });
 
   test('verify recomputes the MD5 from the database: exit 0 on match', async () => {
-    const run = await runCli(['verify', String(signatureId), '--json'], env);
+    const run = await runCli(['verify', String(contractId), '--json'], env);
     expect(run.code).toBe(0);
     expect(run.json()).toMatchObject({
+      contractId,
       signatureId,
       match: true,
       inputs: { method: 'click' },
@@ -287,7 +288,7 @@ describe('drawn signatures, staff confirmation, tampering', () => {
     expect(signed.json()).toMatchObject({ kind: 'signed', method: 'drawn' });
     const signatureId: number = signed.json().signatureId;
 
-    const ok = await runCli(['verify', String(signatureId), '--json'], env);
+    const ok = await runCli(['verify', '--signature', String(signatureId), '--json'], env);
     expect(ok.code).toBe(0);
     expect(ok.json()).toMatchObject({ match: true, inputs: { method: 'drawn' } });
     const imageDocumentId: number = ok.json().inputs.imageDocumentId;
@@ -302,12 +303,12 @@ describe('drawn signatures, staff confirmation, tampering', () => {
       .where(d.id, imageDocumentId)
       .update({ [d.content]: PNG.sync.write(other) });
 
-    const bad = await runCli(['verify', String(signatureId), '--json'], env);
+    const bad = await runCli(['verify', '--signature', String(signatureId), '--json'], env);
     expect(bad.code).toBe(1);
     const v = bad.json();
     expect(v.match).toBe(false);
     expect(v.computedMd5).not.toBe(v.storedMd5);
-    const human = await runCli(['verify', String(signatureId)], env);
+    const human = await runCli(['verify', '--signature', String(signatureId)], env);
     expect(human.code).toBe(1);
     expect(human.stdout).toContain('MISMATCH');
   });
@@ -323,7 +324,7 @@ describe('drawn signatures, staff confirmation, tampering', () => {
       .db(s.table)
       .where(s.id, signatureId)
       .update({ [s.signedAt]: new Date(Date.parse(signed.json().confirmedAt) + 1) });
-    const run = await runCli(['verify', String(signatureId), '--json'], env);
+    const run = await runCli(['verify', '--signature', String(signatureId), '--json'], env);
     expect(run.code).toBe(1);
     expect(run.json().match).toBe(false);
   });
@@ -333,7 +334,7 @@ describe('drawn signatures, staff confirmation, tampering', () => {
     const run = await runCli(['confirm', String(contractId), '--staff', String(t.seed.staffContactId), '--json'], env);
     expect(run.code).toBe(0);
     expect(run.json()).toMatchObject({ kind: 'confirmed', method: 'staff', userContactId: t.seed.staffContactId });
-    const verify = await runCli(['verify', String(run.json().signatureId), '--json'], env);
+    const verify = await runCli(['verify', String(contractId), '--json'], env);
     expect(verify.code).toBe(0);
     expect(verify.json().inputs.method).toBe('staff');
   });

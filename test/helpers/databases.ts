@@ -143,7 +143,7 @@ export async function createTestDb(
   const { url, drop } = await makeDatabase(name);
   const overrides = deepMerge(options.config ?? {}, { database: { url }, crm: options.crm ?? {} });
   const config = loadConfig(overrides, {});
-  const db = createDb(url, { poolMax: 4 });
+  const db = createDb(url, { poolMax: 4, createSqliteFile: true });
   let destroyed = false;
   const destroy = async (): Promise<void> => {
     if (destroyed) return;

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { connectClient } from '../client/connect';
 import { createDataConverter } from '../codec/data-converter';
 import { createDb } from '../db/connection';
+import { assertMappingMatchesDatabase } from '../db/mapping-check';
 import { databaseUrl, loadConfig, type SignflowConfig } from '../temporal.config';
 import { buildApi, type BuildApiOptions } from './server';
 
@@ -31,6 +32,11 @@ export async function runApi(
 ): Promise<RunningApi> {
   const ownDb = !options.db;
   const db = options.db ?? createDb(databaseUrl(config), { poolMax: config.database.poolMax });
+  // Refuse to start on a mapping the database does not match: every request would fail on it later.
+  await assertMappingMatchesDatabase(db, config.crm).catch(async (err: unknown) => {
+    if (ownDb) await db.destroy();
+    throw err;
+  });
   // The payload codec of the worker: updates carry personal data and the answers come back encrypted.
   const temporal = await connectClient(config, { dataConverter: createDataConverter(config) }).catch(
     async (err: unknown) => {

@@ -35,6 +35,8 @@ export function exitCodeOfDomainError(code: ErrorCode): ExitCode {
       return ExitCode.NOT_FOUND;
     case ErrorCode.SIGNATURE_NOT_READY:
       return ExitCode.RETRY_LATER;
+    case ErrorCode.CRM_MAPPING_INVALID:
+      return ExitCode.CONFIG;
     case ErrorCode.CONTACT_EMAIL_INVALID:
     case ErrorCode.CONTRACT_NOT_SENDABLE:
     case ErrorCode.TEMPLATE_VALUE_MISSING:

@@ -46,6 +46,13 @@ export const ErrorCode = {
    * server and gets the same answer: fix the contact's address (or ask the mail admin), then start the step again.
    */
   MAIL_REJECTED: 'MAIL_REJECTED',
+  /**
+   * The CRM database lacks a table or column the mapping names (MySQL `ER_BAD_FIELD_ERROR`/`ER_NO_SUCH_TABLE`, SQLite
+   * "no such column"): a configuration fault, not a passing one, so it is not retried. The message names the column.
+   * Fix the CRM schema or `SIGNFLOW_CRM_MAPPING` (`signflow doctor` lists every mismatch), then start the contract
+   * again.
+   */
+  CRM_MAPPING_INVALID: 'CRM_MAPPING_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

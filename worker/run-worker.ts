@@ -13,6 +13,7 @@ import type { KonnektorClient } from '../activities/konnektor/konnektor-client';
 import { connectClient } from '../client/connect';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../codec/data-converter';
 import { createDb } from '../db/connection';
+import { assertMappingMatchesDatabase } from '../db/mapping-check';
 import { createMailer, type Mailer } from '../mail/mailer';
 import { loadMailTemplates } from '../mail/render-mail';
 import { databaseUrl, type SignflowConfig } from '../temporal.config';
@@ -45,6 +46,11 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
   const ownDb = !opts.db;
   const ownMailer = !opts.mailer;
   const db = opts.db ?? createDb(databaseUrl(config), { poolMax: config.database.poolMax });
+  // A mapped column the CRM lacks would otherwise surface as a contract stuck in its first step.
+  await assertMappingMatchesDatabase(db, config.crm).catch(async (err: unknown) => {
+    if (ownDb) await db.destroy();
+    throw err;
+  });
   const mailer = opts.mailer ?? createMailer(config.mail.smtpUrl, config.mail.from);
   const connection =
     opts.connection ??

@@ -91,7 +91,8 @@ test('renderTable pads by characters (umlauts), cuts long cells, writes booleans
 
 describe('classifyError', () => {
   test('every domain error code has an exit code (exhaustive)', () => {
-    for (const code of Object.values(ErrorCode)) expect([1, 3, 6]).toContain(exitCodeOfDomainError(code));
+    for (const code of Object.values(ErrorCode)) expect([1, 3, 5, 6]).toContain(exitCodeOfDomainError(code));
+    expect(exitCodeOfDomainError(ErrorCode.CRM_MAPPING_INVALID)).toBe(ExitCode.CONFIG);
     expect(exitCodeOfDomainError(ErrorCode.CONTRACT_NOT_FOUND)).toBe(ExitCode.NOT_FOUND);
     expect(exitCodeOfDomainError(ErrorCode.SIGNATURE_NOT_READY)).toBe(ExitCode.RETRY_LATER);
   });

@@ -31,13 +31,14 @@ describe.each(testDatabases())('recordManualConfirmation on $name', ({ name }) =
     const { fresh, prep } = await prepared();
     const staff = t.seed.staffContactId;
     const contractBefore = (await readContract(t.db, crm, fresh.contractId))!;
-    const confirmedAt = '2026-11-28T14:05:09.321Z';
+    // Whole seconds are stored and hashed (domain/signature-hash.ts).
+    const confirmedAt = '2026-11-28T14:05:09.000Z';
 
     const outcome = await activities.recordManualConfirmation({
       ...fresh.ref,
       signatureId: prep.signatureId,
       staffContactId: staff,
-      confirmedAt,
+      confirmedAt: '2026-11-28T14:05:09.321Z',
     });
 
     const document = (await readDocument(t.db, crm, prep.documentId))!;

@@ -55,14 +55,15 @@ describe.each(testDatabases())('recordSignature on $name', ({ name }) => {
     const { fresh, prep } = await prepared();
     const contractBefore = (await readContract(t.db, crm, fresh.contractId))!;
     const documentsBefore = await countRows(t.db, 'dokumente');
-    const signedAt = '2026-11-23T17:30:00.123Z';
+    // The click's milliseconds are cut: the CRM's DATETIME column must hold exactly the hashed time.
+    const signedAt = '2026-11-23T17:30:00.000Z';
 
     const outcome = await activities.recordSignature({
       ...fresh.ref,
       signatureId: prep.signatureId,
       contactId: fresh.contactId,
       method: 'click',
-      signedAt,
+      signedAt: '2026-11-23T17:30:00.123Z',
     });
 
     const md5Hash = await md5FromDatabase(prep.signatureId, 'click');
@@ -117,14 +118,14 @@ describe.each(testDatabases())('recordSignature on $name', ({ name }) => {
     const crm = t.config.crm;
     const { fresh, prep } = await prepared();
     const image = pngBase64();
-    const signedAt = '2026-11-24T08:15:42.007Z';
+    const signedAt = '2026-11-24T08:15:42.000Z';
     const outcome = await activities.recordSignature({
       ...fresh.ref,
       signatureId: prep.signatureId,
       contactId: fresh.contactId,
       method: 'drawn',
       imagePngBase64: image,
-      signedAt,
+      signedAt: '2026-11-24T08:15:42.007Z',
     });
 
     const signature = (await readSignature(t.db, crm, prep.signatureId))!;
@@ -207,8 +208,9 @@ describe.each(testDatabases())('recordSignature on $name', ({ name }) => {
     const base = { ...fresh.ref, signatureId: prep.signatureId, contactId: fresh.contactId };
     await activities.recordSignature({ ...base, method: 'click', signedAt: '2026-11-25T10:00:00.000Z' });
     const after = await snapshotTables(t.db, t.config.crm);
+    // Signing times are whole seconds (what a DATETIME column keeps): another second is another signature.
     await expectRejected(
-      activities.recordSignature({ ...base, method: 'click', signedAt: '2026-11-25T10:00:00.001Z' }),
+      activities.recordSignature({ ...base, method: 'click', signedAt: '2026-11-25T10:00:01.000Z' }),
       ErrorCode.SIGNATURE_ALREADY_CONFIRMED,
       [fresh.firstName, fresh.lastName, fresh.email]
     );
@@ -344,12 +346,21 @@ describe.each(testDatabases())('recordSignature on $name', ({ name }) => {
     expect(await snapshotTables(t.db, t.config.crm)).toEqual(before);
   });
 
+  test('the same signer and method again within the same second is the same signature: nothing new is written', async () => {
+    const { fresh, prep } = await prepared();
+    const base = { ...fresh.ref, signatureId: prep.signatureId, contactId: fresh.contactId, method: 'click' as const };
+    const first = await activities.recordSignature({ ...base, signedAt: '2026-11-27T11:00:00.100Z' });
+    const after = await snapshotTables(t.db, t.config.crm);
+    expect(await activities.recordSignature({ ...base, signedAt: '2026-11-27T11:00:00.900Z' })).toEqual(first);
+    expect(await snapshotTables(t.db, t.config.crm)).toEqual(after);
+  });
+
   test('two concurrent signatures with different times: exactly one wins, the other is rejected', async () => {
     const { fresh, prep } = await prepared();
     const base = { ...fresh.ref, signatureId: prep.signatureId, contactId: fresh.contactId, method: 'click' as const };
     const results = await Promise.allSettled([
       activities.recordSignature({ ...base, signedAt: '2026-11-27T10:00:00.000Z' }),
-      activities.recordSignature({ ...base, signedAt: '2026-11-27T10:00:00.999Z' }),
+      activities.recordSignature({ ...base, signedAt: '2026-11-27T10:00:01.999Z' }),
     ]);
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

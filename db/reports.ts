@@ -6,6 +6,7 @@
  * One module for every door: the HTTP API (JSON and CSV) and the CLI (`signflow report`, tables) show the same rows
  * under the same column labels.
  */
+import { stringify } from 'csv-stringify/sync';
 import type { Knex } from 'knex';
 import type { CrmMapping } from './crm-mapping';
 import { toBool, toDate } from './crm-repository';
@@ -298,4 +299,33 @@ export async function pendingSignatures(db: Knex, crm: CrmMapping, contactId: nu
     contractTitle: str(r.contractTitle),
     requestedAt: iso(r.requestedAt),
   }));
+}
+
+/**
+ * CSV injection (OWASP "CSV Injection"): a spreadsheet evaluates a cell that begins with `=`, `+`, `-`, `@`, a tab or a
+ * carriage return as a formula (`=HYPERLINK(…)`, `-2+3+cmd|' /C calc'!A0`, `@SUM(…)`). Such a text cell gets a leading
+ * apostrophe, which spreadsheets show as text and do not evaluate. Covered too: a line feed, leading blanks before one
+ * of those characters (some spreadsheets trim them), and the full-width forms (＝＋－＠) that some locales accept.
+ * Numbers and booleans are written as they are: a number is never a formula.
+ */
+const FORMULA_START = /^[\s\u00a0\u3000]*[=+\-@\uff1d\uff0b\uff0d\uff20]|^[\t\r\n]/;
+
+export function neutraliseCsvCell(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+/** CSV cells as a German spreadsheet user reads them: Ja/Nein, empty for null, text neutralised (see above). */
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'boolean') return value ? 'Ja' : 'Nein';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return neutraliseCsvCell(String(value));
+}
+
+/** A report as CSV (header row = the column labels, CRLF line ends), for every door that offers CSV. */
+export function reportCsv<Row>(columns: Column<Row>[], rows: Row[]): string {
+  return stringify(
+    rows.map((row) => columns.map((c) => csvCell(row[c.key]))),
+    { header: true, columns: columns.map((c) => neutraliseCsvCell(c.label)), record_delimiter: 'windows' }
+  );
 }

@@ -3,7 +3,6 @@
  * contact's pending signatures ("Ausstehende Unterschriften").
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { stringify } from 'csv-stringify/sync';
 import { readContact } from '../../db/crm-repository';
 import { ErrorCode } from '../../domain/errors';
 import type { ApiContext } from '../context';
@@ -12,6 +11,7 @@ import { portalDocumentUrl } from '../context';
 import {
   CONTRACT_REPORT_COLUMNS,
   contractsReport,
+  reportCsv,
   pendingSignatures,
   SIGNATURE_REPORT_COLUMNS,
   signaturesReport,
@@ -27,19 +27,8 @@ import {
   signaturesReportResponse,
 } from '../schemas';
 
-/** CSV cells as a German spreadsheet user reads them: Ja/Nein, empty for null. */
-function cell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'boolean') return value ? 'Ja' : 'Nein';
-  return String(value);
-}
-
-export function toCsv<Row>(columns: Column<Row>[], rows: Row[]): string {
-  return stringify(
-    rows.map((row) => columns.map((c) => cell(row[c.key]))),
-    { header: true, columns: columns.map((c) => c.label), record_delimiter: 'windows' }
-  );
-}
+/** Kept as the route's name for it; the rendering (and its CSV-injection guard) lives in db/reports.ts. */
+export const toCsv = reportCsv;
 
 /** True when the caller prefers CSV over JSON (plain `Accept: text/csv`, or listed before JSON). */
 export function wantsCsv(request: FastifyRequest): boolean {

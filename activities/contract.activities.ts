@@ -57,6 +57,8 @@ interface Confirmation {
   requiredSigner?: number;
   at: Date;
   image?: Buffer;
+  /** The portal's client (signatures only), for the audit trail. */
+  client?: { ip?: string; userAgent?: string };
 }
 
 function parseTime(value: string, field: string, contractId: number): Date {
@@ -315,7 +317,14 @@ export function createContractActivities(deps: ContractActivityDeps) {
       contractId: ref.contractId,
       event: c.kind === 'signed' ? 'signature-recorded' : 'signature-confirmed-manually',
       at: c.at,
-      detail: { signatureId: signature.id, userContactId: c.userContactId, method: c.method, imageDocumentId, md5Hash },
+      detail: {
+        signatureId: signature.id,
+        userContactId: c.userContactId,
+        method: c.method,
+        imageDocumentId,
+        md5Hash,
+        ...(c.client ? { ip: c.client.ip ?? null, userAgent: c.client.userAgent ?? null } : {}),
+      },
     });
     return outcome;
   }
@@ -484,6 +493,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
             requiredSigner: input.contactId,
             at,
             image,
+            client: { ip: input.ip, userAgent: input.userAgent },
           })
         );
       });

@@ -15,6 +15,7 @@ import { createMailActivities } from './mail.activities';
 import { createOutboxActivities } from '../outbox/outbox.activities';
 import { createWebhookActivities } from './webhook.activities';
 import { createStaffMailActivities } from './staff-mail.activities';
+import { createDocumentViewActivities } from './document-view.activities';
 
 export interface ActivityDeps {
   config: SignflowConfig;
@@ -47,6 +48,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOutboxActivities({ config: deps.config, db: deps.db, client: deps.temporal }),
     ...createWebhookActivities(deps),
     ...createStaffMailActivities(deps),
+    ...createDocumentViewActivities(deps),
   };
 }
 

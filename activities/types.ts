@@ -56,6 +56,9 @@ export interface RecordSignatureInput extends ContractRef {
   imagePngBase64?: string;
   /** ISO time the workflow accepted the signature; goes into the MD5 canonical form. */
   signedAt: string;
+  /** The portal's client as the portal passed it (optional): audit trail only, not hashed. */
+  ip?: string;
+  userAgent?: string;
 }
 
 export interface RecordConfirmationInput extends ContractRef {

@@ -115,6 +115,12 @@ export const signBody = {
       type: 'string',
       description: 'Base64 PNG (a `data:image/png;base64,` prefix is accepted); required for `drawn` only.',
     },
+    ip: { type: 'string', maxLength: 64, description: "The client's IP address as the portal saw it (optional)." },
+    userAgent: {
+      type: 'string',
+      maxLength: 512,
+      description: "The client's user agent as the portal saw it (optional).",
+    },
   },
 } as const;
 

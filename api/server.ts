@@ -14,6 +14,7 @@ import { ApiError, ApiErrorCode, type ErrorBody } from './errors';
 import { registerDevPortal } from './portal/routes';
 import { registerContractRoutes } from './routes/contracts';
 import { registerReadRoutes } from './routes/reports';
+import { registerViewRoutes } from './routes/views';
 import { errorSchema } from './schemas';
 
 export const API_PREFIX = '/api/v1';
@@ -196,6 +197,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
       registerContractRoutes(api, ctx);
       registerReadRoutes(api, ctx);
+      registerViewRoutes(api, ctx);
     },
     { prefix: API_PREFIX }
   );

@@ -8,6 +8,7 @@ import type { SignflowConfig } from '../temporal.config';
 import {
   confirmManuallyUpdate,
   contractWorkflowId,
+  documentViewedSignal,
   qesSignerWorkflowId,
   resendSignal,
   SA_CRM_CONTRACT_ID,
@@ -18,6 +19,7 @@ import {
   type ContractResult,
   type ContractState,
   type ContractWorkflowInput,
+  type DocumentViewedInput,
   type SignatureOutcome,
   type SignInput,
   type WithdrawInput,
@@ -111,6 +113,14 @@ export async function withdrawContract(client: Client, contractId: number, input
 
 export async function resendInvitation(client: Client, contractId: number): Promise<void> {
   await contractHandle(client, contractId).signal(resendSignal);
+}
+
+export async function recordDocumentView(
+  client: Client,
+  contractId: number,
+  input: DocumentViewedInput
+): Promise<void> {
+  await contractHandle(client, contractId).signal(documentViewedSignal, input);
 }
 
 export async function contractStatus(client: Client, contractId: number): Promise<ContractState> {

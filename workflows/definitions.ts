@@ -82,6 +82,10 @@ export interface SignInput {
   method: SignatureMethod;
   /** Base64 PNG, required for `drawn`, forbidden for `click`. An all-white image is valid. */
   imagePngBase64?: string;
+  /** The client's IP address as the portal saw it (optional; audit trail and Prüfprotokoll). */
+  ip?: string;
+  /** The client's user agent as the portal saw it (optional). */
+  userAgent?: string;
 }
 
 /** Update `confirmManually`: staff confirm instead of the contact. */
@@ -99,6 +103,19 @@ export interface SignatureOutcome {
   /** ISO timestamp of the confirmation. */
   confirmedAt: string;
   md5Hash: string;
+}
+
+/**
+ * Signal `documentViewed`: the portal showed the document to the contact (the dev portal page and
+ * `POST /contracts/{id}/views`). The first view of the contact the document was made for is `contract.viewed`; every
+ * view is in the audit trail. IP address and user agent are the client's, as the portal passes them; never required.
+ */
+export interface DocumentViewedInput {
+  contactId: number;
+  /** The client's IP address as the portal saw it (max 64 characters). */
+  ip?: string;
+  /** The client's user agent as the portal saw it (max 512 characters). */
+  userAgent?: string;
 }
 
 export interface WithdrawInput {
@@ -164,6 +181,10 @@ export interface ContractState {
   mailsSkipped?: string[];
   /** Set while a mail waits for its next attempt after a transient failure; cleared once it is sent. */
   mailTrouble?: MailTrouble;
+  /** How often the contact opened the document in the portal. */
+  views?: number;
+  /** ISO time of the first view. */
+  firstViewedAt?: string;
 }
 
 /** What the workflow returns: the contract's outcome in one object. */
@@ -231,6 +252,7 @@ export const signUpdate = defineUpdate<SignatureOutcome, [SignInput]>('sign');
 export const confirmManuallyUpdate = defineUpdate<SignatureOutcome, [ConfirmManuallyInput]>('confirmManually');
 export const withdrawSignal = defineSignal<[WithdrawInput?]>('withdraw');
 export const resendSignal = defineSignal<[]>('resend');
+export const documentViewedSignal = defineSignal<[DocumentViewedInput]>('documentViewed');
 export const comfortSignatureReactivatedSignal =
   defineSignal<[ComfortSignatureReactivatedInput?]>('comfortSignatureReactivated');
 export const statusQuery = defineQuery<ContractState>('status');

@@ -11,6 +11,7 @@ import {
   comfortSignatureReactivatedSignal,
   confirmManuallyUpdate,
   countersignProgressSignal,
+  documentViewedSignal,
   resendSignal,
   SA_CONTRACT_STATUS,
   SA_SIGNATURE_STATUS,
@@ -230,6 +231,8 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
               method: sign.method,
               imagePngBase64: sign.imagePngBase64,
               signedAt: iso(Date.now()),
+              ip: sign.ip?.slice(0, 64),
+              userAgent: sign.userAgent?.slice(0, 512),
             },
           ]
         );
@@ -281,6 +284,31 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   });
   wf.setHandler(resendSignal, () => {
     resendsRequested++;
+  });
+  wf.setHandler(documentViewedSignal, async (view) => {
+    // Only the views of the contact the document was made for count; a view before the document exists cannot be.
+    if (!prepared || view.contactId !== prepared.contactId) return;
+    const viewNumber = (state.views ?? 0) + 1;
+    const at = iso(Date.now());
+    state.views = viewNumber;
+    if (viewNumber === 1) {
+      state.firstViewedAt = at;
+      notify.emit('contract.viewed', { documentId: prepared.documentId, contactId: view.contactId, firstViewedAt: at });
+    }
+    await acts.recordDocumentView.executeWithOptions(
+      { ...DB_WRITE, summary: `Ansicht ${viewNumber} des Dokuments durch Kontakt ${view.contactId} protokollieren` },
+      [
+        {
+          ...ref,
+          documentId: prepared.documentId,
+          contactId: view.contactId,
+          viewNumber,
+          at,
+          ip: view.ip?.slice(0, 64),
+          userAgent: view.userAgent?.slice(0, 512),
+        },
+      ]
+    );
   });
 
   /** Latest word from the eHBA's signing workflow about this contract's countersignature. */

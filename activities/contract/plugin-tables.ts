@@ -61,9 +61,13 @@ export type AuditEvent =
   /** An invitation or reminder not sent because the signature was no longer pending. */
   | 'mail-skipped'
   /** A request whose workflow failed after writing was undone: signature voided, contract status restored. */
-  | 'signature-request-reverted';
+  | 'signature-request-reverted'
+  | 'document-viewed';
 
-/** `detail` holds ids, hashes and labels only: the trail is read by ops, not by the data-protection officer. */
+/**
+ * `detail` holds ids, hashes and labels; for the portal's steps also the client's IP address and user agent as the
+ * portal passed them, the evidence the completion certificate (Prüfprotokoll) shows.
+ */
 export async function appendAudit(
   trx: Knex | Knex.Transaction,
   event: { workflowId: string; contractId: number; event: AuditEvent; at: Date; detail: Record<string, unknown> }

@@ -99,7 +99,10 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
     }
   );
 
-  app.post<{ Params: IdParams; Body: { contactId: number; method: SignatureMethod; imagePngBase64?: string } }>(
+  app.post<{
+    Params: IdParams;
+    Body: { contactId: number; method: SignatureMethod; imagePngBase64?: string; ip?: string; userAgent?: string };
+  }>(
     '/contracts/:id/signature',
     {
       config: { roles: ['portal'], action: 'sign contracts' },
@@ -113,8 +116,8 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
     },
     async (request) => {
       const id = request.params.id;
-      const { contactId, method, imagePngBase64 } = request.body;
-      const input: SignInput = { contactId, method };
+      const { contactId, method, imagePngBase64, ip, userAgent } = request.body;
+      const input: SignInput = { contactId, method, ip, userAgent };
       if (method === 'click' && imagePngBase64 !== undefined) {
         throw new ApiError(
           422,

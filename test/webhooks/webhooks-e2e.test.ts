@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { contractStatus, signContract, startContractWorkflow } from '../../client/contract-client';
+import { contractStatus, recordDocumentView, signContract, startContractWorkflow } from '../../client/contract-client';
 import { listDeliveries } from '../../webhooks/delivery-log';
 import { startDevWebhookReceiver, type DevWebhookReceiver, type ReceivedWebhook } from '../../webhooks/dev-receiver';
 import { replayDelivery } from '../../webhooks/replay-delivery';
@@ -28,13 +28,13 @@ let stack: ContractStack;
 let dir: string;
 let crmPort: number;
 let crm: DevWebhookReceiver;
-let audit: DevWebhookReceiver;
+let auditReceiver: DevWebhookReceiver;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-webhooks-'));
   crmPort = await getFreePort();
   crm = await startDevWebhookReceiver({ secret: crmSecret, port: crmPort, dir: path.join(dir, 'crm') });
-  audit = await startDevWebhookReceiver({ secret: auditSecret, dir: path.join(dir, 'audit') });
+  auditReceiver = await startDevWebhookReceiver({ secret: auditSecret, dir: path.join(dir, 'audit') });
   server = await startDevServer();
   stack = await startContractStack(server.env, {
     config: {
@@ -43,7 +43,7 @@ beforeAll(async () => {
           { name: 'crm', url: crm.hookUrl, secret: crmSecret },
           {
             name: 'audit',
-            url: audit.hookUrl,
+            url: auditReceiver.hookUrl,
             secret: auditSecret,
             events: ['contract.completed'],
             personalData: true,
@@ -58,7 +58,7 @@ afterAll(async () => {
   await stack?.stop();
   await server?.stop();
   await crm?.close();
-  await audit?.close();
+  await auditReceiver?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -69,10 +69,18 @@ test('the receiver is killed mid-run: the contract goes on, and each event ends 
   const contractId = await addSendableContract(t);
   await startContractWorkflow(client, config, contractId);
   await crm.waitFor((all) => typesOf(all).includes('contract.sent'));
+  const signer = t.seed.contactIds[0] as number;
+
+  // Two views by the signer (the first is contract.viewed), one by someone else (not counted).
+  await recordDocumentView(client, contractId, { contactId: signer, ip: '203.0.113.7', userAgent: 'Browser/1' });
+  await recordDocumentView(client, contractId, { contactId: signer + 1000 });
+  await recordDocumentView(client, contractId, { contactId: signer, userAgent: 'Browser/2' });
+  await eventually(async () => expect((await contractStatus(client, contractId)).views).toBe(2));
+  await crm.waitFor((all) => typesOf(all).includes('contract.viewed'));
 
   // Kill the receiver, then sign: the contract must complete although no delivery gets through.
   await crm.close();
-  await signContract(client, contractId, { contactId: t.seed.contactIds[0] as number, method: 'click' });
+  await signContract(client, contractId, { contactId: signer, method: 'click', ip: '203.0.113.8', userAgent: 'UA/3' });
   await eventually(async () => expect((await contractStatus(client, contractId)).phase).toBe('completed'), 60_000);
   // The signed event was attempted and failed while the receiver was down.
   const failing = await eventually(async () => {
@@ -85,7 +93,7 @@ test('the receiver is killed mid-run: the contract goes on, and each event ends 
 
   // Back on the same port with what it had accepted before the kill.
   crm = await startDevWebhookReceiver({ secret: crmSecret, port: crmPort, dir: path.join(dir, 'crm') });
-  const expected = ['contract.sent', 'contract.signed', 'contract.completed'];
+  const expected = ['contract.sent', 'contract.viewed', 'contract.signed', 'contract.completed'];
   await crm.waitFor((all) => expected.every((e) => typesOf(all.filter((r) => r.verified)).includes(e)), 120_000);
   const result = await settledResult(client, contractId, 120_000);
   expect(result.outcome).toBe('signed');
@@ -111,6 +119,16 @@ test('the receiver is killed mid-run: the contract goes on, and each event ends 
     data: { contractId, method: 'click', signatureStatus: 'gültig', contractStatus: 'in Durchführung' },
   });
 
+  // Every view and the signature are in the audit trail, with the client as the portal passed it.
+  const audit = await t.db('signflow_audit_events').where({ contract_id: contractId }).orderBy('id');
+  const views = audit.filter((a) => a.event === 'document-viewed').map((a) => JSON.parse(a.detail));
+  expect(views).toEqual([
+    expect.objectContaining({ contactId: signer, viewNumber: 1, ip: '203.0.113.7', userAgent: 'Browser/1' }),
+    expect.objectContaining({ contactId: signer, viewNumber: 2, ip: null, userAgent: 'Browser/2' }),
+  ]);
+  const recorded = JSON.parse(audit.find((a) => a.event === 'signature-recorded').detail);
+  expect(recorded).toMatchObject({ ip: '203.0.113.8', userAgent: 'UA/3' });
+
   // The log: delivered, with the failed attempts counted.
   const rows = await listDeliveries(t.db, { contractId });
   const crmRows = rows.filter((r) => r.endpoint === 'crm');
@@ -119,7 +137,7 @@ test('the receiver is killed mid-run: the contract goes on, and each event ends 
   expect(crmRows.find((r) => r.eventType === 'contract.signed')?.attempts).toBeGreaterThanOrEqual(2);
 
   // The filtered endpoint got only its event, with the contact because it opted in.
-  const auditAccepted = audit.accepted().filter((r) => JSON.parse(r.body).data.contractId === contractId);
+  const auditAccepted = auditReceiver.accepted().filter((r) => JSON.parse(r.body).data.contractId === contractId);
   expect(typesOf(auditAccepted)).toEqual(['contract.completed']);
   const contact = await t.db('kontakte').where('id', t.seed.contactIds[0]).first();
   expect(JSON.parse(auditAccepted[0]?.body ?? '{}').data.contact).toMatchObject({ email: contact.email });

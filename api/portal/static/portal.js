@@ -169,6 +169,14 @@
     );
   }
 
-  if (body.dataset.page === 'document') documentPage();
+  if (body.dataset.page === 'document') {
+    // The portal tells the API that the contact opened the document (contract.viewed, audit trail). A finished
+    // contract's document may still be opened; that view is not recorded, and the page does not mind.
+    api('POST', '/contracts/' + body.dataset.contractId + '/views', {
+      contactId: Number(body.dataset.contactId),
+      userAgent: navigator.userAgent.slice(0, 512),
+    }).catch(function () {});
+    documentPage();
+  }
   if (body.dataset.page === 'pending') pendingPage();
 })();

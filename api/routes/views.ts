@@ -1,0 +1,61 @@
+/**
+ * `POST /contracts/{id}/views` (portal): the portal tells that the contact opened the document. The contract's
+ * workflow counts the views, tells the webhook subscribers of the first (`contract.viewed`) and writes each to the
+ * audit trail with the client's IP address and user agent as the portal passes them (optional).
+ */
+import type { FastifyInstance } from 'fastify';
+import { contractStatus, recordDocumentView } from '../../client/contract-client';
+import { contractWorkflowId, type DocumentViewedInput } from '../../workflows/definitions';
+import { describeContract } from '../contract-commands';
+import type { ApiContext } from '../context';
+import { ApiError, ApiErrorCode, closedWorkflowRejection, mapTemporalError } from '../errors';
+import { acceptedSchema, contractParams, errorResponses, ZId } from '../schemas';
+
+export const viewBody = {
+  type: 'object',
+  required: ['contactId'],
+  additionalProperties: false,
+  properties: {
+    contactId: { ...ZId, description: 'The contact logged in to the portal who opened it.' },
+    ip: { type: 'string', maxLength: 64, description: "The client's IP address as the portal saw it (optional)." },
+    userAgent: { type: 'string', maxLength: 512, description: "The client's user agent (optional)." },
+  },
+} as const;
+
+export function registerViewRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { client } = ctx;
+  app.post<{ Params: { id: number }; Body: DocumentViewedInput }>(
+    '/contracts/:id/views',
+    {
+      config: { roles: ['portal'], action: 'record document views' },
+      schema: {
+        summary: 'The contact opened the document in the portal (first view → contract.viewed; every view audited)',
+        tags: ['portal'],
+        params: contractParams,
+        body: viewBody,
+        response: { 202: acceptedSchema, ...errorResponses(404, 409, 415) },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      const description = await describeContract(client, id);
+      if (!description) {
+        throw new ApiError(
+          404,
+          ApiErrorCode.SIGNATURE_REQUEST_NOT_FOUND,
+          `no signature request was started for contract ${id}`
+        );
+      }
+      try {
+        if (description.status.name !== 'RUNNING') {
+          throw closedWorkflowRejection(id, (await contractStatus(client, id)).phase);
+        }
+        await recordDocumentView(client, id, request.body);
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        throw await mapTemporalError(err, id, async () => (await contractStatus(client, id)).phase);
+      }
+      return reply.code(202).send({ contractId: id, workflowId: contractWorkflowId(id), accepted: true });
+    }
+  );
+}

@@ -1,12 +1,26 @@
 /**
  * Who is calling: one credential per caller role, so a role can never do what another role may (the portal cannot
- * confirm for staff). Bearer tokens for every role; the CRM role may instead sign each call with HMAC-SHA256 over
- * `timestamp + "." + rawBody`, valid inside a replay window and only once.
+ * confirm for staff). Bearer tokens for every role; the CRM role may instead sign each call with HMAC-SHA256 over the
+ * canonical string of the request (below), valid inside a replay window and only once.
+ *
+ * Canonical string (version 1), lines joined with a single `\n`, no trailing newline:
+ *
+ *     v1
+ *     <METHOD in upper case>
+ *     <path with query, exactly as sent in the request line, e.g. /api/v1/contracts/12?x=1>
+ *     <timestamp: unix seconds, the X-Signflow-Timestamp header>
+ *     <hex SHA-256 of the raw body bytes; of the empty string for a call without body>
+ *
+ * So a signature is bound to one method, one path and query, one moment and one body: the headers of a signed
+ * `GET /contracts/1` are worthless for `POST /contracts/21/signature-request`. Accepted signatures are remembered until
+ * they leave the window in a `ReplayStore`; the API uses the database (`signflow_hmac_replay`), so a replay fails
+ * after a restart and on every other API process that shares the database.
  *
  * Secrets are compared in constant time (`crypto.timingSafeEqual` over SHA-256 digests, so lengths never leak) and
  * never logged (the server redacts the headers that carry them).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { SignflowConfig } from '../temporal.config';
 import { ApiError, ApiErrorCode } from './errors';
 
@@ -15,11 +29,14 @@ export type Role = (typeof ROLES)[number];
 
 /** Header with the call's unix time in whole seconds. */
 export const HMAC_TIMESTAMP_HEADER = 'x-signflow-timestamp';
-/** Header with `sha256=<hex HMAC-SHA256(secret, timestamp + "." + rawBody)>` (the `sha256=` prefix is optional). */
+/** Header with `sha256=<hex HMAC-SHA256(secret, canonical string)>` (the `sha256=` prefix is optional). */
 export const HMAC_SIGNATURE_HEADER = 'x-signflow-signature';
 
 /** What a caller presented, as read from the request. */
 export interface CallerCredentials {
+  /** HTTP method and the path with query as received (the request line); both are signed. */
+  method?: string;
+  url?: string;
   authorization?: string;
   hmacTimestamp?: string;
   hmacSignature?: string;
@@ -36,61 +53,113 @@ export function secretEquals(a: string | Buffer, b: string | Buffer): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
+/** What an HMAC signature covers besides the timestamp. */
+export interface SignedRequest {
+  method: string;
+  /** Path with query string, as in the request line (`/api/v1/contracts/12?x=1`). */
+  url: string;
+  rawBody: string | Buffer;
+}
+
+/** The canonical string of a call (see the module comment); exported for clients and tests. */
+export function hmacCanonicalString(timestamp: string | number, request: SignedRequest): string {
+  const bodySha256 = createHash('sha256').update(request.rawBody).digest('hex');
+  return ['v1', request.method.toUpperCase(), request.url, String(timestamp), bodySha256].join('\n');
+}
+
 /** The HMAC a CRM computes for a call; exported for clients and tests. */
-export function hmacSignature(secret: string, timestamp: string | number, rawBody: string | Buffer): string {
-  return createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex');
+export function hmacSignature(secret: string, timestamp: string | number, request: SignedRequest): string {
+  return createHmac('sha256', secret).update(hmacCanonicalString(timestamp, request)).digest('hex');
 }
 
 /** Headers for an HMAC-signed call, as a CRM would send them. */
-export function hmacHeaders(secret: string, rawBody: string | Buffer, now = Date.now()): Record<string, string> {
+export function hmacHeaders(secret: string, request: SignedRequest, now = Date.now()): Record<string, string> {
   const timestamp = Math.floor(now / 1000);
   return {
     [HMAC_TIMESTAMP_HEADER]: String(timestamp),
-    [HMAC_SIGNATURE_HEADER]: `sha256=${hmacSignature(secret, timestamp, rawBody)}`,
+    [HMAC_SIGNATURE_HEADER]: `sha256=${hmacSignature(secret, timestamp, request)}`,
   };
 }
 
+/** Remembers accepted signatures until they leave the replay window. */
+export interface ReplayStore {
+  /** True when `key` is new (and records it until `expiresAt`); false when it was accepted before and not expired. */
+  accept(key: string, expiresAt: number, now: number): Promise<boolean>;
+}
+
 /**
- * Remembers accepted HMAC signatures until they leave the replay window, so a captured request cannot be sent twice.
- * Per process: behind a load balancer with several API instances, the window alone bounds a replay.
+ * In-process memory: for a single process without a database (unit tests). The API server uses `DbReplayStore`.
  */
-export class ReplayGuard {
+export class ReplayGuard implements ReplayStore {
   private readonly seen = new Map<string, number>();
 
-  constructor(
-    private readonly windowMs: number,
-    private readonly maxEntries = 100_000
-  ) {}
+  constructor(private readonly maxEntries = 100_000) {}
 
-  /** True when the signature is new (and records it); false when it was seen inside the window. */
-  accept(signature: string, now = Date.now()): boolean {
-    this.prune(now);
-    if (this.seen.has(signature)) return false;
+  accept(key: string, expiresAt: number, now: number): Promise<boolean> {
+    for (const [k, expires] of this.seen) if (expires <= now) this.seen.delete(k);
+    if (this.seen.has(key)) return Promise.resolve(false);
     // A full cache fails closed for new signatures rather than forgetting old ones early.
-    if (this.seen.size >= this.maxEntries) return false;
-    // A signature stays replayable only while its timestamp is inside the window, at most 2 windows from now.
-    this.seen.set(signature, now + 2 * this.windowMs);
-    return true;
+    if (this.seen.size >= this.maxEntries) return Promise.resolve(false);
+    this.seen.set(key, expiresAt);
+    return Promise.resolve(true);
   }
+}
 
-  private prune(now: number): void {
-    for (const [key, expires] of this.seen) {
-      if (expires > now) break; // insertion order = expiry order
-      this.seen.delete(key);
+export const HMAC_REPLAY_TABLE = 'signflow_hmac_replay';
+
+/**
+ * The replay memory in the database: the primary key decides, so two API processes that get the same signed request
+ * at the same moment accept it once. Expired rows are deleted on the way (at most every 10 s per process).
+ */
+export class DbReplayStore implements ReplayStore {
+  private lastPrune = 0;
+
+  constructor(private readonly db: Knex) {}
+
+  async accept(key: string, expiresAt: number, now: number): Promise<boolean> {
+    if (now - this.lastPrune > 10_000) {
+      this.lastPrune = now;
+      await this.db(HMAC_REPLAY_TABLE).where('expires_at', '<=', new Date(now)).delete();
+    }
+    const hashed = createHash('sha256').update(key).digest('hex');
+    try {
+      await this.db(HMAC_REPLAY_TABLE).insert({ signature_sha256: hashed, expires_at: new Date(expiresAt) });
+      return true;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      // Seen before; it may have expired without being pruned yet (clocks of several processes): then take it over.
+      const taken = await this.db(HMAC_REPLAY_TABLE)
+        .where('signature_sha256', hashed)
+        .andWhere('expires_at', '<=', new Date(now))
+        .update({ expires_at: new Date(expiresAt) });
+      return taken === 1;
     }
   }
 }
 
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown };
+  return (
+    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    e.code === 'ER_DUP_ENTRY' ||
+    e.errno === 1062
+  );
+}
+
 export class Authenticator {
   private readonly tokens: [Role, string][];
-  private readonly replay: ReplayGuard;
+  private readonly replay: ReplayStore;
 
-  constructor(private readonly api: SignflowConfig['api']) {
+  constructor(
+    private readonly api: SignflowConfig['api'],
+    replay: ReplayStore = new ReplayGuard()
+  ) {
     this.tokens = ROLES.flatMap((role) => {
       const token = api.tokens[role];
       return token ? [[role, token] as [Role, string]] : [];
     });
-    this.replay = new ReplayGuard(api.hmacWindow);
+    this.replay = replay;
   }
 
   /** Roles that have no credential configured (they cannot call the API). */
@@ -99,7 +168,7 @@ export class Authenticator {
   }
 
   /** The caller's role, or an ApiError 401 that says what is wrong. */
-  authenticate(c: CallerCredentials, now = Date.now()): Role {
+  async authenticate(c: CallerCredentials, now = Date.now()): Promise<Role> {
     const auth = c.authorization?.trim();
     if (auth) {
       const match = /^Bearer\s+(\S+)$/i.exec(auth);
@@ -120,7 +189,7 @@ export class Authenticator {
     );
   }
 
-  private authenticateHmac(c: CallerCredentials, now: number): Role {
+  private async authenticateHmac(c: CallerCredentials, now: number): Promise<Role> {
     const secret = this.api.hmacSecretCrm;
     if (!secret) throw unauthorized(ApiErrorCode.INVALID_HMAC, 'HMAC-signed calls are not enabled on this server');
     const ts = c.hmacTimestamp?.trim() ?? '';
@@ -142,14 +211,16 @@ export class Authenticator {
       .trim()
       .replace(/^sha256=/i, '')
       .toLowerCase();
-    const expected = hmacSignature(secret, ts, c.rawBody);
+    const expected = hmacSignature(secret, ts, { method: c.method ?? '', url: c.url ?? '', rawBody: c.rawBody });
     if (!/^[0-9a-f]{64}$/.test(presented) || !secretEquals(presented, expected)) {
       throw unauthorized(
         ApiErrorCode.INVALID_HMAC,
-        `${HMAC_SIGNATURE_HEADER} does not match HMAC-SHA256 over "<timestamp>.<body>"`
+        `${HMAC_SIGNATURE_HEADER} does not match HMAC-SHA256 over ` +
+          '"v1\\n<METHOD>\\n<path?query>\\n<timestamp>\\n<hex sha256(body)>" (docs/api.md)'
       );
     }
-    if (!this.replay.accept(expected, now)) {
+    // Remembered until its timestamp leaves the window (at most one window from its timestamp on either side).
+    if (!(await this.replay.accept(expected, Number(ts) * 1000 + this.api.hmacWindow + 1000, now))) {
       throw unauthorized(ApiErrorCode.HMAC_REPLAYED, 'this signed request was already received; sign each call anew');
     }
     return 'crm';

@@ -8,7 +8,14 @@
 import swagger from '@fastify/swagger';
 import { ServiceError } from '@temporalio/client';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { Authenticator, assertRoleAllowed, HMAC_SIGNATURE_HEADER, HMAC_TIMESTAMP_HEADER, type Role } from './auth';
+import {
+  Authenticator,
+  assertRoleAllowed,
+  DbReplayStore,
+  HMAC_SIGNATURE_HEADER,
+  HMAC_TIMESTAMP_HEADER,
+  type Role,
+} from './auth';
 import type { ApiContext, ApiDeps } from './context';
 import { ApiError, ApiErrorCode, type ErrorBody } from './errors';
 import { registerDevPortal } from './portal/routes';
@@ -49,7 +56,7 @@ function sendError(reply: import('fastify').FastifyReply, status: number, body: 
 
 export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Promise<FastifyInstance> {
   const ctx: ApiContext = { ...deps, bodyLimit: resolveBodyLimit(deps) };
-  const auth = new Authenticator(deps.config.api);
+  const auth = new Authenticator(deps.config.api, new DbReplayStore(deps.db));
   const app = Fastify({
     logger:
       options.logger === false
@@ -114,7 +121,9 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
       const v = request.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };
-    const role: Role = auth.authenticate({
+    const role: Role = await auth.authenticate({
+      method: request.method,
+      url: request.raw.url ?? request.url,
       authorization: header('authorization'),
       hmacTimestamp: header(HMAC_TIMESTAMP_HEADER),
       hmacSignature: header(HMAC_SIGNATURE_HEADER),

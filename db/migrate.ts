@@ -13,6 +13,7 @@ import * as signflowTables from './migrations/signflow/20260101000000_create_sig
 import * as signflowOutbox from './migrations/signflow/20260301000000_create_signflow_outbox';
 import * as signflowQes from './migrations/signflow/20260401000000_create_signflow_qes_tables';
 import * as signflowWebhooks from './migrations/signflow/20260501000000_create_signflow_webhook_deliveries';
+import * as signflowHmacReplay from './migrations/signflow/20260611000000_create_signflow_hmac_replay';
 
 interface NamedMigration {
   name: string;
@@ -62,6 +63,11 @@ export function migrateSignflow(db: Knex): Promise<string[]> {
       name: '20260501000000_create_signflow_webhook_deliveries',
       up: signflowWebhooks.up,
       down: signflowWebhooks.down,
+    },
+    {
+      name: '20260611000000_create_signflow_hmac_replay',
+      up: signflowHmacReplay.up,
+      down: signflowHmacReplay.down,
     },
   ]);
 }

@@ -64,7 +64,11 @@ export async function callHmac(
   body: string,
   opts: { secret?: string; now?: number; headers?: Record<string, string> } = {}
 ): Promise<HttpAnswer> {
-  const signed = hmacHeaders(opts.secret ?? TEST_HMAC_SECRET, body, opts.now ?? Date.now());
+  const signed = hmacHeaders(
+    opts.secret ?? TEST_HMAC_SECRET,
+    { method, url: path, rawBody: body },
+    opts.now ?? Date.now()
+  );
   return call(baseUrl, method, path, {
     raw: body === '' ? undefined : body,
     headers: { ...signed, ...(body === '' ? {} : { 'content-type': 'application/json' }), ...(opts.headers ?? {}) },

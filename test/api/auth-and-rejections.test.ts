@@ -6,15 +6,23 @@
  * The answers that need the workflow (404 of a missing request, 409/422 from the Update validator, idempotent start)
  * are in api-flow.test.ts against the dev server and a real worker.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { PNG } from 'pngjs';
-import { Authenticator, hmacHeaders, hmacSignature, ReplayGuard, secretEquals, type Role } from '../../api/auth';
+import {
+  Authenticator,
+  DbReplayStore,
+  hmacHeaders,
+  hmacSignature,
+  ReplayGuard,
+  secretEquals,
+  type Role,
+} from '../../api/auth';
 import { ApiError } from '../../api/errors';
 import { buildApi } from '../../api/server';
 import type { SignflowConfig } from '../../temporal.config';
-import { createTestDb, type TestDb } from '../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../helpers/databases';
 import { getFreePort } from '../helpers/temporal';
 import { call, callHmac, TEST_HMAC_SECRET, TEST_TOKENS, type HttpAnswer } from './api-stack';
 
@@ -29,9 +37,9 @@ function apiConfig(base: SignflowConfig, api: Partial<SignflowConfig['api']> = {
   };
 }
 
-function rejectionOf(fn: () => unknown): ApiError {
+async function rejectionOf(fn: () => unknown): Promise<ApiError> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     if (err instanceof ApiError) return err;
     throw err;
@@ -54,87 +62,137 @@ describe('Authenticator (credentials in constant time, HMAC with replay window)'
     hmacWindow: WINDOW_MS,
   } as unknown as SignflowConfig['api'];
   const raw = Buffer.from('{"contractIds":[1,2]}');
+  const request = { method: 'POST', url: '/api/v1/contracts/signature-requests', rawBody: raw };
+  /** The credentials a signed call presents, for `request` or another one. */
+  const signed = (
+    now: number,
+    req: { method: string; url: string; rawBody: Buffer } = request,
+    secret = TEST_HMAC_SECRET
+  ) => {
+    const h = hmacHeaders(secret, req, now);
+    return { ...req, hmacTimestamp: h['x-signflow-timestamp'], hmacSignature: h['x-signflow-signature'] };
+  };
 
-  test('each bearer token authenticates exactly its role', () => {
+  test('each bearer token authenticates exactly its role', async () => {
     const auth = new Authenticator(api);
     for (const role of ALL_ROLES) {
-      expect(auth.authenticate({ authorization: `Bearer ${TEST_TOKENS[role]}`, rawBody: raw })).toBe(role);
+      expect(await auth.authenticate({ authorization: `Bearer ${TEST_TOKENS[role]}`, rawBody: raw })).toBe(role);
     }
     expect(
-      rejectionOf(() => auth.authenticate({ authorization: 'Bearer nope-nope-nope-nope', rawBody: raw })).code
+      (await rejectionOf(() => auth.authenticate({ authorization: 'Bearer nope-nope-nope-nope', rawBody: raw }))).code
     ).toBe('INVALID_CREDENTIALS');
-    expect(rejectionOf(() => auth.authenticate({ authorization: 'Basic abc', rawBody: raw })).statusCode).toBe(401);
-    expect(rejectionOf(() => auth.authenticate({ rawBody: raw })).code).toBe('MISSING_CREDENTIALS');
+    expect((await rejectionOf(() => auth.authenticate({ authorization: 'Basic abc', rawBody: raw }))).statusCode).toBe(
+      401
+    );
+    expect((await rejectionOf(() => auth.authenticate({ rawBody: raw }))).code).toBe('MISSING_CREDENTIALS');
   });
 
-  test('HMAC over timestamp + "." + raw body authenticates the crm role', () => {
+  test('HMAC over the documented canonical string (method, path with query, timestamp, body hash) authenticates the crm role', async () => {
     const auth = new Authenticator(api);
     const now = 1_800_000_000_000;
-    const h = hmacHeaders(TEST_HMAC_SECRET, raw, now);
-    expect(
-      auth.authenticate(
-        { hmacTimestamp: h['x-signflow-timestamp'], hmacSignature: h['x-signflow-signature'], rawBody: raw },
-        now
-      )
-    ).toBe('crm');
+    expect(await auth.authenticate(signed(now), now)).toBe('crm');
     // The documented formula, computed independently of hmacHeaders.
     const ts = String(Math.floor(now / 1000) + 1);
-    const sig = createHmac('sha256', TEST_HMAC_SECRET).update(`${ts}.${raw.toString()}`).digest('hex');
-    expect(hmacSignature(TEST_HMAC_SECRET, ts, raw)).toBe(sig);
-    expect(auth.authenticate({ hmacTimestamp: ts, hmacSignature: sig, rawBody: raw }, now)).toBe('crm');
+    const bodyHash = createHash('sha256').update(raw).digest('hex');
+    const canonical = `v1\nPOST\n/api/v1/contracts/signature-requests\n${ts}\n${bodyHash}`;
+    const sig = createHmac('sha256', TEST_HMAC_SECRET).update(canonical).digest('hex');
+    expect(hmacSignature(TEST_HMAC_SECRET, ts, request)).toBe(sig);
+    expect(await auth.authenticate({ ...request, hmacTimestamp: ts, hmacSignature: sig }, now)).toBe('crm');
   });
 
-  test('a tampered body, a wrong secret or a malformed signature is refused', () => {
+  test.each([
+    ['another method', { method: 'GET' }],
+    ['another path', { url: '/api/v1/contracts/21/signature-request' }],
+    ['another query', { url: '/api/v1/contracts/signature-requests?x=1' }],
+    ['a path in other case', { url: '/API/v1/contracts/signature-requests' }],
+    ['another body', { rawBody: Buffer.from('{"contractIds":[1,3]}') }],
+    ['an empty body', { rawBody: Buffer.alloc(0) }],
+  ])('a signature is refused for %s than it was made for', async (_what, change) => {
     const auth = new Authenticator(api);
     const now = Date.now();
-    const h = hmacHeaders(TEST_HMAC_SECRET, raw, now);
-    const base = { hmacTimestamp: h['x-signflow-timestamp'], hmacSignature: h['x-signflow-signature'] };
-    expect(
-      rejectionOf(() => auth.authenticate({ ...base, rawBody: Buffer.from('{"contractIds":[1,3]}') }, now)).code
-    ).toBe('INVALID_HMAC');
-    const wrong = hmacHeaders('another-secret-0123456789', raw, now);
-    expect(
-      rejectionOf(() =>
-        auth.authenticate(
-          { hmacTimestamp: wrong['x-signflow-timestamp'], hmacSignature: wrong['x-signflow-signature'], rawBody: raw },
-          now
-        )
-      ).code
-    ).toBe('INVALID_HMAC');
-    expect(rejectionOf(() => auth.authenticate({ ...base, hmacSignature: 'sha256=xyz', rawBody: raw }, now)).code).toBe(
-      'INVALID_HMAC'
-    );
-    const noSecret = new Authenticator({ ...api, hmacSecretCrm: undefined } as SignflowConfig['api']);
-    expect(rejectionOf(() => noSecret.authenticate({ ...base, rawBody: raw }, now)).code).toBe('INVALID_HMAC');
+    const presented = { ...signed(now), ...change };
+    expect((await rejectionOf(() => auth.authenticate(presented, now))).code).toBe('INVALID_HMAC');
   });
 
-  test('the replay window: inside is accepted, outside (past or future) is refused, and each signature only once', () => {
+  test("the headers of a signed GET do not start a contract (the probe's cross-route replay)", async () => {
+    const auth = new Authenticator(api);
+    const now = Date.now();
+    const get = signed(now, { method: 'GET', url: '/api/v1/contracts/1', rawBody: Buffer.alloc(0) });
+    expect(await auth.authenticate(get, now)).toBe('crm');
+    const post = { ...get, method: 'POST', url: '/api/v1/contracts/21/signature-request' };
+    expect((await rejectionOf(() => auth.authenticate(post, now))).code).toBe('INVALID_HMAC');
+  });
+
+  test('a wrong secret or a malformed signature is refused', async () => {
+    const auth = new Authenticator(api);
+    const now = Date.now();
+    expect(
+      (await rejectionOf(() => auth.authenticate(signed(now, request, 'another-secret-0123456789'), now))).code
+    ).toBe('INVALID_HMAC');
+    expect(
+      (await rejectionOf(() => auth.authenticate({ ...signed(now), hmacSignature: 'sha256=xyz' }, now))).code
+    ).toBe('INVALID_HMAC');
+    const noSecret = new Authenticator({ ...api, hmacSecretCrm: undefined } as SignflowConfig['api']);
+    expect((await rejectionOf(() => noSecret.authenticate(signed(now), now))).code).toBe('INVALID_HMAC');
+  });
+
+  test('the replay window: inside is accepted, outside (past or future) is refused, and each signature only once', async () => {
     const auth = new Authenticator(api);
     const now = 1_800_000_000_000;
-    const at = (offsetMs: number) => {
-      const h = hmacHeaders(TEST_HMAC_SECRET, raw, now + offsetMs);
-      return { hmacTimestamp: h['x-signflow-timestamp'], hmacSignature: h['x-signflow-signature'], rawBody: raw };
-    };
-    expect(auth.authenticate(at(-(WINDOW_MS - 1000)), now)).toBe('crm');
-    expect(auth.authenticate(at(WINDOW_MS - 1000), now)).toBe('crm');
-    expect(rejectionOf(() => auth.authenticate(at(-(WINDOW_MS + 1000)), now)).code).toBe(
+    const at = (offsetMs: number) => signed(now + offsetMs);
+    expect(await auth.authenticate(at(-(WINDOW_MS - 1000)), now)).toBe('crm');
+    expect(await auth.authenticate(at(WINDOW_MS - 1000), now)).toBe('crm');
+    expect((await rejectionOf(() => auth.authenticate(at(-(WINDOW_MS + 1000)), now))).code).toBe(
       'HMAC_TIMESTAMP_OUT_OF_WINDOW'
     );
-    expect(rejectionOf(() => auth.authenticate(at(WINDOW_MS + 1000), now)).code).toBe('HMAC_TIMESTAMP_OUT_OF_WINDOW');
-    expect(rejectionOf(() => auth.authenticate({ ...at(0), hmacTimestamp: 'yesterday' }, now)).code).toBe(
+    expect((await rejectionOf(() => auth.authenticate(at(WINDOW_MS + 1000), now))).code).toBe(
+      'HMAC_TIMESTAMP_OUT_OF_WINDOW'
+    );
+    expect((await rejectionOf(() => auth.authenticate({ ...at(0), hmacTimestamp: 'yesterday' }, now))).code).toBe(
       'HMAC_TIMESTAMP_OUT_OF_WINDOW'
     );
     const once = at(5000);
-    expect(auth.authenticate(once, now)).toBe('crm');
-    expect(rejectionOf(() => auth.authenticate(once, now + 1000)).code).toBe('HMAC_REPLAYED');
+    expect(await auth.authenticate(once, now)).toBe('crm');
+    expect((await rejectionOf(() => auth.authenticate(once, now + 1000))).code).toBe('HMAC_REPLAYED');
   });
 
-  test('the replay guard forgets signatures only after they left the window', () => {
-    const guard = new ReplayGuard(1000);
-    expect(guard.accept('a', 0)).toBe(true);
-    expect(guard.accept('a', 1999)).toBe(false);
-    expect(guard.accept('a', 2001)).toBe(true);
+  test('the in-process replay guard forgets signatures only after they expired', async () => {
+    const guard = new ReplayGuard();
+    expect(await guard.accept('a', 2000, 0)).toBe(true);
+    expect(await guard.accept('a', 3999, 1999)).toBe(false);
+    expect(await guard.accept('a', 4001, 2001)).toBe(true);
   });
+
+  test.each(testDatabases())(
+    'the database replay memory ($name) holds across Authenticators (a restart, another API process)',
+    async (database) => {
+      const t = await createTestDb(database);
+      try {
+        const now = Date.now();
+        const first = new Authenticator(api, new DbReplayStore(t.db));
+        const credentials = signed(now);
+        expect(await first.authenticate(credentials, now)).toBe('crm');
+        const restarted = new Authenticator(api, new DbReplayStore(t.db));
+        expect((await rejectionOf(() => restarted.authenticate(credentials, now + 1000))).code).toBe('HMAC_REPLAYED');
+        // Two processes at the same moment: exactly one accepts.
+        const fresh = signed(now + 2000);
+        const answers = await Promise.allSettled([
+          new Authenticator(api, new DbReplayStore(t.db)).authenticate(fresh, now),
+          new Authenticator(api, new DbReplayStore(t.db)).authenticate(fresh, now),
+        ]);
+        expect(answers.filter((a) => a.status === 'fulfilled')).toHaveLength(1);
+        // After the window, the memory is dropped and the row can go.
+        const later = now + 3 * WINDOW_MS;
+        expect((await rejectionOf(() => restarted.authenticate(credentials, later))).code).toBe(
+          'HMAC_TIMESTAMP_OUT_OF_WINDOW'
+        );
+        expect(await new DbReplayStore(t.db).accept('other', later + 1000, later)).toBe(true);
+        expect(await t.db('signflow_hmac_replay').count({ n: '*' })).toEqual([{ n: 1 }]);
+      } finally {
+        await t.destroy();
+      }
+    }
+  );
 
   test('secretEquals compares values of any length', () => {
     expect(secretEquals('abc', 'abc')).toBe(true);
@@ -231,7 +289,11 @@ describe('API over HTTP without Temporal: roles, HMAC, rejections', () => {
 
     // One second later than the call above: the same body in the same second would be the same signature (a replay).
     const now = Date.now() + 1000;
-    const headers = hmacHeaders(TEST_HMAC_SECRET, body, now);
+    const headers = hmacHeaders(
+      TEST_HMAC_SECRET,
+      { method: 'POST', url: '/api/v1/contracts/signature-requests', rawBody: body },
+      now
+    );
     const first = await call(url, 'POST', '/api/v1/contracts/signature-requests', {
       raw: body,
       headers: { ...headers, 'content-type': 'application/json' },
@@ -250,7 +312,14 @@ describe('API over HTTP without Temporal: roles, HMAC, rejections', () => {
 
     const tampered = await call(url, 'POST', '/api/v1/contracts/signature-requests', {
       raw: JSON.stringify({ contractIds: [999_998] }),
-      headers: { ...hmacHeaders(TEST_HMAC_SECRET, body), 'content-type': 'application/json' },
+      headers: {
+        ...hmacHeaders(TEST_HMAC_SECRET, {
+          method: 'POST',
+          url: '/api/v1/contracts/signature-requests',
+          rawBody: body,
+        }),
+        'content-type': 'application/json',
+      },
     });
     expect([tampered.status, tampered.json.code]).toEqual([401, 'INVALID_HMAC']);
 

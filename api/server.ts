@@ -19,6 +19,8 @@ import {
 import type { ApiContext, ApiDeps } from './context';
 import { ApiError, ApiErrorCode, type ErrorBody } from './errors';
 import { registerDevPortal } from './portal/routes';
+import { registerOpsRoutes } from './ops-routes';
+import { loggerOptions, REDACT_PATHS } from '../logging/logger';
 import { registerContractRoutes } from './routes/contracts';
 import { registerReadRoutes } from './routes/reports';
 import { registerViewRoutes } from './routes/views';
@@ -62,9 +64,10 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
       options.logger === false
         ? false
         : {
-            level: options.logger?.level ?? 'info',
+            // The JSON lines of every signflow process: ISO time, level names, no names or e-mail addresses.
+            ...loggerOptions('api', options.logger?.level ?? 'info'),
             ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
-            redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+            redact: { paths: [...REDACTED_PATHS, ...REDACT_PATHS], censor: '[redacted]' },
           },
     bodyLimit: ctx.bodyLimit,
     return503OnClosing: true,
@@ -132,6 +135,9 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     request.role = role;
     assertRoleAllowed(role, roles, config.action ?? 'use this route');
   });
+
+  // Before the routes: its hooks (request metrics, contract ids on log lines) must apply to all of them.
+  registerOpsRoutes(app, ctx);
 
   app.setErrorHandler((err: FastifyError | ApiError | Error, request, reply) => {
     if (err instanceof ApiError) {

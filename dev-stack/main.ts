@@ -3,7 +3,9 @@
  * to start a demo contract, and runs until Ctrl-C, then stops everything cleanly.
  */
 import path from 'node:path';
-import { DEV_API_CREDENTIALS } from '../temporal.config';
+import { createLogger } from '../logging/logger';
+import { DEV_API_CREDENTIALS, loadConfig } from '../temporal.config';
+import { installRuntime } from '../worker/runtime';
 import { startDevStack, type DevStackOptions, type DevStackSummary } from './stack';
 
 export function banner(s: DevStackSummary): string {
@@ -34,6 +36,9 @@ export function banner(s: DevStackSummary): string {
       ? `  Webhooks page   ${s.webhooks.pageUrl}  (endpoint "dev" ${s.webhooks.hookUrl} → ${rel(s.webhooks.file)})`
       : undefined,
     s.api ? `  HTTP API        ${s.api.url}  (OpenAPI: ${s.api.openApiUrl})` : undefined,
+    s.worker.metricsUrl || s.api?.metricsUrl
+      ? `  Metrics         ${[s.worker.metricsUrl && `worker ${s.worker.metricsUrl}`, s.api?.metricsUrl && `API ${s.api.metricsUrl}`].filter(Boolean).join('  ')}  (and /healthz, /readyz beside each)`
+      : undefined,
     s.api
       ? `  API dev tokens  crm ${tokens.crm}  portal ${tokens.portal}  staff ${tokens.staff}  ops ${tokens.ops}`
       : undefined,
@@ -151,7 +156,10 @@ export async function runDevStack(options: DevStackOptions = {}): Promise<DevSta
 }
 
 if (require.main === module) {
-  runDevStack().then(
+  // Before any connection: the SDK's own worker metrics for the worker's /metrics, its log lines as JSON.
+  const config = loadConfig({}, process.env);
+  const sdkMetricsUrl = installRuntime(config, createLogger({ service: 'worker', level: 'warn' }));
+  runDevStack({ sdkMetricsUrl }).then(
     () => process.exit(0),
     (err: unknown) => {
       console.error(`[dev] failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -99,8 +99,9 @@ export interface DevStackSummary {
   mail: { smtpUrl: string; inboxUrl: string; dir: string };
   /** The dev webhook receiver; undefined when off or when endpoints come from the environment. */
   webhooks?: { pageUrl: string; hookUrl: string; file: string };
-  api?: { url: string; openApiUrl: string; portalUrl: string };
-  worker: { taskQueue: string };
+  api?: { url: string; openApiUrl: string; portalUrl: string; metricsUrl?: string };
+  /** `metricsUrl`: the worker's `/metrics` (its `/healthz`, `/readyz` beside it). */
+  worker: { taskQueue: string; metricsUrl?: string };
   /** Payload encryption; undefined when it is off. */
   codec?: {
     keyId: string;
@@ -147,6 +148,8 @@ export interface DevStackOptions {
    * `SIGNFLOW_DEV_API_LOG_LEVEL` (default `warn`) and the simulator prints one line per SOAP call. @default false
    */
   quiet?: boolean;
+  /** The Temporal SDK's Prometheus exporter (worker/runtime.ts) for the worker's `/metrics`; `npm run dev` sets it. */
+  sdkMetricsUrl?: string;
 }
 
 /** An answering Temporal frontend on `address`, or undefined when nothing (or something else) listens there. */
@@ -365,7 +368,12 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       stops.push({ what: 'Konnektor client', stop: async () => client.close() });
     }
     log('[dev] starting the worker (bundling workflows)');
-    const worker: RunningWorker = await createWorker(config, { db, dataConverter, konnektor: konnektorClient });
+    const worker: RunningWorker = await createWorker(config, {
+      db,
+      dataConverter,
+      konnektor: konnektorClient,
+      ops: { sdkMetricsUrl: options.sdkMetricsUrl, anyPortIfTaken: true },
+    });
     stops.push({ what: 'worker', stop: () => worker.shutdown() });
     worker.done.catch((err: unknown) => log(`[dev] worker stopped with an error: ${String(err)}`));
 
@@ -440,10 +448,11 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         ? {
             url: `${api.url}/api/v1`,
             openApiUrl: `${api.url}/api/v1/openapi.json`,
+            metricsUrl: `${api.url}/metrics`,
             portalUrl: config.portal.baseUrl,
           }
         : undefined,
-      worker: { taskQueue: config.temporal.taskQueue },
+      worker: { taskQueue: config.temporal.taskQueue, metricsUrl: worker.opsUrl && `${worker.opsUrl}/metrics` },
       codec: codecServer
         ? {
             keyId: config.codec.currentKeyId as string,

@@ -1,8 +1,23 @@
 /** `npx tsx worker/main.ts`: the production worker process, configured from the environment. */
+import { createLogger } from '../logging/logger';
 import { loadConfig } from '../temporal.config';
-import { runWorker } from './run-worker';
+import { createWorker } from './run-worker';
+import { installRuntime } from './runtime';
 
-runWorker(loadConfig()).catch((err: unknown) => {
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ service: 'worker', level: config.observability.logLevel });
+  // Before the first connection: JSON logs and the SDK's own metrics.
+  const sdkMetricsUrl = installRuntime(config, logger);
+  const running = await createWorker(config, { ops: { sdkMetricsUrl } });
+  logger.info(
+    { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, ops: running.opsUrl },
+    `signflow worker polling; metrics ${running.opsUrl}/metrics, health ${running.opsUrl}/healthz and /readyz`
+  );
+  await running.done;
+}
+
+main().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -17,6 +17,10 @@ import { assertMappingMatchesDatabase } from '../db/mapping-check';
 import { createMailer, type Mailer } from '../mail/mailer';
 import { loadMailTemplates } from '../mail/render-mail';
 import { databaseUrl, type SignflowConfig } from '../temporal.config';
+import { activityMetricsInterceptor } from '../metrics/activity-metrics';
+import { clusterStateFrom } from '../metrics/cluster-state';
+import { startOpsServer, type RunningOpsServer } from '../metrics/metrics-server';
+import { setClusterStateSource } from '../metrics/signflow-metrics';
 
 export interface RunWorkerOptions {
   /** A pre-built bundle (`bundleWorkflowCode`); without it the worker bundles `workflows/` at start (~10 s). */
@@ -33,10 +37,18 @@ export interface RunWorkerOptions {
   temporalClient?: Client;
   /** Extra worker options (e.g. `maxConcurrentActivityTaskExecutions`). */
   workerOptions?: Partial<WorkerOptions>;
+  /**
+   * Serve `/metrics`, `/healthz`, `/readyz` on `config.observability.workerMetricsHost`:`workerMetricsPort` (`true`),
+   * on another port (tests: 0), or not at all. `sdkMetricsUrl`: the Temporal SDK exporter to include
+   * (worker/runtime.ts). @default false
+   */
+  ops?: boolean | { port?: number; sdkMetricsUrl?: string; anyPortIfTaken?: boolean };
 }
 
 export interface RunningWorker {
   worker: Worker;
+  /** The ops server's `http://host:port` (`/metrics`, `/healthz`, `/readyz`), when it runs. */
+  opsUrl?: string;
   /** Resolves when the worker has shut down (after `shutdown()` or a signal). */
   done: Promise<void>;
   shutdown(): Promise<void>;
@@ -95,8 +107,42 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     // restarted worker picks up a killed one's contracts within seconds.
     stickyQueueScheduleToStartTimeout: '3 seconds',
     ...opts.workerOptions,
+    interceptors: {
+      ...opts.workerOptions?.interceptors,
+      activity: [activityMetricsInterceptor, ...(opts.workerOptions?.interceptors?.activity ?? [])],
+    },
   });
+  let ops: RunningOpsServer | undefined;
+  if (opts.ops) {
+    const o = opts.ops === true ? {} : opts.ops;
+    setClusterStateSource(clusterStateFrom(temporal));
+    const start = (port: number) =>
+      startOpsServer({
+        host: config.observability.workerMetricsHost,
+        port,
+        sdkMetricsUrl: o.sdkMetricsUrl,
+        readiness: {
+          // Reachable and answering for this namespace.
+          temporal: async () => {
+            await temporal.workflowService.getSystemInfo({});
+          },
+          database: async () => {
+            await db.raw('select 1');
+          },
+          polling: async () => {
+            if (worker.getState() !== 'RUNNING') throw new Error(`worker is ${worker.getState()}`);
+          },
+        },
+      });
+    const port = o.port ?? config.observability.workerMetricsPort;
+    // The dev stack takes any free port when the configured one is taken (a second stack); production must not.
+    ops = await start(port).catch((err: NodeJS.ErrnoException) => {
+      if (o.anyPortIfTaken && err.code === 'EADDRINUSE') return start(0);
+      throw err;
+    });
+  }
   const done = worker.run().finally(async () => {
+    await ops?.close();
     if (ownMailer) mailer.close();
     if (ownDb) await db.destroy();
     if (ownClient) await ownClient.close();
@@ -104,6 +150,7 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
   });
   return {
     worker,
+    opsUrl: ops?.url,
     done,
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();

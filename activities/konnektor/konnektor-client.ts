@@ -17,6 +17,7 @@ import { parseServiceDirectory, selectEndpoints, type KonnektorEndpoints } from 
 import { formatFor, resultMimeType, type SignatureVariant } from './signature-formats';
 import { NOT_SENT_CODES, toKonnektorError, warningsOf } from './soap-faults';
 import { createKonnektorAgent, type ServerTrust } from './tls-agent';
+import { konnektorCallDuration, signDocumentBatchSize, signDocumentCalls } from '../../metrics/signflow-metrics';
 
 export interface KonnektorContext {
   mandantId: string;
@@ -287,7 +288,14 @@ export class KonnektorClient {
           `${operation}Async`
         ];
         if (!method) throw new Error(`operation ${operation} is not in ${path.basename(wsdl)}`);
-        const [result] = await method.call(client, args, { httpsAgent: this.agent, timeout: timeoutMs });
+        const endTimer = konnektorCallDuration.startTimer({ operation });
+        const [result] = await method
+          .call(client, args, { httpsAgent: this.agent, timeout: timeoutMs })
+          .catch((err: unknown) => {
+            endTimer({ outcome: 'error' });
+            throw err;
+          });
+        endTimer({ outcome: 'ok' });
         return obj(result) ?? {};
       } catch (err) {
         const kerr = toKonnektorError(err, operation);
@@ -507,6 +515,8 @@ export class KonnektorClient {
       options.onProgress?.(results.length, requests.length);
       try {
         calls++;
+        signDocumentCalls.inc();
+        signDocumentBatchSize.observe(chunk.length);
         const signed = await this.signChunk(cardHandle, userId, chunk);
         await options.onSigned?.(signed);
         results.push(...signed);

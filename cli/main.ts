@@ -6,14 +6,15 @@ import { CommanderError } from 'commander';
 import { CliError, ExitCode } from './exit-codes';
 import { Output, type Io } from './output';
 import { buildProgram } from './program';
-import { createRunner } from './runner';
+import { createRunner, installVerbose, type RunnerState } from './runner';
 
 export async function main(
   argv: readonly string[],
   io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }
 ): Promise<ExitCode> {
-  const state: { exitCode: ExitCode } = { exitCode: ExitCode.OK };
+  const state: RunnerState = { exitCode: ExitCode.OK };
   const program = buildProgram(io, createRunner(io, state));
+  installVerbose(program, io, state);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return state.exitCode;

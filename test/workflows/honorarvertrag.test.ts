@@ -275,16 +275,26 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     expect(mailsFor(contractId)).toEqual([`${contractWorkflowId(contractId)}:invitation`]);
   });
 
-  test('resend sends one extra reminder per request', async () => {
+  test('resend sends one extra reminder per request: three requests, three reminders, numbered', async () => {
     const contractId = await takeContract();
     const { workflowId } = await startContractWorkflow(client, stack.config, contractId);
     await waitForInvitation(contractId);
     const handle = contractHandle(client, contractId);
-    await handle.signal('resend');
-    await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:1`);
-    await eventually(async () => expect((await contractStatus(client, contractId)).remindersSent).toBe(1));
+    // Each request after the previous reminder went out (requests delivered together are merged into one reminder).
+    for (const n of [1, 2, 3]) {
+      await handle.signal('resend');
+      await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:${n}`);
+      await eventually(async () => expect((await contractStatus(client, contractId)).remindersSent).toBe(n));
+    }
     await handle.signal('withdraw');
-    await settledResult(client, contractId);
+    const result = await settledResult(client, contractId);
+    expect(result.remindersSent).toBe(3);
+    expect(mailsFor(contractId)).toEqual([
+      `${workflowId}:invitation`,
+      `${workflowId}:reminder:1`,
+      `${workflowId}:reminder:2`,
+      `${workflowId}:reminder:3`,
+    ]);
     await recordHistory(handle, 'resend-then-withdrawn');
   });
 

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -418,7 +419,18 @@ describe('encryption as ops see it', () => {
       expect(Buffer.from(p.metadata?.['encryption-key-id'] ?? []).toString()).toBe(KEY_2026.id);
     }
 
-    const codec: RunningCodecServer = await startCodecServer(config);
+    // The codec server's own request log (Fastify logs every answer with its status): what it said to the CLI.
+    const answered: { status: number }[] = [];
+    const log = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          const entry = JSON.parse(line) as { res?: { statusCode?: number } };
+          if (entry.res?.statusCode) answered.push({ status: entry.res.statusCode });
+        }
+        done();
+      },
+    });
+    const codec: RunningCodecServer = await startCodecServer(config, { logger: { level: 'info', stream: log } });
     try {
       const cli = temporalCliPath();
       const base = [
@@ -448,6 +460,7 @@ describe('encryption as ops see it', () => {
       const startedInput = shown.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
       expect(Buffer.from(startedInput?.metadata?.encoding ?? '', 'base64').toString()).toBe('json/plain');
       expect(JSON.parse(Buffer.from(startedInput?.data ?? '', 'base64').toString())).toMatchObject({ contractId });
+      const answeredBefore = answered.length;
       const refused = await exec(
         cli,
         [...base, '--codec-endpoint', codec.endpoint, '--codec-auth', 'Bearer wrong-token-0000000000'],
@@ -456,10 +469,16 @@ describe('encryption as ops see it', () => {
           maxBuffer: 16 * 1024 * 1024,
         }
       ).then(
-        () => 'accepted',
-        (err: { stderr?: string }) => err.stderr ?? 'failed'
+        () => ({ code: 0, stderr: '' }),
+        (err: { code?: unknown; stderr?: string }) => ({ code: err.code, stderr: err.stderr ?? '' })
       );
-      expect(refused).not.toBe('accepted');
+      // The CLI fails (it retries the refused decode until its deadline and says only that, so the reason is read
+      // from the codec server's side): every answer it got was 401, none decoded anything.
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^Error: /);
+      const toRefused = answered.slice(answeredBefore).map((a) => a.status);
+      expect(toRefused.length).toBeGreaterThan(0);
+      expect(new Set(toRefused)).toEqual(new Set([401]));
     } finally {
       await codec.close();
     }

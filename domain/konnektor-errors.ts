@@ -77,8 +77,22 @@ export const KonnektorFailureType = {
   KONNEKTOR_SERVER_UNTRUSTED: 'KONNEKTOR_SERVER_UNTRUSTED',
   /** 4000, 4003, 4058, 4072, 4111, 4272, 4279, other HTTP 4xx: signflow sent something the Konnektor rejects. A bug: report it. */
   KONNEKTOR_REQUEST_INVALID: 'KONNEKTOR_REQUEST_INVALID',
-  /** 4110, 4112, 4124, 4208, 4262, 4280, 4283: the Konnektor rejects the document (format, conformance, size). */
+  /**
+   * 4112, 4124, 4208, 4262, or a 4000 that only this document's request gets: the Konnektor rejects this one document
+   * (conformance, content). Only that contract's countersignature fails; the rest of the batch is signed. Staff fix or
+   * replace the contract document and request the countersignature again.
+   */
   DOCUMENT_REJECTED: 'DOCUMENT_REJECTED',
+  /**
+   * 4280, 4283, or over 25 MB before sending: a Konnektor signs at most 25 MB per document (TIP1-A_4500). Only that
+   * contract's countersignature fails. Staff shrink the document (fewer images, lower resolution) and request again.
+   */
+  DOCUMENT_TOO_LARGE: 'DOCUMENT_TOO_LARGE',
+  /**
+   * 4110, or a document that is not XML, PDF/A, text or TIFF (QES_DocFormate) before sending. Only that contract's
+   * countersignature fails. Staff provide the contract document as PDF/A and request again.
+   */
+  DOCUMENT_FORMAT_UNSUPPORTED: 'DOCUMENT_FORMAT_UNSUPPORTED',
   /** A gematik code this table does not know, or a non-gematik fault that kept failing. Kept whole in the details. */
   KONNEKTOR_UNKNOWN_ERROR: 'KONNEKTOR_UNKNOWN_ERROR',
   // ---- transient: retried with backoff ----
@@ -228,7 +242,7 @@ export function classifyGematikCode(code: GematikCode): GematikCodeClassificatio
         escalateTo: T.CARD_ERROR,
       });
     case 4110:
-      return c(code, 'needs-person', T.DOCUMENT_REJECTED, 'Ungültiges Dokumentformat');
+      return c(code, 'needs-person', T.DOCUMENT_FORMAT_UNSUPPORTED, 'Ungültiges Dokumentformat');
     case 4111:
       return c(code, 'needs-person', T.KONNEKTOR_REQUEST_INVALID, 'Ungültiger Signaturtyp oder Signaturvariante');
     case 4112:
@@ -307,7 +321,7 @@ export function classifyGematikCode(code: GematikCode): GematikCodeClassificatio
       return c(code, 'needs-person', T.KONNEKTOR_REQUEST_INVALID, 'S/MIME nicht unterstützt');
     case 4280:
     case 4283:
-      return c(code, 'needs-person', T.DOCUMENT_REJECTED, 'Dokument zu groß');
+      return c(code, 'needs-person', T.DOCUMENT_TOO_LARGE, 'Dokument zu groß');
     default:
       return assertNever(code);
   }
@@ -365,7 +379,11 @@ export function staffActionFor(type: KonnektorFailureType): string {
     case T.KONNEKTOR_REQUEST_INVALID:
       return 'The Konnektor rejected the request as invalid. This is a signflow bug or an unsupported Konnektor version: report it with the failure details.';
     case T.DOCUMENT_REJECTED:
-      return 'The Konnektor rejected the document (format, PDF/A conformance or size). Check the contract document.';
+      return 'The Konnektor rejected this contract document (e.g. PDF/A conformance); the other documents were signed. Fix or replace the contract document, then request the countersignature again.';
+    case T.DOCUMENT_TOO_LARGE:
+      return 'The contract document is larger than the 25 MB a Konnektor signs; the other documents were signed. Make the document smaller, then request the countersignature again.';
+    case T.DOCUMENT_FORMAT_UNSUPPORTED:
+      return 'The contract document is not in a format a QES accepts (PDF/A, XML, text, TIFF); the other documents were signed. Provide it as PDF/A, then request the countersignature again.';
     case T.KONNEKTOR_UNKNOWN_ERROR:
       return 'The Konnektor answered with an error signflow does not know. An admin checks the Konnektor log with the failure details.';
     case T.KONNEKTOR_BUSY:
@@ -407,7 +425,19 @@ export const NEEDS_PERSON_FAILURE_TYPES: readonly KonnektorFailureType[] = [
   KonnektorFailureType.KONNEKTOR_SERVER_UNTRUSTED,
   KonnektorFailureType.KONNEKTOR_REQUEST_INVALID,
   KonnektorFailureType.DOCUMENT_REJECTED,
+  KonnektorFailureType.DOCUMENT_TOO_LARGE,
+  KonnektorFailureType.DOCUMENT_FORMAT_UNSUPPORTED,
   KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR,
+];
+
+/**
+ * Failure types that concern one document, not the card or the Konnektor: the client isolates the document (splits the
+ * batch), fails only that contract's countersignature and signs the rest.
+ */
+export const DOCUMENT_LEVEL_FAILURE_TYPES: readonly KonnektorFailureType[] = [
+  KonnektorFailureType.DOCUMENT_REJECTED,
+  KonnektorFailureType.DOCUMENT_TOO_LARGE,
+  KonnektorFailureType.DOCUMENT_FORMAT_UNSUPPORTED,
 ];
 
 export function isNeedsPersonFailureType(type: string | undefined | null): type is KonnektorFailureType {

@@ -175,6 +175,8 @@ export interface ContractState {
   waitingDetail?: string;
   /** Document id of the practice's QES countersignature. */
   qesDocumentId?: number;
+  /** Why the QES countersignature failed for this contract's document (`<code> (gematik n): what to do`). */
+  countersignFailure?: string;
   /** Mails the recipient's server refused for good (MAIL_REJECTED), e.g. `invitation`, `reminder:2`. */
   mailsRejected?: string[];
   /** Invitations or reminders not sent because the request was over by then (signed, withdrawn, expired). */
@@ -222,7 +224,17 @@ export type CountersignProgress =
       /** What staff must do. */
       message: string;
     }
-  | { kind: 'resumed' };
+  | { kind: 'resumed' }
+  | {
+      /** The Konnektor will not sign this document (size, format, content): only this countersignature fails. */
+      kind: 'rejected';
+      requestId: string;
+      /** DOCUMENT_TOO_LARGE, DOCUMENT_FORMAT_UNSUPPORTED or DOCUMENT_REJECTED. */
+      failureType: string;
+      gematikCode?: number;
+      /** What happened and what staff do. */
+      message: string;
+    };
 
 export interface QesSignerInput {
   iccsn?: string;
@@ -240,6 +252,8 @@ export interface QesSignerInput {
 export interface QesSignerState {
   pending: number;
   signed: number;
+  /** Documents the Konnektor would not sign (their contracts were told). */
+  rejected?: number;
   signDocumentCalls: number;
   parked?: { failureType: string; gematikCode?: number; message: string; since: string };
 }

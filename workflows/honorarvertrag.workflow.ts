@@ -535,7 +535,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   async function countersignContract(
     qes: NonNullable<ContractWorkflowInput['qes']>,
     documentId: number
-  ): Promise<number> {
+  ): Promise<number | undefined> {
     state.phase = 'countersigning';
     setSearch(undefined, undefined, 'countersignature');
     wf.setCurrentDetails(`Qualifizierte Gegenzeichnung der Praxis angefordert (Dokument ${documentId}).`);
@@ -557,6 +557,15 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
         return stored.qesDocumentId;
       }
       countersign = undefined;
+      if (progress.kind === 'rejected' && wf.patched('countersign-document-rejected')) {
+        // The Konnektor will not sign this document (size, format, content): only this countersignature fails, with
+        // its code in the status and the current details; the contract itself goes on to its confirmation.
+        state.countersignFailure = `${progress.failureType}${progress.gematikCode ? ` (gematik ${progress.gematikCode})` : ''}: ${progress.message}`;
+        state.waitingDetail = undefined;
+        setSearch(undefined, undefined, 'none');
+        wf.setCurrentDetails(`Gegenzeichnung (QES) fehlgeschlagen: ${state.countersignFailure}`);
+        return undefined;
+      }
       if (progress.kind === 'parked') {
         state.phase = 'waiting-for-comfort-signature';
         state.waitingDetail = `${progress.failureType}${progress.gematikCode ? ` (gematik ${progress.gematikCode})` : ''}`;
@@ -694,7 +703,8 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   });
   wf.setCurrentDetails(
     `Abgeschlossen: ${outcome.kind === 'signed' ? 'unterschrieben' : 'manuell bestätigt'} von Kontakt ` +
-      `${outcome.userContactId} am ${outcome.confirmedAt}.`
+      `${outcome.userContactId} am ${outcome.confirmedAt}.` +
+      (state.countersignFailure ? ` Gegenzeichnung (QES) fehlgeschlagen: ${state.countersignFailure}` : '')
   );
   await wf.condition(wf.allHandlersFinished);
   return {

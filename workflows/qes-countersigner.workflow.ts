@@ -13,6 +13,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { RejectedCountersign } from '../activities/konnektor/types';
 import { KonnektorFailureType, isNeedsPersonFailureType } from '../domain/konnektor-errors';
 import {
   comfortSignatureReactivatedSignal,
@@ -42,6 +43,9 @@ const STAFF_MAIL: wf.ActivityOptions = {
 
 /** Idle this long with nothing to sign, the signer completes; the next request starts it again. */
 const IDLE_COMPLETION = '1 day';
+
+/** From this patch on, documents the Konnektor refuses on their own leave the queue and their contracts are told. */
+const REJECT_DOCUMENTS_PATCH = 'qes-reject-documents';
 
 const requestIdOf = (r: CountersignRequest): string => `${r.workflowId}/qes/${r.documentId}`;
 
@@ -162,6 +166,21 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     await Promise.all(done.map((r) => tell([r], { kind: 'signed', requestId: requestIdOf(r) })));
   };
 
+  const finishRejected = async (rejected: RejectedCountersign[]) => {
+    for (const r of rejected) {
+      if (!pending.delete(r.requestId)) continue;
+      state.rejected = (state.rejected ?? 0) + 1;
+      await tell([{ contractId: r.contractId, workflowId: r.workflowId, documentId: r.documentId }], {
+        kind: 'rejected',
+        requestId: r.requestId,
+        failureType: r.failureType,
+        gematikCode: r.gematikCode,
+        message: r.message,
+      });
+    }
+    state.pending = pending.size;
+  };
+
   for (;;) {
     describe();
     if (state.parked) {
@@ -221,6 +240,9 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       );
       state.signDocumentCalls += result.signDocumentCalls;
       await finishSigned(result.signed.map((s) => s.requestId));
+      // One unfit document fails only its own contract's countersignature; without this it would stay pending and be
+      // sent again with every batch.
+      if (result.rejected?.length && wf.patched(REJECT_DOCUMENTS_PATCH)) await finishRejected(result.rejected);
     } catch (err) {
       const failure = needsPerson(err);
       if (!failure) throw err;

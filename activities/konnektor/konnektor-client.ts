@@ -4,16 +4,23 @@
  * - connection problem or HTTP 404 → re-read `connector.sds` (TIP1-A_4967) and, when nothing was sent yet, call again;
  * - stale card handle (4008, 4101, …) → GetCards again and retry once (handles are never persisted, ICCSNs are);
  * - 4252 job number reused → fetch a new one; 4270 UserId reused → activate with a fresh UUIDv4;
- * - 4000 on a batch → the batch is larger than this Konnektor takes: halve it and remember the smaller size.
+ * - a batch refused for a document-level reason (or 4000) → split until the culprit stands alone; only it is rejected;
+ *   a 4000 counts as "batch too large" only when the halves then pass, and only for the rest of that run.
  * Everything else surfaces as a `KonnektorError` for the activity to turn into an ApplicationFailure.
  */
 import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import path from 'node:path';
 import * as soap from 'soap';
-import { KonnektorError, KonnektorFailureType, type GematikTrace } from '../../domain/konnektor-errors';
+import {
+  DOCUMENT_LEVEL_FAILURE_TYPES,
+  KonnektorError,
+  KonnektorFailureType,
+  type GematikTrace,
+} from '../../domain/konnektor-errors';
 import type { ClientCredentials } from './credentials';
 import { parseServiceDirectory, selectEndpoints, type KonnektorEndpoints } from './service-directory';
+import { DEFAULT_MAX_CALL_BYTES, documentProblem, MAX_CALL_BYTES } from './document-checks';
 import { formatFor, resultMimeType, type SignatureVariant } from './signature-formats';
 import { NOT_SENT_CODES, toKonnektorError, warningsOf } from './soap-faults';
 import { createKonnektorAgent, type ServerTrust } from './tls-agent';
@@ -42,6 +49,8 @@ export interface KonnektorClientOptions {
   activationTimeoutMs?: number;
   /** Most SignRequests per SignDocument call (a Konnektor must take at least 50). @default 50 */
   maxRequestsPerCall?: number;
+  /** Most bytes of documents per SignDocument call (capped at the spec's 250 MB). @default 200 MiB */
+  maxBytesPerCall?: number;
   /** How long the service directory is trusted without re-reading it, in ms. @default 3600000 */
   sdsCacheTtlMs?: number;
 }
@@ -91,6 +100,12 @@ export interface SignResult {
   warnings: GematikTrace[];
 }
 
+/** A document the Konnektor will not sign (or did not), with the reason; the rest of the batch is unaffected. */
+export interface RejectedRequest {
+  requestId: string;
+  error: KonnektorError;
+}
+
 export interface SignBatchOptions {
   /** Called after each SignDocument call with its results, before the next call (record them durably here). */
   onSigned?: (results: SignResult[]) => Promise<void>;
@@ -128,6 +143,11 @@ const HBA_FILTER = 'HBAx';
 const HBA_TYPES = new Set(['HBA', 'HBA-qSig', 'ZOD_2.0', 'HBAx']);
 
 type Node = Record<string, unknown>;
+
+/** A refusal that may concern one document of the call (so the call is split to find it). */
+function isDocumentLevel(err: KonnektorError): boolean {
+  return err.gematikCode === 4000 || DOCUMENT_LEVEL_FAILURE_TYPES.includes(err.failureType);
+}
 
 function obj(v: unknown): Node | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : undefined;
@@ -172,8 +192,6 @@ export class KonnektorClient {
   private discovering?: Promise<KonnektorEndpoints>;
   private readonly soapClients = new Map<string, Promise<soap.Client>>();
   private readonly handles = new Map<string, CardInfo>();
-  /** Lowered when the Konnektor answers 4000 to a batch. */
-  private batchLimit: number;
 
   constructor(options: KonnektorClientOptions) {
     this.context = options.context;
@@ -184,9 +202,9 @@ export class KonnektorClient {
       perDocumentTimeoutMs: options.perDocumentTimeoutMs ?? 5_000,
       activationTimeoutMs: options.activationTimeoutMs ?? 300_000,
       maxRequestsPerCall: options.maxRequestsPerCall ?? 50,
+      maxBytesPerCall: Math.min(options.maxBytesPerCall ?? DEFAULT_MAX_CALL_BYTES, MAX_CALL_BYTES),
       sdsCacheTtlMs: options.sdsCacheTtlMs ?? 3_600_000,
     };
-    this.batchLimit = this.options.maxRequestsPerCall;
     this.agent = createKonnektorAgent({ credentials: options.credentials, trust: options.trust });
   }
 
@@ -487,31 +505,67 @@ export class KonnektorClient {
     return job;
   }
 
-  /** The current largest batch per SignDocument call (config, lowered after a 4000). */
+  /** The configured largest batch per SignDocument call (a 4000 lowers it only within one `signDocuments` run). */
   get maxRequestsPerCall(): number {
-    return this.batchLimit;
+    return this.options.maxRequestsPerCall;
   }
 
   /**
-   * QES for many documents: SignDocument calls of at most `maxRequestsPerCall` requests each (all-or-nothing per call,
-   * as the Konnektor treats them). `onSigned` runs after each call, before the next one.
+   * QES for many documents, as SignDocument calls of at most `maxRequestsPerCall` requests and `maxBytesPerCall` bytes
+   * of documents each (all-or-nothing per call, as the Konnektor treats them). `onSigned` runs after each call, before
+   * the next one.
+   *
+   * One unfit document never blocks the others:
+   * - documents over 25 MB or not in a QES format are not sent; they come back in `rejected`;
+   * - a call the Konnektor refuses for a document-level reason (4110, 4112, 4124, 4208, 4262, 4280, 4283, or 4000) is
+   *   split in halves until the culprit stands alone; it goes to `rejected`, the rest is signed.
+   * A 4000 is read as "too many requests" only when the halves of the refused call then pass: the smaller size holds
+   * for the rest of this run only, the next run starts at the configured size again. A 4000 that every single request
+   * gets (nothing signs) is a request signflow builds wrongly: it is thrown, not pinned on a document.
    */
   async signDocuments(
     cardHandle: string,
     userId: string,
     requests: SignRequestInput[],
     options: SignBatchOptions = {}
-  ): Promise<{ results: SignResult[]; calls: number }> {
+  ): Promise<{ results: SignResult[]; rejected: RejectedRequest[]; calls: number }> {
     const results: SignResult[] = [];
+    const rejected: RejectedRequest[] = [];
     let calls = 0;
+    let limit = this.options.maxRequestsPerCall;
+    const maxBytes = this.options.maxBytesPerCall;
+    const fit: SignRequestInput[] = [];
+    for (const r of requests) {
+      const problem = documentProblem(r);
+      if (problem) rejected.push({ requestId: r.requestId, error: problem });
+      else fit.push(r);
+    }
     // One signature type per call (gemILF_PS 4.4.1: no mixing); PAdES first, in request order otherwise.
-    let queue = [...requests].sort(
+    const queue = [...fit].sort(
       (a, b) => Number(formatFor(b.mimeType).variant === 'PAdES') - Number(formatFor(a.mimeType).variant === 'PAdES')
     );
-    while (queue.length > 0) {
+    const nextChunk = (): SignRequestInput[] => {
       const variant = formatFor(queue[0]!.mimeType).variant;
-      const sameVariant = queue.findIndex((r) => formatFor(r.mimeType).variant !== variant);
-      const chunk = queue.slice(0, Math.min(this.batchLimit, sameVariant < 0 ? queue.length : sameVariant));
+      const chunk: SignRequestInput[] = [];
+      let bytes = 0;
+      while (queue.length > 0 && chunk.length < limit && formatFor(queue[0]!.mimeType).variant === variant) {
+        const size = queue[0]!.document.length;
+        if (chunk.length > 0 && bytes + size > maxBytes) break;
+        bytes += size;
+        chunk.push(queue.shift()!);
+      }
+      return chunk;
+    };
+    /** Halves of refused calls still to try; `group` ties halves to the refused call. */
+    const split: {
+      chunk: SignRequestInput[];
+      group?: { size: number; code: number; open: number; culprit: boolean };
+    }[] = [];
+    /** Single requests refused with 4000: a culprit only if anything else signs. */
+    const suspects: RejectedRequest[] = [];
+    while (queue.length > 0 || split.length > 0) {
+      const item = split.shift() ?? { chunk: nextChunk() };
+      const { chunk, group } = item;
       options.onProgress?.(results.length, requests.length);
       try {
         calls++;
@@ -520,17 +574,39 @@ export class KonnektorClient {
         const signed = await this.signChunk(cardHandle, userId, chunk);
         await options.onSigned?.(signed);
         results.push(...signed);
-        queue = queue.slice(chunk.length);
+        if (group && --group.open === 0 && !group.culprit && group.code === 4000) {
+          // Both halves of a call refused with 4000 passed: that call had more requests than this Konnektor takes.
+          limit = Math.min(limit, Math.ceil(group.size / 2));
+        }
       } catch (err) {
-        // 4000 on a batch: more requests than this Konnektor takes. Halve and remember (≥50 must work, some take fewer).
-        if (err instanceof KonnektorError && err.gematikCode === 4000 && chunk.length > 1) {
-          this.batchLimit = Math.max(1, Math.floor(chunk.length / 2));
+        if (!(err instanceof KonnektorError) || !isDocumentLevel(err)) throw err;
+        if (group) group.culprit = true;
+        if (chunk.length > 1) {
+          const half = Math.ceil(chunk.length / 2);
+          const g = { size: chunk.length, code: err.gematikCode ?? 0, open: 2, culprit: false };
+          split.unshift({ chunk: chunk.slice(0, half), group: g }, { chunk: chunk.slice(half), group: g });
           continue;
         }
-        throw err;
+        const one = { requestId: chunk[0]!.requestId, error: err };
+        if (err.gematikCode === 4000) suspects.push(one);
+        else rejected.push(one);
       }
     }
-    return { results, calls };
+    if (suspects.length > 0) {
+      // Nothing signed, every request refused as syntax: the request itself is wrong (a bug), not a document.
+      if (results.length === 0) throw suspects[0]!.error;
+      for (const s of suspects) {
+        rejected.push({
+          requestId: s.requestId,
+          error: new KonnektorError(
+            `the Konnektor refused only the request of document ${s.requestId} (4000: ${s.error.details.konnektorText ?? s.error.message})`,
+            { ...s.error.details, failureType: KonnektorFailureType.DOCUMENT_REJECTED, faultClass: 'needs-person' },
+            { cause: s.error }
+          ),
+        });
+      }
+    }
+    return { results, rejected, calls };
   }
 
   private async signChunk(cardHandle: string, userId: string, chunk: SignRequestInput[]): Promise<SignResult[]> {

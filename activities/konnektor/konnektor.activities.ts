@@ -18,6 +18,7 @@ import type { Knex } from 'knex';
 import {
   KonnektorError,
   KonnektorFailureType,
+  staffActionFor,
   toKonnektorApplicationFailure,
   type KonnektorFailureDetails,
 } from '../../domain/konnektor-errors';
@@ -44,6 +45,7 @@ import {
   type CountersignResult,
   type DeactivateComfortSignatureResult,
   type HbaCard,
+  type RejectedCountersign,
   type SignDocumentsInput,
   type SignDocumentsResult,
   type StoreCountersignatureInput,
@@ -232,6 +234,7 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
       const previouslyRecorded = new Set(recorded.keys());
       let calls = 0;
       let countRemaining: number | undefined;
+      const rejected: RejectedCountersign[] = [];
       const signedIds = () => [...recorded.keys()];
       await classified(
         async () => {
@@ -314,6 +317,18 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
               },
             });
             calls += res.calls;
+            for (const r of res.rejected) {
+              const item = byId.get(r.requestId)!;
+              rejected.push({
+                requestId: r.requestId,
+                contractId: item.contractId,
+                workflowId: item.workflowId,
+                documentId: item.documentId,
+                failureType: r.error.failureType,
+                gematikCode: r.error.gematikCode,
+                message: `${r.error.message}. ${staffActionFor(r.error.failureType)}`,
+              });
+            }
             if (capacity < pending.length) {
               throw needsPerson(
                 KonnektorFailureType.COMFORT_SIGNATURE_EXPIRED,
@@ -325,8 +340,12 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
         },
         () => ({ signedRequestIds: signedIds() })
       );
+      const rejectedIds = new Set(rejected.map((r) => r.requestId));
       return {
-        signed: items.map(([id, item]) => resultOf(recorded.get(id)!, item.documentId, previouslyRecorded.has(id))),
+        signed: items
+          .filter(([id]) => !rejectedIds.has(id) && recorded.has(id))
+          .map(([id, item]) => resultOf(recorded.get(id)!, item.documentId, previouslyRecorded.has(id))),
+        rejected,
         signDocumentCalls: calls,
         countRemaining,
       };

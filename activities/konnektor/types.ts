@@ -74,9 +74,24 @@ export interface CountersignResult {
   alreadySigned: boolean;
 }
 
+/** A contract document the Konnektor will not sign: only that contract's countersignature fails. */
+export interface RejectedCountersign {
+  requestId: string;
+  contractId: number;
+  workflowId: string;
+  documentId: number;
+  /** `DOCUMENT_TOO_LARGE`, `DOCUMENT_FORMAT_UNSUPPORTED` or `DOCUMENT_REJECTED`. */
+  failureType: string;
+  gematikCode?: number;
+  /** What happened and what staff do. */
+  message: string;
+}
+
 export interface SignDocumentsResult {
-  /** One per input item, in input order. */
+  /** One per signed input item, in input order. */
   signed: CountersignResult[];
+  /** Items the Konnektor refuses on their own (size, format, content); the others are in `signed`. */
+  rejected: RejectedCountersign[];
   /** SignDocument calls made by this attempt (0 when everything was already signed). */
   signDocumentCalls: number;
   /** Comfort signatures left after this batch, when known. */

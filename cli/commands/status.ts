@@ -50,6 +50,7 @@ function human(r: StatusReport): string {
       field('outcome', `${o.kind} by ${o.userContactId} (${o.method}) at ${o.confirmedAt}, MD5 ${o.md5Hash}`);
     }
     field('QES document', s.qesDocumentId);
+    field('QES failed', s.countersignFailure);
   }
   if (r.stateError) field('state', `unavailable: ${r.stateError.message} [${r.stateError.code}]`);
   if (r.failure) field('failed', `${r.failure.message} [${r.failure.code}]`);

@@ -40,7 +40,7 @@ const EXPECTED: Record<number, [KonnektorFaultClass, KonnektorFailureType]> = {
   4093: ['transient', T.KONNEKTOR_BUSY],
   4094: ['transient', T.CARD_TIMEOUT],
   4101: ['recoverable', T.CARD_HANDLE_STALE],
-  4110: ['needs-person', T.DOCUMENT_REJECTED],
+  4110: ['needs-person', T.DOCUMENT_FORMAT_UNSUPPORTED],
   4111: ['needs-person', T.KONNEKTOR_REQUEST_INVALID],
   4118: ['needs-person', T.CARD_NOT_SUITABLE],
   4120: ['transient', T.SIGNATURE_CREATION_FAILED],
@@ -68,8 +68,8 @@ const EXPECTED: Record<number, [KonnektorFaultClass, KonnektorFailureType]> = {
   4276: ['needs-person', T.PIN_WRONG],
   4278: ['needs-person', T.COMFORT_SESSION_LIMIT],
   4279: ['needs-person', T.KONNEKTOR_REQUEST_INVALID],
-  4280: ['needs-person', T.DOCUMENT_REJECTED],
-  4283: ['needs-person', T.DOCUMENT_REJECTED],
+  4280: ['needs-person', T.DOCUMENT_TOO_LARGE],
+  4283: ['needs-person', T.DOCUMENT_TOO_LARGE],
 };
 for (const code of [4004, 4005, 4006, 4007, 4009, 4010, 4011, 4012, 4013, 4014, 4015, 4016, 4020, 4021, 4053, 4092]) {
   EXPECTED[code] = ['needs-person', T.KONNEKTOR_CONFIGURATION];

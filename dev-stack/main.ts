@@ -30,8 +30,10 @@ export function banner(s: DevStackSummary): string {
     s.temporal.uiUrl ? `  Temporal UI     ${s.temporal.uiUrl}` : undefined,
     s.temporal.dbFile ? `  Temporal state  ${rel(s.temporal.dbFile)}` : undefined,
     `  CRM database    ${rel(s.database.url)}${s.database.seeded ? '  (migrated, demo data seeded)' : ''}`,
-    `  SMTP inbox      ${s.mail.smtpUrl}  → ${rel(s.mail.dir)}/*.eml`,
-    `  Inbox page      ${s.mail.inboxUrl}`,
+    s.mail.external
+      ? `  SMTP server     ${s.mail.smtpUrl}  (SIGNFLOW_SMTP_URL; no dev inbox: mail goes to this server)`
+      : `  SMTP inbox      ${s.mail.smtpUrl}  → ${rel(s.mail.dir ?? '')}/*.eml`,
+    s.mail.inboxUrl ? `  Inbox page      ${s.mail.inboxUrl}` : undefined,
     s.webhooks
       ? `  Webhooks page   ${s.webhooks.pageUrl}  (endpoint "dev" ${s.webhooks.hookUrl} → ${rel(s.webhooks.file)})`
       : undefined,
@@ -96,7 +98,7 @@ export function banner(s: DevStackSummary): string {
       );
     }
     lines.push(
-      `Then open the invitation in the inbox (${s.mail.inboxUrl}) and follow its link to sign` +
+      `Then open the invitation ${s.mail.inboxUrl ? `in the inbox (${s.mail.inboxUrl})` : 'in the mailbox of the demo contact'} and follow its link to sign` +
         (demoContact !== undefined ? `, or: npx signflow sign ${demo} --contact ${demoContact}` : '.')
     );
     if (s.konnektor) {

@@ -96,7 +96,11 @@ export interface DevStackSummary {
     uiCodecEndpoint?: string;
   };
   database: { url: string; seeded: boolean; seed?: SeedResult };
-  mail: { smtpUrl: string; inboxUrl: string; dir: string };
+  /**
+   * Where mail goes. Without `SIGNFLOW_SMTP_URL`: the dev inbox (`inboxUrl`, `dir`). With it: that server
+   * (`external`, the URL shown without its password), and no inbox is started.
+   */
+  mail: { smtpUrl: string; external: boolean; inboxUrl?: string; dir?: string };
   /** The dev webhook receiver; undefined when off or when endpoints come from the environment. */
   webhooks?: { pageUrl: string; hookUrl: string; file: string };
   api?: { url: string; openApiUrl: string; portalUrl: string; metricsUrl?: string };
@@ -180,6 +184,17 @@ function portHint(err: unknown, what: string, envName: string): Error {
  */
 export const DEV_WEBHOOK_SECRET = `whsec_${Buffer.from('signflow-dev-webhook-secret-0000').toString('base64')}`;
 
+/** A URL for the banner and the log: the password (if any) replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  }
+}
+
 const isOff = (v: string | undefined): boolean => ['off', 'false', '0', 'no'].includes(v?.trim().toLowerCase() ?? '');
 const envSet = (env: NodeJS.ProcessEnv, name: string): boolean => (env[name]?.trim() ?? '') !== '';
 
@@ -191,10 +206,12 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   const uiOrigins = [`http://localhost:${ports.temporalUi}`, `http://${host}:${ports.temporalUi}`];
   const codecEndpointForUi = `http://localhost:${ports.codec}/codec`;
 
+  const externalSmtp = envSet(env, 'SIGNFLOW_SMTP_URL');
   // The dev stack owns these settings; everything else comes from the environment and the config's defaults.
   const base = {
     temporal: { address: `${host}:${ports.temporal}` },
-    mail: { smtpUrl: `smtp://${host}:${ports.smtp}`, devSmtpPort: ports.smtp },
+    // SIGNFLOW_SMTP_URL, when set, is the server to use (a real relay, a test server): the dev inbox is not started.
+    mail: externalSmtp ? {} : { smtpUrl: `smtp://${host}:${ports.smtp}`, devSmtpPort: ports.smtp },
     api: { dev: true, host, port: ports.api },
     portal: env.SIGNFLOW_PORTAL_BASE_URL ? {} : { baseUrl: `http://localhost:${ports.api}/portal` },
   };
@@ -329,20 +346,26 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
 
     // 6. Mail
     const mailDir = path.join(dataDir, 'mail');
-    let inbox: DevInbox;
-    try {
-      inbox = await startDevInbox({ port: ports.smtp, host, dir: mailDir });
-    } catch (err) {
-      throw portHint(err, 'SMTP inbox', 'SIGNFLOW_DEV_SMTP_PORT');
+    let page: InboxPage | undefined;
+    if (externalSmtp) {
+      log(`[dev] mail goes to SIGNFLOW_SMTP_URL (${redactUrl(config.mail.smtpUrl)}); the dev inbox is not started`);
+    } else {
+      let inbox: DevInbox;
+      try {
+        inbox = await startDevInbox({ port: ports.smtp, host, dir: mailDir });
+      } catch (err) {
+        throw portHint(err, 'SMTP inbox', 'SIGNFLOW_DEV_SMTP_PORT');
+      }
+      stops.push({ what: 'SMTP inbox', stop: () => inbox.close() });
+      let inboxPage: InboxPage;
+      try {
+        inboxPage = await startInboxPage(inbox, ports.inboxPage, host);
+      } catch (err) {
+        throw portHint(err, 'inbox page', 'SIGNFLOW_DEV_INBOX_PORT');
+      }
+      page = inboxPage;
+      stops.push({ what: 'inbox page', stop: () => inboxPage.close() });
     }
-    stops.push({ what: 'SMTP inbox', stop: () => inbox.close() });
-    let page: InboxPage;
-    try {
-      page = await startInboxPage(inbox, ports.inboxPage, host);
-    } catch (err) {
-      throw portHint(err, 'inbox page', 'SIGNFLOW_DEV_INBOX_PORT');
-    }
-    stops.push({ what: 'inbox page', stop: () => page.close() });
     let webhookReceiver: DevWebhookReceiver | undefined;
     if (devWebhooks) {
       try {
@@ -436,7 +459,14 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         uiCodecEndpoint: temporal && codecServer ? codecEndpointForUi : undefined,
       },
       database: { url: crmUrl, seeded: seed !== undefined, seed },
-      mail: { smtpUrl: config.mail.smtpUrl, inboxUrl: page.url.replace(host, 'localhost'), dir: mailDir },
+      mail: externalSmtp
+        ? { smtpUrl: redactUrl(config.mail.smtpUrl), external: true }
+        : {
+            smtpUrl: config.mail.smtpUrl,
+            external: false,
+            inboxUrl: page?.url.replace(host, 'localhost'),
+            dir: mailDir,
+          },
       webhooks: webhookReceiver
         ? {
             pageUrl: webhookReceiver.pageUrl.replace(host, 'localhost'),

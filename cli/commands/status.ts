@@ -26,7 +26,8 @@ export interface StatusReport {
   failure?: { code: string; message: string };
 }
 
-function human(r: StatusReport): string {
+/** The human-readable status (`--json` prints the report itself). */
+export function humanStatus(r: StatusReport): string {
   const lines = [
     `Honorarvertrag ${r.contractId}: ${r.execution.status} (${r.workflowId}, started ${r.execution.startTime}` +
       `${r.execution.closeTime ? `, closed ${r.execution.closeTime}` : ''})`,
@@ -45,6 +46,16 @@ function human(r: StatusReport): string {
     field('reminders', `${s.remindersSent} sent${s.nextReminderAt ? `, next at ${s.nextReminderAt}` : ''}`);
     field('expires at', s.expiresAt);
     field('waiting', s.waitingDetail);
+    if (s.mailTrouble) {
+      const m = s.mailTrouble;
+      field(
+        'mail trouble',
+        `${m.mail} not sent yet (${m.attempts} attempt${m.attempts === 1 ? '' : 's'} since ${m.since}); ` +
+          `last error: ${m.lastError}; next try ${m.nextRetryAt}`
+      );
+    }
+    field('mails refused', s.mailsRejected?.join(', '));
+    field('mails skipped', s.mailsSkipped?.join(', '));
     if (s.outcome) {
       const o = s.outcome;
       field('outcome', `${o.kind} by ${o.userContactId} (${o.method}) at ${o.confirmedAt}, MD5 ${o.md5Hash}`);
@@ -90,7 +101,7 @@ async function status(ctx: CliContext, contractId: number, opts: { timeout?: num
       report.failure = { code: e.code, message: e.message };
     }
   }
-  ctx.out.result(report, () => human(report));
+  ctx.out.result(report, () => humanStatus(report));
   return exitCode;
 }
 

@@ -13,8 +13,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { startDevStack, type DevStack, type DevStackSummary } from '../../dev-stack/stack';
+import { redactUrl, startDevStack, type DevStack, type DevStackSummary } from '../../dev-stack/stack';
 import { banner } from '../../dev-stack/main';
+import { startDevInbox } from '../../mail/dev-inbox';
 import { parseEnvFile } from '../../dev-stack/tool-paths';
 import { createDb } from '../../db/connection';
 import { verifyPdf } from '../../konnektor-simulator/cms';
@@ -163,7 +164,8 @@ describe('dev stack', () => {
     const started = await call(s, 'POST', `/contracts/${demo}/signature-request`, tokens.crm);
     expect([started.status, started.json.workflowId]).toEqual([202, `honorarvertrag-${demo}`]);
     await until('the invitation .eml', () => {
-      const files = fs.existsSync(s.mail.dir) ? fs.readdirSync(s.mail.dir).filter((f) => f.endsWith('.eml')) : [];
+      const dir = s.mail.dir ?? '';
+      const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.eml')) : [];
       return files[0];
     });
 
@@ -285,5 +287,38 @@ describe('dev stack', () => {
     // Invitation and confirmation of the first contract, invitation of the second.
     const mails = (await (await fetch(`${s.mail.inboxUrl}api/messages`)).json()) as Array<{ id: number }>;
     expect(mails.map((m) => m.id).sort()).toEqual([1, 2, 3]);
+  });
+
+  test('with SIGNFLOW_SMTP_URL the stack sends there, starts no inbox of its own and says so in the banner', async () => {
+    await stack?.stop();
+    stack = undefined;
+    const external = await startDevInbox({ port: 0 });
+    try {
+      const smtpUrl = `smtp://127.0.0.1:${external.port}`;
+      stack = await startDevStack({ env: { ...env, SIGNFLOW_SMTP_URL: smtpUrl }, log: () => undefined, quiet: true });
+      const s = stack.summary;
+      expect(s.mail).toMatchObject({ external: true, smtpUrl: `${smtpUrl}` });
+      expect(s.mail.inboxUrl).toBeUndefined();
+      expect(banner(s)).toContain(`SMTP server     ${smtpUrl}  (SIGNFLOW_SMTP_URL`);
+      expect(banner(s)).not.toContain('Inbox page');
+      expect(await portIsOpen(Number(env.SIGNFLOW_DEV_SMTP_PORT))).toBe(false);
+      const contractId = s.database.seed?.contractIds.at(-1) as number;
+      const started = await call(s, 'POST', `/contracts/${contractId}/signature-request`, tokens.crm);
+      expect(started.status).toBe(202);
+      const mail = await external.waitFor(
+        (m) => m.headers['x-signflow-mail-key'] === `honorarvertrag-${contractId}:invitation`,
+        60_000
+      );
+      expect(mail.subject).toBeTruthy();
+    } finally {
+      await stack?.stop();
+      stack = undefined;
+      await external.close();
+    }
+  });
+
+  test('the banner never shows an SMTP password', () => {
+    expect(redactUrl('smtps://praxis:geheim@relay.example:465')).toBe('smtps://praxis:***@relay.example:465');
+    expect(redactUrl('smtp://127.0.0.1:25')).toBe('smtp://127.0.0.1:25');
   });
 });

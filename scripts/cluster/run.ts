@@ -73,9 +73,13 @@ async function main(): Promise<void> {
       .trim()
       .split('\n')
       .pop() as string;
-    log(
-      `Temporal server: ${execFileSync(path.join(bin, 'temporal-server'), ['--version'], { encoding: 'utf8' }).trim()}`
-    );
+    let version = 'version unknown';
+    try {
+      version = execFileSync(path.join(bin, 'temporal-server'), ['--version'], { encoding: 'utf8' }).trim();
+    } catch {
+      // An older build without --version: the folder names the version.
+    }
+    log(`Temporal server: ${version} (${bin})`);
 
     const pg = await startPostgres(await getFreePort());
     stops.push({ what: 'PostgreSQL', stop: () => pg.stop() });

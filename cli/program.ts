@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerDev } from './commands/dev';
 import { registerKonnektor } from './commands/konnektor';
 import { registerMessages } from './commands/messages';
+import { registerProcesses } from './commands/processes';
 import { registerReport } from './commands/report';
 import { registerStart } from './commands/start';
 import { registerStatus } from './commands/status';
@@ -30,6 +31,7 @@ export function buildProgram(io: Io, run: Runner): Command {
   registerReport(program, run);
   registerVerify(program, run);
   registerKonnektor(program, run);
+  registerProcesses(program, run);
   registerWebhooks(program, run);
   // Subcommands inherit the error handling; without this they would call process.exit themselves.
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());

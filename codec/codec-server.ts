@@ -41,12 +41,15 @@ interface JsonPayload {
 }
 
 interface CodecBody {
-  payloads: JsonPayload[];
+  payloads?: JsonPayload[];
 }
 
+/**
+ * `payloads` may be missing: proto3 JSON leaves out an empty list, so the Temporal CLI (1.9.1) sends `{}` for an event
+ * without payloads, and the answer is then `{"payloads":[]}`.
+ */
 const bodySchema = {
   type: 'object',
-  required: ['payloads'],
   properties: {
     payloads: {
       type: 'array',
@@ -203,7 +206,11 @@ export function buildCodecServer(config: SignflowConfig, options: BuildCodecServ
       `${CODEC_BASE_PATH}/${direction}`,
       { schema: { body: bodySchema }, preHandler: authenticate },
       async (req, reply) => {
-        const payloads = req.body.payloads.map(fromJson);
+        const unknown = Object.keys(req.body ?? {}).filter((k) => k !== 'payloads');
+        if (unknown.length > 0) {
+          return reject(reply, 400, 'INVALID_REQUEST', `request body has unknown field(s) ${unknown.join(', ')}`);
+        }
+        const payloads = (req.body?.payloads ?? []).map(fromJson);
         try {
           const out = direction === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
           return { payloads: out.map(toJson) };

@@ -51,9 +51,10 @@ export async function withoutPersonalData<T>(activity: string, contractId: numbe
  * Only schema names are taken from the driver's message (never values, which may be personal data).
  */
 export function missingSchemaObject(err: unknown): string | undefined {
-  if (!(err instanceof Error)) return undefined;
-  const e = err as Error & { code?: unknown; sqlMessage?: unknown };
-  const text = typeof e.sqlMessage === 'string' ? e.sqlMessage : e.message;
+  // Duck-typed, not `instanceof Error`: a driver loaded in another realm (jest shares native modules) has its own Error.
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; sqlMessage?: unknown; message?: unknown };
+  const text = typeof e.sqlMessage === 'string' ? e.sqlMessage : String(e.message ?? '');
   if (e.code === 'ER_BAD_FIELD_ERROR') {
     const column = /Unknown column '([^']+)'/.exec(text)?.[1];
     return column ? `column "${column}"` : 'column named in the mapping';

@@ -9,7 +9,9 @@
  * Everything else surfaces as a `KonnektorError` for the activity to turn into an ApplicationFailure.
  */
 import { randomUUID } from 'node:crypto';
+import dns from 'node:dns/promises';
 import https from 'node:https';
+import net from 'node:net';
 import path from 'node:path';
 import * as soap from 'soap';
 import {
@@ -245,8 +247,37 @@ export class KonnektorClient {
         { cause: err }
       );
     }
+    if (!this.options.rewriteEndpoints) await this.checkEndpointHosts(endpoints);
     this.discovered = { at: Date.now(), endpoints };
     return endpoints;
+  }
+
+  /**
+   * Vendor directories may name hosts only the Konnektor's own network knows (`ksp.….telematik-test`). A host that
+   * does not exist in DNS will not start to: say so once, with the fix, instead of retrying it as a network fault.
+   * (EAI_AGAIN, a DNS server that does not answer right now, stays transient.)
+   */
+  private async checkEndpointHosts(endpoints: KonnektorEndpoints): Promise<void> {
+    const sdsHost = new URL(this.options.sdsUrl).hostname;
+    const hosts = new Set([endpoints.signature.url, endpoints.event.url].map((u) => new URL(u).hostname));
+    for (const host of hosts) {
+      if (host === sdsHost || net.isIP(host.replace(/^\[|\]$/g, '')) !== 0) continue;
+      const code = await dns.lookup(host).then(
+        () => undefined,
+        (err: unknown) => (err as { code?: string }).code
+      );
+      if (code === 'ENOTFOUND') {
+        throw new KonnektorError(
+          `connector.sds names the endpoint host ${host}, which does not resolve here; set SIGNFLOW_KONNEKTOR_REWRITE_ENDPOINTS=true to reach every endpoint through the host of SIGNFLOW_KONNEKTOR_SDS_URL (${sdsHost}), or make ${host} resolvable in the practice network`,
+          {
+            failureType: KonnektorFailureType.KONNEKTOR_CONFIGURATION,
+            faultClass: 'needs-person',
+            operation: 'connector.sds',
+            transportCode: code,
+          }
+        );
+      }
+    }
   }
 
   private httpsGet(url: string): Promise<string> {

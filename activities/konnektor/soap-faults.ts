@@ -88,10 +88,13 @@ export function parseSoapFault(body: string): ParsedFault | undefined {
   }
   const fault = obj(obj(obj(doc.Envelope)?.Body)?.Fault);
   if (!fault) return undefined;
+  // SOAP 1.1: faultcode, faultstring, detail. SOAP 1.2: Code/Value (Subcode), Reason/Text, Detail.
+  const code12 = obj(fault.Code);
+  const reason12 = obj(fault.Reason)?.Text;
   return {
-    faultcode: str(fault.faultcode),
-    faultstring: str(fault.faultstring),
-    traces: tracesOf(findErrorNode(fault.detail)),
+    faultcode: str(fault.faultcode) ?? str(code12?.Value),
+    faultstring: str(fault.faultstring) ?? str(Array.isArray(reason12) ? reason12[0] : reason12),
+    traces: tracesOf(findErrorNode(fault.detail ?? fault.Detail)),
   };
 }
 

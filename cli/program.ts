@@ -4,6 +4,7 @@ import { registerDev } from './commands/dev';
 import { registerKonnektor } from './commands/konnektor';
 import { registerMessages } from './commands/messages';
 import { registerProcesses } from './commands/processes';
+import { registerRepair } from './commands/repair';
 import { registerReport } from './commands/report';
 import { registerStart } from './commands/start';
 import { registerStatus } from './commands/status';
@@ -33,6 +34,7 @@ export function buildProgram(io: Io, run: Runner): Command {
   registerKonnektor(program, run);
   registerProcesses(program, run);
   registerWebhooks(program, run);
+  registerRepair(program, run);
   // Subcommands inherit the error handling; without this they would call process.exit themselves.
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;

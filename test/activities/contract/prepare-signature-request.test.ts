@@ -106,6 +106,7 @@ describe.each(testDatabases())('prepareSignatureRequest on $name', ({ name }) =>
       documentId: prepared.documentId,
       signatureId: prepared.signatureId,
       documentSha256: prepared.documentSha256,
+      previousStatus: t.config.crm.values.contractSendableStatuses[0],
     });
     expect(audit[0].detail).not.toContain(fresh.email);
 

@@ -1,6 +1,7 @@
 /** The `signflow` command line: every verb of the design (docs/cli.md), each with `--json`. */
 import { Command } from 'commander';
 import { registerDev } from './commands/dev';
+import { registerDoctor } from './commands/doctor';
 import { registerKonnektor } from './commands/konnektor';
 import { registerMessages } from './commands/messages';
 import { registerProcesses } from './commands/processes';
@@ -33,6 +34,7 @@ export function buildProgram(io: Io, run: Runner): Command {
   registerVerify(program, run);
   registerKonnektor(program, run);
   registerProcesses(program, run);
+  registerDoctor(program, run);
   registerWebhooks(program, run);
   registerRepair(program, run);
   // Subcommands inherit the error handling; without this they would call process.exit themselves.

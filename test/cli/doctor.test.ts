@@ -1,0 +1,128 @@
+/**
+ * `signflow doctor` against real parts: a SQLite CRM, the Temporal dev server, a local SMTP server. A healthy
+ * installation passes (exit 0); a missing column, a mapping typo, unregistered search attributes and a missing outbox
+ * schedule are each named with what to do (exit 1, or 5 for an invalid configuration).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { ensureOutboxSchedule } from '../../outbox/schedule';
+import { loadConfig } from '../../temporal.config';
+import { createTestDb, type TestDb } from '../helpers/databases';
+import { getFreePort, startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { runCli } from './run-cli';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  message: string;
+}
+
+describe('signflow doctor', () => {
+  let t: TestDb;
+  let temporal: DevServerHandle;
+  let smtp: SMTPServer;
+  let smtpPort: number;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-doctor-'));
+    t = await createTestDb('sqlite');
+    temporal = await startDevServer();
+    smtpPort = await getFreePort();
+    smtp = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS'] });
+    await new Promise<void>((resolve) => smtp.listen(smtpPort, '127.0.0.1', resolve));
+    const config = loadConfig(
+      { database: { url: t.url }, temporal: { address: temporal.address, namespace: temporal.namespace } },
+      {}
+    );
+    await ensureOutboxSchedule(temporal.env.client, config);
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => smtp?.close(() => resolve()));
+    await temporal?.stop();
+    await t?.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const env = (extra: Record<string, string> = {}) => ({
+    SIGNFLOW_DATABASE_URL: t.url,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    SIGNFLOW_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    ...extra,
+  });
+  const failed = (checks: Check[]) => checks.filter((c) => !c.ok);
+
+  test('a healthy installation: every check OK, exit 0', async () => {
+    const run = await runCli(['doctor', '--json'], env());
+    const checks: Check[] = run.json().checks;
+    expect(failed(checks)).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining([
+        'database reachable',
+        'CRM mapping',
+        'signflow tables migrated',
+        'Temporal reachable',
+        'search attributes registered',
+        'outbox schedule',
+        'codec keys',
+        'SMTP reachable',
+      ])
+    );
+    const human = await runCli(['doctor'], env());
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^OK {2}\s*database reachable/m);
+  });
+
+  test('a missing column is named with the mapping key and what to do, exit 1', async () => {
+    const mapping = path.join(dir, 'missing-column.json');
+    fs.writeFileSync(mapping, JSON.stringify({ signatures: { md5Hash: 'pruefsumme' } }));
+    const run = await runCli(['doctor', '--json'], env({ SIGNFLOW_CRM_MAPPING: mapping }));
+    expect(run.code).toBe(1);
+    expect(failed(run.json().checks)).toEqual([
+      {
+        name: 'CRM mapping signatures.md5Hash',
+        ok: false,
+        message: expect.stringContaining('column "unterschriften.pruefsumme" (signatures.md5Hash) does not exist'),
+      },
+    ]);
+  });
+
+  test('a mapping typo is a configuration error naming SIGNFLOW_CRM_MAPPING, exit 5', async () => {
+    const mapping = path.join(dir, 'typo.json');
+    fs.writeFileSync(mapping, JSON.stringify({ signatures: { md5hash: 'md5_hash' } }));
+    const run = await runCli(['doctor', '--json'], env({ SIGNFLOW_CRM_MAPPING: mapping }));
+    expect(run.code).toBe(5);
+    expect(run.json().error.message).toContain(
+      'SIGNFLOW_CRM_MAPPING (' + mapping + '): unknown key "signatures.md5hash": did you mean "signatures.md5Hash"?'
+    );
+  });
+
+  test('a namespace without the search attributes and the outbox schedule: both named, exit 1', async () => {
+    const namespace = `doctor-${process.pid}`;
+    await temporal.env.client.workflowService.registerNamespace({
+      namespace,
+      // protobufjs types seconds as Long; a number is what it accepts on the wire.
+      workflowExecutionRetentionPeriod: { seconds: 86_400 } as never,
+    });
+    const run = await runCli(['doctor', '--json'], env({ TEMPORAL_NAMESPACE: namespace }));
+    expect(run.code).toBe(1);
+    const byName = Object.fromEntries((failed(run.json().checks) as Check[]).map((c) => [c.name, c.message]));
+    expect(Object.keys(byName).sort()).toEqual(['outbox schedule', 'search attributes registered']);
+    expect(byName['search attributes registered']).toContain(
+      'CrmContractId, ContractStatus, SignatureStatus, WaitingReason; run `npx tsx scripts/prepare-cluster.ts`'
+    );
+  });
+
+  test('an unreachable SMTP server is named, exit 1', async () => {
+    const closedPort = await getFreePort();
+    const run = await runCli(['doctor', '--json'], env({ SIGNFLOW_SMTP_URL: `smtp://127.0.0.1:${closedPort}` }));
+    expect(run.code).toBe(1);
+    expect(failed(run.json().checks)).toEqual([
+      expect.objectContaining({ name: 'SMTP reachable', message: expect.stringContaining('SIGNFLOW_SMTP_URL') }),
+    ]);
+  });
+});

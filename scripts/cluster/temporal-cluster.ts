@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -91,6 +92,23 @@ dcRedirectionPolicy:
 `;
 }
 
+/**
+ * A free port below 32768: the cluster membership table stores the membership port as a PostgreSQL smallint, so an
+ * ephemeral port (usually above 32767) makes the service die at start ("value … is out of range for type smallint").
+ */
+async function freeLowPort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port between 20000 and 32000');
+}
+
 export async function startTemporalCluster(
   bin: string,
   pg: RunningPostgres,
@@ -101,7 +119,7 @@ export async function startTemporalCluster(
   log('schemas set up with temporal-sql-tool (postgres12: temporal, temporal_visibility)');
 
   const ports = {} as Record<ServiceName, { grpc: number; membership: number }>;
-  for (const s of SERVICES) ports[s] = { grpc: await getFreePort(), membership: await getFreePort() };
+  for (const s of SERVICES) ports[s] = { grpc: await getFreePort(), membership: await freeLowPort() };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-temporal-cluster-'));
   const configFile = path.join(dir, 'config.yaml');
   fs.writeFileSync(configFile, configYaml(pg, ports, await getFreePort()));

@@ -16,6 +16,7 @@ import { createOutboxActivities } from '../outbox/outbox.activities';
 import { createWebhookActivities } from './webhook.activities';
 import { createStaffMailActivities } from './staff-mail.activities';
 import { createDocumentViewActivities } from './document-view.activities';
+import { createCertificateActivities } from './certificate.activities';
 
 export interface ActivityDeps {
   config: SignflowConfig;
@@ -49,6 +50,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWebhookActivities(deps),
     ...createStaffMailActivities(deps),
     ...createDocumentViewActivities(deps),
+    ...createCertificateActivities(deps),
   };
 }
 

@@ -127,6 +127,8 @@ export const ZCrmMapping = z
         signatureImageTemplateKind: zName.default('Unterschriftenbild'),
         /** Template kind of the practice's QES countersignature. @default 'Signatur' */
         qesTemplateKind: zName.default('Signatur'),
+        /** Template kind of the completion certificate (Prüfprotokoll). @default 'Prüfprotokoll' */
+        certificateTemplateKind: zName.default('Prüfprotokoll'),
         /** Contract statuses that allow sending. @default ['erstellt'] */
         contractSendableStatuses: z.array(z.string()).nonempty().default(['erstellt']),
         /** @default 'versendet' */

@@ -151,7 +151,11 @@ const STYLE: Record<BlockTag, { font: 'regular' | 'bold'; size: number; before: 
 };
 const STRUCT_TYPE: Record<BlockTag, string> = { h1: 'H1', h2: 'H2', p: 'P', li: 'LI' };
 
-function renderPdf(blocks: TextBlock[], data: ContractDocumentData): Promise<Buffer> {
+/** Text blocks as a tagged PDF/A-3b with the embedded DejaVu fonts; the contract and the Prüfprotokoll share it. */
+export function renderTextBlocksPdf(
+  blocks: TextBlock[],
+  data: Pick<ContractDocumentData, 'createdAt'> & { title: string }
+): Promise<Buffer> {
   const doc = new PDFDocument({
     pdfVersion: '1.7',
     subset: 'PDF/A-3b',
@@ -162,7 +166,7 @@ function renderPdf(blocks: TextBlock[], data: ContractDocumentData): Promise<Buf
     margins: { top: 64, bottom: 64, left: 64, right: 64 },
     // Only ASCII here: pdfkit copies these into the XMP packet without escaping. No personal data either.
     info: {
-      Title: `Honorarvertrag ${data.contractId}`,
+      Title: data.title,
       Creator: 'signflow',
       Producer: 'signflow (PDFKit)',
       CreationDate: data.createdAt,
@@ -205,6 +209,9 @@ function renderPdf(blocks: TextBlock[], data: ContractDocumentData): Promise<Buf
 
 export async function renderContractDocument(data: ContractDocumentData): Promise<RenderedContractDocument> {
   const html = renderContractHtml(data);
-  const pdf = await renderPdf(textBlocks(html), data);
+  const pdf = await renderTextBlocksPdf(textBlocks(html), {
+    title: `Honorarvertrag ${data.contractId}`,
+    createdAt: data.createdAt,
+  });
   return { pdf, html };
 }

@@ -183,6 +183,8 @@ export interface ContractState {
   mailsSkipped?: string[];
   /** Set while a mail waits for its next attempt after a transient failure; cleared once it is sent. */
   mailTrouble?: MailTrouble;
+  /** Document id of the completion certificate (Prüfprotokoll), once it is stored. */
+  certificateDocumentId?: number;
   /** How often the contact opened the document in the portal. */
   views?: number;
   /** ISO time of the first view. */

@@ -686,6 +686,24 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
     state.qesDocumentId = await countersignContract(input.qes, request.documentId);
   }
 
+  // 5c. The completion certificate (Prüfprotokoll), stored with the contract's documents, its hash audited.
+  if (wf.patched('completion-certificate')) {
+    const certificate = await acts.createCompletionCertificate.executeWithOptions(
+      { ...DB_WRITE, summary: 'Prüfprotokoll erstellen und beim Vertrag speichern' },
+      [
+        {
+          contractId,
+          workflowId,
+          runId: wf.workflowInfo().runId,
+          documentId: request.documentId,
+          signatureId: request.signatureId,
+          completedAt: iso(Date.now()),
+        },
+      ]
+    );
+    state.certificateDocumentId = certificate.certificateDocumentId;
+  }
+
   // 6. Confirmation mail.
   state.phase = 'confirming';
   wf.setCurrentDetails(
@@ -696,6 +714,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   state.phase = 'completed';
   notify.emit('contract.completed', {
     outcome: outcome.kind,
+    certificateDocumentId: state.certificateDocumentId,
     documentId: request.documentId,
     signatureId: request.signatureId,
     qesDocumentId: state.qesDocumentId,

@@ -62,7 +62,9 @@ export type AuditEvent =
   | 'mail-skipped'
   /** A request whose workflow failed after writing was undone: signature voided, contract status restored. */
   | 'signature-request-reverted'
-  | 'document-viewed';
+  | 'document-viewed'
+  /** The completion certificate (Prüfprotokoll) was stored; `detail.sha256` is the hash of its bytes. */
+  | 'certificate-created';
 
 /**
  * `detail` holds ids, hashes and labels; for the portal's steps also the client's IP address and user agent as the

@@ -8,6 +8,7 @@ import { parseId } from '../arguments';
 import type { CliContext } from '../context';
 import { ExitCode, usageError } from '../exit-codes';
 import type { Runner } from '../runner';
+import { verifyCertificate } from '../certificate-verification';
 import { signatureIdOfContract, verifySignature } from '../signature-verification';
 
 async function verify(
@@ -20,7 +21,10 @@ async function verify(
   }
   const signatureId = bySignature ?? (await signatureIdOfContract(ctx.db, ctx.config.crm, contractId as number));
   const v = await verifySignature(ctx.db, ctx.config.crm, signatureId);
-  ctx.out.result(v, () => {
+  // The Prüfprotokoll of the contract (when one was made): its bytes against the hash in the audit trail.
+  const certificate =
+    contractId === undefined ? undefined : await verifyCertificate(ctx.db, ctx.config.crm, contractId);
+  ctx.out.result({ ...v, certificate: certificate ?? null }, () => {
     const subject = `${v.contractId === null ? '' : `contract ${v.contractId}, `}signature ${signatureId}`;
     const head = v.match
       ? `${subject}: MD5 matches (${v.computedMd5})`
@@ -32,9 +36,15 @@ async function verify(
       v.documentDigestMatches === false
         ? `\ndocument ${v.inputs.documentId}: its bytes no longer match its stored SHA-256: the document was changed`
         : '';
-    return `${head}${recovered}${doc}\n\nhashed:\n${v.canonicalText}`;
+    const cert = !certificate
+      ? ''
+      : certificate.match
+        ? `\nPrüfprotokoll (document ${certificate.documentId}): SHA-256 matches the audit trail (${certificate.auditedSha256})`
+        : `\nPrüfprotokoll (document ${certificate.documentId}): MISMATCH: audit trail ${certificate.auditedSha256}, ` +
+          `now ${certificate.actualSha256 ?? 'document missing'}: the certificate was changed`;
+    return `${head}${recovered}${doc}${cert}\n\nhashed:\n${v.canonicalText}`;
   });
-  return v.match ? ExitCode.OK : ExitCode.REJECTED;
+  return v.match && certificate?.match !== false ? ExitCode.OK : ExitCode.REJECTED;
 }
 
 export function registerVerify(program: Command, run: Runner): void {

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { contractStatus, recordDocumentView, signContract, startContractWorkflow } from '../../client/contract-client';
+import { verifyCertificate } from '../../cli/certificate-verification';
+import { sha256Hex } from '../../domain/signature-hash';
 import { listDeliveries } from '../../webhooks/delivery-log';
 import { startDevWebhookReceiver, type DevWebhookReceiver, type ReceivedWebhook } from '../../webhooks/dev-receiver';
 import { replayDelivery } from '../../webhooks/replay-delivery';
@@ -128,6 +130,32 @@ test('the receiver is killed mid-run: the contract goes on, and each event ends 
   ]);
   const recorded = JSON.parse(audit.find((a) => a.event === 'signature-recorded').detail);
   expect(recorded).toMatchObject({ ip: '203.0.113.8', userAgent: 'UA/3' });
+
+  // The Prüfprotokoll: a Dokument linked to the contract, its hash in the audit trail, checked by verify.
+  const certificates = await t.db('dokumente').where({
+    verknuepftes_objekt_typ: 'Honorarvertrag',
+    verknuepftes_objekt_id: contractId,
+    vorlagenart: 'Prüfprotokoll',
+  });
+  expect(certificates).toHaveLength(1);
+  const certificate = certificates[0];
+  expect(certificate).toMatchObject({
+    titel: `Prüfprotokoll zu Honorarvertrag ${contractId}`,
+    mime_type: 'application/pdf',
+  });
+  expect(result.outcome).toBe('signed');
+  expect((await contractStatus(client, contractId)).certificateDocumentId).toBe(certificate.id);
+  const created = JSON.parse(audit.find((a) => a.event === 'certificate-created').detail);
+  expect(created).toEqual({ documentId: certificate.id, sha256: sha256Hex(Buffer.from(certificate.inhalt)) });
+  expect(JSON.parse(signed.body).type).toBe('contract.signed');
+  const completed = accepted.find((r) => r.type === 'contract.completed') as ReceivedWebhook;
+  expect(JSON.parse(completed.body).data.certificateDocumentId).toBe(certificate.id);
+  expect(await verifyCertificate(t.db, config.crm, contractId)).toMatchObject({ match: true });
+  // One changed byte in the stored certificate: verify says so.
+  const tampered = Buffer.from(certificate.inhalt);
+  tampered.writeUInt8(tampered.readUInt8(tampered.length - 10) ^ 1, tampered.length - 10);
+  await t.db('dokumente').where({ id: certificate.id }).update({ inhalt: tampered });
+  expect(await verifyCertificate(t.db, config.crm, contractId)).toMatchObject({ match: false });
 
   // The log: delivered, with the failed attempts counted.
   const rows = await listDeliveries(t.db, { contractId });

@@ -1,0 +1,202 @@
+/**
+ * The completion certificate (Prüfprotokoll): gathered from what the database holds about the contract's workflow (the
+ * audit trail, the mails, the CRM rows, the QES), rendered as PDF/A, stored as a Dokument linked to the contract like
+ * the contract document, and its SHA-256 written to the audit trail (`certificate-created`), so a changed certificate
+ * is detectable. Idempotent per workflow id: a retry returns the certificate made before.
+ */
+import type { Knex } from 'knex';
+import { readContact, readContract, readDocument, readSignature, toDate } from '../db/crm-repository';
+import { countPdfPages, renderCertificate, type CertificateEvent } from '../documents/render-certificate';
+import { md5Hex, sha256Hex } from '../domain/signature-hash';
+import type { SignflowConfig } from '../temporal.config';
+import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
+
+export interface CreateCertificateInput {
+  contractId: number;
+  workflowId: string;
+  runId: string;
+  documentId: number;
+  signatureId: number;
+  /** ISO time of completion (workflow time): the certificate's creation time. */
+  completedAt: string;
+}
+
+export interface CreatedCertificate {
+  certificateDocumentId: number;
+  sha256: string;
+}
+
+export const CERTIFICATE_EVENT = 'certificate-created';
+
+type Detail = Record<string, unknown>;
+
+export function createCertificateActivities(deps: { db: Knex; config: SignflowConfig }) {
+  const { db, config } = deps;
+  const crm = config.crm;
+
+  async function contactLabel(id: unknown): Promise<string> {
+    if (typeof id !== 'number') return '–';
+    const c = await readContact(db, crm, id);
+    const name = c ? `${c.firstName} ${c.lastName}`.trim() : '';
+    return name ? `${name} (Kontakt ${id})` : `Kontakt ${id}`;
+  }
+
+  function clientLines(d: Detail): string[] {
+    return [
+      ...(typeof d.ip === 'string' ? [`IP-Adresse (vom Portal übermittelt): ${d.ip}`] : []),
+      ...(typeof d.userAgent === 'string' ? [`Browser (User-Agent, vom Portal übermittelt): ${d.userAgent}`] : []),
+    ];
+  }
+
+  async function auditEvent(event: string, at: Date, d: Detail): Promise<CertificateEvent | undefined> {
+    switch (event) {
+      case 'signature-request-prepared':
+        return {
+          at,
+          label: 'Dokument erstellt, Unterschrift angefordert',
+          details: [`Dokument-ID ${String(d.documentId)}`],
+        };
+      case 'document-viewed':
+        return {
+          at,
+          label: `Dokument im Portal angesehen (Ansicht ${String(d.viewNumber)})`,
+          details: [`angemeldeter Kontakt: ${await contactLabel(d.contactId)}`, ...clientLines(d)],
+        };
+      case 'signature-recorded':
+        return {
+          at,
+          label:
+            d.method === 'drawn'
+              ? 'Unterschrieben mit gezeichneter Unterschrift (Bild)'
+              : 'Unterschrieben per authentifiziertem Klick',
+          details: [
+            `angemeldeter Kontakt: ${await contactLabel(d.userContactId)}`,
+            ...(d.imageDocumentId ? [`Unterschriftenbild: Dokument ${String(d.imageDocumentId)}`] : []),
+            ...clientLines(d),
+            `MD5 der Unterschrift: ${String(d.md5Hash)}`,
+          ],
+        };
+      case 'signature-confirmed-manually':
+        return {
+          at,
+          label: 'Von Mitarbeitenden der Praxis bestätigt',
+          details: [
+            `bestätigt durch ${await contactLabel(d.userContactId)}`,
+            `MD5 der Unterschrift: ${String(d.md5Hash)}`,
+          ],
+        };
+      case 'signature-withdrawn':
+        return { at, label: 'Unterschriftsanfrage zurückgezogen', details: [] };
+      case 'signature-expired':
+        return { at, label: 'Unterschriftsanfrage abgelaufen', details: [] };
+      default:
+        return undefined;
+    }
+  }
+
+  async function mailEvents(workflowId: string): Promise<CertificateEvent[]> {
+    const rows = (await db('signflow_mails').where({ workflow_id: workflowId, status: 'sent' })) as Detail[];
+    const out: CertificateEvent[] = [];
+    for (const r of rows) {
+      const at = toDate(r.sent_at);
+      if (!at || r.kind === 'confirmation') continue;
+      const label = r.kind === 'invitation' ? 'Einladung gesendet' : `${String(r.sequence ?? '')}. Erinnerung gesendet`;
+      out.push({ at, label, details: [`an ${String(r.recipient)}`] });
+    }
+    return out;
+  }
+
+  async function qesEvents(workflowId: string): Promise<CertificateEvent[]> {
+    const rows = (await db('signflow_qes').where({ workflow_id: workflowId })) as Detail[];
+    return rows.map((r) => ({
+      at: toDate(r.signed_at) ?? new Date(0),
+      label: 'Qualifiziert elektronisch gegengezeichnet (QES der Praxis)',
+      details: [
+        `Signaturformat: ${String(r.variant)}${r.variant === 'PAdES' ? ' (ETSI.CAdES.detached im PDF)' : ' (CAdES, abgesetzt)'}`,
+        ...(r.card_iccsn ? [`eHBA (ICCSN): ${String(r.card_iccsn)}`] : []),
+        ...(r.qes_document_id ? [`Signatur gespeichert als Dokument ${String(r.qes_document_id)}`] : []),
+        `SHA-256 der Signatur: ${String(r.signature_sha256)}`,
+      ],
+    }));
+  }
+
+  async function existing(workflowId: string): Promise<CreatedCertificate | undefined> {
+    const row = (await db(AUDIT_TABLE).where({ workflow_id: workflowId, event: CERTIFICATE_EVENT }).first()) as
+      Detail | undefined;
+    if (!row) return undefined;
+    const d = JSON.parse(String(row.detail)) as { documentId: number; sha256: string };
+    return { certificateDocumentId: d.documentId, sha256: d.sha256 };
+  }
+
+  return {
+    async createCompletionCertificate(input: CreateCertificateInput): Promise<CreatedCertificate> {
+      const before = await existing(input.workflowId);
+      if (before) return before;
+      const [contract, document, signature] = await Promise.all([
+        readContract(db, crm, input.contractId),
+        readDocument(db, crm, input.documentId),
+        readSignature(db, crm, input.signatureId),
+      ]);
+      if (!contract || !document?.content) {
+        throw new Error(`contract ${input.contractId} or its document ${input.documentId} is gone`);
+      }
+      const audit = (await db(AUDIT_TABLE).where({ workflow_id: input.workflowId }).orderBy('id')) as Detail[];
+      const events: CertificateEvent[] = [
+        ...(await mailEvents(input.workflowId)),
+        ...(await qesEvents(input.workflowId)),
+      ];
+      for (const row of audit) {
+        const at = toDate(row.at);
+        const e = at ? await auditEvent(String(row.event), at, JSON.parse(String(row.detail)) as Detail) : undefined;
+        if (e) events.push(e);
+      }
+      const createdAt = new Date(input.completedAt);
+      const pdf = await renderCertificate({
+        contractId: contract.id,
+        contractTitle: contract.title,
+        practiceName: config.mail.practiceName,
+        documentId: document.id,
+        documentTitle: document.title,
+        documentSha256: document.sha256 ?? sha256Hex(document.content),
+        signatureMd5: signature?.md5Hash ?? null,
+        pageCount: countPdfPages(document.content),
+        events,
+        workflowId: input.workflowId,
+        runId: input.runId,
+        createdAt,
+      });
+      const sha256 = sha256Hex(pdf);
+      const d = crm.documents;
+      return db.transaction(async (trx) => {
+        // A concurrent attempt (a retry after a lost answer) may have stored it meanwhile.
+        const raced = (await trx(AUDIT_TABLE)
+          .where({ workflow_id: input.workflowId, event: CERTIFICATE_EVENT })
+          .first()) as Detail | undefined;
+        if (raced) {
+          const r = JSON.parse(String(raced.detail)) as { documentId: number; sha256: string };
+          return { certificateDocumentId: r.documentId, sha256: r.sha256 };
+        }
+        const [id] = await trx(d.table).insert({
+          [d.title]: `Prüfprotokoll zu Honorarvertrag ${contract.id}`,
+          [d.templateKind]: crm.values.certificateTemplateKind,
+          [d.mimeType]: 'application/pdf',
+          [d.content]: pdf,
+          [d.md5]: md5Hex(pdf),
+          [d.sha256]: sha256,
+          [d.linkedObjectType]: crm.values.contractObjectType,
+          [d.linkedObjectId]: contract.id,
+          [d.createdAt]: createdAt,
+        });
+        const certificateDocumentId = Number(id);
+        await appendAudit(trx, {
+          workflowId: input.workflowId,
+          contractId: contract.id,
+          event: CERTIFICATE_EVENT,
+          at: createdAt,
+          detail: { documentId: certificateDocumentId, sha256 },
+        });
+        return { certificateDocumentId, sha256 };
+      });
+    },
+  };
+}

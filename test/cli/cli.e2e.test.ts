@@ -27,6 +27,7 @@ import type { ContractPhase } from '../../workflows/definitions';
 import { KEY_2026, keysEnv } from '../codec/codec-keys';
 import { createTestDb, type TestDb } from '../helpers/databases';
 import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { eventually } from '../helpers/waits';
 import { runCli } from './run-cli';
 
 const CODEC_TOKEN = 'cli-e2e-codec-token-0123456789';
@@ -247,6 +248,32 @@ describe('a contract from start to verify', () => {
       inputs: { method: 'click' },
       documentDigestMatches: true,
     });
+  });
+
+  test('once completed, verify also checks the Prüfprotokoll; a changed certificate exits 1', async () => {
+    await eventually(async () => expect((await contractStatus(client, contractId)).phase).toBe('completed'), 60_000);
+    const ok = await runCli(['verify', String(contractId), '--json'], env);
+    expect(ok.code).toBe(0);
+    const certificate = ok.json().certificate;
+    expect(certificate).toMatchObject({ match: true });
+    expect(certificate.actualSha256).toBe(certificate.auditedSha256);
+    const row = await t.db('dokumente').where('id', certificate.documentId).first();
+    const original = Buffer.from(row.inhalt);
+    const changed = Buffer.concat([original, Buffer.from('\n% appended\n')]);
+    await t.db('dokumente').where('id', certificate.documentId).update({ inhalt: changed });
+    const bad = await runCli(['verify', String(contractId)], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/Prüfprotokoll \(document \d+\): MISMATCH/);
+    await t.db('dokumente').where('id', certificate.documentId).update({ inhalt: original });
+  });
+
+  test('webhooks list shows the log; replay of an unknown delivery exits 3', async () => {
+    const list = await runCli(['webhooks', 'list', '--contract', String(contractId), '--json'], env);
+    expect(list.code).toBe(0);
+    expect(list.json()).toEqual([]); // no endpoint configured in this suite
+    const replay = await runCli(['webhooks', 'replay', '999999', '--json'], env);
+    expect(replay.code).toBe(3);
+    expect(replay.json().error.code).toBe('WEBHOOK_DELIVERY_NOT_FOUND');
   });
 
   test('report lists the signature and the contract, as JSON and as a table', async () => {

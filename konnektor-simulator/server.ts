@@ -71,6 +71,8 @@ export interface KonnektorSimulatorOptions {
   now?: () => number;
   /** The eHBA; `cardType` as the Konnektor reports it (HBA, HBA-qSig for older ones, ZOD_2.0). @default 'HBA' */
   hba?: { iccsn?: string; holderName?: string; certificateValidityYears?: number; cardType?: SimCard['type'] };
+  /** ECDHE groups the TLS server accepts, e.g. `brainpoolP256r1:brainpoolP384r1` (then TLS 1.2 only). @default Node's */
+  tlsGroups?: string;
   /** Log one line per call to stdout. @default false */
   log?: boolean;
 }
@@ -340,6 +342,14 @@ export async function startKonnektorSimulator(
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
+      // A Konnektor with brainpool groups only (TR-03116-1): TLS 1.2, as OpenSSL 3.0 has no brainpool in TLS 1.3.
+      ...(opts.tlsGroups
+        ? {
+            ecdhCurve: opts.tlsGroups,
+            maxVersion: 'TLSv1.2' as const,
+            ciphers: 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384',
+          }
+        : {}),
     },
     (req, res) => {
       handler(req, res).catch((err: unknown) => {

@@ -26,6 +26,9 @@ export interface ServerTrust {
   insecureDevOnly?: boolean;
 }
 
+/** ECDHE groups offered to the Konnektor: the NIST curves and brainpoolP256r1/P384r1 (TLS 1.2). */
+export const KONNEKTOR_ECDH_GROUPS = 'X25519:prime256v1:secp384r1:brainpoolP256r1:brainpoolP384r1';
+
 /** Error code our agent puts on a rejected server certificate, read by the fault classifier. */
 export const SERVER_UNTRUSTED_CODE = 'KONNEKTOR_SERVER_UNTRUSTED';
 
@@ -117,6 +120,9 @@ export function createKonnektorAgent(options: KonnektorAgentOptions): https.Agen
     keepAlive: true,
     maxSockets: options.maxSockets ?? 8,
     minVersion: 'TLSv1.2',
+    // Node's default group list has no brainpool curves; Konnektoren that offer only those (TR-03116-1) then fail
+    // the handshake with "no shared group". Offer them alongside the NIST curves.
+    ecdhCurve: KONNEKTOR_ECDH_GROUPS,
     ...tlsOptionsOf(options.credentials),
     ...(trust.caPem && trust.caPem.length > 0 ? { ca: trust.caPem } : {}),
   });

@@ -68,3 +68,17 @@ describe('endpoint hosts the practice network cannot resolve', () => {
     }
   });
 });
+
+describe('TLS groups (issue 7 defect 5, brainpool part)', () => {
+  test('a Konnektor that offers only brainpool ECDHE groups is reached (the client offers them too)', async () => {
+    const sim = await startKonnektorSimulator({ adminPort: false, tlsGroups: 'brainpoolP256r1:brainpoolP384r1' });
+    const client = clientFor(sim);
+    try {
+      const card = await client.findHbaCard();
+      expect(card.cardHandle).toBeTruthy();
+    } finally {
+      client.close();
+      await sim.close();
+    }
+  });
+});

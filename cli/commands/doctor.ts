@@ -21,6 +21,55 @@ export interface DoctorCheck {
 
 type Check = () => Promise<Omit<DoctorCheck, 'name'>>;
 
+/**
+ * Privileges the user lacks, per table, from information_schema (MariaDB and MySQL list the current user's own global,
+ * database and table privileges there): SELECT everywhere, INSERT where signflow adds rows (documents, signatures),
+ * UPDATE where it changes them (contracts, signatures); all four on its own signflow_* tables.
+ */
+async function missingGrants(ctx: CliContext, crm: import('../../db/crm-mapping').CrmMapping): Promise<string[]> {
+  const db = ctx.db;
+  const rows = async (table: string, extra: string) =>
+    (await db.raw(`SELECT PRIVILEGE_TYPE AS p${extra} FROM information_schema.${table}`)) as unknown as [
+      { p: string; s?: string; t?: string }[],
+    ];
+  const [[global], [schema], [tables], [[current]]] = await Promise.all([
+    rows('USER_PRIVILEGES', ''),
+    rows('SCHEMA_PRIVILEGES', ', TABLE_SCHEMA AS s'),
+    rows('TABLE_PRIVILEGES', ', TABLE_SCHEMA AS s, TABLE_NAME AS t'),
+    db.raw('SELECT DATABASE() AS d') as unknown as Promise<[{ d: string }[]]>,
+  ]);
+  const dbName = current?.d ?? '';
+  // Schema privileges may be granted on a pattern (`crm\_%`); compare with LIKE's rules.
+  const likes = (pattern: string, value: string) =>
+    new RegExp(
+      `^${pattern
+        .replace(/\\_/g, '_')
+        .replace(/[.*+?^${}()|[\]]/g, '\\$&')
+        .replace(/%/g, '.*')}$`
+    ).test(value);
+  const has = (table: string, privilege: string) =>
+    global.some((r) => r.p === privilege || r.p === 'ALL PRIVILEGES') ||
+    schema.some((r) => likes(r.s ?? '', dbName) && (r.p === privilege || r.p === 'ALL PRIVILEGES')) ||
+    tables.some((r) => r.s === dbName && r.t === table && (r.p === privilege || r.p === 'ALL PRIVILEGES'));
+  const needs: Array<[string, string[]]> = [
+    [crm.contacts.table, ['SELECT']],
+    [crm.contracts.table, ['SELECT', 'UPDATE']],
+    [crm.documents.table, ['SELECT', 'INSERT', 'UPDATE']],
+    [crm.signatures.table, ['SELECT', 'INSERT', 'UPDATE']],
+  ];
+  const own = (await db('information_schema.TABLES')
+    .where('TABLE_SCHEMA', dbName)
+    .andWhere('TABLE_NAME', 'like', 'signflow\\_%')
+    .select({ t: 'TABLE_NAME' })) as { t: string }[];
+  for (const { t } of own) needs.push([t, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']]);
+  const missing: string[] = [];
+  for (const [table, privileges] of needs) {
+    const lacking = privileges.filter((p) => !has(table, p));
+    if (lacking.length > 0) missing.push(`${lacking.join(', ')} on ${table}`);
+  }
+  return missing;
+}
+
 async function runChecks(ctx: CliContext): Promise<DoctorCheck[]> {
   const results: DoctorCheck[] = [];
   const check = async (name: string, fn: Check) => {
@@ -49,6 +98,18 @@ async function runChecks(ctx: CliContext): Promise<DoctorCheck[]> {
       });
     }
     for (const p of problems) results.push({ name: `CRM mapping ${p.key}`, ok: false, message: p.message });
+
+    if ((await import('../../db/connection')).dialectOfDb(ctx.db) === 'mysql') {
+      await check('database grants', async () => {
+        const missing = await missingGrants(ctx, config.crm);
+        return missing.length === 0
+          ? { ok: true, message: 'the database user may read and write every table signflow uses' }
+          : {
+              ok: false,
+              message: `the database user lacks ${missing.join('; ')}; GRANT them (docs/install.md lists the grants)`,
+            };
+      });
+    }
 
     await check('signflow tables migrated', async () => {
       const { SIGNFLOW_MIGRATIONS_TABLE } = await import('../../db/migrate');

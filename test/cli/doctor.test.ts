@@ -9,7 +9,7 @@ import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { ensureOutboxSchedule } from '../../outbox/schedule';
 import { loadConfig } from '../../temporal.config';
-import { createTestDb, type TestDb } from '../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../helpers/databases';
 import { getFreePort, startDevServer, type DevServerHandle } from '../helpers/temporal';
 import { runCli } from './run-cli';
 
@@ -124,5 +124,53 @@ describe('signflow doctor', () => {
     expect(failed(run.json().checks)).toEqual([
       expect.objectContaining({ name: 'SMTP reachable', message: expect.stringContaining('SIGNFLOW_SMTP_URL') }),
     ]);
+  });
+});
+
+const mariadb = testDatabases().find((d) => d.name === 'mariadb');
+(mariadb ? describe : describe.skip)('signflow doctor on MariaDB: grants', () => {
+  let t: TestDb;
+  const user = `sf_doctor_${process.pid}`;
+  const password = 'doctor-test-password-1';
+
+  beforeAll(async () => {
+    t = await createTestDb('mariadb');
+    const dbName = new URL(t.url).pathname.slice(1);
+    await t.db.raw(`CREATE USER ?@'%' IDENTIFIED BY ?`, [user, password]);
+    // Everything signflow needs, except UPDATE on the signatures table.
+    await t.db.raw(`GRANT SELECT, INSERT, UPDATE, DELETE ON ??.* TO ?@'%'`, [dbName, user]);
+    await t.db.raw(`REVOKE UPDATE ON ??.* FROM ?@'%'`, [dbName, user]);
+    for (const table of ['honorarvertraege', 'dokumente']) {
+      await t.db.raw(`GRANT UPDATE ON ??.?? TO ?@'%'`, [dbName, table, user]);
+    }
+    const own = (await t
+      .db('information_schema.TABLES')
+      .where('TABLE_SCHEMA', dbName)
+      .andWhere('TABLE_NAME', 'like', 'signflow\\_%')
+      .select({ n: 'TABLE_NAME' })) as { n: string }[];
+    for (const { n } of own) await t.db.raw(`GRANT UPDATE ON ??.?? TO ?@'%'`, [dbName, n, user]);
+  });
+  afterAll(async () => {
+    await t?.db.raw(`DROP USER IF EXISTS ?@'%'`, [user]);
+    await t?.destroy();
+  });
+
+  test('a missing UPDATE grant on the signatures table is named, exit 1', async () => {
+    const url = new URL(t.url);
+    url.username = user;
+    url.password = password;
+    const run = await runCli(['doctor', '--json'], {
+      SIGNFLOW_DATABASE_URL: url.toString(),
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      SIGNFLOW_SMTP_URL: 'smtp://127.0.0.1:1',
+    });
+    expect(run.code).toBe(1);
+    const grants = (run.json().checks as Check[]).find((c) => c.name === 'database grants');
+    expect(grants).toEqual({
+      name: 'database grants',
+      ok: false,
+      message: expect.stringContaining('lacks UPDATE on unterschriften;'),
+    });
+    expect(grants?.message).not.toContain('honorarvertraege');
   });
 });

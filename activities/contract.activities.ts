@@ -20,6 +20,7 @@ import {
 } from '../db/crm-repository';
 import { renderContractDocument, type ContractDocumentData } from '../documents/render-contract';
 import { checkContractMails } from '../mail/contract-mail';
+import { checkContract } from '../domain/contract-validation';
 import { ErrorCode } from '../domain/errors';
 import { hashableSigningTime, md5Hex, sha256Hex, signatureMd5 } from '../domain/signature-hash';
 import type {
@@ -33,7 +34,6 @@ import type {
   VoidSignatureInput,
   VoidSignatureResult,
 } from './types';
-import { isValidEmailAddress } from './contract/email-address';
 import { rejection, withoutPersonalData } from './contract/failures';
 import { appendAudit, findRequest, insertRequest, type StoredRequest } from './contract/plugin-tables';
 import { decodeSignaturePng } from './contract/signature-image';
@@ -82,35 +82,11 @@ export function createContractActivities(deps: ContractActivityDeps) {
     requireSendable: boolean
   ): Promise<{ contract: CrmContract; contact: CrmContact }> {
     const contract = await readContract(q, crm, ref.contractId);
-    if (!contract) {
-      throw rejection(ErrorCode.CONTRACT_NOT_FOUND, `Contract ${ref.contractId} does not exist.`, {
-        contractId: ref.contractId,
-      });
-    }
-    const contact = await readContact(q, crm, contract.contactId);
-    if (!contact) {
-      throw rejection(
-        ErrorCode.CONTACT_NOT_FOUND,
-        `Contact ${contract.contactId} of contract ${contract.id} does not exist.`,
-        { contractId: contract.id, contactId: contract.contactId }
-      );
-    }
-    if (!isValidEmailAddress(contact.email)) {
-      throw rejection(
-        ErrorCode.CONTACT_EMAIL_INVALID,
-        `Contact ${contact.id} of contract ${contract.id} has no valid e-mail address.`,
-        { contractId: contract.id, contactId: contact.id }
-      );
-    }
-    if (requireSendable && !values.contractSendableStatuses.includes(contract.status)) {
-      throw rejection(
-        ErrorCode.CONTRACT_NOT_SENDABLE,
-        `Contract ${contract.id} has status "${contract.status}", which does not allow sending ` +
-          `(allowed: ${values.contractSendableStatuses.map((s) => `"${s}"`).join(', ')}).`,
-        { contractId: contract.id, status: contract.status }
-      );
-    }
-    return { contract, contact };
+    const contact = contract ? await readContact(q, crm, contract.contactId) : undefined;
+    // The same rule the doors apply before starting (commands/), so both give the same code.
+    const check = checkContract(ref.contractId, contract, contact, values.contractSendableStatuses, requireSendable);
+    if (!check.ok) throw rejection(check.code, check.message, check.details);
+    return check;
   }
 
   function documentData(contract: CrmContract, contact: CrmContact, createdAt: Date): ContractDocumentData {

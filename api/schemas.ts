@@ -3,14 +3,16 @@
  * document, so the documentation cannot drift from what the server accepts. Unknown properties are rejected (400), not
  * silently dropped.
  */
+import { CommandErrorCode } from '../commands/errors';
+import { ID_PATTERN, MAX_ID } from '../commands/ids';
 import { ApiErrorCode } from './errors';
-import { ErrorCode } from '../domain/errors';
 import { CONTRACT_REPORT_COLUMNS, SIGNATURE_REPORT_COLUMNS } from '../db/reports';
 
-/** Largest id the CRM's INT UNSIGNED columns and JavaScript both hold exactly. */
-const MAX_ID = 2_147_483_647;
-
+/** An id in a JSON body: a JSON number (never a string, boolean or array; the API does not coerce). */
 export const ZId = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
+
+/** An id in a path or query: decimal text without sign, space, leading zero, exponent or hex prefix. */
+export const ZTextId = { type: 'string', pattern: ID_PATTERN } as const;
 
 export const errorSchema = {
   $id: 'Error',
@@ -18,8 +20,9 @@ export const errorSchema = {
   description: 'Every rejection: a machine-readable code and a sentence that says what is wrong.',
   required: ['code', 'message'],
   properties: {
-    code: { type: 'string', enum: [...Object.values(ApiErrorCode), ...Object.values(ErrorCode)] },
+    code: { type: 'string', enum: [...Object.values(ApiErrorCode), ...Object.values(CommandErrorCode)] },
     message: { type: 'string' },
+    details: { type: 'object', additionalProperties: true, description: 'Ids and facts behind the refusal.' },
   },
 } as const;
 
@@ -46,14 +49,14 @@ export const contractParams = {
   type: 'object',
   required: ['id'],
   additionalProperties: false,
-  properties: { id: { ...ZId, description: 'Honorarvertrag id in the CRM' } },
+  properties: { id: { ...ZTextId, description: 'Honorarvertrag id in the CRM' } },
 } as const;
 
 export const contactParams = {
   type: 'object',
   required: ['id'],
   additionalProperties: false,
-  properties: { id: { ...ZId, description: 'Kontakt id in the CRM' } },
+  properties: { id: { ...ZTextId, description: 'Kontakt id in the CRM' } },
 } as const;
 
 export const startResultSchema = {
@@ -153,6 +156,16 @@ export const withdrawBody = {
   },
 } as const;
 
+export const withdrawResultSchema = {
+  type: 'object',
+  required: ['contractId', 'workflowId', 'result'],
+  properties: {
+    contractId: { type: 'integer' },
+    workflowId: { type: 'string' },
+    result: { type: 'string', enum: ['withdrawn'], description: 'What happened (a signature that won is a 409).' },
+  },
+} as const;
+
 export const acceptedSchema = {
   type: 'object',
   required: ['contractId', 'workflowId', 'accepted'],
@@ -224,9 +237,10 @@ export const pendingSignaturesSchema = {
   },
 } as const;
 
+/** Query values are text: `limit` 1–10000 (default 1000), `offset` ≥ 0 (default 0), both decimal. */
 const pageQuery = {
-  limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
-  offset: { type: 'integer', minimum: 0, default: 0 },
+  limit: { type: 'string', pattern: '^(10000|[1-9][0-9]{0,3})$', default: '1000' },
+  offset: { type: 'string', pattern: '^(0|[1-9][0-9]{0,9})$', default: '0' },
 } as const;
 
 export const signaturesReportQuery = {
@@ -234,8 +248,8 @@ export const signaturesReportQuery = {
   additionalProperties: false,
   properties: {
     status: { type: 'string', maxLength: 64, description: 'e.g. `ausstehend`, `gültig`' },
-    contactId: ZId,
-    contractId: ZId,
+    contactId: ZTextId,
+    contractId: ZTextId,
     ...pageQuery,
   },
 } as const;
@@ -245,7 +259,7 @@ export const contractsReportQuery = {
   additionalProperties: false,
   properties: {
     status: { type: 'string', maxLength: 64, description: 'e.g. `versendet`, `in Durchführung`' },
-    contactId: ZId,
+    contactId: ZTextId,
     ...pageQuery,
   },
 } as const;

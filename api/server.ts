@@ -17,7 +17,8 @@ import {
   type Role,
 } from './auth';
 import type { ApiContext, ApiDeps } from './context';
-import { ApiError, ApiErrorCode, type ErrorBody } from './errors';
+import { CommandError, CommandErrorCode } from '../commands/errors';
+import { ApiError, ApiErrorCode, fromCommandError, type ErrorBody } from './errors';
 import { registerDevPortal } from './portal/routes';
 import { registerOpsRoutes } from './ops-routes';
 import { loggerOptions, REDACT_PATHS } from '../logging/logger';
@@ -72,8 +73,9 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     bodyLimit: ctx.bodyLimit,
     return503OnClosing: true,
     ajv: {
-      // Reject unknown properties instead of dropping them silently; coerce query/path strings to numbers.
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+      // Reject unknown properties instead of dropping them silently, and never coerce: `"1"`, `true` and `[1]` are not
+      // the id 1. Path and query values are text; their schemas say which text (decimal ids) and the routes convert.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false },
     },
   });
 
@@ -140,13 +142,16 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   registerOpsRoutes(app, ctx);
 
   app.setErrorHandler((err: FastifyError | ApiError | Error, request, reply) => {
+    if (err instanceof CommandError) err = fromCommandError(err);
     if (err instanceof ApiError) {
       if (err.statusCode >= 500) request.log.error({ err }, err.message);
-      return sendError(reply, err.statusCode, { code: err.code, message: err.message }, err.headers);
+      const body: ErrorBody = { code: err.code, message: err.message };
+      if (err.details && Object.keys(err.details).length > 0) body.details = err.details;
+      return sendError(reply, err.statusCode, body, err.headers);
     }
     const fe = err as FastifyError;
     if (fe.validation) {
-      return sendError(reply, 400, { code: ApiErrorCode.VALIDATION_FAILED, message: fe.message });
+      return sendError(reply, 400, { code: CommandErrorCode.VALIDATION_FAILED, message: fe.message });
     }
     switch (fe.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -172,7 +177,8 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
       });
     }
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-      return sendError(reply, fe.statusCode, { code: fe.code ?? ApiErrorCode.VALIDATION_FAILED, message: fe.message });
+      // Fastify's own 4xx (e.g. a malformed header) in the documented shape.
+      return sendError(reply, fe.statusCode, { code: CommandErrorCode.VALIDATION_FAILED, message: fe.message });
     }
     request.log.error({ err }, 'unexpected error');
     return sendError(reply, 500, { code: ApiErrorCode.INTERNAL_ERROR, message: 'an unexpected error occurred' });

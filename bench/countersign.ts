@@ -6,7 +6,7 @@
  */
 import { createKonnektorActivities } from '../activities/konnektor/konnektor.activities';
 import type { KonnektorClient } from '../activities/konnektor/konnektor-client';
-import { contractHandle, signContract, startContractWorkflow } from '../client/contract-client';
+import { contractHandle, signContractUpdate, startContractWorkflow } from '../client/contract-client';
 import type { RunningKonnektorSimulator } from '../konnektor-simulator';
 import type { SignflowConfig } from '../temporal.config';
 import { qesSignerWorkflowId, type ContractResult } from '../workflows/definitions';
@@ -76,7 +76,7 @@ export async function runCountersignVariant(
   const signToCompletedMs = await Promise.all(
     rows.map(async (c) => {
       const t = performance.now();
-      await signContract(stack.client, c.contractId, { contactId: c.contactId, method: 'click' });
+      await signContractUpdate(stack.client, c.contractId, { contactId: c.contactId, method: 'click' });
       const result = (await contractHandle(stack.client, c.contractId).result()) as ContractResult;
       if (!result.qesDocumentId) throw new Error(`contract ${c.contractId} completed without a countersignature`);
       return performance.now() - t;

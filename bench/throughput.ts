@@ -4,7 +4,7 @@
  * (recorded and confirmation mail sent). A closed loop keeps `concurrency` contracts in flight.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { contractHandle, signContract, startContractWorkflow } from '../client/contract-client';
+import { contractHandle, signContractUpdate, startContractWorkflow } from '../client/contract-client';
 import type { ContractResult } from '../workflows/definitions';
 import { cpuWindow, type CpuWindow } from './cpu';
 import { stepTimings, type StepTiming } from './history';
@@ -44,7 +44,7 @@ async function oneContract(stack: BenchStack, contractId: number, contactId: num
   await startContractWorkflow(stack.client, stack.config, contractId);
   await stack.inbox.waitFor((m) => m.headers['x-signflow-mail-key'] === mailKey(contractId, 'invitation'), 60_000);
   const t1 = performance.now();
-  await signContract(stack.client, contractId, { contactId, method: 'click' });
+  await signContractUpdate(stack.client, contractId, { contactId, method: 'click' });
   const t2 = performance.now();
   const result = (await contractHandle(stack.client, contractId).result()) as ContractResult;
   const t3 = performance.now();

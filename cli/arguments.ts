@@ -1,26 +1,28 @@
 /**
- * Parsers for command-line values. They throw commander's InvalidArgumentError, so a malformed value is a usage error
- * (exit 2) with commander's own "option '--contact <id>' argument 'x' is invalid" sentence.
+ * Parsers for command-line values. A malformed CRM id is the contract commands' VALIDATION_FAILED (exit 2), as at the
+ * other doors; other malformed values throw commander's InvalidArgumentError (a usage error, exit 2, with commander's
+ * "option '--limit <n>' argument 'x' is invalid" sentence).
  */
 import fs from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { idFromText } from '../commands/ids';
 import { usageError } from './exit-codes';
 
-/** A CRM id: a positive integer that fits a JavaScript number exactly. */
+/** A CRM id, held to the same decimal form as at every door (commands/ids.ts). */
 export function parseId(value: string): number {
-  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new InvalidArgumentError('expected a positive whole number (a CRM id).');
+  return idFromText(value, 'a CRM id');
+}
+
+/** A count such as `--concurrency` or `--limit`: a positive whole number. */
+export function parsePositiveInt(value: string): number {
+  const n = /^[1-9][0-9]*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a positive whole number.');
   return n;
 }
 
-export function parsePositiveInt(value: string): number {
-  return parseId(value);
-}
-
 export function parseNonNegativeInt(value: string): number {
-  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number ≥ 0.');
   return n;
 }
@@ -29,13 +31,7 @@ export function parseNonNegativeInt(value: string): number {
 export function parseIdList(value: string): number[] {
   const parts = value.split(/[\s,;]+/).filter((p) => p !== '');
   if (parts.length === 0) throw new InvalidArgumentError('expected a list of ids such as 1,2,3.');
-  const ids = parts.map((p) => {
-    try {
-      return parseId(p);
-    } catch {
-      throw new InvalidArgumentError(`"${p}" is not a CRM id (a positive whole number).`);
-    }
-  });
+  const ids = parts.map((p) => idFromText(p, 'each id of the list'));
   return [...new Set(ids)];
 }
 

@@ -12,10 +12,10 @@ import {
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { CommanderError } from 'commander';
 import { CodecDecryptError, CodecKeyNotFoundError } from '../codec/aes-gcm-codec';
-import { ErrorCode } from '../domain/errors';
+import { CommandError, isCommandErrorCode } from '../commands/errors';
 import { KonnektorError, KonnektorFailureType, toKonnektorApplicationFailure } from '../domain/konnektor-errors';
 import { ConfigError } from '../temporal.config';
-import { CliError, ExitCode } from './exit-codes';
+import { CliError, EXIT_CODE, ExitCode } from './exit-codes';
 
 /** gRPC status codes the CLI distinguishes (numeric, as @grpc/grpc-js reports them). */
 const GRPC = {
@@ -26,36 +26,6 @@ const GRPC = {
   UNAVAILABLE: 14,
   UNAUTHENTICATED: 16,
 };
-
-/** Exit code of a domain error code; exhaustive, so a new ErrorCode cannot silently become "internal". */
-export function exitCodeOfDomainError(code: ErrorCode): ExitCode {
-  switch (code) {
-    case ErrorCode.CONTRACT_NOT_FOUND:
-    case ErrorCode.CONTACT_NOT_FOUND:
-      return ExitCode.NOT_FOUND;
-    case ErrorCode.SIGNATURE_NOT_READY:
-      return ExitCode.RETRY_LATER;
-    case ErrorCode.CRM_MAPPING_INVALID:
-      return ExitCode.CONFIG;
-    case ErrorCode.CONTACT_EMAIL_INVALID:
-    case ErrorCode.CONTRACT_NOT_SENDABLE:
-    case ErrorCode.TEMPLATE_VALUE_MISSING:
-    case ErrorCode.DOCUMENT_RENDER_FAILED:
-    case ErrorCode.WRONG_SIGNER:
-    case ErrorCode.SIGNATURE_ALREADY_CONFIRMED:
-    case ErrorCode.SIGNATURE_WITHDRAWN:
-    case ErrorCode.SIGNATURE_EXPIRED:
-    case ErrorCode.INVALID_SIGNATURE_INPUT:
-    case ErrorCode.MAIL_REJECTED:
-      return ExitCode.REJECTED;
-    default: {
-      const never: never = code;
-      return never;
-    }
-  }
-}
-
-const DOMAIN_CODES = new Set<string>(Object.values(ErrorCode));
 
 const KONNEKTOR_TYPES = new Set<string>(Object.values(KonnektorFailureType));
 
@@ -68,9 +38,7 @@ const KONNEKTOR_CONFIG_TYPES = new Set<string>([
 
 function fromApplicationFailure(failure: ApplicationFailure, context: string): CliError {
   const type = failure.type ?? '';
-  if (DOMAIN_CODES.has(type)) {
-    return new CliError(exitCodeOfDomainError(type as ErrorCode), type, failure.message, detailsOf(failure));
-  }
+  if (isCommandErrorCode(type)) return new CliError(EXIT_CODE[type], type, failure.message, detailsOf(failure));
   if (KONNEKTOR_TYPES.has(type)) {
     // Transient faults (busy, unreachable) are worth retrying; the others need a person, as the message says.
     const exitCode = KONNEKTOR_CONFIG_TYPES.has(type)
@@ -133,6 +101,7 @@ function isDbUnavailable(err: Error): boolean {
 
 export function classifyError(err: unknown): CliError {
   if (err instanceof CliError) return err;
+  if (err instanceof CommandError) return new CliError(EXIT_CODE[err.code], err.code, err.message, err.details);
   if (err instanceof CommanderError) return new CliError(ExitCode.USAGE, 'USAGE', err.message.replace(/^error: /, ''));
   if (err instanceof ConfigError) return new CliError(ExitCode.CONFIG, 'CONFIG_INVALID', err.message);
   if (err instanceof CodecKeyNotFoundError) return new CliError(ExitCode.CONFIG, 'CODEC_KEY_UNKNOWN', err.message);

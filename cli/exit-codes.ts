@@ -1,3 +1,5 @@
+import type { CommandErrorCode } from '../commands/errors';
+
 /**
  * Exit codes of `signflow`, part of its contract with scripts (documented in docs/cli.md). Stable: add, never renumber.
  */
@@ -42,3 +44,26 @@ export class CliError extends Error {
 }
 
 export const usageError = (message: string): CliError => new CliError(ExitCode.USAGE, 'USAGE', message);
+
+/** The exit code of each contract-command refusal (commands/errors.ts); exhaustive, like the API's status table. */
+export const EXIT_CODE: Record<CommandErrorCode, ExitCode> = {
+  VALIDATION_FAILED: ExitCode.USAGE,
+  CONTRACT_NOT_FOUND: ExitCode.NOT_FOUND,
+  CONTACT_NOT_FOUND: ExitCode.NOT_FOUND,
+  SIGNATURE_REQUEST_NOT_FOUND: ExitCode.NOT_FOUND,
+  SIGNATURE_NOT_READY: ExitCode.RETRY_LATER,
+  CONTACT_EMAIL_INVALID: ExitCode.REJECTED,
+  CONTRACT_NOT_SENDABLE: ExitCode.REJECTED,
+  TEMPLATE_VALUE_MISSING: ExitCode.REJECTED,
+  WRONG_SIGNER: ExitCode.REJECTED,
+  SIGNATURE_ALREADY_CONFIRMED: ExitCode.REJECTED,
+  SIGNATURE_WITHDRAWN: ExitCode.REJECTED,
+  SIGNATURE_EXPIRED: ExitCode.REJECTED,
+  INVALID_SIGNATURE_INPUT: ExitCode.REJECTED,
+  MAIL_REJECTED: ExitCode.REJECTED,
+  CONTRACT_WORKFLOW_CLOSED: ExitCode.REJECTED,
+  STAFF_NOT_ALLOWED: ExitCode.REJECTED,
+  DOCUMENT_RENDER_FAILED: ExitCode.REJECTED,
+  CRM_MAPPING_INVALID: ExitCode.CONFIG,
+  IMAGE_TOO_LARGE: ExitCode.REJECTED,
+};

@@ -3,6 +3,8 @@
  * calling process.exit in the middle, so connections close first; see cli/exit-codes.ts for their meaning.
  */
 import { CommanderError } from 'commander';
+import { CommandError } from '../commands/errors';
+import { classifyError } from './classify-error';
 import { CliError, ExitCode } from './exit-codes';
 import { Output, type Io } from './output';
 import { buildProgram } from './program';
@@ -26,6 +28,12 @@ export async function main(
       if (argv.includes('--json'))
         new Output(io, true).error(new CliError(ExitCode.USAGE, 'USAGE', err.message.replace(/^error: /, '')));
       return ExitCode.USAGE;
+    }
+    if (err instanceof CommandError) {
+      // A malformed id on the command line: VALIDATION_FAILED, as the API and the outbox answer it.
+      const e = classifyError(err);
+      new Output(io, argv.includes('--json')).error(e);
+      return e.exitCode;
     }
     throw err;
   }

@@ -1,6 +1,7 @@
 /**
- * What every door (API, CLI, outbox poller, tests) does with a contract's workflow. One place decides the workflow id,
- * the id policies and the input derived from the config, so the doors cannot drift apart.
+ * The Temporal calls behind the contract commands: workflow id, id policies, the input derived from the config, and
+ * the message calls. Only commands/ (and tests of the workflow itself) call these; the doors go through commands/,
+ * which checks first and maps the answers.
  */
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
@@ -14,7 +15,7 @@ import {
   SA_CRM_CONTRACT_ID,
   signUpdate,
   statusQuery,
-  withdrawSignal,
+  withdrawUpdate,
   type ConfirmManuallyInput,
   type ContractResult,
   type ContractState,
@@ -23,11 +24,16 @@ import {
   type SignatureOutcome,
   type SignInput,
   type WithdrawInput,
+  type WithdrawOutcome,
 } from '../workflows/definitions';
 
 export const CONTRACT_WORKFLOW_TYPE = 'honorarvertrag';
 
-export function contractWorkflowInput(config: SignflowConfig, contractId: number): ContractWorkflowInput {
+export function contractWorkflowInput(
+  config: SignflowConfig,
+  contractId: number,
+  requestKey?: string
+): ContractWorkflowInput {
   const s = config.signature;
   const v = config.crm.values;
   return {
@@ -40,6 +46,7 @@ export function contractWorkflowInput(config: SignflowConfig, contractId: number
       signatureExpired: v.signatureExpired,
     },
     contractId,
+    ...(requestKey ? { requestKey } : {}),
     timing: {
       remindersEnabled: s.remindersEnabled,
       reminderDelayMs: s.reminderDelay,
@@ -65,26 +72,26 @@ export interface StartResult {
 }
 
 /**
- * Starts the contract's workflow, or joins the running one (conflict policy USE_EXISTING). A completed workflow is not
- * restarted by accident: the reuse policy rejects it and the caller gets WorkflowExecutionAlreadyStartedError. A
- * failed one (invalid input, e.g. CONTACT_EMAIL_INVALID) may be started again once the CRM data is fixed.
+ * Starts the contract's workflow, or joins the running one (conflict policy USE_EXISTING: the same contract twice
+ * gives one run). Whether a closed contract may run again is decided by commands/start-policy.ts before this call;
+ * `requestKey` (kept in the memo) is the idempotency key of the new request's writes.
  */
 export async function startContractWorkflow(
   client: Client,
   config: SignflowConfig,
-  contractId: number
+  contractId: number,
+  options: { requestKey?: string } = {}
 ): Promise<StartResult> {
   if (!Number.isSafeInteger(contractId) || contractId <= 0) throw new RangeError(`invalid contract id: ${contractId}`);
   const workflowId = contractWorkflowId(contractId);
   const handle = await client.workflow.start(CONTRACT_WORKFLOW_TYPE, {
     taskQueue: config.temporal.taskQueue,
     workflowId,
-    args: [contractWorkflowInput(config, contractId)],
+    args: [contractWorkflowInput(config, contractId, options.requestKey)],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    // A failed run (bad input: fix the CRM, then start again) may be followed by a new one; a completed contract
-    // (signed, confirmed, withdrawn, expired) is never restarted by accident.
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     typedSearchAttributes: new TypedSearchAttributes([{ key: SA_CRM_CONTRACT_ID, value: contractId }]),
+    memo: options.requestKey ? { requestKey: options.requestKey } : undefined,
     staticSummary: `Honorarvertrag ${contractId}: Unterschrift einholen`,
   });
   // With USE_EXISTING the server answers with the running execution's run id: the same contract twice gives one run.
@@ -95,11 +102,15 @@ export function contractHandle(client: Client, contractId: number): WorkflowHand
   return client.workflow.getHandle(contractWorkflowId(contractId));
 }
 
-export async function signContract(client: Client, contractId: number, input: SignInput): Promise<SignatureOutcome> {
+export async function signContractUpdate(
+  client: Client,
+  contractId: number,
+  input: SignInput
+): Promise<SignatureOutcome> {
   return contractHandle(client, contractId).executeUpdate(signUpdate, { args: [input] });
 }
 
-export async function confirmContract(
+export async function confirmContractUpdate(
   client: Client,
   contractId: number,
   input: ConfirmManuallyInput
@@ -107,11 +118,15 @@ export async function confirmContract(
   return contractHandle(client, contractId).executeUpdate(confirmManuallyUpdate, { args: [input] });
 }
 
-export async function withdrawContract(client: Client, contractId: number, input: WithdrawInput = {}): Promise<void> {
-  await contractHandle(client, contractId).signal(withdrawSignal, input);
+export async function withdrawContractUpdate(
+  client: Client,
+  contractId: number,
+  input: WithdrawInput
+): Promise<WithdrawOutcome> {
+  return contractHandle(client, contractId).executeUpdate(withdrawUpdate, { args: [input] });
 }
 
-export async function resendInvitation(client: Client, contractId: number): Promise<void> {
+export async function resendInvitationSignal(client: Client, contractId: number): Promise<void> {
   await contractHandle(client, contractId).signal(resendSignal);
 }
 

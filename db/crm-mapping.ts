@@ -23,6 +23,12 @@ export const ZCrmMapping = z
         lastName: zName.default('nachname'),
         /** @default 'email' */
         email: zName.default('email'),
+        /**
+         * Optional column that marks staff members (the CRM's "Mitarbeiter" flag): when set, only contacts whose
+         * column holds `values.yes` (or 1/true) may confirm or withdraw as staff. Unset: any contact other than the
+         * contract's freelancer may.
+         */
+        staffMarker: zName.optional(),
       })
       .strict()
       .prefault({}),
@@ -145,6 +151,11 @@ export const ZCrmMapping = z
         signatureExpired: zName.default('abgelaufen'),
         /** Value written for boolean "yes" in the contract's confirmed-by-freelancer column. @default true */
         yes: z.union([z.boolean(), z.string(), z.number()]).default(true),
+        /**
+         * Optional list of the Kontakt ids of staff members, for a CRM without a staff column: when set, only these
+         * may confirm or withdraw as staff.
+         */
+        staffContactIds: z.array(z.number().int().positive()).optional(),
         /** Value written for boolean "no". @default false */
         no: z.union([z.boolean(), z.string(), z.number()]).default(false),
       })

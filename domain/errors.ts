@@ -53,6 +53,12 @@ export const ErrorCode = {
    * again.
    */
   CRM_MAPPING_INVALID: 'CRM_MAPPING_INVALID',
+  /**
+   * The request is malformed: an id that is not a positive decimal integer (no sign, space, exponent, hex or
+   * fraction), a value of the wrong type, a missing required field, an unknown outbox command. Nothing was done.
+   * Fix the request; retrying it unchanged gives the same answer.
+   */
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -15,12 +15,18 @@ function iso(v: unknown): string | null {
   return toDate(v)?.toISOString() ?? null;
 }
 
+/** An id column as stored: numbers stay numbers, anything else its text (checked when the row runs). */
+function column(v: unknown): number | string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'number' ? v : String(v);
+}
+
 function fromDb(r: Record<string, unknown>): OutboxRow {
   return {
     id: Number(r.id),
     command: String(r.command ?? ''),
-    contractId: Number(r.contract_id),
-    staffContactId: r.staff_contact_id == null ? null : Number(r.staff_contact_id),
+    contractId: column(r.contract_id),
+    staffContactId: column(r.staff_contact_id),
     createdAt: iso(r.created_at),
     claimedBy: r.claimed_by == null ? null : String(r.claimed_by),
     claimedAt: iso(r.claimed_at),

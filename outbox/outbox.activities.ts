@@ -1,7 +1,7 @@
 /**
  * The outbox poller's activity: takes a batch of `signflow_outbox` rows (exactly once, see outbox-repository.ts),
- * runs each command through the same code as the HTTP API (`api/contract-commands.ts`) and writes the outcome or a
- * readable error into the row.
+ * runs each command through commands/ (the same code as the HTTP API and the CLI) and writes the outcome or a
+ * readable error into the row (outbox-outcomes.ts maps the answers).
  *
  * Failures split in two: a rejection (the contract does not exist, is already signed, …) is the row's final answer and
  * is written as `failed` with `<CODE>: <sentence>`; anything else (Temporal or the database unreachable) leaves the row
@@ -15,11 +15,27 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import { connectClient } from '../client/connect';
 import { createDataConverter } from '../codec/data-converter';
-import { confirm, resend, startSignatureRequest, withdraw, type CommandDeps } from '../api/contract-commands';
-import { ApiError } from '../api/errors';
+import {
+  confirmContract,
+  resendInvitation,
+  startContract,
+  withdrawContract,
+  type CommandDeps,
+} from '../commands/contract-commands';
+import { CommandError, validationFailed } from '../commands/errors';
+import { idFromColumn } from '../commands/ids';
 import type { SignflowConfig } from '../temporal.config';
 import { claimOutboxRows, finishOutboxRow, type RowOutcome } from './outbox-repository';
-import type { OutboxRow, PollOutboxInput, PollOutboxResult } from './types';
+import { failedRow, OUTCOME_OF, REFUSAL } from './outbox-outcomes';
+import {
+  OUTBOX_COMMANDS,
+  type OutboxCommand,
+  type OutboxRow,
+  type PollContinuouslyInput,
+  type PollContinuouslyResult,
+  type PollOutboxInput,
+  type PollOutboxResult,
+} from './types';
 
 /** From this attempt on, a row whose command keeps failing unexpectedly is written as `failed`. */
 export const GIVE_UP_AFTER_ATTEMPTS = 5;
@@ -31,41 +47,41 @@ export interface OutboxDeps {
   client: Client;
 }
 
-/** Runs one row's command; a rejection becomes outcome `failed`, anything unexpected is thrown. */
+/** Runs one row's command through commands/. */
+async function runCommand(deps: CommandDeps, row: OutboxRow): Promise<RowOutcome> {
+  const command = row.command as OutboxCommand;
+  if (!OUTBOX_COMMANDS.includes(command)) {
+    throw validationFailed(`unknown command ${JSON.stringify(row.command)}; use send, confirm, withdraw or resend`);
+  }
+  const contractId = idFromColumn(row.contractId, 'contract_id');
+  const staff = row.staffContactId === null ? undefined : idFromColumn(row.staffContactId, 'staff_contact_id');
+  switch (command) {
+    case 'send':
+      return { outcome: OUTCOME_OF.send, runId: (await startContract(deps, contractId)).runId };
+    case 'confirm':
+      if (staff === undefined) {
+        throw validationFailed('a confirm row needs staff_contact_id (the Kontakt id of the staff member)');
+      }
+      await confirmContract(deps, contractId, staff);
+      return { outcome: OUTCOME_OF.confirm };
+    case 'withdraw':
+      await withdrawContract(deps, contractId, { staffContactId: staff, reason: `outbox row ${row.id}` });
+      return { outcome: OUTCOME_OF.withdraw };
+    case 'resend':
+      await resendInvitation(deps, contractId);
+      return { outcome: OUTCOME_OF.resend };
+  }
+}
+
+/**
+ * Runs one row's command. A refusal becomes outcome `failed` (or is thrown for a retry when the table says "not
+ * yet"); anything unexpected is thrown.
+ */
 export async function executeOutboxCommand(deps: CommandDeps, row: OutboxRow): Promise<RowOutcome> {
   try {
-    switch (row.command) {
-      case 'send': {
-        const started = await startSignatureRequest(deps, row.contractId);
-        return { outcome: 'started', runId: started.runId };
-      }
-      case 'confirm': {
-        if (row.staffContactId === null) {
-          return {
-            outcome: 'failed',
-            error: 'VALIDATION_FAILED: a confirm row needs staff_contact_id (the Kontakt id of the staff member)',
-          };
-        }
-        await confirm(deps, row.contractId, row.staffContactId);
-        return { outcome: 'confirmed' };
-      }
-      case 'withdraw':
-        await withdraw(deps, row.contractId, {
-          staffContactId: row.staffContactId ?? undefined,
-          reason: `outbox row ${row.id}`,
-        });
-        return { outcome: 'withdrawn' };
-      case 'resend':
-        await resend(deps, row.contractId);
-        return { outcome: 'resent' };
-      default:
-        return {
-          outcome: 'failed',
-          error: `VALIDATION_FAILED: unknown command "${row.command}"; use send, confirm, withdraw or resend`,
-        };
-    }
+    return await runCommand(deps, row);
   } catch (err) {
-    if (err instanceof ApiError) return { outcome: 'failed', error: `${err.code}: ${err.message}` };
+    if (err instanceof CommandError && REFUSAL[err.code] === 'failed') return failedRow(err);
     throw err;
   }
 }
@@ -78,7 +94,12 @@ export async function pollOutboxOnce(
   deps: OutboxDeps,
   claimer: string,
   input: PollOutboxInput,
-  hooks: { attempt?: number; heartbeat?: (detail: unknown) => void } = {}
+  hooks: {
+    attempt?: number;
+    heartbeat?: (detail: unknown) => void;
+    /** Unexpected failures per row id across passes of one long-running poller (instead of `attempt`). */
+    failures?: Map<number, number>;
+  } = {}
 ): Promise<PollOutboxResult & { unexpected: { id: number; error: Error }[] }> {
   const rows = await claimOutboxRows(deps.db, { claimer, batchSize: input.batchSize });
   const processed: number[] = [];
@@ -91,14 +112,16 @@ export async function pollOutboxOnce(
       result = await executeOutboxCommand(deps, row);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      if ((hooks.attempt ?? 1) < GIVE_UP_AFTER_ATTEMPTS) {
+      const attempt = hooks.failures ? (hooks.failures.get(row.id) ?? 0) + 1 : (hooks.attempt ?? 1);
+      hooks.failures?.set(row.id, attempt);
+      if (attempt < GIVE_UP_AFTER_ATTEMPTS) {
         unexpected.push({ id: row.id, error });
         continue;
       }
-      result = {
-        outcome: 'failed',
-        error: `INTERNAL_ERROR: gave up after ${hooks.attempt} attempts: ${error.message}`,
-      };
+      result =
+        error instanceof CommandError
+          ? failedRow(error)
+          : { outcome: 'failed', error: `INTERNAL_ERROR: gave up after ${attempt} attempts: ${error.message}` };
     }
     if (await finishOutboxRow(deps.db, row.id, claimer, result)) {
       processed.push(row.id);
@@ -108,8 +131,54 @@ export async function pollOutboxOnce(
   return { processed, failed, more: rows.length >= input.batchSize, unexpected };
 }
 
+/** Longest pause between heartbeats while the poller waits (well inside the workflow's heartbeat timeout). */
+const HEARTBEAT_EVERY_MS = 15_000;
+
+/** Waits `ms`, heartbeating in between; rejects when the activity is cancelled (worker shutdown). */
+async function waitHeartbeating(ctx: Context, ms: number, detail: unknown): Promise<void> {
+  for (let left = ms; left > 0; left -= HEARTBEAT_EVERY_MS) {
+    ctx.heartbeat(detail);
+    await ctx.sleep(Math.min(left, HEARTBEAT_EVERY_MS));
+  }
+}
+
 export function createOutboxActivities(deps: OutboxDeps) {
   return {
+    /**
+     * The long-running poller's activity (workflow `outboxPollerLoop`): polls every `pollIntervalMs` (at once again
+     * while batches come back full) for `windowMs`, heartbeating, then returns. Its claimer id is the poller
+     * workflow's id in its namespace: the same across retries and continue-as-new, so rows a crashed attempt had
+     * claimed are resumed by the next. A row that fails unexpectedly is retried on later passes and written as
+     * `failed` after GIVE_UP_AFTER_ATTEMPTS; the run does not end while such rows are held.
+     */
+    async pollOutboxContinuously(input: PollContinuouslyInput): Promise<PollContinuouslyResult> {
+      const ctx = Context.current();
+      const info = ctx.info;
+      const claimer = `${info.workflowNamespace}/${info.workflowExecution?.workflowId ?? 'standalone'}`;
+      const failures = new Map<number, number>();
+      const until = Date.now() + input.windowMs;
+      const totals: PollContinuouslyResult = { polls: 0, processed: 0, failed: 0 };
+      for (;;) {
+        const pass = await pollOutboxOnce(
+          deps,
+          claimer,
+          { batchSize: input.batchSize },
+          { heartbeat: (d) => ctx.heartbeat(d), failures }
+        );
+        totals.polls++;
+        totals.processed += pass.processed.length;
+        totals.failed += pass.failed;
+        for (const { id, error } of pass.unexpected) {
+          ctx.log.warn('outbox row not processed yet; retrying it on the next poll', {
+            rowId: id,
+            error: error.message,
+          });
+        }
+        if (Date.now() >= until && pass.unexpected.length === 0) return totals;
+        if (!pass.more || pass.unexpected.length > 0) await waitHeartbeating(ctx, input.pollIntervalMs, totals);
+      }
+    },
+
     /** Takes and runs one batch of outbox rows. Retries resume the same rows (same claimer id). */
     async pollOutbox(input: PollOutboxInput): Promise<PollOutboxResult> {
       const ctx = Context.current();

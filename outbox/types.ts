@@ -13,8 +13,9 @@ export interface OutboxRow {
   id: number;
   /** As written by the CRM; not necessarily a known command. */
   command: string;
-  contractId: number;
-  staffContactId: number | null;
+  /** As stored; parsed strictly (commands/ids.ts) when the row is run, so `abc` is VALIDATION_FAILED, not NaN. */
+  contractId: number | string | null;
+  staffContactId: number | string | null;
   createdAt: string | null;
   claimedBy: string | null;
   claimedAt: string | null;
@@ -46,6 +47,29 @@ export interface OutboxPollerInput {
 
 export interface OutboxPollerResult {
   batches: number;
+  processed: number;
+  failed: number;
+}
+
+/** Input of the long-running poller workflow `outboxPollerLoop`. */
+export interface OutboxLoopInput {
+  batchSize: number;
+  /** ms between polls when the outbox is empty (config `outbox.pollInterval`). */
+  pollIntervalMs: number;
+  /** ms one activity run polls before it returns (bounded so the history and the retries stay small). */
+  windowMs: number;
+  /** Activity runs per workflow execution before it continues as new. @default 24 */
+  runsPerExecution?: number;
+}
+
+export interface PollContinuouslyInput {
+  batchSize: number;
+  pollIntervalMs: number;
+  windowMs: number;
+}
+
+export interface PollContinuouslyResult {
+  polls: number;
   processed: number;
   failed: number;
 }

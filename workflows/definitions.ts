@@ -67,6 +67,11 @@ export interface QesOptions {
 
 export interface ContractWorkflowInput {
   contractId: number;
+  /**
+   * Idempotency key of this request's writes (prepared request, mails, audit); unset = the workflow id. A new request
+   * after a withdrawn or expired one gets its own (`<workflowId>#<n>`, commands/start-policy.ts).
+   */
+  requestKey?: string;
   timing: SignatureTimingOptions;
   labels: StatusLabels;
   /** Countersign with a QES through the Konnektor after confirmation. */
@@ -123,6 +128,15 @@ export interface WithdrawInput {
   staffContactId?: number;
   reason?: string;
 }
+
+/** What a withdrawal actually did: the request ended, or a signature won the race and stands. */
+export type WithdrawOutcome =
+  | { result: 'withdrawn' }
+  | {
+      result: 'already-signed';
+      /** The signature (or staff confirmation) recorded before the withdrawal could take effect. */
+      outcome: SignatureOutcome;
+    };
 
 export interface ComfortSignatureReactivatedInput {
   /** Card handle or ICCSN the staff re-activated; empty = any. */
@@ -266,6 +280,8 @@ export const qesSignerStatusQuery = defineQuery<QesSignerState>('status');
 
 export const signUpdate = defineUpdate<SignatureOutcome, [SignInput]>('sign');
 export const confirmManuallyUpdate = defineUpdate<SignatureOutcome, [ConfirmManuallyInput]>('confirmManually');
+/** Withdraw and learn what happened (Update); the `withdraw` signal stays for callers of earlier versions. */
+export const withdrawUpdate = defineUpdate<WithdrawOutcome, [WithdrawInput]>('withdrawRequest');
 export const withdrawSignal = defineSignal<[WithdrawInput?]>('withdraw');
 export const resendSignal = defineSignal<[]>('resend');
 export const documentViewedSignal = defineSignal<[DocumentViewedInput]>('documentViewed');

@@ -19,6 +19,7 @@ import {
   signUpdate,
   statusQuery,
   withdrawSignal,
+  withdrawUpdate,
   type ContractResult,
   type ContractState,
   type ContractWorkflowInput,
@@ -27,6 +28,7 @@ import {
   type SignInput,
   type WaitingReason,
   type WithdrawInput,
+  type WithdrawOutcome,
 } from './definitions';
 import { createWebhookNotifier, type WebhookNotifier } from './webhook-notifier';
 
@@ -151,7 +153,8 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
 async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier): Promise<ContractResult> {
   const { contractId, timing, labels } = input;
   const workflowId = wf.workflowInfo().workflowId;
-  const ref = { contractId, workflowId };
+  // Activities key their writes by `ref.workflowId`: the request key when this is a contract's later request.
+  const ref = { contractId, workflowId: input.requestKey ?? workflowId };
 
   const state: ContractState = { contractId, phase: 'preparing', remindersSent: 0 };
   // Set once step 2 has run; the update handlers read it before that to answer SIGNATURE_NOT_READY.
@@ -273,6 +276,37 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
         assertOpen();
         if (!Number.isSafeInteger(staffContactId) || staffContactId <= 0) {
           reject(ErrorCode.INVALID_SIGNATURE_INPUT, 'staffContactId must be a positive integer');
+        }
+      },
+    }
+  );
+
+  wf.setHandler(
+    withdrawUpdate,
+    async (request: WithdrawInput): Promise<WithdrawOutcome> => {
+      // A signature being recorded decides the race: wait for its outcome instead of answering "accepted".
+      await wf.condition(() => !recording);
+      if (state.outcome) return { result: 'already-signed', outcome: state.outcome };
+      // From here on `sign` and `confirmManually` refuse (assertOpen), so the withdrawal has won.
+      withdrawal ??= request;
+      return { result: 'withdrawn' };
+    },
+    {
+      validator: (request: WithdrawInput) => {
+        if (state.phase === 'expired') {
+          reject(ErrorCode.SIGNATURE_EXPIRED, `the signature request of contract ${contractId} has expired`);
+        }
+        // Nothing to withdraw yet, and accepting would promise what may never happen (a stuck preparation).
+        if (!prepared && !state.outcome) {
+          reject(
+            ErrorCode.SIGNATURE_NOT_READY,
+            `the signature request of contract ${contractId} is still being prepared; nothing was withdrawn. ` +
+              'Retry once its status shows awaiting-signature, or see the status for what blocks it.'
+          );
+        }
+        const staff = request?.staffContactId;
+        if (staff !== undefined && (!Number.isSafeInteger(staff) || staff <= 0)) {
+          reject(ErrorCode.VALIDATION_FAILED, 'staffContactId must be a positive integer');
         }
       },
     }

@@ -1,22 +1,25 @@
 /**
  * The contract doors: start (single and bulk) for the CRM, the portal's signature, staff's confirmation, withdrawal
- * and reminder, and the state of one contract. Every call goes through `client/contract-client.ts`, like the CLI and
- * the outbox poller, so the doors cannot drift apart.
+ * and reminder, and the state of one contract. Every command goes through commands/, like the CLI and the outbox
+ * poller; this file only turns HTTP into command calls and answers into HTTP.
  */
 import type { FastifyInstance } from 'fastify';
 import { contractStatus } from '../../client/contract-client';
-import { readContract } from '../../db/crm-repository';
-import { ErrorCode } from '../../domain/errors';
 import {
-  contractWorkflowId,
-  type SignatureMethod,
-  type SignInput,
-  type WithdrawInput,
-} from '../../workflows/definitions';
-import { confirm, describeContract, resend, sign, startSignatureRequest, withdraw } from '../contract-commands';
+  confirmContract,
+  resendInvitation,
+  signContract,
+  startContract,
+  startContracts,
+  withdrawContract,
+} from '../../commands/contract-commands';
+import { CommandError, CommandErrorCode } from '../../commands/errors';
+import { idFromText } from '../../commands/ids';
+import { describeContract } from '../../commands/temporal-answers';
+import { readContract } from '../../db/crm-repository';
+import { contractWorkflowId, type SignatureMethod, type WithdrawInput } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
-import { ApiError, ApiErrorCode, workflowRejection } from '../errors';
-import { checkSignaturePng } from '../png';
+import { ApiErrorCode, HTTP_STATUS } from '../errors';
 import {
   acceptedSchema,
   bulkStartBody,
@@ -29,18 +32,21 @@ import {
   signBody,
   startResultSchema,
   withdrawBody,
+  withdrawResultSchema,
 } from '../schemas';
 
 /** Bulk starts run this many at once: enough to be quick, few enough not to flood the Temporal frontend. */
 const BULK_CONCURRENCY = 8;
 
 interface IdParams {
-  id: number;
+  id: string;
 }
+
+/** The path's contract id; the schema already holds it to the decimal form, this converts (and re-checks). */
+const pathId = (params: IdParams): number => idFromText(params.id, 'contract id');
 
 export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { client, config, db } = ctx;
-  const startOne = (contractId: number) => startSignatureRequest(ctx, contractId);
 
   app.post<{ Params: IdParams }>(
     '/contracts/:id/signature-request',
@@ -54,9 +60,8 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
       },
     },
     async (request, reply) => {
-      const id = request.params.id;
-      const started = await startOne(id);
-      return reply.code(202).send({ contractId: id, ...started });
+      const { contractId, workflowId, runId } = await startContract(ctx, pathId(request.params));
+      return reply.code(202).send({ contractId, workflowId, runId });
     }
   );
 
@@ -72,28 +77,22 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
       },
     },
     async (request) => {
-      const ids = request.body.contractIds;
-      const results: Record<string, unknown>[] = new Array(ids.length);
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        for (let i = next++; i < ids.length; i = next++) {
-          const contractId = ids[i] as number;
-          try {
-            results[i] = { contractId, ok: true, ...(await startOne(contractId)) };
-          } catch (err) {
-            if (!(err instanceof ApiError)) request.log.error({ err, contractId }, 'bulk start failed');
-            const e = err instanceof ApiError ? err : undefined;
-            results[i] = {
-              contractId,
-              ok: false,
-              status: e?.statusCode ?? 503,
-              code: e?.code ?? ApiErrorCode.TEMPORAL_UNAVAILABLE,
-              message: e?.message ?? 'the signature request could not be started; retry later',
-            };
-          }
+      const outcomes = await startContracts(ctx, request.body.contractIds, { concurrency: BULK_CONCURRENCY });
+      const results = outcomes.map((o) => {
+        if (o.ok) return { contractId: o.contractId, ok: true, workflowId: o.workflowId, runId: o.runId };
+        if (o.error instanceof CommandError) {
+          const { code, message } = o.error;
+          return { contractId: o.contractId, ok: false, status: HTTP_STATUS[code], code, message };
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(BULK_CONCURRENCY, ids.length) }, worker));
+        request.log.error({ err: o.error, contractId: o.contractId }, 'bulk start failed');
+        return {
+          contractId: o.contractId,
+          ok: false,
+          status: 503,
+          code: ApiErrorCode.TEMPORAL_UNAVAILABLE,
+          message: 'the signature request could not be started; retry later',
+        };
+      });
       const started = results.filter((r) => r.ok).length;
       return { started, failed: results.length - started, results };
     }
@@ -114,27 +113,7 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
         response: { 200: signatureOutcomeSchema, ...errorResponses(404, 409, 413, 415, 422) },
       },
     },
-    async (request) => {
-      const id = request.params.id;
-      const { contactId, method, imagePngBase64, ip, userAgent } = request.body;
-      const input: SignInput = { contactId, method, ip, userAgent };
-      if (method === 'click' && imagePngBase64 !== undefined) {
-        throw new ApiError(
-          422,
-          ErrorCode.INVALID_SIGNATURE_INPUT,
-          'a click signature carries no image; send method "drawn" with an image'
-        );
-      }
-      if (method === 'drawn') {
-        if (imagePngBase64 === undefined) {
-          throw new ApiError(422, ErrorCode.INVALID_SIGNATURE_INPUT, 'a drawn signature needs imagePngBase64 (a PNG)');
-        }
-        input.imagePngBase64 = checkSignaturePng(imagePngBase64, config.signature.maxImageBytes).bytes.toString(
-          'base64'
-        );
-      }
-      return sign(ctx, id, input);
-    }
+    async (request) => signContract(ctx, pathId(request.params), request.body)
   );
 
   app.post<{ Params: IdParams; Body: { staffContactId: number } }>(
@@ -149,10 +128,7 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
         response: { 200: signatureOutcomeSchema, ...errorResponses(404, 409, 415) },
       },
     },
-    async (request) => {
-      const id = request.params.id;
-      return confirm(ctx, id, request.body.staffContactId);
-    }
+    async (request) => confirmContract(ctx, pathId(request.params), request.body.staffContactId)
   );
 
   app.post<{ Params: IdParams; Body: WithdrawInput | undefined }>(
@@ -164,18 +140,16 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
         if (request.body === undefined) request.body = {};
       },
       schema: {
-        summary: "Withdraw the contract's signature request (a valid signature never changes)",
+        summary:
+          "Withdraw the contract's signature request and answer what happened: 200 withdrawn, or 409 " +
+          'SIGNATURE_ALREADY_CONFIRMED with the signature that won (a valid signature never changes)',
         tags: ['staff'],
         params: contractParams,
         body: withdrawBody,
-        response: { 202: acceptedSchema, ...errorResponses(404, 409, 415) },
+        response: { 200: withdrawResultSchema, ...errorResponses(404, 409, 415, 422) },
       },
     },
-    async (request, reply) => {
-      const id = request.params.id;
-      await withdraw(ctx, id, request.body ?? {});
-      return reply.code(202).send({ contractId: id, workflowId: contractWorkflowId(id), accepted: true });
-    }
+    async (request) => withdrawContract(ctx, pathId(request.params), request.body ?? {})
   );
 
   app.post<{ Params: IdParams }>(
@@ -190,9 +164,8 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
       },
     },
     async (request, reply) => {
-      const id = request.params.id;
-      await resend(ctx, id);
-      return reply.code(202).send({ contractId: id, workflowId: contractWorkflowId(id), accepted: true });
+      const { contractId, workflowId } = await resendInvitation(ctx, pathId(request.params));
+      return reply.code(202).send({ contractId, workflowId, accepted: true });
     }
   );
 
@@ -208,12 +181,16 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
       },
     },
     async (request) => {
-      const id = request.params.id;
+      const id = pathId(request.params);
       const [contract, description] = await Promise.all([
         readContract(db, config.crm, id),
         describeContract(client, id),
       ]);
-      if (!contract && !description) throw workflowRejection(ErrorCode.CONTRACT_NOT_FOUND, id);
+      if (!contract && !description) {
+        throw new CommandError(CommandErrorCode.CONTRACT_NOT_FOUND, `contract ${id} does not exist in the CRM`, {
+          contractId: id,
+        });
+      }
       const state = description ? await contractStatus(client, id) : null;
       return {
         contractId: id,

@@ -3,6 +3,7 @@
  * contact's pending signatures ("Ausstehende Unterschriften").
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { idFromText } from '../../commands/ids';
 import { readContact } from '../../db/crm-repository';
 import { ErrorCode } from '../../domain/errors';
 import type { ApiContext } from '../context';
@@ -56,12 +57,25 @@ function sendReport<Row>(
   return reply.send({ report: name, limit: page.limit, offset: page.offset, rows });
 }
 
+/** As received: text, held to decimal form by the schema. */
 interface SignatureQuery {
   status?: string;
-  contactId?: number;
-  contractId?: number;
-  limit: number;
-  offset: number;
+  contactId?: string;
+  contractId?: string;
+  limit: string;
+  offset: string;
+}
+
+/** Converts the query's decimal texts (already checked by the schema) to numbers. */
+function numbers(q: SignatureQuery) {
+  const id = (v: string | undefined, field: string) => (v === undefined ? undefined : idFromText(v, field));
+  return {
+    status: q.status,
+    contactId: id(q.contactId, 'contactId'),
+    contractId: id(q.contractId, 'contractId'),
+    limit: Number(q.limit),
+    offset: Number(q.offset),
+  };
 }
 
 export function registerReadRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -80,7 +94,7 @@ export function registerReadRoutes(app: FastifyInstance, ctx: ApiContext): void 
       },
     },
     async (request, reply) => {
-      const { status, contactId, contractId, limit, offset } = request.query;
+      const { status, contactId, contractId, limit, offset } = numbers(request.query);
       const rows = await signaturesReport(db, config.crm, { status, contactId, contractId }, { limit, offset });
       return sendReport(request, reply, 'unterschriften-zu-dokumenten', SIGNATURE_REPORT_COLUMNS, rows, {
         limit,
@@ -101,13 +115,13 @@ export function registerReadRoutes(app: FastifyInstance, ctx: ApiContext): void 
       },
     },
     async (request, reply) => {
-      const { status, contactId, limit, offset } = request.query;
+      const { status, contactId, limit, offset } = numbers(request.query);
       const rows = await contractsReport(db, config.crm, { status, contactId }, { limit, offset });
       return sendReport(request, reply, 'honorarvertraege-verwalten', CONTRACT_REPORT_COLUMNS, rows, { limit, offset });
     }
   );
 
-  app.get<{ Params: { id: number } }>(
+  app.get<{ Params: { id: string } }>(
     '/contacts/:id/pending-signatures',
     {
       // The portal shows a contact their own list; like signing, it trusts the portal's login for the contact id.
@@ -120,7 +134,7 @@ export function registerReadRoutes(app: FastifyInstance, ctx: ApiContext): void 
       },
     },
     async (request) => {
-      const contactId = request.params.id;
+      const contactId = idFromText(request.params.id, 'contact id');
       if (!(await readContact(db, config.crm, contactId))) {
         throw new ApiError(404, ErrorCode.CONTACT_NOT_FOUND, `contact ${contactId} does not exist in the CRM`);
       }

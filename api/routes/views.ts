@@ -4,11 +4,10 @@
  * audit trail with the client's IP address and user agent as the portal passes them (optional).
  */
 import type { FastifyInstance } from 'fastify';
-import { contractStatus, recordDocumentView } from '../../client/contract-client';
-import { contractWorkflowId, type DocumentViewedInput } from '../../workflows/definitions';
-import { describeContract } from '../contract-commands';
+import { recordView } from '../../commands/contract-commands';
+import { idFromText } from '../../commands/ids';
+import type { DocumentViewedInput } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
-import { ApiError, ApiErrorCode, closedWorkflowRejection, mapTemporalError } from '../errors';
 import { acceptedSchema, contractParams, errorResponses, ZId } from '../schemas';
 
 export const viewBody = {
@@ -23,8 +22,7 @@ export const viewBody = {
 } as const;
 
 export function registerViewRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const { client } = ctx;
-  app.post<{ Params: { id: number }; Body: DocumentViewedInput }>(
+  app.post<{ Params: { id: string }; Body: DocumentViewedInput }>(
     '/contracts/:id/views',
     {
       config: { roles: ['portal'], action: 'record document views' },
@@ -37,25 +35,8 @@ export function registerViewRoutes(app: FastifyInstance, ctx: ApiContext): void 
       },
     },
     async (request, reply) => {
-      const id = request.params.id;
-      const description = await describeContract(client, id);
-      if (!description) {
-        throw new ApiError(
-          404,
-          ApiErrorCode.SIGNATURE_REQUEST_NOT_FOUND,
-          `no signature request was started for contract ${id}`
-        );
-      }
-      try {
-        if (description.status.name !== 'RUNNING') {
-          throw closedWorkflowRejection(id, (await contractStatus(client, id)).phase);
-        }
-        await recordDocumentView(client, id, request.body);
-      } catch (err) {
-        if (err instanceof ApiError) throw err;
-        throw await mapTemporalError(err, id, async () => (await contractStatus(client, id)).phase);
-      }
-      return reply.code(202).send({ contractId: id, workflowId: contractWorkflowId(id), accepted: true });
+      const answer = await recordView(ctx, idFromText(request.params.id, 'contract id'), request.body);
+      return reply.code(202).send({ ...answer, accepted: true });
     }
   );
 }

@@ -1,16 +1,23 @@
 /**
  * The verbs that talk to a running contract workflow: `sign` (portal stand-in, for tests and support), `confirm`
- * (staff), `withdraw`, `resend`. Refusals of the workflow's validators come back as their ErrorCode (exit 1).
+ * (staff), `withdraw`, `resend`. Each is one call of commands/ (the same checks and codes as the API and the outbox);
+ * refusals come back as their code (exit codes in cli/exit-codes.ts).
  */
 import fs from 'node:fs';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { confirmContract, resendInvitation, signContract, withdrawContract } from '../../client/contract-client';
-import type { SignatureOutcome, SignInput } from '../../workflows/definitions';
+import {
+  confirmContract,
+  resendInvitation,
+  signContract,
+  withdrawContract,
+  type CommandDeps,
+} from '../../commands/contract-commands';
+import type { SignatureOutcome } from '../../workflows/definitions';
 import { parseId, parseSeconds } from '../arguments';
 import type { CliContext } from '../context';
 import { usageError } from '../exit-codes';
 import type { Runner } from '../runner';
-import { requireRunning } from '../workflow-guards';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
@@ -24,6 +31,10 @@ function describeOutcome(contractId: number, o: SignatureOutcome): string {
       ? `signed by contact ${o.userContactId} (${o.method})`
       : `confirmed by staff ${o.userContactId}`;
   return `contract ${contractId}: ${how} at ${o.confirmedAt}; signature ${o.signatureId}, MD5 ${o.md5Hash}`;
+}
+
+async function depsOf(ctx: CliContext): Promise<CommandDeps & { client: Client }> {
+  return { config: ctx.config, db: ctx.db, client: await ctx.temporal() };
 }
 
 function readPng(file: string): string {
@@ -41,45 +52,42 @@ function readPng(file: string): string {
 }
 
 async function sign(ctx: CliContext, contractId: number, opts: { contact: number; drawn?: string } & TimeoutOption) {
-  const input: SignInput = opts.drawn
+  const deps = await depsOf(ctx);
+  const request = opts.drawn
     ? { contactId: opts.contact, method: 'drawn', imagePngBase64: readPng(opts.drawn) }
     : { contactId: opts.contact, method: 'click' };
-  const client = await ctx.temporal();
-  await requireRunning(client, contractId);
-  const outcome = await client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
-    signContract(client, contractId, input)
+  const outcome = await deps.client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
+    signContract(deps, contractId, request)
   );
   ctx.out.result({ contractId, ...outcome }, () => describeOutcome(contractId, outcome));
 }
 
 async function confirm(ctx: CliContext, contractId: number, opts: { staff: number } & TimeoutOption) {
-  const client = await ctx.temporal();
-  await requireRunning(client, contractId);
-  const outcome = await client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
-    confirmContract(client, contractId, { staffContactId: opts.staff })
+  const deps = await depsOf(ctx);
+  const outcome = await deps.client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
+    confirmContract(deps, contractId, opts.staff)
   );
   ctx.out.result({ contractId, ...outcome }, () => describeOutcome(contractId, outcome));
 }
 
-async function withdraw(ctx: CliContext, contractId: number, opts: { staff?: number; reason?: string }) {
-  const client = await ctx.temporal();
-  const { workflowId } = await requireRunning(client, contractId);
-  await withdrawContract(client, contractId, { staffContactId: opts.staff, reason: opts.reason });
-  // A signal is accepted, not yet acted on: say so, and where to look.
-  ctx.out.result(
-    { contractId, workflowId, signal: 'withdraw', accepted: true },
-    () =>
-      `contract ${contractId}: withdrawal sent to ${workflowId}; \`signflow status ${contractId}\` shows when it took effect`
+async function withdraw(
+  ctx: CliContext,
+  contractId: number,
+  opts: { staff?: number; reason?: string } & TimeoutOption
+) {
+  const deps = await depsOf(ctx);
+  const result = await deps.client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
+    withdrawContract(deps, contractId, { staffContactId: opts.staff, reason: opts.reason })
   );
+  ctx.out.result(result, () => `contract ${contractId}: signature request withdrawn (${result.workflowId})`);
 }
 
 async function resend(ctx: CliContext, contractId: number) {
-  const client = await ctx.temporal();
-  const { workflowId } = await requireRunning(client, contractId);
-  await resendInvitation(client, contractId);
+  const deps = await depsOf(ctx);
+  const { workflowId } = await resendInvitation(deps, contractId);
   ctx.out.result(
     { contractId, workflowId, signal: 'resend', accepted: true },
-    () => `contract ${contractId}: reminder requested from ${workflowId}`
+    () => `contract ${contractId}: invitation requested again from ${workflowId}`
   );
 }
 
@@ -109,12 +117,13 @@ export function registerMessages(program: Command, run: Runner): void {
     .argument('<contractId>', 'Honorarvertrag id', parseId)
     .option('--staff <id>', "the staff member's Kontakt id, for the audit trail", parseId)
     .option('--reason <text>', 'why, for the audit trail')
+    .option('--timeout <seconds>', "how long to wait for the workflow's answer", parseSeconds)
     .option('--json', 'print one JSON document (for scripts)')
     .action((id: number, opts) => run(opts, (ctx) => withdraw(ctx, id, opts)));
 
   program
     .command('resend')
-    .description('send the contact a reminder of the pending signature now')
+    .description('send the contact the invitation again now (as a reminder)')
     .argument('<contractId>', 'Honorarvertrag id', parseId)
     .option('--json', 'print one JSON document (for scripts)')
     .action((id: number, opts) => run(opts, (ctx) => resend(ctx, id)));

@@ -8,11 +8,7 @@ import type { Runner } from '../runner';
 import { exitCodeOf, startContracts, type StartOutcome } from '../start-contracts';
 import { renderTable } from '../table';
 
-interface StartOptions {
-  check: boolean;
-}
-
-interface BulkOptions extends StartOptions {
+interface BulkOptions {
   csv?: string;
   ids?: number[];
   concurrency: number;
@@ -20,12 +16,12 @@ interface BulkOptions extends StartOptions {
 
 function describeOutcome(o: StartOutcome): string {
   return o.ok
-    ? `contract ${o.contractId}: started ${o.workflowId} (run ${o.runId})`
+    ? `contract ${o.contractId}: ${o.joined ? 'already running' : 'started'} ${o.workflowId} (run ${o.runId})`
     : `contract ${o.contractId}: ${o.error.message} [${o.error.code}]`;
 }
 
-async function start(ctx: CliContext, ids: number[], opts: StartOptions): Promise<ExitCode> {
-  const outcomes = await startContracts(ctx, ids, { concurrency: 4, checkExists: opts.check });
+async function start(ctx: CliContext, ids: number[]): Promise<ExitCode> {
+  const outcomes = await startContracts(ctx, ids, { concurrency: 4 });
   ctx.out.result(ids.length === 1 ? outcomes[0] : outcomes, () => outcomes.map(describeOutcome).join('\n'));
   return exitCodeOf(outcomes);
 }
@@ -50,7 +46,6 @@ async function bulk(ctx: CliContext, opts: BulkOptions): Promise<ExitCode> {
   try {
     outcomes = await startContracts(ctx, ids, {
       concurrency: opts.concurrency,
-      checkExists: opts.check,
       onDone: (o) => {
         if (!o.ok) refused++;
         bar?.increment(1, { refused });
@@ -94,11 +89,8 @@ export function registerStart(program: Command, run: Runner): void {
       ...previous,
       parseId(value),
     ])
-    .option('--no-check', 'do not look the contracts up in the CRM database first')
     .option('--json', 'print one JSON document (for scripts)')
-    .action((ids: number[], opts: StartOptions & { json?: boolean }) =>
-      run(opts, (ctx) => start(ctx, [...new Set(ids)], opts))
-    );
+    .action((ids: number[], opts: { json?: boolean }) => run(opts, (ctx) => start(ctx, [...new Set(ids)])));
 
   program
     .command('bulk')
@@ -108,7 +100,6 @@ export function registerStart(program: Command, run: Runner): void {
     )
     .addOption(new Option('--ids <list>', 'comma-separated contract ids, e.g. 1,2,3').argParser(parseIdList))
     .option('--concurrency <n>', 'starts in flight at once', parsePositiveInt, 8)
-    .option('--no-check', 'do not look the contracts up in the CRM database first')
     .option('--json', 'print one JSON document (for scripts)')
     .action((opts: BulkOptions & { json?: boolean }) => run(opts, (ctx) => bulk(ctx, opts)));
 }

@@ -7,7 +7,7 @@ import { classifyError } from '../classify-error';
 import type { CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
 import type { Runner } from '../runner';
-import { describeContract } from '../workflow-guards';
+import { describeContract, notStarted } from '../../commands/temporal-answers';
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
@@ -63,6 +63,11 @@ export function humanStatus(r: StatusReport): string {
     field('QES document', s.qesDocumentId);
     field('QES failed', s.countersignFailure);
   }
+  // What the Temporal UI lists and filters by (docs/cli.md): the CRM id, the statuses and what the workflow waits for.
+  for (const [name, value] of Object.entries(r.searchAttributes)) {
+    field(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  if (s?.mailsRejected?.length) field('mails refused', `${s.mailsRejected.join(', ')} (fix the address, then resend)`);
   if (r.stateError) field('state', `unavailable: ${r.stateError.message} [${r.stateError.code}]`);
   if (r.failure) field('failed', `${r.failure.message} [${r.failure.code}]`);
   if (r.result)
@@ -73,6 +78,7 @@ export function humanStatus(r: StatusReport): string {
 async function status(ctx: CliContext, contractId: number, opts: { timeout?: number }): Promise<ExitCode> {
   const client = await ctx.temporal();
   const d = await describeContract(client, contractId);
+  if (!d) throw notStarted(contractId);
   const report: StatusReport = {
     contractId,
     workflowId: d.workflowId,

@@ -254,15 +254,15 @@ describe.each(testDatabases())('API flow on $name', (database) => {
     expect([sig[s.status], Number(sig[s.userId])]).toEqual([api.config.crm.values.signatureValid, staffContactId]);
   });
 
-  test('withdrawal: 202, then the signature is voided and signing is a 409', async () => {
+  test('withdrawal: 200 withdrawn (what happened, not "accepted"), the signature is voided, signing is a 409', async () => {
     const { contractId, contactId } = await startedAndWaiting();
     const answer = await v1('POST', `/contracts/${contractId}/withdrawal`, {
       as: 'staff',
       body: { staffContactId: api.stack.t.seed.staffContactId, reason: 'Vertrag doppelt angelegt' },
     });
     expect([answer.status, answer.json]).toEqual([
-      202,
-      { contractId, workflowId: `honorarvertrag-${contractId}`, accepted: true },
+      200,
+      { contractId, workflowId: `honorarvertrag-${contractId}`, result: 'withdrawn' },
     ]);
     const state = await waitForPhase(contractId, 'withdrawn');
     const s = api.config.crm.signatures;
@@ -279,9 +279,10 @@ describe.each(testDatabases())('API flow on $name', (database) => {
       'SIGNATURE_WITHDRAWN'
     );
     expectRejection(await v1('POST', `/contracts/${contractId}/reminder`, { as: 'staff' }), 409, 'SIGNATURE_WITHDRAWN');
-    // A finished request is not restarted by accident.
+    // A finished request is not restarted by accident: the CRM must make the contract sendable again first.
     const restart = await v1('POST', `/contracts/${contractId}/signature-request`, { as: 'crm' });
-    expect(restart.status).toBe(409);
+    expectRejection(restart, 409, 'CONTRACT_NOT_SENDABLE');
+    expect(restart.json.message).toContain('ended withdrawn');
   });
 
   test('reminder: 202 and an extra mail to the contact', async () => {

@@ -9,8 +9,9 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { parseIdList, readContractIdsFromCsv } from '../../cli/arguments';
 import { mapBounded } from '../../cli/bounded';
-import { classifyError, exitCodeOfDomainError } from '../../cli/classify-error';
-import { CliError, ExitCode } from '../../cli/exit-codes';
+import { classifyError } from '../../cli/classify-error';
+import { CommandErrorCode } from '../../commands/errors';
+import { CliError, EXIT_CODE, ExitCode } from '../../cli/exit-codes';
 import { renderTable } from '../../cli/table';
 import { ErrorCode } from '../../domain/errors';
 import { KonnektorFailureType } from '../../domain/konnektor-errors';
@@ -63,8 +64,9 @@ describe('contract ids from CSV', () => {
 
   test('--ids lists', () => {
     expect(parseIdList('1, 2,3 ,2')).toEqual([1, 2, 3]);
-    expect(() => parseIdList('1,x')).toThrow('"x" is not a CRM id');
-    expect(() => parseIdList('1,0')).toThrow('"0" is not a CRM id');
+    expect(() => parseIdList('1,x')).toThrow('must be a positive decimal integer (1 to 2147483647), not "x"');
+    expect(() => parseIdList('1,0')).toThrow('not "0"');
+    expect(() => parseIdList('1,0x11')).toThrow('not "0x11"');
   });
 });
 
@@ -91,10 +93,11 @@ test('renderTable pads by characters (umlauts), cuts long cells, writes booleans
 
 describe('classifyError', () => {
   test('every domain error code has an exit code (exhaustive)', () => {
-    for (const code of Object.values(ErrorCode)) expect([1, 3, 5, 6]).toContain(exitCodeOfDomainError(code));
-    expect(exitCodeOfDomainError(ErrorCode.CRM_MAPPING_INVALID)).toBe(ExitCode.CONFIG);
-    expect(exitCodeOfDomainError(ErrorCode.CONTRACT_NOT_FOUND)).toBe(ExitCode.NOT_FOUND);
-    expect(exitCodeOfDomainError(ErrorCode.SIGNATURE_NOT_READY)).toBe(ExitCode.RETRY_LATER);
+    for (const code of Object.values(CommandErrorCode)) expect([1, 2, 3, 5, 6]).toContain(EXIT_CODE[code]);
+    expect(EXIT_CODE[ErrorCode.CONTRACT_NOT_FOUND]).toBe(ExitCode.NOT_FOUND);
+    expect(EXIT_CODE[ErrorCode.SIGNATURE_NOT_READY]).toBe(ExitCode.RETRY_LATER);
+    expect(EXIT_CODE[CommandErrorCode.VALIDATION_FAILED]).toBe(ExitCode.USAGE);
+    expect(EXIT_CODE[ErrorCode.CRM_MAPPING_INVALID]).toBe(ExitCode.CONFIG);
   });
 
   test('an Update validator rejection keeps its ErrorCode and sentence', () => {

@@ -139,8 +139,12 @@ describe('usage and lookups', () => {
   test('a usage error exits 2, with a JSON error under --json', async () => {
     const run = await runCli(['sign', '12', '--contact', 'abc', '--json'], env);
     expect(run.code).toBe(2);
-    expect(run.json().error).toMatchObject({ code: 'USAGE', exitCode: 2 });
-    expect(run.stderr).toContain("option '--contact <id>' argument 'abc' is invalid");
+    // A malformed id is VALIDATION_FAILED, as the API and the outbox answer it; still a usage error (exit 2).
+    expect(run.json().error).toMatchObject({ code: 'VALIDATION_FAILED', exitCode: 2 });
+    expect(run.json().error.message).toContain('must be a positive decimal integer');
+    const limit = await runCli(['report', 'signatures', '--limit', 'x', '--json'], env);
+    expect(limit.code).toBe(2);
+    expect(limit.stderr).not.toContain('CRM id');
 
     const unknownVerb = await runCli(['frobnicate'], env);
     expect(unknownVerb.code).toBe(2);
@@ -155,7 +159,7 @@ describe('usage and lookups', () => {
     expect(run.json()).toMatchObject({ contractId: 999999, ok: false, error: { code: ErrorCode.CONTRACT_NOT_FOUND } });
     const status = await runCli(['status', '999999', '--json'], env);
     expect(status.code).toBe(3);
-    expect(status.json().error.code).toBe('WORKFLOW_NOT_FOUND');
+    expect(status.json().error.code).toBe('SIGNATURE_REQUEST_NOT_FOUND');
   });
 
   test('an unreachable Temporal exits 4', async () => {
@@ -235,7 +239,7 @@ describe('a contract from start to verify', () => {
     const run = await runCli(['sign', String(contractId), '--contact', String(t.seed.contactIds[0]), '--json'], env);
     expect(run.code).toBe(1);
     // Still running (confirmation mail) or already completed: both are a refusal, never a second signature.
-    expect([ErrorCode.SIGNATURE_ALREADY_CONFIRMED, 'PROCESS_ENDED']).toContain(run.json().error.code);
+    expect(run.json().error.code).toBe(ErrorCode.SIGNATURE_ALREADY_CONFIRMED);
   });
 
   test('verify recomputes the MD5 from the database: exit 0 on match', async () => {
@@ -379,7 +383,10 @@ describe('withdraw, resend, bulk', () => {
       ['withdraw', String(contractId), '--staff', String(t.seed.staffContactId), '--reason', 'Test', '--json'],
       env
     );
-    expect(run.code).toBe(0);
+    expect([run.code, run.json()]).toEqual([
+      0,
+      { contractId, workflowId: `honorarvertrag-${contractId}`, result: 'withdrawn' },
+    ]);
     await waitForPhase(contractId, 'withdrawn');
     // Wait for the close, bounded, then ask again.
     const until = Date.now() + 30_000;
@@ -392,7 +399,7 @@ describe('withdraw, resend, bulk', () => {
 
     const again = await runCli(['withdraw', String(contractId), '--json'], env);
     expect(again.code).toBe(1);
-    expect(again.json().error.code).toBe('PROCESS_ENDED');
+    expect(again.json().error.code).toBe('SIGNATURE_WITHDRAWN');
     const resendMissing = await runCli(['resend', '999998', '--json'], env);
     expect(resendMissing.code).toBe(3);
   });

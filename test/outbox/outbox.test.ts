@@ -16,7 +16,7 @@ import { claimOutboxRows, enqueueOutboxCommand, readOutboxRows } from '../../out
 import { createOutboxActivities, pollOutboxOnce, type OutboxDeps } from '../../outbox/outbox.activities';
 import { deleteOutboxSchedule, ensureOutboxSchedule, OUTBOX_SCHEDULE_ID } from '../../outbox/schedule';
 import { OUTBOX_TABLE, type OutboxRow } from '../../outbox/types';
-import { startSignatureRequest } from '../../api/contract-commands';
+import { startContract } from '../../commands/contract-commands';
 import type { SignflowConfig } from '../../temporal.config';
 import { testDatabases } from '../helpers/databases';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
@@ -295,7 +295,7 @@ describe.each(testDatabases())('outbox on $name', (database) => {
     const staff = stack.t.seed.staffContactId;
     const toConfirm = await addSendableContract(stack.t);
     const toWithdraw = await addSendableContract(stack.t);
-    for (const id of [toConfirm, toWithdraw]) await startSignatureRequest(deps, id);
+    for (const id of [toConfirm, toWithdraw]) await startContract(deps, id);
     for (const id of [toConfirm, toWithdraw]) await awaitingSignature(id);
 
     const confirmRow = await enqueueOutboxCommand(stack.t.db, {

@@ -9,7 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { contractStatus, recordDocumentView, signContract, startContractWorkflow } from '../../client/contract-client';
+import {
+  contractStatus,
+  recordDocumentView,
+  signContractUpdate,
+  startContractWorkflow,
+} from '../../client/contract-client';
 import { verifyCertificate } from '../../cli/certificate-verification';
 import { sha256Hex } from '../../domain/signature-hash';
 import { listDeliveries } from '../../webhooks/delivery-log';
@@ -82,7 +87,12 @@ test('the receiver is killed mid-run: the contract goes on, and each event ends 
 
   // Kill the receiver, then sign: the contract must complete although no delivery gets through.
   await crm.close();
-  await signContract(client, contractId, { contactId: signer, method: 'click', ip: '203.0.113.8', userAgent: 'UA/3' });
+  await signContractUpdate(client, contractId, {
+    contactId: signer,
+    method: 'click',
+    ip: '203.0.113.8',
+    userAgent: 'UA/3',
+  });
   await eventually(async () => expect((await contractStatus(client, contractId)).phase).toBe('completed'), 60_000);
   // The signed event was attempted and failed while the receiver was down.
   const failing = await eventually(async () => {

@@ -3,7 +3,7 @@
  */
 import { createContractActivities } from '../../../activities/contract.activities';
 import { ErrorCode } from '../../../domain/errors';
-import { isValidEmailAddress } from '../../../activities/contract/email-address';
+import { isValidEmailAddress } from '../../../domain/email-address';
 import { contractWorkflowId } from '../../../workflows/definitions';
 import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
 import { expectRejected, insertFreshContract, snapshotTables } from './fixtures';

@@ -1,11 +1,10 @@
 /**
- * The drawn signature is checked here, before it reaches the workflow: a real PNG (decoded with pngjs, not just a magic
+ * The drawn signature is checked here (every door), before it reaches the workflow: a real PNG (decoded with pngjs, not just a magic
  * number), within the configured byte size and a sane pixel size. The header is read before decoding, so a tiny file
  * that claims to be 100 000 × 100 000 pixels is refused without allocating its pixels.
  */
 import { PNG } from 'pngjs';
-import { ErrorCode } from '../domain/errors';
-import { ApiError, ApiErrorCode } from './errors';
+import { CommandError, CommandErrorCode } from './errors';
 
 /** Larger than any signature pad; keeps a decoded image at most 4096 × 4096 × 4 bytes = 64 MiB. */
 export const MAX_IMAGE_PIXELS = 4096 * 4096;
@@ -19,11 +18,15 @@ export interface CheckedPng {
   height: number;
 }
 
-function invalid(message: string): ApiError {
-  return new ApiError(422, ErrorCode.INVALID_SIGNATURE_INPUT, message);
+function invalid(message: string): CommandError {
+  return new CommandError(CommandErrorCode.INVALID_SIGNATURE_INPUT, message);
 }
 
-/** Decodes and checks a base64 PNG; throws a 413 or 422 ApiError that says what is wrong. */
+function tooLarge(message: string): CommandError {
+  return new CommandError(CommandErrorCode.IMAGE_TOO_LARGE, message);
+}
+
+/** Decodes and checks a base64 PNG; throws IMAGE_TOO_LARGE or INVALID_SIGNATURE_INPUT saying what is wrong. */
 export function checkSignaturePng(base64: string, maxBytes: number): CheckedPng {
   // A data URL is what canvas.toDataURL() gives; accept it so portals need not strip it.
   const payload = base64.replace(/^data:image\/png;base64,/, '').replace(/\s+/g, '');
@@ -32,19 +35,11 @@ export function checkSignaturePng(base64: string, maxBytes: number): CheckedPng 
   }
   const approxBytes = (payload.length / 4) * 3;
   if (approxBytes - 2 > maxBytes) {
-    throw new ApiError(
-      413,
-      ApiErrorCode.IMAGE_TOO_LARGE,
-      `the signature image has about ${Math.round(approxBytes)} bytes; at most ${maxBytes} are accepted`
-    );
+    throw tooLarge(`the signature image has about ${Math.round(approxBytes)} bytes; at most ${maxBytes} are accepted`);
   }
   const bytes = Buffer.from(payload, 'base64');
   if (bytes.length > maxBytes) {
-    throw new ApiError(
-      413,
-      ApiErrorCode.IMAGE_TOO_LARGE,
-      `the signature image has ${bytes.length} bytes; at most ${maxBytes} are accepted`
-    );
+    throw tooLarge(`the signature image has ${bytes.length} bytes; at most ${maxBytes} are accepted`);
   }
   if (bytes.length < 33 || !bytes.subarray(0, 8).equals(PNG_MAGIC) || bytes.toString('latin1', 12, 16) !== 'IHDR') {
     throw invalid('the signature image is not a PNG file');
@@ -52,9 +47,7 @@ export function checkSignaturePng(base64: string, maxBytes: number): CheckedPng 
   const width = bytes.readUInt32BE(16);
   const height = bytes.readUInt32BE(20);
   if (width === 0 || height === 0 || width * height > MAX_IMAGE_PIXELS) {
-    throw new ApiError(
-      413,
-      ApiErrorCode.IMAGE_TOO_LARGE,
+    throw tooLarge(
       `the signature image is ${width} × ${height} pixels; at most ${MAX_IMAGE_PIXELS} pixels are accepted`
     );
   }

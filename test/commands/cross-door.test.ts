@@ -1,0 +1,289 @@
+/**
+ * One table of bad inputs and refused commands, run through all three doors (the HTTP API, the `signflow` CLI as a
+ * subprocess, and an outbox row taken by the poller) against the same real stack: Temporal dev server, a worker with
+ * the real activities, a SQLite CRM database and an SMTP inbox. Every door must answer with the same code, because
+ * every door goes through commands/. Refused starts must also have started nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import { contractStatus } from '../../client/contract-client';
+import { signContract, startContract, withdrawContract, type CommandDeps } from '../../commands/contract-commands';
+import { describeContract } from '../../commands/temporal-answers';
+import { readOutboxRows } from '../../outbox/outbox-repository';
+import { pollOutboxOnce } from '../../outbox/outbox.activities';
+import { OUTBOX_TABLE } from '../../outbox/types';
+import type { ContractPhase } from '../../workflows/definitions';
+import { startApiStack, type ApiStack, type TestRole } from '../api/api-stack';
+import { runCli } from '../cli/run-cli';
+import { addSendableContract } from '../helpers/contract-stack';
+import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+
+jest.setTimeout(120_000);
+
+let server: DevServerHandle;
+let api: ApiStack;
+let deps: CommandDeps;
+let cliEnv: Record<string, string>;
+
+/** The contracts and contacts the cases refer to, made once in beforeAll. */
+const ids = {
+  sendable: 0,
+  draft: 0,
+  badEmail: 0,
+  nullEmail: 0,
+  emptyEmail: 0,
+  noContact: 0,
+  awaiting: 0,
+  signed: 0,
+  withdrawn: 0,
+  expired: 0,
+  freelancerOfAwaiting: 0,
+  staff: 0,
+};
+
+async function waitForPhase(contractId: number, phase: ContractPhase): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = await contractStatus(deps.client, contractId).then(
+      (s) => s.phase,
+      (err: Error) => err.message
+    );
+    if (last === phase) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`contract ${contractId} did not reach ${phase} (last: ${last})`);
+}
+
+async function contractWith(fields: Record<string, unknown>): Promise<number> {
+  const t = api.stack.t;
+  const id = await addSendableContract(t);
+  await t.db(t.config.crm.contracts.table).where(t.config.crm.contracts.id, id).update(fields);
+  return id;
+}
+
+async function contactWithEmail(email: string | null): Promise<number> {
+  const c = api.stack.t.config.crm.contacts;
+  const [id] = await api.stack.t.db(c.table).insert({
+    [c.firstName]: 'Test',
+    [c.lastName]: `Kontakt ${randomUUID().slice(0, 8)}`,
+    [c.email]: email,
+  });
+  return Number(id);
+}
+
+beforeAll(async () => {
+  server = await startDevServer();
+  api = await startApiStack(server);
+  deps = { config: api.stack.config, db: api.stack.t.db, client: api.stack.client };
+  const crm = api.stack.config.crm;
+  const k = crm.contracts;
+  cliEnv = {
+    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_NAMESPACE: server.namespace,
+    SIGNFLOW_TASK_QUEUE: api.stack.config.temporal.taskQueue,
+    SIGNFLOW_DATABASE_URL: api.stack.t.url,
+  };
+  const seed = api.stack.t.seed;
+  ids.staff = seed.staffContactId;
+  ids.sendable = await addSendableContract(api.stack.t);
+  ids.draft = await contractWith({ [k.status]: 'entwurf' });
+  ids.badEmail = seed.invalidEmailContractId;
+  ids.nullEmail = await contractWith({ [k.contactId]: await contactWithEmail(null) });
+  ids.emptyEmail = await contractWith({ [k.contactId]: await contactWithEmail('') });
+  ids.noContact = await contractWith({ [k.contactId]: 987_654 });
+
+  ids.awaiting = await addSendableContract(api.stack.t);
+  ids.freelancerOfAwaiting = seed.contactIds[0] as number;
+  ids.signed = await addSendableContract(api.stack.t);
+  ids.withdrawn = await addSendableContract(api.stack.t);
+  ids.expired = await addSendableContract(api.stack.t);
+  for (const id of [ids.awaiting, ids.signed, ids.withdrawn]) await startContract(deps, id);
+  // Expires a moment after the invitation: started with its own timing, the other contracts keep the default.
+  const quick = { ...deps.config, signature: { ...deps.config.signature, expiry: 1_000, remindersEnabled: false } };
+  await startContract({ ...deps, config: quick }, ids.expired);
+  for (const id of [ids.awaiting, ids.signed, ids.withdrawn]) await waitForPhase(id, 'awaiting-signature');
+  await signContract(deps, ids.signed, { contactId: ids.freelancerOfAwaiting, method: 'click' });
+  await withdrawContract(deps, ids.withdrawn, { staffContactId: ids.staff, reason: 'cross-door test' });
+  await waitForPhase(ids.withdrawn, 'withdrawn');
+  await waitForPhase(ids.signed, 'completed');
+  await waitForPhase(ids.expired, 'expired');
+}, 240_000);
+
+afterAll(async () => {
+  await api?.stop();
+  await server?.stop();
+}, 60_000);
+
+interface DoorCase {
+  name: string;
+  code: string;
+  /** method, path, body, role */
+  api: () => [string, string, unknown, TestRole];
+  /** CLI arguments (without --json); null where the CLI has no way to express the input. */
+  cli: (() => string[]) | null;
+  /** An outbox row as the CRM writes it; null where the outbox has no such command (signing). */
+  outbox: (() => { command: string; contract_id: unknown; staff_contact_id?: unknown }) | null;
+  /** For refused starts: the contract that must not have a workflow afterwards. */
+  startsNothing?: () => number;
+}
+
+/**
+ * A refused start. `outbox: false` for texts the database itself turns into a number on insert (SQLite's integer
+ * affinity stores ' 1', '+1', '01', '1.0' and '1e0' as 1): the outbox never sees them as text.
+ */
+const startCase = (
+  name: string,
+  code: string,
+  id: () => number | string,
+  opts: { nothing?: boolean; outbox?: boolean } = {}
+): DoorCase => ({
+  name,
+  code,
+  api: () => ['POST', `/api/v1/contracts/${encodeURIComponent(String(id()))}/signature-request`, undefined, 'crm'],
+  // `--` so that '-1' is an argument, not an option.
+  cli: () => ['start', '--', String(id())],
+  outbox: opts.outbox === false ? null : () => ({ command: 'send', contract_id: id() }),
+  startsNothing: opts.nothing !== false && typeof id() === 'number' ? () => id() as number : undefined,
+});
+
+const CASES: DoorCase[] = [
+  startCase('start of a contract that does not exist', 'CONTRACT_NOT_FOUND', () => 1_999_999),
+  startCase('start of a contract in status entwurf', 'CONTRACT_NOT_SENDABLE', () => ids.draft),
+  startCase('start for a contact with an invalid e-mail address', 'CONTACT_EMAIL_INVALID', () => ids.badEmail),
+  startCase('start for a contact with a NULL e-mail address', 'CONTACT_EMAIL_INVALID', () => ids.nullEmail),
+  startCase('start for a contact with an empty e-mail address', 'CONTACT_EMAIL_INVALID', () => ids.emptyEmail),
+  startCase('start for a contact that does not exist', 'CONTACT_NOT_FOUND', () => ids.noContact),
+  startCase('start after the contract was signed', 'CONTRACT_WORKFLOW_CLOSED', () => ids.signed, { nothing: false }),
+  startCase('start after expiry, status not sendable again', 'CONTRACT_NOT_SENDABLE', () => ids.expired, {
+    nothing: false,
+  }),
+  ...['0x11', '0', '-1', 'abc', '99999999999'].map((bad) =>
+    startCase(`start with the contract id ${JSON.stringify(bad)}`, 'VALIDATION_FAILED', () => bad)
+  ),
+  ...['1e0', ' 1', '+1', '01', '1.0', '1 '].map((bad) =>
+    startCase(`start with the contract id ${JSON.stringify(bad)}`, 'VALIDATION_FAILED', () => bad, { outbox: false })
+  ),
+  {
+    name: 'confirm by a staff contact that does not exist',
+    code: 'CONTACT_NOT_FOUND',
+    api: () => ['POST', `/api/v1/contracts/${ids.awaiting}/confirmation`, { staffContactId: 99_999 }, 'staff'],
+    cli: () => ['confirm', String(ids.awaiting), '--staff', '99999'],
+    outbox: () => ({ command: 'confirm', contract_id: ids.awaiting, staff_contact_id: 99_999 }),
+  },
+  {
+    name: "confirm by the contract's own freelancer as staff",
+    code: 'STAFF_NOT_ALLOWED',
+    api: () => [
+      'POST',
+      `/api/v1/contracts/${ids.awaiting}/confirmation`,
+      { staffContactId: ids.freelancerOfAwaiting },
+      'staff',
+    ],
+    cli: () => ['confirm', String(ids.awaiting), '--staff', String(ids.freelancerOfAwaiting)],
+    outbox: () => ({ command: 'confirm', contract_id: ids.awaiting, staff_contact_id: ids.freelancerOfAwaiting }),
+  },
+  {
+    name: 'confirm with a malformed staff id',
+    code: 'VALIDATION_FAILED',
+    api: () => ['POST', `/api/v1/contracts/${ids.awaiting}/confirmation`, { staffContactId: '1' }, 'staff'],
+    cli: () => ['confirm', String(ids.awaiting), '--staff', '1e0'],
+    outbox: () => ({ command: 'confirm', contract_id: ids.awaiting, staff_contact_id: 'abc' }),
+  },
+  {
+    name: 'withdraw naming a staff contact that does not exist',
+    code: 'CONTACT_NOT_FOUND',
+    api: () => ['POST', `/api/v1/contracts/${ids.awaiting}/withdrawal`, { staffContactId: 99_999 }, 'staff'],
+    cli: () => ['withdraw', String(ids.awaiting), '--staff', '99999'],
+    outbox: () => ({ command: 'withdraw', contract_id: ids.awaiting, staff_contact_id: 99_999 }),
+  },
+  {
+    name: 'confirm of a contract whose request was never started',
+    code: 'SIGNATURE_REQUEST_NOT_FOUND',
+    api: () => ['POST', `/api/v1/contracts/${ids.sendable}/confirmation`, { staffContactId: ids.staff }, 'staff'],
+    cli: () => ['confirm', String(ids.sendable), '--staff', String(ids.staff)],
+    outbox: () => ({ command: 'confirm', contract_id: ids.sendable, staff_contact_id: ids.staff }),
+  },
+  {
+    name: 'resend on an already signed contract',
+    code: 'SIGNATURE_ALREADY_CONFIRMED',
+    api: () => ['POST', `/api/v1/contracts/${ids.signed}/reminder`, undefined, 'staff'],
+    cli: () => ['resend', String(ids.signed)],
+    outbox: () => ({ command: 'resend', contract_id: ids.signed }),
+  },
+  {
+    name: 'withdraw of an already withdrawn contract',
+    code: 'SIGNATURE_WITHDRAWN',
+    api: () => ['POST', `/api/v1/contracts/${ids.withdrawn}/withdrawal`, {}, 'staff'],
+    cli: () => ['withdraw', String(ids.withdrawn)],
+    outbox: () => ({ command: 'withdraw', contract_id: ids.withdrawn }),
+  },
+  {
+    name: 'sign (resend from the outbox) after expiry',
+    code: 'SIGNATURE_EXPIRED',
+    api: () => [
+      'POST',
+      `/api/v1/contracts/${ids.expired}/signature`,
+      { contactId: ids.freelancerOfAwaiting, method: 'click' },
+      'portal',
+    ],
+    cli: () => ['sign', String(ids.expired), '--contact', String(ids.freelancerOfAwaiting)],
+    outbox: () => ({ command: 'resend', contract_id: ids.expired }),
+  },
+  // A JSON body is typed: `true`, "1" and [1] are not the contact 1 (the CLI's text 'true' is not an id either).
+  ...[true, '1', [1], 1.5].map((contactId): DoorCase => ({
+    name: `sign with contactId ${JSON.stringify(contactId)} (no coercion)`,
+    code: 'VALIDATION_FAILED',
+    api: () => ['POST', `/api/v1/contracts/${ids.awaiting}/signature`, { contactId, method: 'click' }, 'portal'],
+    cli:
+      typeof contactId === 'string' || Array.isArray(contactId)
+        ? null
+        : () => ['sign', String(ids.awaiting), '--contact', String(contactId)],
+    outbox: null,
+  })),
+  {
+    name: 'a hex contract id on a message route, an unknown outbox command',
+    code: 'VALIDATION_FAILED',
+    api: () => ['POST', `/api/v1/contracts/0x${ids.awaiting}/reminder`, undefined, 'staff'],
+    cli: () => ['resend', `0x${ids.awaiting}`],
+    outbox: () => ({ command: 'frobnicate', contract_id: ids.awaiting }),
+  },
+];
+
+async function viaApi(c: DoorCase): Promise<string> {
+  const [method, path, body, role] = c.api();
+  const answer = await api.call(method, path, { as: role, body });
+  expect(answer.status).toBeGreaterThanOrEqual(400);
+  expect(answer.json).toEqual(expect.objectContaining({ code: expect.any(String), message: expect.any(String) }));
+  return answer.json.code as string;
+}
+
+async function viaCli(args: string[]): Promise<string> {
+  const [verb, ...rest] = args;
+  const run = await runCli([verb as string, '--json', ...rest], cliEnv);
+  expect(run.code).not.toBe(0);
+  return run.json<{ error: { code: string } }>().error.code;
+}
+
+async function viaOutbox(row: { command: string; contract_id: unknown; staff_contact_id?: unknown }): Promise<string> {
+  const db = api.stack.t.db;
+  const [id] = await db(OUTBOX_TABLE).insert({
+    command: row.command,
+    contract_id: row.contract_id,
+    staff_contact_id: row.staff_contact_id ?? null,
+  });
+  const claimer = `cross-door-${randomUUID()}`;
+  await pollOutboxOnce(deps, claimer, { batchSize: 10 });
+  const [stored] = await readOutboxRows(db, [Number(id)]);
+  expect(stored?.outcome).toBe('failed');
+  return String(stored?.error).split(':')[0] as string;
+}
+
+describe('the same code through the API, the CLI and the outbox', () => {
+  test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const answers: Record<string, string> = { api: await viaApi(c) };
+    if (c.cli) answers.cli = await viaCli(c.cli());
+    if (c.outbox) answers.outbox = await viaOutbox(c.outbox());
+    for (const door of Object.keys(answers)) expect({ door, code: answers[door] }).toEqual({ door, code: c.code });
+    if (c.startsNothing) expect(await describeContract(deps.client, c.startsNothing())).toBeUndefined();
+  });
+});

@@ -49,7 +49,7 @@ export function banner(s: DevStackSummary): string {
       : apiOrigin
         ? `  Portal (dev)    ${apiOrigin}/portal/dokumente/<documentId>`
         : undefined,
-    `  Worker          task queue ${s.worker.taskQueue}; outbox schedule ${s.outbox.scheduleId}`,
+    `  Worker          task queue ${s.worker.taskQueue}; outbox poller workflow ${s.outbox.pollerWorkflowId}`,
   ];
   if (s.codec) {
     const keys = s.codec.keysFile ? ` (${rel(s.codec.keysFile)})` : ' (from SIGNFLOW_CODEC_KEYS)';

@@ -11,7 +11,7 @@
  * - the SMTP inbox on loopback, every message kept as `<dataDir>/mail/*.eml` and shown on the inbox page;
  * - beside it the webhook receiver page, the `dev` webhook endpoint (unless `SIGNFLOW_WEBHOOKS(_FILE)` configures
  *   endpoints, or `SIGNFLOW_DEV_WEBHOOKS=off`): arrivals verified and kept in `<dataDir>/webhooks/webhooks.jsonl`;
- * - the signflow worker, the HTTP API (dev mode: well-known tokens, dev signing page) and the outbox schedule;
+ * - the signflow worker, the HTTP API (dev mode: well-known tokens, dev signing page) and the outbox poller;
  * - `<dataDir>/dev.env`: the same settings for the CLI in another shell.
  *
  * Ports come from the environment (see `devStackPorts`). Everything binds to 127.0.0.1.
@@ -31,7 +31,7 @@ import { migrateCrm, migrateSignflow } from '../db/migrate';
 import { seedDemo, type SeedResult } from '../db/seed';
 import type { RunningKonnektorSimulator } from '../konnektor-simulator';
 import { startDevInbox, startInboxPage, type DevInbox, type InboxPage } from '../mail/dev-inbox';
-import { ensureOutboxSchedule } from '../outbox/schedule';
+import { ensureOutboxPoller } from '../outbox/poller';
 import { ensureStaffDigestSchedule } from '../staff/digest-schedule';
 import { loadConfig, type SignflowConfig } from '../temporal.config';
 import { startDevWebhookReceiver, type DevWebhookReceiver } from '../webhooks/dev-receiver';
@@ -127,7 +127,7 @@ export interface DevStackSummary {
     fingerprint?: string;
     hbaIccsn?: string;
   };
-  outbox: { scheduleId: string };
+  outbox: { pollerWorkflowId: string };
   /** `<dataDir>/dev.env`: the stack's settings for the CLI in another shell. */
   envFile: string;
 }
@@ -400,11 +400,11 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     stops.push({ what: 'worker', stop: () => worker.shutdown() });
     worker.done.catch((err: unknown) => log(`[dev] worker stopped with an error: ${String(err)}`));
 
-    // 8. Outbox: the schedule that runs the poller (created, or updated to this config).
+    // 8. Outbox: the long-running poller workflow (started, or replaced when its settings changed).
     const scheduler = await connectClient(config, { dataConverter });
-    let scheduleId: string;
+    let pollerWorkflowId: string;
     try {
-      scheduleId = await ensureOutboxSchedule(scheduler.client, config);
+      pollerWorkflowId = await ensureOutboxPoller(scheduler.client, config);
       // The staff digest: on with SIGNFLOW_STAFF_MAIL set (and not switched off), removed otherwise.
       await ensureStaffDigestSchedule(scheduler.client, config);
     } finally {
@@ -504,7 +504,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
             hbaIccsn: sim?.hbaIccsn,
           }
         : undefined,
-      outbox: { scheduleId },
+      outbox: { pollerWorkflowId },
       envFile,
     };
     return { config, summary, konnektorSimulator: sim, stop };

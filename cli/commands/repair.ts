@@ -7,7 +7,6 @@
  * (withdraw it first), and a `gültig` signature never changes.
  */
 import type { Command } from 'commander';
-import { WorkflowNotFoundError } from '@temporalio/common';
 import { revertSignatureRequest, type RevertResult } from '../../activities/contract/revert-request';
 import { contractWorkflowId } from '../../workflows/definitions';
 import { parseId } from '../arguments';
@@ -15,7 +14,7 @@ import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../exit-codes';
 import type { Runner } from '../runner';
 import { exitCodeOf, startContracts, type StartOutcome } from '../start-contracts';
-import { describeContract } from '../workflow-guards';
+import { describeContract } from '../../commands/temporal-answers';
 
 interface RepairReport extends RevertResult {
   contractId: number;
@@ -26,22 +25,16 @@ interface RepairReport extends RevertResult {
 async function repair(ctx: CliContext, contractId: number, opts: { restart?: boolean }): Promise<ExitCode> {
   const client = await ctx.temporal();
   const workflowId = contractWorkflowId(contractId);
-  try {
-    const d = await describeContract(client, contractId);
-    if (d.status.name === 'RUNNING') {
-      throw new CliError(
-        ExitCode.REJECTED,
-        'PROCESS_RUNNING',
-        `the signature process of contract ${contractId} is still running; repair only undoes an ended one ` +
-          `(withdraw it with \`signflow withdraw ${contractId}\` if it should stop)`,
-        { contractId, workflowId }
-      );
-    }
-  } catch (err) {
-    // No workflow at all: a request row left behind (e.g. its history was deleted) may still be undone.
-    if (!(err instanceof CliError && err.code === 'WORKFLOW_NOT_FOUND') && !(err instanceof WorkflowNotFoundError)) {
-      throw err;
-    }
+  // No workflow at all: a request row left behind (e.g. its history was deleted) may still be undone.
+  const d = await describeContract(client, contractId);
+  if (d?.status.name === 'RUNNING') {
+    throw new CliError(
+      ExitCode.REJECTED,
+      'PROCESS_RUNNING',
+      `the signature process of contract ${contractId} is still running; repair only undoes an ended one ` +
+        `(withdraw it with \`signflow withdraw ${contractId}\` if it should stop)`,
+      { contractId, workflowId }
+    );
   }
   const reverted = await revertSignatureRequest(ctx.db, ctx.config, {
     contractId,
@@ -51,7 +44,7 @@ async function repair(ctx: CliContext, contractId: number, opts: { restart?: boo
   });
   const report: RepairReport = { contractId, workflowId, ...reverted };
   if (opts.restart && reverted.result !== 'already-valid') {
-    const [outcome] = await startContracts(ctx, [contractId], { concurrency: 1, checkExists: true });
+    const [outcome] = await startContracts(ctx, [contractId], { concurrency: 1 });
     report.restarted = outcome;
   }
   ctx.out.result(report, () => {

@@ -2,8 +2,8 @@
  * The outbox on real databases (SQLite and MariaDB) with the real Temporal dev server and a real worker:
  * - the claim is exactly-once when many pollers race (separate connections, as separate processes would have);
  * - two real pollers racing over rows that start real workflows process each row once, with the right outcome;
- * - the Temporal Schedule runs the poller workflow, which confirms and withdraws running contracts and writes
- *   readable errors for rows it cannot act on.
+ * - the long-running poller workflow (one per namespace, its activity polling and heartbeating) confirms and
+ *   withdraws running contracts and writes readable errors for rows it cannot act on.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +14,7 @@ import { contractStatus } from '../../client/contract-client';
 import { createDb } from '../../db/connection';
 import { claimOutboxRows, enqueueOutboxCommand, readOutboxRows } from '../../outbox/outbox-repository';
 import { createOutboxActivities, pollOutboxOnce, type OutboxDeps } from '../../outbox/outbox.activities';
-import { deleteOutboxSchedule, ensureOutboxSchedule, OUTBOX_SCHEDULE_ID } from '../../outbox/schedule';
+import { ensureOutboxPoller, OUTBOX_POLLER_WORKFLOW_ID, stopOutboxPoller } from '../../outbox/poller';
 import { OUTBOX_TABLE, type OutboxRow } from '../../outbox/types';
 import { startContract } from '../../commands/contract-commands';
 import type { SignflowConfig } from '../../temporal.config';
@@ -291,7 +291,7 @@ describe.each(testDatabases())('outbox on $name', (database) => {
     }
   });
 
-  test('the Temporal Schedule runs the poller workflow: confirm, withdraw and readable errors', async () => {
+  test('one long-running poller workflow: confirm, withdraw and readable errors, no workflow per poll', async () => {
     const staff = stack.t.seed.staffContactId;
     const toConfirm = await addSendableContract(stack.t);
     const toWithdraw = await addSendableContract(stack.t);
@@ -330,9 +330,11 @@ describe.each(testDatabases())('outbox on $name', (database) => {
     });
     const running = worker.run();
     try {
-      expect(await ensureOutboxSchedule(stack.client, scheduleConfig)).toBe(OUTBOX_SCHEDULE_ID);
-      // Idempotent: a second call updates the existing schedule.
-      await ensureOutboxSchedule(stack.client, scheduleConfig);
+      expect(await ensureOutboxPoller(stack.client, scheduleConfig)).toBe(OUTBOX_POLLER_WORKFLOW_ID);
+      const { runId } = await stack.client.workflow.getHandle(OUTBOX_POLLER_WORKFLOW_ID).describe();
+      // Idempotent: a second call with the same settings keeps the running poller.
+      await ensureOutboxPoller(stack.client, scheduleConfig);
+      expect((await stack.client.workflow.getHandle(OUTBOX_POLLER_WORKFLOW_ID).describe()).runId).toBe(runId);
       const ids = [confirmRow, withdrawRow, noStaff, notStarted];
       const rows = await until('the scheduled poller to process every row', 60_000, async () => {
         const r = await readOutboxRows(stack.t.db, ids);
@@ -345,7 +347,9 @@ describe.each(testDatabases())('outbox on $name', (database) => {
       expect(byId.get(noStaff)?.error).toMatch(/staff_contact_id/);
       expect(byId.get(notStarted)?.outcome).toBe('failed');
       expect(byId.get(notStarted)?.error).toMatch(/^SIGNATURE_REQUEST_NOT_FOUND: /);
-      for (const row of rows) expect(row.claimedBy).toMatch(/^signflow-outbox-poller/);
+      for (const row of rows) {
+        expect(row.claimedBy).toBe(`${stack.config.temporal.namespace}/${OUTBOX_POLLER_WORKFLOW_ID}`);
+      }
 
       const c = stack.config.crm.contracts;
       const confirmed = await stack.t.db(c.table).where(c.id, toConfirm).first();
@@ -361,23 +365,28 @@ describe.each(testDatabases())('outbox on $name', (database) => {
       const sig = await stack.t.db(s.table).where(s.id, withdrawn.signatureId!).first();
       expect(sig[s.status]).toBe(stack.config.crm.values.signatureWithdrawn);
 
-      // Rows added later are taken by a later scheduled run; a second confirm is a readable rejection.
+      // Rows added later are taken by the same poller's next poll; a second confirm is a readable rejection.
       const again = await enqueueOutboxCommand(stack.t.db, {
         command: 'confirm',
         contractId: toConfirm,
         staffContactId: staff,
       });
-      const [late] = await until('the next scheduled run', 30_000, async () => {
+      const [late] = await until('the next poll', 30_000, async () => {
         const r = await readOutboxRows(stack.t.db, [again]);
         return r[0]?.processedAt ? r : undefined;
       });
       expect(late?.outcome).toBe('failed');
       expect(late?.error).toMatch(/^SIGNATURE_ALREADY_CONFIRMED: /);
+
+      // All of that was one poller workflow (the same run), not a workflow per poll.
+      const pollers = [];
+      for await (const w of stack.client.workflow.list({ query: `WorkflowType = 'outboxPollerLoop'` })) pollers.push(w);
+      expect(pollers.map((w) => [w.workflowId, w.runId])).toEqual([[OUTBOX_POLLER_WORKFLOW_ID, runId]]);
     } finally {
-      await deleteOutboxSchedule(stack.client);
+      await stopOutboxPoller(stack.client);
       worker.shutdown();
       await running;
     }
-    expect(await deleteOutboxSchedule(stack.client)).toBe(false);
+    expect(await stopOutboxPoller(stack.client)).toBe(false);
   });
 });

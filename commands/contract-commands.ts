@@ -66,15 +66,16 @@ async function requireContract(deps: CommandDeps, contractId: number): Promise<C
 export async function startContract(deps: CommandDeps, contractId: number): Promise<StartResult> {
   const { client, config, db } = deps;
   const workflowId = contractWorkflowId(contractId);
-  const contract = await readContract(db, config.crm, contractId);
+  // An unknown contract is answered from the CRM alone, without asking Temporal.
+  const contract = await requireContract(deps, contractId);
   const running = await describeContract(client, contractId);
-  if (contract && running?.status.name === 'RUNNING') {
+  if (running?.status.name === 'RUNNING') {
     return { contractId, workflowId, runId: running.runId, joined: true };
   }
-  const contact = contract ? await readContact(db, config.crm, contract.contactId) : undefined;
+  const contact = await readContact(db, config.crm, contract.contactId);
   const sendable = config.crm.values.contractSendableStatuses;
   // The last run's end decides first: "already signed" says more than "status in Durchführung".
-  const decision = contract ? await decideStart(deps, contract, running) : { requestKey: undefined };
+  const decision = await decideStart(deps, contract, running);
   const check = checkContract(contractId, contract, contact, sendable);
   if (!check.ok) {
     const hint =

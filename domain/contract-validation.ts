@@ -59,7 +59,7 @@ export function checkContract<C extends ContractFacts, K extends ContactFacts>(
     return {
       ok: false,
       code: ErrorCode.CONTACT_EMAIL_INVALID,
-      message: `Contact ${contact.id} of contract ${contract.id} has no valid e-mail address; fix it in the CRM, then start again.`,
+      message: `Contact ${contact.id} of contract ${contract.id} has no valid e-mail address.`,
       details: { contractId: contract.id, contactId: contact.id },
     };
   }

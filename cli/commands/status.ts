@@ -35,7 +35,7 @@ export function humanStatus(r: StatusReport): string {
   const s = r.state;
   const field = (label: string, value: unknown) => {
     if (value !== undefined && value !== null && value !== '')
-      lines.push(`  ${`${label}:`.padEnd(16)}${String(value)}`);
+      lines.push(`  ${`${label}:`.padEnd(18)}${String(value)}`);
   };
   if (s) {
     field('phase', s.phase);

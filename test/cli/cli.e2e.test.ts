@@ -25,8 +25,8 @@ import { deepMerge, loadConfig, type SignflowConfig } from '../../temporal.confi
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import type { ContractPhase } from '../../workflows/definitions';
 import { KEY_2026, keysEnv } from '../codec/codec-keys';
-import { createTestDb, type TestDb } from '../helpers/databases';
-import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { createTestDb, type TestDb } from '../../harness/databases';
+import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 import { eventually } from '../helpers/waits';
 import { runCli } from './run-cli';
 
@@ -204,6 +204,9 @@ describe('a contract from start to verify', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toContain(`Honorarvertrag ${contractId}: RUNNING`);
     expect(human.stdout).toMatch(/phase:\s+awaiting-signature/);
+    // The search attributes, as docs/cli.md promises for the human output too.
+    expect(human.stdout).toMatch(/CrmContractId:\s+\d+/);
+    expect(human.stdout).toMatch(/WaitingReason:\s+signature/);
   });
 
   test('the wrong signer is refused with exit 1 and the decrypted reason', async () => {
@@ -214,6 +217,7 @@ describe('a contract from start to verify', () => {
       code: ErrorCode.WRONG_SIGNER,
       message: `contact ${t.seed.staffContactId} may not sign contract ${contractId}`,
       exitCode: 1,
+      details: { contractId },
     });
   });
 

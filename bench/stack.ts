@@ -11,8 +11,8 @@ import { createDb } from '../db/connection';
 import { startDevInbox, type DevInbox } from '../mail/dev-inbox';
 import { createMailer } from '../mail/mailer';
 import { deepMerge, loadConfig, type SignflowConfig } from '../temporal.config';
-import { createTestDb, type TestDb } from '../test/helpers/databases';
-import { getFreePort } from '../test/helpers/temporal';
+import { createTestDb, type TestDb } from '../harness/databases';
+import { getFreePort } from '../harness/temporal';
 import { createWorker, type RunningWorker } from '../worker/run-worker';
 import type { BenchDb } from './options';
 

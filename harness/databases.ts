@@ -20,10 +20,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createDb } from '../../db/connection';
-import { migrateCrm, migrateSignflow } from '../../db/migrate';
-import { seedDemo, type SeedResult } from '../../db/seed';
-import { deepMerge, loadConfig, type SignflowConfig } from '../../temporal.config';
+import { createDb } from '../db/connection';
+import { migrateCrm, migrateSignflow } from '../db/migrate';
+import { seedDemo, type SeedResult } from '../db/seed';
+import { deepMerge, loadConfig, type SignflowConfig } from '../temporal.config';
 
 export type TestDbKind = 'sqlite' | 'mariadb';
 

@@ -20,17 +20,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
+import { FAILURE_CONVERTER_PATH } from '../codec/data-converter';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import {
-  startTemporalDevServer,
-  type DevServerOptions,
-  type RunningDevServer,
-} from '../../dev-stack/temporal-dev-server';
-import { registerSearchAttributes } from '../../dev-stack/search-attributes';
-import { temporalTestServerPath } from '../../dev-stack/tool-paths';
+import { startTemporalDevServer, type DevServerOptions, type RunningDevServer } from '../dev-stack/temporal-dev-server';
+import { registerSearchAttributes } from '../dev-stack/search-attributes';
+import { temporalTestServerPath } from '../dev-stack/tool-paths';
 
-export { getFreePort } from '../../dev-stack/temporal-dev-server';
+export { getFreePort } from '../dev-stack/temporal-dev-server';
 
 /**
  * Worker state changes at INFO would fill every test log: tests log at WARN unless SIGNFLOW_TEST_LOG_LEVEL says
@@ -152,5 +148,5 @@ export async function workflowBundle(): Promise<WorkflowBundlePath> {
   const codePath = process.env[WORKFLOW_BUNDLE_ENV];
   if (codePath && fs.existsSync(codePath)) return { codePath };
   // Outside our jest config (e.g. a single file run with another config): bundle here, once per process.
-  return await bundleOnce(require.resolve('../../workflows'));
+  return await bundleOnce(require.resolve('../workflows'));
 }

@@ -7,9 +7,9 @@
 import { PNG } from 'pngjs';
 import { toBool, toDate } from '../../db/crm-repository';
 import { sha256Hex, signatureMd5 } from '../../domain/signature-hash';
-import { testDatabases } from '../helpers/databases';
+import { testDatabases } from '../../harness/databases';
 import { addSendableContract } from '../helpers/contract-stack';
-import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 import { startApiStack, type ApiStack, type HttpAnswer } from './api-stack';
 
 jest.setTimeout(120_000);

@@ -7,7 +7,7 @@ import { hmacHeaders } from '../../api/auth';
 import { buildApi } from '../../api/server';
 import { deepMerge, type SignflowConfig } from '../../temporal.config';
 import { startContractStack, type ContractStack, type ContractStackOptions } from '../helpers/contract-stack';
-import { getFreePort, type DevServerHandle } from '../helpers/temporal';
+import { getFreePort, type DevServerHandle } from '../../harness/temporal';
 
 export const TEST_TOKENS = {
   crm: 'test-token-crm-0123456789abcdef',

@@ -22,8 +22,8 @@ import {
 import { ApiError } from '../../api/errors';
 import { buildApi } from '../../api/server';
 import type { SignflowConfig } from '../../temporal.config';
-import { createTestDb, testDatabases, type TestDb } from '../helpers/databases';
-import { getFreePort } from '../helpers/temporal';
+import { createTestDb, testDatabases, type TestDb } from '../../harness/databases';
+import { getFreePort } from '../../harness/temporal';
 import { call, callHmac, TEST_HMAC_SECRET, TEST_TOKENS, type HttpAnswer } from './api-stack';
 
 const ALL_ROLES: Role[] = ['crm', 'portal', 'staff', 'ops'];

@@ -6,7 +6,7 @@ import { contractStatus } from '../../client/contract-client';
 import { startApiStack, type ApiStack } from './api-stack';
 import { addSendableContract } from '../helpers/contract-stack';
 import { eventually } from '../helpers/waits';
-import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 
 jest.setTimeout(180_000);
 

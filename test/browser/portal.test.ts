@@ -12,7 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { PNG } from 'pngjs';
 import { toBool } from '../../db/crm-repository';
 import { addSendableContract } from '../helpers/contract-stack';
-import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 import { startApiStack, type ApiStack } from '../api/api-stack';
 
 jest.setTimeout(120_000);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startKonnektorSimulator, type RunningKonnektorSimulator } from '../../konnektor-simulator';
-import { createTestDb, type TestDb } from '../helpers/databases';
+import { createTestDb, type TestDb } from '../../harness/databases';
 import { runCli } from './run-cli';
 
 let sim: RunningKonnektorSimulator;

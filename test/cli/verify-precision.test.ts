@@ -8,7 +8,7 @@
 import { createContractActivities } from '../../activities/contract.activities';
 import { readSignature } from '../../db/crm-repository';
 import { sha256Hex, signatureMd5 } from '../../domain/signature-hash';
-import { createTestDb, testDatabases, type TestDb } from '../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../harness/databases';
 import { insertFreshContract } from '../activities/contract/fixtures';
 import { runCli } from './run-cli';
 

@@ -13,8 +13,8 @@ import { deepMerge, loadConfig, type SignflowConfig } from '../../temporal.confi
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import { statusQuery, type ContractResult } from '../../workflows/definitions';
 import { addSendableContract } from '../helpers/contract-stack';
-import { createTestDb, type TestDb } from '../helpers/databases';
-import { startDevServer, workflowBundle, type DevServerHandle } from '../helpers/temporal';
+import { createTestDb, type TestDb } from '../../harness/databases';
+import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { eventually } from '../helpers/waits';
 import { KEY_2025, KEY_2026 } from './codec-keys';
 

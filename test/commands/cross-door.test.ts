@@ -15,7 +15,7 @@ import type { ContractPhase } from '../../workflows/definitions';
 import { startApiStack, type ApiStack, type TestRole } from '../api/api-stack';
 import { runCli } from '../cli/run-cli';
 import { addSendableContract } from '../helpers/contract-stack';
-import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 
 jest.setTimeout(120_000);
 

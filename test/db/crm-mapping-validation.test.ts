@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { nearestKey } from '../../db/crm-mapping';
 import { ConfigError, loadConfig } from '../../temporal.config';
-import { createTestDb, type TestDb } from '../helpers/databases';
+import { createTestDb, type TestDb } from '../../harness/databases';
 import { runCli } from '../cli/run-cli';
 
 describe('CRM mapping validation', () => {

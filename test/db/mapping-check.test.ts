@@ -11,7 +11,7 @@ import { ErrorCode } from '../../domain/errors';
 import { deepMerge, loadConfig } from '../../temporal.config';
 import { createWorker } from '../../worker/run-worker';
 import { insertFreshContract } from '../activities/contract/fixtures';
-import { createTestDb, testDatabases, type TestDb } from '../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../harness/databases';
 
 describe.each(testDatabases())('the mapping against the database on $name', ({ name }) => {
   let t: TestDb;

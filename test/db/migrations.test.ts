@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { CRM_MIGRATIONS_TABLE, migrateCrm, migrateSignflow, SIGNFLOW_MIGRATIONS_TABLE } from '../../db/migrate';
 import { seedDemo } from '../../db/seed';
 import { readContract, toDate } from '../../db/crm-repository';
-import { createTestDb, testDatabases, type TestDb } from '../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../harness/databases';
 
 const run = promisify(execFile);
 

@@ -4,7 +4,7 @@
  */
 import { parse } from 'csv-parse/sync';
 import { CONTRACT_REPORT_COLUMNS, contractsReport, neutraliseCsvCell, reportCsv } from '../../db/reports';
-import { createTestDb, type TestDb } from '../helpers/databases';
+import { createTestDb, type TestDb } from '../../harness/databases';
 
 describe('neutraliseCsvCell', () => {
   test.each([

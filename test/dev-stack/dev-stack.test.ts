@@ -21,7 +21,7 @@ import { createDb } from '../../db/connection';
 import { verifyPdf } from '../../konnektor-simulator/cms';
 import { DEV_API_CREDENTIALS } from '../../temporal.config';
 import { runCli } from '../cli/run-cli';
-import { getFreePort } from '../helpers/temporal';
+import { getFreePort } from '../../harness/temporal';
 
 const ENCRYPTED = 'binary/encrypted';
 const tokens = DEV_API_CREDENTIALS.tokens;

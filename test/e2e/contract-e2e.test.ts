@@ -18,10 +18,10 @@ import {
 } from '../../workflows/definitions';
 import { startApiStack, type ApiStack } from '../api/api-stack';
 import { addSendableContract } from '../helpers/contract-stack';
-import { testDatabases } from '../helpers/databases';
+import { testDatabases } from '../../harness/databases';
 import { recordHistory } from '../helpers/histories';
 import { eventually } from '../helpers/waits';
-import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 
 jest.setTimeout(180_000);
 

@@ -19,8 +19,8 @@ import { deepMerge, loadConfig, type SignflowConfig } from '../../temporal.confi
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import { contractWorkflowId, statusQuery, type ContractResult } from '../../workflows/definitions';
 import { addSendableContract } from '../helpers/contract-stack';
-import { createTestDb, testDatabases, type TestDb } from '../helpers/databases';
-import { startDevServer, workflowBundle, type DevServerHandle } from '../helpers/temporal';
+import { createTestDb, testDatabases, type TestDb } from '../../harness/databases';
+import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { eventually } from '../helpers/waits';
 
 jest.setTimeout(300_000);

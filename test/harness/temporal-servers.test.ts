@@ -21,7 +21,7 @@ import {
   workflowBundle,
   WORKFLOW_BUNDLE_ENV,
   type DevServerHandle,
-} from '../helpers/temporal';
+} from '../../harness/temporal';
 import { withTimeout } from '../helpers/timeout';
 import { releaseSignal, searchAttributeProbe } from '../helpers/fixtures/workflows';
 

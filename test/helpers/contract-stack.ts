@@ -10,8 +10,8 @@ import type { KonnektorClient } from '../../activities/konnektor/konnektor-clien
 import { createMailer, type Mailer } from '../../mail/mailer';
 import { loadConfig, deepMerge, type SignflowConfig } from '../../temporal.config';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
-import { createTestDb, type TestDb, type TestDbKind } from './databases';
-import { getFreePort, workflowBundle } from './temporal';
+import { createTestDb, type TestDb, type TestDbKind } from '../../harness/databases';
+import { getFreePort, workflowBundle } from '../../harness/temporal';
 
 export interface ContractStack {
   t: TestDb;

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowsToFile, WORKFLOW_BUNDLE_ENV } from './temporal';
+import { bundleWorkflowsToFile, WORKFLOW_BUNDLE_ENV } from '../../harness/temporal';
 
 export const BUNDLE_DIR_ENV = 'SIGNFLOW_TEST_BUNDLE_DIR';
 

@@ -13,7 +13,7 @@ import { qesSignerStatusQuery, qesSignerWorkflowId, statusQuery } from '../../wo
 import { clientFor } from './helpers';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { eventually, settledResult } from '../helpers/waits';
-import { createTimeSkippingEnv } from '../helpers/temporal';
+import { createTimeSkippingEnv } from '../../harness/temporal';
 
 jest.setTimeout(300_000);
 

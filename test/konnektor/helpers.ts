@@ -6,10 +6,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadClientCredentials } from '../../activities/konnektor/credentials';
-import { KonnektorClient, type KonnektorClientOptions } from '../../activities/konnektor/konnektor-client';
-import type { ServerTrust } from '../../activities/konnektor/tls-agent';
-import type { RunningKonnektorSimulator } from '../../konnektor-simulator';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 /** The shared research folder sits beside the repository. */
@@ -125,22 +121,8 @@ export function soapPayload(envelopeXml: string, fault = false): string {
   return `<?xml version="1.0" encoding="UTF-8"?>${element}`;
 }
 
-export const CONTEXT = { mandantId: 'Mandant1', clientSystemId: 'Z1', workplaceId: 'Arbeitsplatz1' };
-
-export function clientFor(
-  sim: RunningKonnektorSimulator,
-  overrides: Partial<Omit<KonnektorClientOptions, 'trust'>> & { trust?: ServerTrust; clientZip?: Buffer } = {}
-): KonnektorClient {
-  const { clientZip, ...rest } = overrides;
-  return new KonnektorClient({
-    sdsUrl: sim.sdsUrl,
-    credentials: loadClientCredentials({ clientZip: clientZip ?? sim.clientZip }),
-    trust: { fingerprintSha256: sim.fingerprint },
-    context: CONTEXT,
-    callTimeoutMs: 20_000,
-    ...rest,
-  });
-}
+// The simulator client lives in harness/ (the benchmark needs it too; bench code never imports test/).
+export { clientFor, CONTEXT } from '../../harness/konnektor-client';
 
 /** A small PDF from pdfkit (the contract documents are pdfkit PDF/A). */
 export async function makePdf(text: string): Promise<Buffer> {

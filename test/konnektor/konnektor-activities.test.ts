@@ -11,7 +11,7 @@ import { createKonnektorActivities, type KonnektorActivities } from '../../activ
 import type { KonnektorClient } from '../../activities/konnektor/konnektor-client';
 import { countersignRequestId, type CountersignItem } from '../../activities/konnektor/types';
 import { startKonnektorSimulator, type RunningKonnektorSimulator } from '../../konnektor-simulator';
-import { createTestDb, testDatabases, type TestDb } from '../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../harness/databases';
 import { clientFor, makePdf } from './helpers';
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {

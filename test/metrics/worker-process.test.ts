@@ -10,8 +10,8 @@ import { startDevInbox, type DevInbox } from '../../mail/dev-inbox';
 import { loadConfig, type SignflowConfig } from '../../temporal.config';
 import { statusQuery } from '../../workflows/definitions';
 import { addSendableContract } from '../helpers/contract-stack';
-import { createTestDb, type TestDb } from '../helpers/databases';
-import { getFreePort, startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { createTestDb, type TestDb } from '../../harness/databases';
+import { getFreePort, startDevServer, type DevServerHandle } from '../../harness/temporal';
 import { eventually, settledResult } from '../helpers/waits';
 
 jest.setTimeout(300_000);

@@ -18,9 +18,9 @@ import { ensureOutboxPoller, OUTBOX_POLLER_WORKFLOW_ID, stopOutboxPoller } from 
 import { OUTBOX_TABLE, type OutboxRow } from '../../outbox/types';
 import { startContract } from '../../commands/contract-commands';
 import type { SignflowConfig } from '../../temporal.config';
-import { testDatabases } from '../helpers/databases';
+import { testDatabases } from '../../harness/databases';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
-import { startDevServer, workflowBundle, type DevServerHandle } from '../helpers/temporal';
+import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 
 jest.setTimeout(120_000);
 

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { workflowBundle } from '../helpers/temporal';
+import { workflowBundle } from '../../harness/temporal';
 
 const HISTORY_DIR = path.resolve(__dirname, '..', 'histories');
 

@@ -14,7 +14,7 @@ import type { CapturedMail } from '../../mail/dev-inbox';
 import { statusQuery } from '../../workflows/definitions';
 import { clientFor } from '../konnektor/helpers';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
-import { createTimeSkippingEnv } from '../helpers/temporal';
+import { createTimeSkippingEnv } from '../../harness/temporal';
 import { eventually, settledResult } from '../helpers/waits';
 
 jest.setTimeout(300_000);

@@ -14,7 +14,7 @@ import { loadConfig, deepMerge } from '../../temporal.config';
 import { statusQuery } from '../../workflows/definitions';
 import { clientFor } from '../konnektor/helpers';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
-import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 import { eventually } from '../helpers/waits';
 
 jest.setTimeout(300_000);

@@ -21,7 +21,7 @@ import { listDeliveries } from '../../webhooks/delivery-log';
 import { startDevWebhookReceiver, type DevWebhookReceiver, type ReceivedWebhook } from '../../webhooks/dev-receiver';
 import { replayDelivery } from '../../webhooks/replay-delivery';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
-import { getFreePort, startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { getFreePort, startDevServer, type DevServerHandle } from '../../harness/temporal';
 import { eventually, settledResult } from '../helpers/waits';
 
 jest.setTimeout(240_000);

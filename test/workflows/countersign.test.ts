@@ -28,7 +28,7 @@ import { clientFor } from '../konnektor/helpers';
 import { recordHistory } from '../helpers/histories';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { eventually, settledResult } from '../helpers/waits';
-import { createTimeSkippingEnv, startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { createTimeSkippingEnv, startDevServer, type DevServerHandle } from '../../harness/temporal';
 
 jest.setTimeout(300_000);
 

@@ -16,7 +16,7 @@ import type { CapturedMail } from '../../mail/dev-inbox';
 import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
 import { contractWorkflowId, type SignatureOutcome } from '../../workflows/definitions';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
-import { createTimeSkippingEnv } from '../helpers/temporal';
+import { createTimeSkippingEnv } from '../../harness/temporal';
 import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
 

@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MailFailureType } from '../../activities/mail.activities';
 import { contractHandle, startContractWorkflow } from '../../client/contract-client';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
-import { createTimeSkippingEnv, getFreePort } from '../helpers/temporal';
+import { createTimeSkippingEnv, getFreePort } from '../../harness/temporal';
 
 jest.setTimeout(180_000);
 

@@ -12,7 +12,7 @@ import {
   type ContractDocumentData,
 } from '../../../documents/render-contract';
 import { sha256Hex } from '../../../domain/signature-hash';
-import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../../harness/databases';
 import { insertFreshContract } from './fixtures';
 
 const DATA: ContractDocumentData = {

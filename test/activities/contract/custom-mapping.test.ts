@@ -4,7 +4,7 @@
  */
 import { createContractActivities } from '../../../activities/contract.activities';
 import { ErrorCode } from '../../../domain/errors';
-import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../../harness/databases';
 import { expectRejected, insertFreshContract, pngBase64 } from './fixtures';
 
 const MAPPING = {

@@ -5,7 +5,7 @@ import { createContractActivities } from '../../../activities/contract.activitie
 import { ErrorCode } from '../../../domain/errors';
 import { isValidEmailAddress } from '../../../domain/email-address';
 import { contractWorkflowId } from '../../../workflows/definitions';
-import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../../harness/databases';
 import { expectRejected, insertFreshContract, snapshotTables } from './fixtures';
 
 describe.each(testDatabases())('loadContract on $name', ({ name }) => {

@@ -9,7 +9,7 @@ import { createDb, dialectOfDb } from '../../../db/connection';
 import { readContract, readDocument, readSignature, toBool, toDate } from '../../../db/crm-repository';
 import { ErrorCode } from '../../../domain/errors';
 import { md5Hex, sha256Hex } from '../../../domain/signature-hash';
-import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../../harness/databases';
 import { countRows, expectRejected, insertFreshContract, snapshotTables } from './fixtures';
 
 describe.each(testDatabases())('prepareSignatureRequest on $name', ({ name }) => {

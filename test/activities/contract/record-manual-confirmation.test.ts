@@ -6,7 +6,7 @@ import { createContractActivities } from '../../../activities/contract.activitie
 import { readContract, readDocument, readSignature } from '../../../db/crm-repository';
 import { ErrorCode } from '../../../domain/errors';
 import { sha256Hex, signatureMd5 } from '../../../domain/signature-hash';
-import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../../harness/databases';
 import { expectRejected, insertFreshContract, snapshotTables } from './fixtures';
 
 describe.each(testDatabases())('recordManualConfirmation on $name', ({ name }) => {

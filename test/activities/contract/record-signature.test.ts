@@ -7,7 +7,7 @@ import type { PreparedRequest } from '../../../activities/types';
 import { readContract, readDocument, readSignature, toBool } from '../../../db/crm-repository';
 import { ErrorCode } from '../../../domain/errors';
 import { md5Hex, sha256Hex, signatureMd5 } from '../../../domain/signature-hash';
-import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../../harness/databases';
 import {
   countRows,
   expectRejected,

@@ -5,7 +5,7 @@
 import { createContractActivities } from '../../../activities/contract.activities';
 import { readContract, readSignature } from '../../../db/crm-repository';
 import { ErrorCode } from '../../../domain/errors';
-import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../../harness/databases';
 import { expectRejected, insertFreshContract, snapshotTables } from './fixtures';
 
 describe.each(testDatabases())('voidSignatureRequest on $name', ({ name }) => {

@@ -9,7 +9,7 @@ import type { SendMailInput } from '../../../activities/types';
 import { createMailer, messageIdFor, type Mailer } from '../../../mail/mailer';
 import { deepMerge, type SignflowConfig } from '../../../temporal.config';
 import { ErrorCode } from '../../../domain/errors';
-import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../../harness/databases';
 import { startDevInbox, type CapturedMail, type DevInbox } from '../../../mail/dev-inbox';
 import { startRejectingSmtpServer, type RejectingSmtpServer } from '../../mail/rejecting-smtp-server';
 import { insertContact, insertContract } from './mail-fixtures';

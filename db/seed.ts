@@ -40,7 +40,12 @@ const FREELANCERS: DemoContact[] = [
   { firstName: 'Jörg', lastName: 'Weiß', email: 'joerg.weiss@example.org' },
   { firstName: 'Özlem', lastName: 'Yılmaz', email: 'oezlem.yilmaz@example.org' },
 ];
-const STAFF: DemoContact = { firstName: 'Petra', lastName: 'Schäfer', email: 'praxis.schaefer@example.org' };
+/** The seeded staff member (for `signflow confirm … --staff <id>`; the dev banner names her). */
+export const DEMO_STAFF: DemoContact = {
+  firstName: 'Petra',
+  lastName: 'Schäfer',
+  email: 'praxis.schaefer@example.org',
+};
 /** No @: the CRM lets staff type anything, the plugin must refuse to send. */
 const INVALID: DemoContact = { firstName: 'Max', lastName: 'Ohnemail', email: 'max.ohnemail(at)example.org' };
 
@@ -123,7 +128,7 @@ export async function seedDemo(db: Knex, crm: CrmMapping): Promise<SeedResult> {
     if (sendable === undefined) throw new Error('seed: the CRM mapping lists no sendable contract status');
     const contactIds: number[] = [];
     for (const f of FREELANCERS) contactIds.push(await upsertContact(trx, crm, f));
-    const staffContactId = await upsertContact(trx, crm, STAFF);
+    const staffContactId = await upsertContact(trx, crm, DEMO_STAFF);
     const invalidEmailContactId = await upsertContact(trx, crm, INVALID);
 
     const contractIds: number[] = [];

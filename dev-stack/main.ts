@@ -3,6 +3,7 @@
  * to start a demo contract, and runs until Ctrl-C, then stops everything cleanly.
  */
 import path from 'node:path';
+import { DEMO_STAFF } from '../db/seed';
 import { createLogger } from '../logging/logger';
 import { DEV_API_CREDENTIALS, loadConfig } from '../temporal.config';
 import { installRuntime } from '../worker/runtime';
@@ -49,6 +50,9 @@ export function banner(s: DevStackSummary): string {
       : apiOrigin
         ? `  Portal (dev)    ${apiOrigin}/portal/dokumente/<documentId>`
         : undefined,
+    seed
+      ? `  Staff (demo)    ${DEMO_STAFF.firstName} ${DEMO_STAFF.lastName}, Kontakt ${seed.staffContactId}: the id for --staff / staffContactId`
+      : undefined,
     `  Worker          task queue ${s.worker.taskQueue}; outbox poller workflow ${s.outbox.pollerWorkflowId}`,
   ];
   if (s.codec) {
@@ -106,6 +110,11 @@ export function banner(s: DevStackSummary): string {
         "The contract is then in Durchführung and waits for the practice's QES countersignature (WaitingReason",
         'comfort-signature) until the comfort signature (Komfortsignatur) of the eHBA is active:',
         `  npx signflow konnektor activate${s.konnektor.simulated ? '    # the simulated PIN entry at the card terminal succeeds' : ''}`
+      );
+    }
+    if (seed) {
+      lines.push(
+        `Or confirm it as the seeded staff member instead of the contact: npx signflow confirm ${demo} --staff ${seed.staffContactId}`
       );
     }
     lines.push(

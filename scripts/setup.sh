@@ -34,7 +34,15 @@ if npm_needed; then
   log "npm install (better-sqlite3 compiles from source: about a minute on 2 cores)"
   # Other engineers and tools may install at the same moment: the house rule is one npm at a time.
   if command -v flock >/dev/null 2>&1; then
-    flock /tmp/signflow-npm.lock npm install --no-audit --no-fund >&2
+    # Say what we wait for instead of hanging silently, and give up with a message after 10 minutes.
+    LOCK=/tmp/signflow-npm.lock
+    if ! flock -n "$LOCK" true; then
+      log "waiting for another npm install to finish (it holds $LOCK; up to 10 minutes)"
+    fi
+    if ! flock -w 600 "$LOCK" npm install --no-audit --no-fund >&2; then
+      log "npm install failed, or another install held $LOCK for more than 10 minutes; see above, or remove the lock if no npm runs"
+      exit 1
+    fi
   else
     npm install --no-audit --no-fund >&2
   fi

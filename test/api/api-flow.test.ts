@@ -285,6 +285,73 @@ describe.each(testDatabases())('API flow on $name', (database) => {
     expect(restart.json.message).toContain('ended withdrawn');
   });
 
+  test('withdrawal racing a signature: each answer says what actually happened', async () => {
+    // Several races, so both orders are likely to occur; every answer must match the contract's final state.
+    for (let round = 0; round < 4; round++) {
+      const { contractId, contactId } = await startedAndWaiting();
+      const [withdraw, sign] = await Promise.all([
+        v1('POST', `/contracts/${contractId}/withdrawal`, { as: 'staff', body: {} }),
+        v1('POST', `/contracts/${contractId}/signature`, { as: 'portal', body: { contactId, method: 'click' } }),
+      ]);
+      const s = api.config.crm.signatures;
+      if (withdraw.status === 200) {
+        expect(withdraw.json.result).toBe('withdrawn');
+        expectRejection(sign, 409, 'SIGNATURE_WITHDRAWN');
+        const state = await waitForPhase(contractId, 'withdrawn');
+        expect((await signatureRow(state.json.state.signatureId))[s.status]).toBe(
+          api.config.crm.values.signatureWithdrawn
+        );
+      } else {
+        // The signature won: the withdrawal says so, with the outcome that stands.
+        expectRejection(withdraw, 409, 'SIGNATURE_ALREADY_CONFIRMED');
+        expect(sign.status).toBe(200);
+        expect(withdraw.json.details.outcome).toMatchObject({ kind: 'signed', signatureId: sign.json.signatureId });
+        expect((await signatureRow(sign.json.signatureId))[s.status]).toBe(api.config.crm.values.signatureValid);
+      }
+    }
+  });
+
+  test('a withdrawn contract may be sent again once the CRM made it sendable; a signed one never', async () => {
+    const { contractId } = await startedAndWaiting();
+    const first = await waitForPhase(contractId, 'awaiting-signature');
+    expect((await v1('POST', `/contracts/${contractId}/withdrawal`, { as: 'staff', body: {} })).status).toBe(200);
+    await waitForPhase(contractId, 'withdrawn');
+    const refused = await v1('POST', `/contracts/${contractId}/signature-request`, { as: 'crm' });
+    expectRejection(refused, 409, 'CONTRACT_NOT_SENDABLE');
+    expect(refused.json.message).toMatch(
+      /ended withdrawn; to send it anew on purpose, set its status back to "erstellt"/
+    );
+    // The CRM corrects the contract and sets it back to sendable: a new request with a new document and signature.
+    const c = api.config.crm.contracts;
+    await api.stack.t
+      .db(c.table)
+      .where(c.id, contractId)
+      .update({ [c.status]: api.config.crm.values.contractSendableStatuses[0] });
+    const again = await v1('POST', `/contracts/${contractId}/signature-request`, { as: 'crm' });
+    expect(again.status).toBe(202);
+    expect(again.json.runId).not.toBe(first.json.workflow.runId);
+    const second = await waitForPhase(contractId, 'awaiting-signature');
+    expect(second.json.state.signatureId).not.toBe(first.json.state.signatureId);
+    expect(second.json.state.documentId).not.toBe(first.json.state.documentId);
+    const contactId = api.stack.t.seed.contactIds[0] as number;
+    const signed = await v1('POST', `/contracts/${contractId}/signature`, {
+      as: 'portal',
+      body: { contactId, method: 'click' },
+    });
+    expect(signed.status).toBe(200);
+    await waitForPhase(contractId, 'completed', 60_000);
+    // Signed: never again, even when the CRM status is set back.
+    await api.stack.t
+      .db(c.table)
+      .where(c.id, contractId)
+      .update({ [c.status]: api.config.crm.values.contractSendableStatuses[0] });
+    expectRejection(
+      await v1('POST', `/contracts/${contractId}/signature-request`, { as: 'crm' }),
+      409,
+      'CONTRACT_WORKFLOW_CLOSED'
+    );
+  });
+
   test('reminder: 202 and an extra mail to the contact', async () => {
     const { contractId } = await startedAndWaiting();
     const key = `honorarvertrag-${contractId}`;

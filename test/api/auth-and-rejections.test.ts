@@ -469,6 +469,7 @@ describe('API over HTTP without Temporal: roles, HMAC, rejections', () => {
       ['post', '/api/v1/contracts/{id}/signature-request'],
       ['post', '/api/v1/contracts/signature-requests'],
       ['post', '/api/v1/contracts/{id}/signature'],
+      ['post', '/api/v1/contracts/{id}/views'],
       ['post', '/api/v1/contracts/{id}/confirmation'],
       ['post', '/api/v1/contracts/{id}/withdrawal'],
       ['post', '/api/v1/contracts/{id}/reminder'],

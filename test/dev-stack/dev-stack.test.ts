@@ -150,6 +150,9 @@ describe('dev stack', () => {
       'npx signflow konnektor activate',
       `${s.codec?.loginUrl}  token ${s.codec?.token}`,
       `Bearer ${tokens.crm}`,
+      // The staff id for `confirm --staff` is named, with the seeded person.
+      `Petra Schäfer, Kontakt ${s.database.seed?.staffContactId}`,
+      `npx signflow confirm ${demo} --staff ${s.database.seed?.staffContactId}`,
     ]) {
       expect(printed).toContain(line);
     }

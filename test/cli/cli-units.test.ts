@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import { parseIdList, readContractIdsFromCsv } from '../../cli/arguments';
+import { parseIdList, parsePositiveInt, readContractIdsFromCsv } from '../../cli/arguments';
 import { mapBounded } from '../../cli/bounded';
 import { classifyError } from '../../cli/classify-error';
 import { CommandErrorCode } from '../../commands/errors';
@@ -67,6 +67,9 @@ describe('contract ids from CSV', () => {
     expect(() => parseIdList('1,x')).toThrow('must be a positive decimal integer (1 to 2147483647), not "x"');
     expect(() => parseIdList('1,0')).toThrow('not "0"');
     expect(() => parseIdList('1,0x11')).toThrow('not "0x11"');
+    // Counts are not ids: their message must not call them one.
+    expect(() => parsePositiveInt('x')).toThrow('expected a positive whole number.');
+    expect(() => parsePositiveInt('0')).toThrow(/^expected a positive whole number\.$/);
   });
 });
 

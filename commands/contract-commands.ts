@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { Knex } from 'knex';
 import {
   confirmContractUpdate,
+  contractResult,
   recordDocumentView,
   resendInvitationSignal,
   signContractUpdate,
@@ -68,9 +69,15 @@ export async function startContract(deps: CommandDeps, contractId: number): Prom
   const workflowId = contractWorkflowId(contractId);
   // An unknown contract is answered from the CRM alone, without asking Temporal.
   const contract = await requireContract(deps, contractId);
-  const running = await describeContract(client, contractId);
+  let running = await describeContract(client, contractId);
   if (running?.status.name === 'RUNNING') {
-    return { contractId, workflowId, runId: running.runId, joined: true };
+    const phase = await phaseOf(client, contractId);
+    if (phase !== 'withdrawn' && phase !== 'expired') {
+      return { contractId, workflowId, runId: running.runId, joined: true };
+    }
+    // Ended (withdrawn or expired) and closing: wait for the close, then decide as for any ended request.
+    await contractResult(client, contractId).catch(() => undefined);
+    running = await describeContract(client, contractId);
   }
   const contact = await readContact(db, config.crm, contract.contactId);
   const sendable = config.crm.values.contractSendableStatuses;

@@ -5,8 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { createTestDb, type TestDb } from '../helpers/databases';
-import { getFreePort, startDevServer, workflowBundle, type DevServerHandle } from '../helpers/temporal';
+import { createTestDb, type TestDb } from '../../harness/databases';
+import { getFreePort, startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { BIN } from './run-cli';
 
 const KEYS = `k1:${Buffer.alloc(32, 7).toString('base64')}`;

@@ -10,7 +10,7 @@ import { Client } from '@temporalio/client';
 import { startCodecServer, type RunningCodecServer } from '../../codec/codec-server';
 import { createDataConverter } from '../../codec/data-converter';
 import { loadConfig } from '../../temporal.config';
-import { startDevServer, type DevServerHandle } from '../helpers/temporal';
+import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 import { KEY_2026 } from './codec-keys';
 
 const TOKEN = 'codec-cli-test-token-000000';

@@ -7,7 +7,7 @@
 import { createContractActivities } from '../../../activities/contract.activities';
 import { revertSignatureRequest } from '../../../activities/contract/revert-request';
 import { readContract, readSignature } from '../../../db/crm-repository';
-import { createTestDb, testDatabases, type TestDb } from '../../helpers/databases';
+import { createTestDb, testDatabases, type TestDb } from '../../../harness/databases';
 import { countRows, insertFreshContract, snapshotTables } from './fixtures';
 
 describe.each(testDatabases())('revertSignatureRequest on $name', ({ name }) => {

@@ -5,7 +5,7 @@
  *
  * Checked: configuration; database reachable; every mapped table and column present with suitable types (db/
  * mapping-check.ts); signflow's tables migrated; Temporal reachable, namespace present, search attributes registered,
- * outbox schedule present; codec keys loadable; SMTP reachable (EHLO, no mail sent).
+ * outbox poller running; codec keys loadable; SMTP reachable (EHLO, no mail sent).
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
@@ -144,18 +144,20 @@ async function runChecks(ctx: CliContext): Promise<DoctorCheck[]> {
             message: `not registered in namespace ${config.temporal.namespace}: ${missing.join(', ')}; run \`npx tsx scripts/prepare-cluster.ts\` (docs/ops.md)`,
           };
     });
-    await check('outbox schedule', async () => {
-      const { OUTBOX_SCHEDULE_ID } = await import('../../outbox/schedule');
+    await check('outbox poller', async () => {
+      const { OUTBOX_POLLER_WORKFLOW_ID } = await import('../../outbox/poller');
       const client = await ctx.temporal();
-      try {
-        await client.schedule.getHandle(OUTBOX_SCHEDULE_ID).describe();
-        return { ok: true, message: `schedule ${OUTBOX_SCHEDULE_ID} present` };
-      } catch {
-        return {
-          ok: false,
-          message: `schedule ${OUTBOX_SCHEDULE_ID} is missing: run \`npx tsx scripts/prepare-cluster.ts\``,
-        };
-      }
+      const running = await client.workflow
+        .getHandle(OUTBOX_POLLER_WORKFLOW_ID)
+        .describe()
+        .then((d) => d.status.name === 'RUNNING')
+        .catch(() => false);
+      return running
+        ? { ok: true, message: `workflow ${OUTBOX_POLLER_WORKFLOW_ID} running` }
+        : {
+            ok: false,
+            message: `workflow ${OUTBOX_POLLER_WORKFLOW_ID} is not running: run \`npx tsx scripts/prepare-cluster.ts\``,
+          };
     });
   }
 

@@ -1,13 +1,13 @@
 /**
  * `signflow doctor` against real parts: a SQLite CRM, the Temporal dev server, a local SMTP server. A healthy
  * installation passes (exit 0); a missing column, a mapping typo, unregistered search attributes and a missing outbox
- * schedule are each named with what to do (exit 1, or 5 for an invalid configuration).
+ * poller are each named with what to do (exit 1, or 5 for an invalid configuration).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
-import { ensureOutboxSchedule } from '../../outbox/schedule';
+import { ensureOutboxPoller } from '../../outbox/poller';
 import { loadConfig } from '../../temporal.config';
 import { createTestDb, testDatabases, type TestDb } from '../helpers/databases';
 import { getFreePort, startDevServer, type DevServerHandle } from '../helpers/temporal';
@@ -37,7 +37,7 @@ describe('signflow doctor', () => {
       { database: { url: t.url }, temporal: { address: temporal.address, namespace: temporal.namespace } },
       {}
     );
-    await ensureOutboxSchedule(temporal.env.client, config);
+    await ensureOutboxPoller(temporal.env.client, config);
   });
   afterAll(async () => {
     await new Promise<void>((resolve) => smtp?.close(() => resolve()));
@@ -67,7 +67,7 @@ describe('signflow doctor', () => {
         'signflow tables migrated',
         'Temporal reachable',
         'search attributes registered',
-        'outbox schedule',
+        'outbox poller',
         'codec keys',
         'SMTP reachable',
       ])
@@ -101,7 +101,7 @@ describe('signflow doctor', () => {
     );
   });
 
-  test('a namespace without the search attributes and the outbox schedule: both named, exit 1', async () => {
+  test('a namespace without the search attributes and the outbox poller: both named, exit 1', async () => {
     const namespace = `doctor-${process.pid}`;
     await temporal.env.client.workflowService.registerNamespace({
       namespace,
@@ -111,7 +111,7 @@ describe('signflow doctor', () => {
     const run = await runCli(['doctor', '--json'], env({ TEMPORAL_NAMESPACE: namespace }));
     expect(run.code).toBe(1);
     const byName = Object.fromEntries((failed(run.json().checks) as Check[]).map((c) => [c.name, c.message]));
-    expect(Object.keys(byName).sort()).toEqual(['outbox schedule', 'search attributes registered']);
+    expect(Object.keys(byName).sort()).toEqual(['outbox poller', 'search attributes registered']);
     expect(byName['search attributes registered']).toContain(
       'CrmContractId, ContractStatus, SignatureStatus, WaitingReason; run `npx tsx scripts/prepare-cluster.ts`'
     );

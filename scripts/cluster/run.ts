@@ -3,7 +3,7 @@
  *
  * 1. The Temporal server from the Go module proxy (build-server.sh, cached in the user's cache), PostgreSQL from
  *    Debian's packages, schemas by `temporal-sql-tool`, frontend/history/matching/worker as four processes.
- * 2. `scripts/prepare-cluster.ts` against it (search attributes on SQL visibility, outbox schedule), as a production
+ * 2. `scripts/prepare-cluster.ts` against it (search attributes on SQL visibility, outbox poller workflow), as a production
  *    install runs it.
  * 3. Two signflow worker processes (`worker/main.ts`), a CRM database (MariaDB when SIGNFLOW_CLUSTER_DATABASE_URL or
  *    SIGNFLOW_TEST_MYSQL_URL points at a server, else SQLite) and an SMTP inbox.

@@ -10,6 +10,7 @@ import { createKonnektorActivities, type KonnektorActivities } from '../../activ
 import type { KonnektorClient } from '../../activities/konnektor/konnektor-client';
 import { contractHandle, startContractWorkflow } from '../../client/contract-client';
 import {
+  DOCUMENT_LEVEL_FAILURE_TYPES,
   GEMATIK_CODES,
   classifyGematikCode,
   type GematikCode,
@@ -292,7 +293,12 @@ describe('a Konnektor that offers SignatureService 7.4 only (no comfort signatur
 const UNREPAIRABLE_ON_SIGN: ReadonlySet<number> = new Set([4000, 4270]);
 
 /** Through the workflow, what each classified code must do when SignDocument answers with it. */
-function expectation(c: GematikCodeClassification): { inject: number; parksAs?: string } {
+function expectation(c: GematikCodeClassification): { inject: number; parksAs?: string; failsDocument?: boolean } {
+  // A fault about the document itself (too large, wrong format, refused content) fails that contract's
+  // countersignature alone: the signer does not park, and retrying the same bytes cannot help.
+  if (c.failureType && (DOCUMENT_LEVEL_FAILURE_TYPES as readonly string[]).includes(c.failureType)) {
+    return { inject: 1, failsDocument: true };
+  }
   switch (c.faultClass) {
     case 'transient':
       // T1 codes are retried until their last allowed attempt, then need a person; the others heal by retrying.
@@ -320,7 +326,7 @@ describe('every classified gematik code on SignDocument, through the workflow (t
   test.each(CLASSIFIED.map((c) => [c.code, c.faultClass, c] as const))(
     'gematik %i (%s)',
     async (code, _class, classification) => {
-      const { inject, parksAs } = expectation(classification);
+      const { inject, parksAs, failsDocument } = expectation(classification);
       const signaturesBefore = sim.admin.stats().signatures;
       sim.admin.clearCalls();
       sim.admin.faults.failNext(code, inject, ['SignDocument']);
@@ -339,6 +345,14 @@ describe('every classified gematik code on SignDocument, through the workflow (t
       // Retry backoff is workflow time: let it pass in small steps (far below any activity timeout) while we look.
       for (let i = 0; i < 100 && !['completed'].includes((await stateOf(contractId)).phase); i++) await env.sleep('5s');
       const result = await settledResult(client, contractId);
+      if (failsDocument) {
+        const state = await stateOf(contractId);
+        expect(result.qesDocumentId).toBeUndefined();
+        expect(state.countersignFailure).toMatch(new RegExp(`^${classification.failureType} \\(gematik ${code}\\)`));
+        expect(sim.admin.stats().signatures - signaturesBefore).toBe(0);
+        expect(sim.admin.calls().filter((c) => c.operation === 'SignDocument')).toHaveLength(1);
+        return;
+      }
       expect(result.qesDocumentId).toBeGreaterThan(0);
       expect(sim.admin.stats().signatures - signaturesBefore).toBe(1);
       // Every injected fault was met by exactly one SignDocument call, then one call succeeded: retried or repaired,

@@ -40,6 +40,11 @@ export class CliContext {
     return (await this.connected).client;
   }
 
+  /** The Temporal client if this command already connected, without connecting for it (for `--verbose` lines). */
+  async temporalIfConnected(): Promise<Client | undefined> {
+    return this.connected ? (await this.connected.catch(() => undefined))?.client : undefined;
+  }
+
   get db(): Knex {
     this.knex ??= createDb(databaseUrl(this.config), { poolMax: 2 });
     return this.knex;

@@ -41,14 +41,32 @@ export function createRunner(io: Io, state: RunnerState): Runner {
     const ctx = createContext(io, Boolean(opts.json));
     try {
       state.exitCode = (await fn(ctx)) ?? ExitCode.OK;
-      state.logger?.info({ exitCode: state.exitCode }, 'done');
+      (await withRunId(state.logger, ctx))?.info({ exitCode: state.exitCode }, 'done');
     } catch (err) {
       const e = classifyError(err);
       ctx.out.error(e);
       state.exitCode = e.exitCode;
-      state.logger?.error({ code: e.code, exitCode: e.exitCode, err }, 'failed');
+      (await withRunId(state.logger, ctx))?.error({ code: e.code, exitCode: e.exitCode, err }, 'failed');
     } finally {
       await ctx.close();
     }
   };
+}
+
+/**
+ * The closing `--verbose` line of a verb about one contract also names the run it concerned (the latest run of
+ * `honorarvertrag-<id>`), read through the connection the verb already opened; a verb that never talked to Temporal, or
+ * a contract without a workflow, logs without one.
+ */
+async function withRunId(logger: Logger | undefined, ctx: CliContext): Promise<Logger | undefined> {
+  const workflowId = (logger?.bindings() as { workflowId?: string } | undefined)?.workflowId;
+  if (!logger || !workflowId) return logger;
+  const client = await ctx.temporalIfConnected();
+  if (!client) return logger;
+  const runId = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((d) => d.runId)
+    .catch(() => undefined);
+  return runId ? logger.child({ runId }) : logger;
 }

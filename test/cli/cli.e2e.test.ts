@@ -204,6 +204,25 @@ describe('a contract from start to verify', () => {
     // The search attributes, as docs/cli.md promises for the human output too.
     expect(human.stdout).toMatch(/CrmContractId:\s+\d+/);
     expect(human.stdout).toMatch(/WaitingReason:\s+signature/);
+
+    // --verbose: JSON lines on stderr; the closing one names the contract, its workflow and the run it concerned, and
+    // no line carries the freelancer's name or address.
+    const verbose = await runCli(['status', String(contractId), '--verbose'], env);
+    expect(verbose.code).toBe(0);
+    const lines = verbose.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const done = lines.find((l) => l.msg === 'done');
+    expect(done).toMatchObject({
+      contractId,
+      workflowId: `honorarvertrag-${contractId}`,
+      runId: report.runId,
+    });
+    const k = config.crm.contacts;
+    const contact = await t.db(k.table).where(k.id, t.seed.contactIds[0]).first();
+    expect(verbose.stderr).not.toContain(contact[k.email]);
+    expect(verbose.stderr).not.toContain(contact[k.lastName]);
   });
 
   test('the wrong signer is refused with exit 1 and the decrypted reason', async () => {

@@ -36,6 +36,7 @@ import { appendAudit, findRequest } from './contract/plugin-tables';
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
 import { whileHeartbeating } from './heartbeat';
+import { isUniqueViolation } from '../db/unique-violation';
 
 export const MAILS_TABLE = 'signflow_mails';
 
@@ -91,16 +92,6 @@ export function mailKeyFor(input: Pick<SendMailInput, 'workflowId' | 'kind' | 's
 
 function nonRetryable(type: string, message: string, details?: Record<string, unknown>): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: details ? [details] : undefined });
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: unknown; errno?: unknown };
-  return (
-    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
-    e.code === 'ER_DUP_ENTRY' ||
-    e.errno === 1062
-  );
 }
 
 /** The parts of a nodemailer error this activity reads. */

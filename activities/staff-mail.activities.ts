@@ -21,6 +21,7 @@ import { SA_CRM_CONTRACT_ID, statusQuery, type ContractState } from '../workflow
 import { AUDIT_TABLE } from './contract/plugin-tables';
 import { MAILS_TABLE } from './mail.activities';
 import type { SignerParkedNoticeInput, SignerParkedNoticeResult } from './types';
+import { isUniqueViolation } from '../db/unique-violation';
 
 export interface StaffMailActivityDeps {
   config: SignflowConfig;
@@ -39,16 +40,6 @@ export interface StaffDigestResult {
 
 /** Most lines per list: a digest is a short mail; the reports have the rest. */
 const DIGEST_MAX_LINES = 50;
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: unknown; errno?: unknown };
-  return (
-    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
-    e.code === 'ER_DUP_ENTRY' ||
-    e.errno === 1062
-  );
-}
 
 export function createStaffMailActivities({ config, db, mailer, temporal }: StaffMailActivityDeps) {
   const zone = config.staff.digestTimeZone;

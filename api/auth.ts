@@ -23,6 +23,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { SignflowConfig } from '../temporal.config';
 import { ApiError, ApiErrorCode } from './errors';
+import { isUniqueViolation } from '../db/unique-violation';
 
 export const ROLES = ['crm', 'portal', 'staff', 'ops'] as const;
 export type Role = (typeof ROLES)[number];
@@ -135,16 +136,6 @@ export class DbReplayStore implements ReplayStore {
       return taken === 1;
     }
   }
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: unknown; errno?: unknown };
-  return (
-    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
-    e.code === 'ER_DUP_ENTRY' ||
-    e.errno === 1062
-  );
 }
 
 export class Authenticator {

@@ -402,6 +402,33 @@ describe.each(testDatabases())('API flow on $name', (database) => {
     );
   });
 
+  test('/healthz, /readyz and /metrics answer without credentials; a signature shows in the counters', async () => {
+    const metricValue = (text: string, series: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line ? Number(line.slice(series.length + 1)) : 0;
+    };
+    const signedSeries = 'signflow_contracts_total{event="signed"}';
+    const signatureRoute =
+      'signflow_api_requests_total{route="/api/v1/contracts/:id/signature",method="POST",status="200"}';
+    const before = await api.call('GET', '/metrics');
+    expect(before.status).toBe(200);
+
+    const { contractId, contactId } = await startedAndWaiting();
+    const signed = await v1('POST', `/contracts/${contractId}/signature`, {
+      as: 'portal',
+      body: { contactId, method: 'click' },
+    });
+    expect(signed.status).toBe(200);
+
+    expect((await api.call('GET', '/healthz')).status).toBe(200);
+    const ready = await api.call('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    const after = await api.call('GET', '/metrics');
+    expect(after.status).toBe(200);
+    expect(metricValue(after.text, signatureRoute)).toBe(metricValue(before.text, signatureRoute) + 1);
+    expect(metricValue(after.text, signedSeries)).toBeGreaterThan(metricValue(before.text, signedSeries));
+  });
+
   test('the reports show the signed contracts, as JSON and as CSV', async () => {
     const { contractId, contactId } = await startedAndWaiting();
     const signed = await v1('POST', `/contracts/${contractId}/signature`, {

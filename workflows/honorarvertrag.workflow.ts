@@ -201,8 +201,11 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
 
   /** Runs a recording activity with the handler lock held; the outcome ends the wait in the main loop. */
   const record = async (write: (request: PreparedRequest) => Promise<SignatureOutcome>): Promise<SignatureOutcome> => {
-    // Checked again here (the validator ran first) and the lock taken in the same synchronous step.
-    const request = assertOpen();
+    // Not checked again here: the validator ran right before, in the same synchronous step, so nothing can have
+    // closed the request in between, and the lock is taken before any other message is handled. A second check would
+    // be a nondeterminism hazard: on replay validators do not run, and a `withdraw` signal of the same workflow task
+    // may be applied before this handler, so the check could take another path than the original execution did.
+    const request = prepared as PreparedRequest;
     recording = true;
     state.phase = 'recording';
     try {
@@ -284,8 +287,10 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   wf.setHandler(
     withdrawUpdate,
     async (request: WithdrawInput): Promise<WithdrawOutcome> => {
-      // A signature being recorded decides the race: wait for its outcome instead of answering "accepted".
-      await wf.condition(() => !recording);
+      // A signature being recorded decides the race: wait for its outcome instead of answering "accepted". When none
+      // is, the withdrawal is taken in this same synchronous step (no await before it), so a `sign` handled in the
+      // same activation is refused by its validator instead of also succeeding.
+      while (recording) await wf.condition(() => !recording);
       if (state.outcome) return { result: 'already-signed', outcome: state.outcome };
       // From here on `sign` and `confirmManually` refuse (assertOpen), so the withdrawal has won.
       withdrawal ??= request;

@@ -193,10 +193,15 @@ describe.each(testDatabases())('prepareSignatureRequest on $name', ({ name }) =>
   });
 
   test('a database error fails retryably, without the SQL and its personal data, and writes nothing', async () => {
-    // A real fault on a database of its own: the request table lost its html column, so the last insert fails.
+    // A real fault on a database of its own: a trigger refuses the last insert (the way a full disk or a lost lock
+    // would). A missing column is a different case: a configuration fault, non-retryable (CRM_MAPPING_INVALID).
     const broken = await createTestDb(name);
     try {
-      await broken.db.schema.alterTable('signflow_requests', (table) => table.renameColumn('html', 'html_gone'));
+      await broken.db.raw(
+        name === 'sqlite'
+          ? "CREATE TRIGGER refuse_requests BEFORE INSERT ON signflow_requests BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+          : "CREATE TRIGGER refuse_requests BEFORE INSERT ON signflow_requests FOR EACH ROW SIGNAL SQLSTATE 'HY000' SET MESSAGE_TEXT = 'disk I/O error'"
+      );
       const fresh = await insertFreshContract(broken.db, broken.config.crm);
       const before = await snapshotTables(broken.db, broken.config.crm);
       const own = createContractActivities({ db: broken.db, config: broken.config });

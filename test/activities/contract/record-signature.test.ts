@@ -111,6 +111,8 @@ describe.each(testDatabases())('recordSignature on $name', ({ name }) => {
       method: 'click',
       imageDocumentId: null,
       md5Hash,
+      ip: null,
+      userAgent: null,
     });
   });
 

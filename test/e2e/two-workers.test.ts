@@ -174,13 +174,20 @@ describe.each(testDatabases())('two workers on one task queue and one $name data
       });
       // One row of each kind in the database.
       const count = async (q: Knex.QueryBuilder) => Number(((await q.count({ n: '*' })) as { n: unknown }[])[0]?.n);
-      const docs = await count(
-        t.db('dokumente').where({ verknuepftes_objekt_typ: 'Honorarvertrag', verknuepftes_objekt_id: contractId })
-      );
+      // The contract document and its completion certificate (Prüfprotokoll), one each.
+      const docs = await t
+        .db('dokumente')
+        .where({ verknuepftes_objekt_typ: 'Honorarvertrag', verknuepftes_objekt_id: contractId })
+        .select('vorlagenart');
+      const kinds = docs.map((d: { vorlagenart: string }) => d.vorlagenart).sort();
       const signatures = await t.db('unterschriften').where({ verknuepftes_objekt_id: contractId });
       const requests = await count(t.db('signflow_requests').where('contract_id', contractId));
       const mails = await t.db('signflow_mails').where('contract_id', contractId);
-      expect({ contractId, docs, requests }).toEqual({ contractId, docs: 1, requests: 1 });
+      expect({ contractId, kinds, requests }).toEqual({
+        contractId,
+        kinds: [config.crm.values.certificateTemplateKind, config.crm.values.contractTemplateKind].sort(),
+        requests: 1,
+      });
       expect(signatures.map((s: { status: string }) => s.status)).toEqual(['gültig']);
       expect(mails.map((m: { status: string }) => m.status)).toEqual(['sent', 'sent']);
       expect((await t.db(c.table).where(c.id, contractId).first())[c.status]).toBe(

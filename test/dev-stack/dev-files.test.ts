@@ -68,6 +68,7 @@ describe('dev stack files', () => {
       codec: 8888,
       konnektorSim: 8443,
       konnektorSimAdmin: 8444,
+      webhooks: 8026,
     });
     expect(() => devStackPorts({ SIGNFLOW_CODEC_SERVER_PORT: 'eighty' })).toThrow(/SIGNFLOW_CODEC_SERVER_PORT/);
   });

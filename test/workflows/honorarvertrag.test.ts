@@ -3,11 +3,7 @@
  * reminders and expiry pass in seconds. Updates are awaited without time skipping, which is fine here because the
  * recording activities run in real time.
  */
-import {
-  WorkflowFailedError,
-  WorkflowUpdateFailedError,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { PNG } from 'pngjs';

@@ -41,6 +41,7 @@ import { writeDevEnvFile } from './dev-env-file';
 import { devKonnektorEnabled, startDevKonnektor, type DevKonnektor } from './dev-konnektor';
 import { registerSearchAttributes } from './search-attributes';
 import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-server';
+import { removeTemporalPidFile, stopOrphanedTemporalServer, writeTemporalPidFile } from './temporal-pid-file';
 
 export interface DevStackPorts {
   /** Env SIGNFLOW_DEV_TEMPORAL_PORT. @default 7233 */
@@ -306,8 +307,20 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     // 4. Temporal
     const namespace = config.temporal.namespace;
     let temporal: RunningDevServer | undefined;
-    const reuse = await existingTemporal(config.temporal.address, namespace);
     const temporalDbFile = path.join(dataDir, 'temporal.sqlite');
+    // A stack killed hard (`kill -9`) leaves its Temporal server running (own process group): stop that orphan first,
+    // so that what answers on the port below is never a server without its stack.
+    const orphan = await stopOrphanedTemporalServer(dataDir);
+    if (orphan.kind === 'owned-by-running-stack') {
+      throw new Error(
+        `another dev stack (pid ${orphan.ownerPid}) runs on the data folder ${dataDir} with its Temporal server ` +
+          `(pid ${orphan.pid}): stop it first, or choose another folder with SIGNFLOW_DATA_DIR`
+      );
+    }
+    if (orphan.kind === 'stopped') {
+      log(`[dev] stopped the Temporal server (pid ${orphan.pid}) left running by a dev stack that was killed`);
+    }
+    const reuse = await existingTemporal(config.temporal.address, namespace);
     if (reuse) {
       log(`[dev] a Temporal server already answers on ${config.temporal.address}: using it`);
       await registerSearchAttributes(reuse, namespace);
@@ -325,7 +338,21 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         logFile: path.join(dataDir, 'temporal.log'),
         detached: true,
       });
-      stops.push({ what: 'Temporal dev server', stop: temporal.stop });
+      const server = temporal;
+      writeTemporalPidFile(dataDir, {
+        pid: server.pid,
+        ownerPid: process.pid,
+        address: server.address,
+        dbFile: temporalDbFile,
+        startedAt: new Date().toISOString(),
+      });
+      stops.push({
+        what: 'Temporal dev server',
+        stop: async () => {
+          await server.stop();
+          removeTemporalPidFile(dataDir, server.pid);
+        },
+      });
       log(`[dev] Temporal ready in ${(temporal.startedInMs / 1000).toFixed(1)} s`);
     }
 

@@ -41,7 +41,10 @@ export interface DevServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Bound on the wait until the server is ready, in ms. @default 60000 */
   startTimeoutMs?: number;
-  /** Append the server's stdout/stderr to this file (it is always kept in memory, last 64 KiB, for error messages). */
+  /**
+   * The server writes its stdout/stderr into this file (appending), with no pipe through us, so it can outlive us.
+   * Without it the output comes through pipes (last 64 KiB kept for error messages).
+   */
   logFile?: string;
   /**
    * Own process group: a Ctrl-C in the terminal then reaches only us, and we stop the server last, after the worker
@@ -137,16 +140,34 @@ export async function startTemporalDevServer(options: DevServerOptions = {}): Pr
   if (options.dbFilename) fs.mkdirSync(path.dirname(path.resolve(options.dbFilename)), { recursive: true });
 
   const args = startArgs({ ...options, ip, port, uiPort, namespace, logLevel: options.logLevel ?? 'warn' });
-  const child: ChildProcess = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
+  // With a log file the server writes into it directly: a server that outlives us (`kill -9` of a dev stack) must not
+  // write into a pipe nobody reads (it would die of SIGPIPE on its next log line, mid-request).
+  const logFd = options.logFile ? fs.openSync(options.logFile, 'a') : undefined;
+  const logStart = logFd !== undefined ? fs.fstatSync(logFd).size : 0;
+  const child: ChildProcess = spawn(cliPath, args, {
+    stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
+    detached: options.detached,
+  });
+  if (logFd !== undefined) fs.closeSync(logFd);
 
-  let tail = '';
-  const logStream = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  let piped = '';
   const onOutput = (chunk: Buffer): void => {
-    tail = (tail + chunk.toString('utf8')).slice(-64 * 1024);
-    logStream?.write(chunk);
+    piped = (piped + chunk.toString('utf8')).slice(-64 * 1024);
   };
   child.stdout?.on('data', onOutput);
   child.stderr?.on('data', onOutput);
+  /** The server's latest output (this start's part of the log file, or what came through the pipes). */
+  const tail = (): string => {
+    if (!options.logFile) return piped;
+    try {
+      return fs
+        .readFileSync(options.logFile, 'utf8')
+        .slice(logStart)
+        .slice(-64 * 1024);
+    } catch {
+      return '';
+    }
+  };
 
   let exitReason: string | undefined;
   const exitedPromise = new Promise<void>((resolve) => {
@@ -177,7 +198,6 @@ export async function startTemporalDevServer(options: DevServerOptions = {}): Pr
         await exitedPromise;
         clearTimeout(killTimer);
       }
-      await new Promise<void>((r) => (logStream ? logStream.end(r) : r()));
     })();
     return stopped;
   };
@@ -193,7 +213,7 @@ export async function startTemporalDevServer(options: DevServerOptions = {}): Pr
     );
   } catch (err) {
     await stop();
-    const output = tail.trim() ? `\n--- server output (tail) ---\n${tail.slice(-4000)}` : '';
+    const output = tail().trim() ? `\n--- server output (tail) ---\n${tail().slice(-4000)}` : '';
     throw new Error(`${(err as Error).message}\ncommand: ${cliPath} ${args.join(' ')}${output}`);
   }
 

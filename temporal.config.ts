@@ -50,6 +50,12 @@ export const ZSignflowConfig = z.object({
       tlsServerCaCertPath: z.string().optional(),
       /** API key (Temporal Cloud). Env `TEMPORAL_API_KEY`. Never logged. */
       apiKey: z.string().optional(),
+      /**
+       * How long a call that needs a worker's answer (the Updates `sign`, `confirmManually`, `withdrawRequest`; the
+       * query `status`) waits before the door answers NO_WORKER (HTTP 503 with `Retry-After`, CLI exit 4, outbox
+       * retry). Env `SIGNFLOW_WORKER_ANSWER_TIMEOUT`. @default '10s'
+       */
+      workerAnswerTimeout: ZDuration.refine((ms) => ms > 0, 'must be longer than 0, e.g. "10s"').prefault('10s'),
     })
     .prefault({}),
   database: z
@@ -325,6 +331,7 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       tlsClientKeyPath: env(e, 'TEMPORAL_TLS_CLIENT_KEY_PATH'),
       tlsServerCaCertPath: env(e, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'),
       apiKey: env(e, 'TEMPORAL_API_KEY'),
+      workerAnswerTimeout: env(e, 'SIGNFLOW_WORKER_ANSWER_TIMEOUT'),
     },
     database: { url: env(e, 'SIGNFLOW_DATABASE_URL'), poolMax: env(e, 'SIGNFLOW_DATABASE_POOL_MAX') },
     crm: readMappingFile(env(e, 'SIGNFLOW_CRM_MAPPING')),

@@ -77,8 +77,12 @@ export const HTTP_STATUS: Record<CommandErrorCode, number> = {
   // A configuration fault of the installation: the caller cannot fix it, an admin can (signflow doctor).
   CRM_MAPPING_INVALID: 503,
   IMAGE_TOO_LARGE: 413,
+  // No worker answered in time: the caller retries after `Retry-After` seconds.
+  NO_WORKER: 503,
 };
 
 export function fromCommandError(err: CommandError): ApiError {
-  return new ApiError(HTTP_STATUS[err.code], err.code, err.message, {}, err.details);
+  const retryAfter = err.details.retryAfterSeconds;
+  const headers: Record<string, string> = typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {};
+  return new ApiError(HTTP_STATUS[err.code], err.code, err.message, headers, err.details);
 }

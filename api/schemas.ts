@@ -39,6 +39,9 @@ export function errorResponses(...statuses: number[]): Record<number, unknown> {
     413: 'The body or the signature image is too large.',
     415: 'The body is not application/json.',
     422: 'The request is well-formed but cannot apply (wrong signer, invalid image).',
+    503:
+      'NO_WORKER: no signflow worker answered within SIGNFLOW_WORKER_ANSWER_TIMEOUT; retry after `Retry-After` ' +
+      'seconds (read the contract first: an admitted signature may still be recorded).',
   };
   const out: Record<number, unknown> = {};
   for (const s of [400, 401, 403, ...statuses]) out[s] = { description: descriptions[s], ...errorRef };

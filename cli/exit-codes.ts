@@ -66,4 +66,5 @@ export const EXIT_CODE: Record<CommandErrorCode, ExitCode> = {
   DOCUMENT_RENDER_FAILED: ExitCode.REJECTED,
   CRM_MAPPING_INVALID: ExitCode.CONFIG,
   IMAGE_TOO_LARGE: ExitCode.REJECTED,
+  NO_WORKER: ExitCode.UNAVAILABLE,
 };

@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import {
   confirmContractUpdate,
   contractResult,
+  contractStatus,
   recordDocumentView,
   resendInvitationSignal,
   signContractUpdate,
@@ -20,6 +21,7 @@ import { checkContract } from '../domain/contract-validation';
 import type { SignflowConfig } from '../temporal.config';
 import {
   contractWorkflowId,
+  type ContractState,
   type DocumentViewedInput,
   type SignatureMethod,
   type SignatureOutcome,
@@ -28,7 +30,7 @@ import { CommandError, CommandErrorCode, validationFailed } from './errors';
 import { idFromJson } from './ids';
 import { checkSignaturePng } from './signature-image';
 import { assertStaff } from './staff';
-import { askWorkflow, describeContract, endedRejection, notStarted, phaseOf } from './temporal-answers';
+import { askWorkflow, describeContract, endedRejection, notStarted, phaseOf, withWorker } from './temporal-answers';
 import { decideStart } from './start-policy';
 
 export interface CommandDeps {
@@ -71,12 +73,15 @@ export async function startContract(deps: CommandDeps, contractId: number): Prom
   const contract = await requireContract(deps, contractId);
   let running = await describeContract(client, contractId);
   if (running?.status.name === 'RUNNING') {
-    const phase = await phaseOf(client, contractId);
+    const phase = await phaseOf(deps, contractId);
     if (phase !== 'withdrawn' && phase !== 'expired') {
       return { contractId, workflowId, runId: running.runId, joined: true };
     }
-    // Ended (withdrawn or expired) and closing: wait for the close, then decide as for any ended request.
-    await contractResult(client, contractId).catch(() => undefined);
+    // Ended (withdrawn or expired) and closing: wait for the close (a worker closes it), then decide as for any ended
+    // request.
+    await withWorker(deps, contractId, () => contractResult(client, contractId)).catch((err: unknown) => {
+      if (err instanceof CommandError) throw err;
+    });
     running = await describeContract(client, contractId);
   }
   const contact = await readContact(db, config.crm, contract.contactId);
@@ -145,6 +150,8 @@ export async function signContract(
   contractId: number,
   request: SignRequest
 ): Promise<SignatureOutcome> {
+  // The time the signer acted is when the call arrived, not when a worker gets to it (it may be down for minutes).
+  const actedAt = new Date().toISOString();
   const contactId = idFromJson(request.contactId, 'contactId');
   const facts = clientFacts(request);
   const method = request.method as SignatureMethod;
@@ -177,8 +184,8 @@ export async function signContract(
   }
   // Who may sign is the workflow's to say: it knows the contact the document was made for.
   await requireContract(deps, contractId);
-  return askWorkflow(deps.client, contractId, () =>
-    signContractUpdate(deps.client, contractId, { contactId, method, imagePngBase64, ...facts })
+  return askWorkflow(deps, contractId, () =>
+    signContractUpdate(deps.client, contractId, { contactId, method, imagePngBase64, ...facts, actedAt })
   );
 }
 
@@ -188,10 +195,13 @@ export async function confirmContract(
   contractId: number,
   staffContactIdInput: unknown
 ): Promise<SignatureOutcome> {
+  const actedAt = new Date().toISOString();
   const staffContactId = idFromJson(staffContactIdInput, 'staffContactId');
   const contract = await requireContract(deps, contractId);
   await assertStaff(deps.db, deps.config.crm, staffContactId, contract);
-  return askWorkflow(deps.client, contractId, () => confirmContractUpdate(deps.client, contractId, { staffContactId }));
+  return askWorkflow(deps, contractId, () =>
+    confirmContractUpdate(deps.client, contractId, { staffContactId, actedAt })
+  );
 }
 
 export interface WithdrawRequest {
@@ -225,8 +235,8 @@ export async function withdrawContract(
   }
   const contract = await requireContract(deps, contractId);
   if (staffContactId !== undefined) await assertStaff(deps.db, deps.config.crm, staffContactId, contract);
-  await requireRunning(deps.client, contractId);
-  const answer = await askWorkflow(deps.client, contractId, () =>
+  await requireRunning(deps, contractId);
+  const answer = await askWorkflow(deps, contractId, () =>
     withdrawContractUpdate(deps.client, contractId, { staffContactId, reason })
   );
   if (answer.result === 'already-signed') {
@@ -249,10 +259,10 @@ const SIGNED_PHASES = new Set([
   'completed',
 ]);
 
-async function requireRunning(client: Client, contractId: number): Promise<void> {
-  const description = await describeContract(client, contractId);
+async function requireRunning(deps: CommandDeps, contractId: number): Promise<void> {
+  const description = await describeContract(deps.client, contractId);
   if (!description) throw notStarted(contractId);
-  if (description.status.name !== 'RUNNING') throw endedRejection(contractId, await phaseOf(client, contractId));
+  if (description.status.name !== 'RUNNING') throw endedRejection(contractId, await phaseOf(deps, contractId));
 }
 
 /**
@@ -264,8 +274,8 @@ export async function resendInvitation(
   contractId: number
 ): Promise<{ contractId: number; workflowId: string }> {
   await requireContract(deps, contractId);
-  await requireRunning(deps.client, contractId);
-  const phase = await phaseOf(deps.client, contractId);
+  await requireRunning(deps, contractId);
+  const phase = await phaseOf(deps, contractId);
   if (phase && SIGNED_PHASES.has(phase)) throw endedRejection(contractId, phase);
   if (phase === 'withdrawn' || phase === 'expired') throw endedRejection(contractId, phase);
   if (phase === 'preparing') {
@@ -275,7 +285,7 @@ export async function resendInvitation(
       { contractId }
     );
   }
-  await askWorkflow(deps.client, contractId, () => resendInvitationSignal(deps.client, contractId));
+  await askWorkflow(deps, contractId, () => resendInvitationSignal(deps.client, contractId));
   return { contractId, workflowId: contractWorkflowId(contractId) };
 }
 
@@ -303,9 +313,12 @@ export async function recordView(
   const contactId = idFromJson(request.contactId, 'contactId');
   const facts = clientFacts(request);
   await requireContract(deps, contractId);
-  await requireRunning(deps.client, contractId);
-  await askWorkflow(deps.client, contractId, () =>
-    recordDocumentView(deps.client, contractId, { contactId, ...facts })
-  );
+  await requireRunning(deps, contractId);
+  await askWorkflow(deps, contractId, () => recordDocumentView(deps.client, contractId, { contactId, ...facts }));
   return { contractId, workflowId: contractWorkflowId(contractId) };
+}
+
+/** The workflow's own view of the contract (query `status`), bounded like every call that needs a worker. */
+export async function contractState(deps: CommandDeps, contractId: number): Promise<ContractState> {
+  return withWorker(deps, contractId, () => contractStatus(deps.client, contractId));
 }

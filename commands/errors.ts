@@ -22,6 +22,14 @@ export const CommandErrorCode = {
    * Nothing was done. Use a staff member's Kontakt id.
    */
   STAFF_NOT_ALLOWED: 'STAFF_NOT_ALLOWED',
+  /**
+   * No worker answered within `temporal.workerAnswerTimeout` (env `SIGNFLOW_WORKER_ANSWER_TIMEOUT`, default 10 s):
+   * none is running, or all are stuck. Nothing was recorded by this call so far; `details.retryAfterSeconds` says when
+   * to ask again. Temporal keeps an Update it has admitted, so a signature sent now may still be recorded (with the time
+   * of this call) once a worker is back: a retry then answers SIGNATURE_ALREADY_CONFIRMED, and `GET /contracts/{id}`
+   * shows the outcome. Admins: start a worker (`signflow worker`), see `signflow doctor`.
+   */
+  NO_WORKER: 'NO_WORKER',
   /** The drawn signature image is larger than `signature.maxImageBytes` (bytes) or a sane pixel size. Send less. */
   IMAGE_TOO_LARGE: 'IMAGE_TOO_LARGE',
 } as const;

@@ -36,6 +36,8 @@ export const REFUSAL: Record<CommandErrorCode, 'failed' | 'retry'> = {
   IMAGE_TOO_LARGE: 'failed',
   // The document is still being prepared: a withdrawal or resend written a moment too early succeeds on a retry.
   SIGNATURE_NOT_READY: 'retry',
+  // No worker answered in time: the row stays claimed and the next attempt asks again.
+  NO_WORKER: 'retry',
 };
 
 export function failedRow(err: CommandError): RowOutcome {

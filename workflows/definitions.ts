@@ -91,12 +91,20 @@ export interface SignInput {
   ip?: string;
   /** The client's user agent as the portal saw it (optional). */
   userAgent?: string;
+  /**
+   * ISO time the signer acted, taken by the door (API, CLI, outbox) when the call arrived; recorded as the signing
+   * time, bounded by the workflow (not before the request was prepared, not after the workflow's now). Unset (callers
+   * of earlier versions): the time the workflow handles the Update.
+   */
+  actedAt?: string;
 }
 
 /** Update `confirmManually`: staff confirm instead of the contact. */
 export interface ConfirmManuallyInput {
   /** The staff member's Kontakt id. */
   staffContactId: number;
+  /** ISO time staff confirmed, taken by the door; bounded and recorded like `SignInput.actedAt`. */
+  actedAt?: string;
 }
 
 export interface SignatureOutcome {

@@ -123,6 +123,9 @@ function unwrapActivityFailure(err: unknown): unknown {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** An ISO 8601 time with an explicit zone (`Z` or `±hh:mm`), as `Date.toISOString()` writes it. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
 /** The domain code behind an activity's failure, if any. */
 function failureType(err: unknown): string | undefined {
   return err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure
@@ -166,6 +169,8 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   let resendsHandled = 0;
   let automaticReminders = 0;
   let invitationSent = false;
+  /** Workflow time at which the prepared request (document, signature record) became known. */
+  let preparedAtMs = 0;
 
   const setSearch = (
     contractStatus: string | undefined,
@@ -197,6 +202,29 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
       reject(ErrorCode.SIGNATURE_NOT_READY, `the signature request of contract ${contractId} is still being prepared`);
     }
     return prepared;
+  };
+
+  /**
+   * The time the signer (or staff) acted, as the door took it, bounded by what the workflow knows: not before the
+   * request was prepared (nobody can sign what did not exist; a door clock behind), not after the workflow's now (a
+   * door clock ahead). A worker that comes back minutes after the click records the click, not its own time. Before
+   * `patched('acted-at-from-door')`, and for callers that send no time: the workflow's now.
+   */
+  const actedAtOf = (actedAt: string | undefined): string => {
+    const now = Date.now();
+    if (!wf.patched('acted-at-from-door') || actedAt === undefined) return iso(now);
+    return iso(Math.min(now, Math.max(Date.parse(actedAt), preparedAtMs)));
+  };
+
+  /** A door's time must be an ISO timestamp (the validators refuse anything else). */
+  const assertActedAt = (actedAt: unknown): void => {
+    if (actedAt === undefined) return;
+    if (typeof actedAt !== 'string' || !ISO_TIME.test(actedAt) || !Number.isFinite(Date.parse(actedAt))) {
+      reject(
+        ErrorCode.INVALID_SIGNATURE_INPUT,
+        `actedAt must be an ISO time with zone, not ${JSON.stringify(actedAt)}`
+      );
+    }
   };
 
   /** Runs a recording activity with the handler lock held; the outcome ends the wait in the main loop. */
@@ -236,7 +264,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
               contactId: sign.contactId,
               method: sign.method,
               imagePngBase64: sign.imagePngBase64,
-              signedAt: iso(Date.now()),
+              signedAt: actedAtOf(sign.actedAt),
               ip: sign.ip?.slice(0, 64),
               userAgent: sign.userAgent?.slice(0, 512),
             },
@@ -246,6 +274,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
     {
       validator: (sign: SignInput) => {
         const request = assertOpen();
+        assertActedAt(sign.actedAt);
         if (sign.contactId !== request.contactId) {
           reject(ErrorCode.WRONG_SIGNER, `contact ${sign.contactId} may not sign contract ${contractId}`);
         }
@@ -264,19 +293,20 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
 
   wf.setHandler(
     confirmManuallyUpdate,
-    ({ staffContactId }) =>
+    ({ staffContactId, actedAt }) =>
       record((request) => {
         return acts.recordManualConfirmation.executeWithOptions(
           {
             ...RECORD,
             summary: `Manuelle Bestätigung durch Kontakt ${staffContactId} speichern`,
           },
-          [{ ...ref, signatureId: request.signatureId, staffContactId, confirmedAt: iso(Date.now()) }]
+          [{ ...ref, signatureId: request.signatureId, staffContactId, confirmedAt: actedAtOf(actedAt) }]
         );
       }),
     {
-      validator: ({ staffContactId }) => {
+      validator: ({ staffContactId, actedAt }) => {
         assertOpen();
+        assertActedAt(actedAt);
         if (!Number.isSafeInteger(staffContactId) || staffContactId <= 0) {
           reject(ErrorCode.INVALID_SIGNATURE_INPUT, 'staffContactId must be a positive integer');
         }
@@ -417,6 +447,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
     [ref]
   );
   prepared = request;
+  preparedAtMs = Date.now();
   Object.assign(state, { documentId: request.documentId, signatureId: request.signatureId });
   setSearch(labels.contractSent, labels.signaturePending, 'none');
 

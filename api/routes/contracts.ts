@@ -4,9 +4,9 @@
  * poller; this file only turns HTTP into command calls and answers into HTTP.
  */
 import type { FastifyInstance } from 'fastify';
-import { contractStatus } from '../../client/contract-client';
 import {
   confirmContract,
+  contractState,
   resendInvitation,
   signContract,
   startContract,
@@ -110,7 +110,7 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
         tags: ['portal'],
         params: contractParams,
         body: signBody,
-        response: { 200: signatureOutcomeSchema, ...errorResponses(404, 409, 413, 415, 422) },
+        response: { 200: signatureOutcomeSchema, ...errorResponses(404, 409, 413, 415, 422, 503) },
       },
     },
     async (request) => signContract(ctx, pathId(request.params), request.body)
@@ -125,7 +125,7 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
         tags: ['staff'],
         params: contractParams,
         body: confirmBody,
-        response: { 200: signatureOutcomeSchema, ...errorResponses(404, 409, 415) },
+        response: { 200: signatureOutcomeSchema, ...errorResponses(404, 409, 415, 503) },
       },
     },
     async (request) => confirmContract(ctx, pathId(request.params), request.body.staffContactId)
@@ -146,7 +146,7 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
         tags: ['staff'],
         params: contractParams,
         body: withdrawBody,
-        response: { 200: withdrawResultSchema, ...errorResponses(404, 409, 415, 422) },
+        response: { 200: withdrawResultSchema, ...errorResponses(404, 409, 415, 422, 503) },
       },
     },
     async (request) => withdrawContract(ctx, pathId(request.params), request.body ?? {})
@@ -177,7 +177,7 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
         summary: "The state of one contract: its workflow, the workflow's status query and the CRM row",
         tags: ['read'],
         params: contractParams,
-        response: { 200: contractStateSchema, ...errorResponses(404) },
+        response: { 200: contractStateSchema, ...errorResponses(404, 503) },
       },
     },
     async (request) => {
@@ -191,7 +191,7 @@ export function registerContractRoutes(app: FastifyInstance, ctx: ApiContext): v
           contractId: id,
         });
       }
-      const state = description ? await contractStatus(client, id) : null;
+      const state = description ? await contractState(ctx, id) : null;
       return {
         contractId: id,
         workflowId: contractWorkflowId(id),

@@ -141,15 +141,32 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   const notify = createWebhookNotifier(input.contractId);
   try {
     const result = await runContract(input, notify);
-    await notify.drain();
+    await settle(notify);
     return result;
   } catch (err) {
     if (!wf.isCancellation(err)) {
       const failure = err instanceof wf.ApplicationFailure ? err : undefined;
       notify.emit('contract.failed', { errorCode: failure?.type ?? 'WORKFLOW_FAILED' });
-      await notify.drain();
+      await settle(notify);
     }
     throw err;
+  }
+}
+
+/**
+ * Messages keep arriving while the last webhook deliveries run (a portal view, a late resend): their handlers may
+ * start activities (the view's audit record) and emit deliveries of their own. Returning then would drop that work
+ * and trip the SDK's unfinished-handlers warning (TMPRL1102), so from this patch on the workflow ends only when every
+ * handler has finished and every delivery has settled. Histories from before it end after the first drain.
+ */
+const HANDLERS_FINISH_PATCH = 'handlers-finish-before-return';
+
+async function settle(notify: WebhookNotifier): Promise<void> {
+  await notify.drain();
+  if (!wf.patched(HANDLERS_FINISH_PATCH)) return;
+  while (!(wf.allHandlersFinished() && notify.settled())) {
+    await wf.condition(wf.allHandlersFinished);
+    await notify.drain();
   }
 }
 

@@ -20,13 +20,16 @@ const acts = wf.proxyActivities<Activities>(WEBHOOK);
 export interface WebhookNotifier {
   /** Starts the delivery of one event; returns at once. */
   emit(type: WebhookEventType, data?: WebhookEventData): void;
-  /** Waits until every started delivery has succeeded or given up. */
+  /** Waits until every delivery started so far has succeeded or given up. */
   drain(): Promise<void>;
+  /** True when no started delivery is still running (also those started after the last `drain`). */
+  settled(): boolean;
 }
 
 export function createWebhookNotifier(contractId: number): WebhookNotifier {
   const info = wf.workflowInfo();
   const pending: Promise<void>[] = [];
+  let running = 0;
   return {
     emit(type, data = {}) {
       if (!wf.patched('webhooks')) return;
@@ -51,10 +54,12 @@ export function createWebhookNotifier(contractId: number): WebhookNotifier {
             wf.log.warn('webhook not delivered', { contractId, type, messageId, error: String(err) });
           }
         );
-      pending.push(delivery);
+      running++;
+      pending.push(delivery.finally(() => running--));
     },
     async drain() {
       await Promise.all(pending);
     },
+    settled: () => running === 0,
   };
 }

@@ -214,6 +214,23 @@ export const ZSignflowConfig = z.object({
   codec: ZCodecConfig,
   /** Signed webhooks (Standard Webhooks) to the CRM and other systems; see webhooks/webhook-config.ts. */
   webhooks: ZWebhookConfig,
+  evidence: z
+    .object({
+      /**
+       * PEM file with the certificates a QES must chain to (the HBA-qCA roots of the TSL; in the dev stack the
+       * Konnektor simulator's CA). `signflow verify` checks PAdES/CAdES signatures against them. Env
+       * `SIGNFLOW_QES_TRUST_ANCHORS`. @default unset (a QES then fails its chain check: nothing to trust)
+       */
+      qesTrustAnchorsPath: z.string().optional(),
+      /** Attach the Prüfprotokoll (PDF) to the confirmation mail. Env `SIGNFLOW_CERTIFICATE_ATTACHMENT`. @default true */
+      certificateAttachment: ZBoolean.default(true),
+      /**
+       * Folder whose template files override the built-in ones by name (docs/templates.md); checked at worker start.
+       * Env `SIGNFLOW_TEMPLATES_DIR`. @default unset (the built-in templates)
+       */
+      templatesDir: z.string().optional(),
+    })
+    .prefault({}),
   staff: z
     .object({
       /**
@@ -411,6 +428,11 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
         corsOrigins: env(e, 'SIGNFLOW_CODEC_CORS_ORIGINS'),
         maxBodyBytes: env(e, 'SIGNFLOW_CODEC_SERVER_MAX_BODY_BYTES'),
       },
+    },
+    evidence: {
+      qesTrustAnchorsPath: env(e, 'SIGNFLOW_QES_TRUST_ANCHORS'),
+      certificateAttachment: env(e, 'SIGNFLOW_CERTIFICATE_ATTACHMENT'),
+      templatesDir: env(e, 'SIGNFLOW_TEMPLATES_DIR'),
     },
     webhooks: {
       endpoints: readWebhookEndpoints(e),

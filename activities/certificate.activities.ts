@@ -1,12 +1,13 @@
 /**
- * The completion certificate (Prüfprotokoll): gathered from what the database holds about the contract's workflow (the
- * audit trail, the mails, the CRM rows, the QES), rendered as PDF/A, stored as a Dokument linked to the contract like
+ * The completion certificate (Prüfprotokoll): gathered from what the database holds about the contract (the audit
+ * trail, the mails, the CRM rows, the drawn image, the QES and its signer certificate; every request of the contract), rendered as PDF/A, stored as a Dokument linked to the contract like
  * the contract document, and its SHA-256 written to the audit trail (`certificate-created`), so a changed certificate
  * is detectable. Idempotent per workflow id: a retry returns the certificate made before.
  */
 import type { Knex } from 'knex';
 import { readContact, readContract, readDocument, readSignature, toDate } from '../db/crm-repository';
-import { countPdfPages, renderCertificate, type CertificateEvent } from '../documents/render-certificate';
+import { berlinAndUtc, countPdfPages, renderCertificate, type CertificateEvent } from '../documents/render-certificate';
+import { verifyDetachedCms, verifyPadesPdf, type QesSignerDetails } from '../documents/qes-verification';
 import { md5Hex, sha256Hex } from '../domain/signature-hash';
 import type { SignflowConfig } from '../temporal.config';
 import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
@@ -19,6 +20,8 @@ export interface CreateCertificateInput {
   signatureId: number;
   /** ISO time of completion (workflow time): the certificate's creation time. */
   completedAt: string;
+  /** The request key of a contract's later request (its rows are keyed by it); unset = `workflowId`. */
+  requestKey?: string;
 }
 
 export interface CreatedCertificate {
@@ -48,21 +51,36 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
     ];
   }
 
+  /** The drawn image of a signature, when there is one and it is still stored. */
+  async function signatureImage(d: Detail): Promise<Buffer | undefined> {
+    if (typeof d.imageDocumentId !== 'number') return undefined;
+    return (await readDocument(db, crm, d.imageDocumentId))?.content ?? undefined;
+  }
+
+  /** Events of an earlier request of the same contract (withdrawn or expired) say so. */
+  function requestNote(workflowId: string, current: string): string[] {
+    return workflowId === current ? [] : [`frühere Unterschriftsanfrage (Schlüssel ${workflowId})`];
+  }
+
   async function auditEvent(event: string, at: Date, d: Detail): Promise<CertificateEvent | undefined> {
     switch (event) {
       case 'signature-request-prepared':
         return {
           at,
           label: 'Dokument erstellt, Unterschrift angefordert',
-          details: [`Dokument-ID ${String(d.documentId)}`],
+          details: [
+            `Dokument-ID ${String(d.documentId)}, Unterschrift-ID ${String(d.signatureId)}`,
+            ...(typeof d.documentSha256 === 'string' ? [`SHA-256 des Dokuments: ${d.documentSha256}`] : []),
+          ],
         };
       case 'document-viewed':
         return {
           at,
-          label: `Dokument im Portal angesehen (Ansicht ${String(d.viewNumber)})`,
+          label: `Dokument im Portal angesehen (${String(d.viewNumber)}. Ansicht)`,
           details: [`angemeldeter Kontakt: ${await contactLabel(d.contactId)}`, ...clientLines(d)],
         };
-      case 'signature-recorded':
+      case 'signature-recorded': {
+        const image = d.method === 'drawn' ? await signatureImage(d) : undefined;
         return {
           at,
           label:
@@ -71,11 +89,17 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
               : 'Unterschrieben per authentifiziertem Klick',
           details: [
             `angemeldeter Kontakt: ${await contactLabel(d.userContactId)}`,
-            ...(d.imageDocumentId ? [`Unterschriftenbild: Dokument ${String(d.imageDocumentId)}`] : []),
+            ...(d.imageDocumentId
+              ? [
+                  `Unterschriftenbild: Dokument ${String(d.imageDocumentId)}${image ? ' (unten abgebildet)' : ' (nicht mehr vorhanden)'}`,
+                ]
+              : []),
             ...clientLines(d),
             `MD5 der Unterschrift: ${String(d.md5Hash)}`,
           ],
+          ...(image ? { image } : {}),
         };
+      }
       case 'signature-confirmed-manually':
         return {
           at,
@@ -86,38 +110,74 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
           ],
         };
       case 'signature-withdrawn':
-        return { at, label: 'Unterschriftsanfrage zurückgezogen', details: [] };
+        return {
+          at,
+          label: 'Unterschriftsanfrage zurückgezogen',
+          details: typeof d.staffContactId === 'number' ? [`von ${await contactLabel(d.staffContactId)}`] : [],
+        };
       case 'signature-expired':
         return { at, label: 'Unterschriftsanfrage abgelaufen', details: [] };
+      case 'mail-rejected':
+        return {
+          at,
+          label: `E-Mail (${String(d.kind)}) vom Mailserver des Empfängers abgelehnt`,
+          details: [`SMTP ${String(d.responseCode ?? '')} ${String(d.enhancedStatus ?? '')}`.trim()],
+        };
       default:
         return undefined;
     }
   }
 
-  async function mailEvents(workflowId: string): Promise<CertificateEvent[]> {
-    const rows = (await db('signflow_mails').where({ workflow_id: workflowId, status: 'sent' })) as Detail[];
+  async function mailEvents(contractId: number, current: string): Promise<CertificateEvent[]> {
+    const rows = (await db('signflow_mails').where({ contract_id: contractId, status: 'sent' })) as Detail[];
     const out: CertificateEvent[] = [];
     for (const r of rows) {
       const at = toDate(r.sent_at);
+      // The confirmation carries this certificate: it is sent after it is made.
       if (!at || r.kind === 'confirmation') continue;
       const label = r.kind === 'invitation' ? 'Einladung gesendet' : `${String(r.sequence ?? '')}. Erinnerung gesendet`;
-      out.push({ at, label, details: [`an ${String(r.recipient)}`] });
+      out.push({
+        at,
+        label,
+        details: [`an ${String(r.recipient)}`, ...requestNote(String(r.workflow_id), current)],
+      });
     }
     return out;
   }
 
-  async function qesEvents(workflowId: string): Promise<CertificateEvent[]> {
-    const rows = (await db('signflow_qes').where({ workflow_id: workflowId })) as Detail[];
-    return rows.map((r) => ({
-      at: toDate(r.signed_at) ?? new Date(0),
-      label: 'Qualifiziert elektronisch gegengezeichnet (QES der Praxis)',
-      details: [
-        `Signaturformat: ${String(r.variant)}${r.variant === 'PAdES' ? ' (ETSI.CAdES.detached im PDF)' : ' (CAdES, abgesetzt)'}`,
-        ...(r.card_iccsn ? [`eHBA (ICCSN): ${String(r.card_iccsn)}`] : []),
-        ...(r.qes_document_id ? [`Signatur gespeichert als Dokument ${String(r.qes_document_id)}`] : []),
-        `SHA-256 der Signatur: ${String(r.signature_sha256)}`,
-      ],
-    }));
+  /** The QES signer's certificate and the signature's details, read from the stored signature itself. */
+  async function qesSigner(r: Detail): Promise<QesSignerDetails | undefined> {
+    const signature = Buffer.isBuffer(r.signature) ? r.signature : Buffer.from(r.signature as Uint8Array);
+    if (r.variant === 'PAdES') return verifyPadesPdf(signature, []).signer;
+    const source = await readDocument(db, crm, Number(r.source_document_id));
+    return source?.content ? verifyDetachedCms(source.content, signature, []).signer : undefined;
+  }
+
+  async function qesEvents(contractId: number): Promise<CertificateEvent[]> {
+    const rows = (await db('signflow_qes').where({ contract_id: contractId })) as Detail[];
+    const out: CertificateEvent[] = [];
+    for (const r of rows) {
+      const signer = await qesSigner(r);
+      out.push({
+        at: toDate(r.signed_at) ?? new Date(0),
+        label: 'Qualifiziert elektronisch gegengezeichnet (QES der Praxis)',
+        details: [
+          ...(signer
+            ? [
+                `Zertifikat (Inhaber): ${signer.subject}`,
+                `Aussteller: ${signer.issuer}`,
+                `Seriennummer: ${signer.serialNumber}`,
+                `Signaturzeitpunkt (laut Signatur): ${signer.signingTime ? berlinAndUtc(new Date(signer.signingTime)) : '–'}`,
+                `Signaturformat: ${signer.format}, ${signer.algorithm}`,
+              ]
+            : [`Signaturformat: ${String(r.variant)} (Zertifikat nicht lesbar)`]),
+          ...(r.card_iccsn ? [`eHBA (ICCSN): ${String(r.card_iccsn)}`] : []),
+          ...(r.qes_document_id ? [`Signatur gespeichert als Dokument ${String(r.qes_document_id)}`] : []),
+          `SHA-256 der Signatur: ${String(r.signature_sha256)}`,
+        ],
+      });
+    }
+    return out;
   }
 
   async function existing(workflowId: string): Promise<CreatedCertificate | undefined> {
@@ -140,15 +200,28 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
       if (!contract || !document?.content) {
         throw new Error(`contract ${input.contractId} or its document ${input.documentId} is gone`);
       }
-      const audit = (await db(AUDIT_TABLE).where({ workflow_id: input.workflowId }).orderBy('id')) as Detail[];
+      // Every request of the contract, by contract id: a later request's rows are keyed by its request key, and an
+      // earlier request's withdrawal or expiry belongs to the contract's history too.
+      const request = input.requestKey ?? input.workflowId;
+      const audit = (await db(AUDIT_TABLE).where({ contract_id: input.contractId }).orderBy('id')) as Detail[];
       const events: CertificateEvent[] = [
-        ...(await mailEvents(input.workflowId)),
-        ...(await qesEvents(input.workflowId)),
+        ...(await mailEvents(input.contractId, request)),
+        ...(await qesEvents(input.contractId)),
       ];
+      let views = 0;
+      let firstView: Date | undefined;
       for (const row of audit) {
         const at = toDate(row.at);
-        const e = at ? await auditEvent(String(row.event), at, JSON.parse(String(row.detail)) as Detail) : undefined;
-        if (e) events.push(e);
+        if (!at) continue;
+        const detail = JSON.parse(String(row.detail)) as Detail;
+        const e = await auditEvent(String(row.event), at, detail);
+        if (!e) continue;
+        if (row.event === 'document-viewed' && String(row.workflow_id) === request) {
+          views++;
+          if (!firstView || at < firstView) firstView = at;
+        }
+        e.details.push(...requestNote(String(row.workflow_id), request));
+        events.push(e);
       }
       const createdAt = new Date(input.completedAt);
       const pdf = await renderCertificate({
@@ -160,6 +233,7 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
         documentSha256: document.sha256 ?? sha256Hex(document.content),
         signatureMd5: signature?.md5Hash ?? null,
         pageCount: countPdfPages(document.content),
+        views: { count: views, first: firstView ?? null },
         events,
         workflowId: input.workflowId,
         runId: input.runId,

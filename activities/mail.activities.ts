@@ -27,12 +27,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import type { SignflowConfig } from '../temporal.config';
-import type { Mailer } from '../mail/mailer';
+import type { Mailer, OutgoingMail } from '../mail/mailer';
 import { messageIdFor } from '../mail/mailer';
 import type { RenderedMail } from '../mail/render-mail';
 import { composeContractMail } from '../mail/contract-mail';
-import { readContact, readContract, readSignature } from '../db/crm-repository';
-import { appendAudit, findRequest } from './contract/plugin-tables';
+import { readContact, readContract, readDocument, readSignature } from '../db/crm-repository';
+import { AUDIT_TABLE, appendAudit, findRequest } from './contract/plugin-tables';
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
 import { whileHeartbeating } from './heartbeat';
@@ -224,6 +224,29 @@ export function createMailActivities(deps: MailActivityDeps) {
     }
   }
 
+  /**
+   * The confirmation carries the contract's Prüfprotokoll (made right before it) when `SIGNFLOW_CERTIFICATE_ATTACHMENT`
+   * is on. A contract from before the certificate existed has none: its confirmation goes without.
+   */
+  async function certificateAttachment(input: SendMailInput): Promise<NonNullable<OutgoingMail['attachments']>> {
+    if (input.kind !== 'confirmation' || !config.evidence.certificateAttachment) return [];
+    const row = (await db(AUDIT_TABLE)
+      .where({ contract_id: input.contractId, event: 'certificate-created' })
+      .orderBy('id', 'desc')
+      .first('detail')) as { detail: string } | undefined;
+    if (!row) return [];
+    const { documentId } = JSON.parse(row.detail) as { documentId: number };
+    const certificate = await readDocument(db, crm, documentId);
+    if (!certificate?.content) return [];
+    return [
+      {
+        filename: `Pruefprotokoll-Honorarvertrag-${input.contractId}.pdf`,
+        content: certificate.content,
+        contentType: 'application/pdf',
+      },
+    ];
+  }
+
   async function send(input: SendMailInput): Promise<SendMailResult> {
     const mailKey = mailKeyFor(input);
     const existing = await readRow(mailKey);
@@ -248,6 +271,7 @@ export function createMailActivities(deps: MailActivityDeps) {
     }
 
     const { to, rendered } = await compose(input);
+    const attachments = await certificateAttachment(input);
     // A `sending` row is a previous attempt that crashed between claim and mark: resend with the id it used.
     const messageId = existing?.message_id || messageIdFor(mailKey, config.mail.from);
     if (!existing) {
@@ -268,6 +292,7 @@ export function createMailActivities(deps: MailActivityDeps) {
           // Lets staff and the dev inbox find the workflow of a mail; an id, no personal data.
           'X-Signflow-Mail-Key': mailKey,
         },
+        ...(attachments.length ? { attachments } : {}),
       });
     } catch (err) {
       const failure = classifySendError(err, input.kind, mailKey);

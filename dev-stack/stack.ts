@@ -278,6 +278,10 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         ...base,
         ...devDatabase,
         ...(devKonnektor ? { konnektor: devKonnektor.config } : {}),
+        // The simulator's CA stands in for the HBA-qCA: `signflow verify` trusts it in dev, unless the env names anchors.
+        ...(devKonnektor && !envConfig.evidence.qesTrustAnchorsPath
+          ? { evidence: { qesTrustAnchorsPath: path.resolve(dataDir, 'konnektor-sim', 'ca.cert.pem') } }
+          : {}),
         ...(devWebhooks ? { webhooks: { endpoints: [devWebhookEndpoint] } } : {}),
         codec: {
           ...(devKeys ? { keys: devKeys.keys, currentKeyId: devKeys.currentKeyId } : {}),
@@ -473,6 +477,9 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       SIGNFLOW_KONNEKTOR_MANDANT: k.enabled ? k.mandantId : undefined,
       SIGNFLOW_KONNEKTOR_CLIENT_SYSTEM: k.enabled ? k.clientSystemId : undefined,
       SIGNFLOW_KONNEKTOR_WORKPLACE: k.enabled ? k.workplaceId : undefined,
+      SIGNFLOW_QES_TRUST_ANCHORS: config.evidence.qesTrustAnchorsPath
+        ? path.resolve(config.evidence.qesTrustAnchorsPath)
+        : undefined,
     });
 
     const sim = devKonnektor?.sim;

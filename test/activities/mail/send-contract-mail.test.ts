@@ -2,6 +2,7 @@
  * sendContractMail against a real SMTP server on loopback and real databases (SQLite, MariaDB when configured).
  */
 import net from 'node:net';
+import { simpleParser } from 'mailparser';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import { createMailActivities, MailFailureType } from '../../../activities/mail.activities';
@@ -356,6 +357,60 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     expect(mail?.text).toContain('vielen Dank für Ihre Unterschrift.');
     expect(mail?.text).toContain('hat jetzt den Status „in Durchführung“');
     expect(mail?.text).toContain(`http://portal.test/p/dokumente/${c.documentId}`);
+  });
+
+  /** What createCompletionCertificate leaves behind, as far as the confirmation mail reads it. */
+  async function storeCertificate(contractId: number, workflowId: string): Promise<Buffer> {
+    const d = config.crm.documents;
+    const pdf = Buffer.from(`%PDF-1.7 Prüfprotokoll ${contractId} ${workflowId}\n%%EOF\n`, 'utf8');
+    const [id] = await db(d.table).insert({
+      [d.title]: `Prüfprotokoll zu Honorarvertrag ${contractId}`,
+      [d.templateKind]: config.crm.values.certificateTemplateKind,
+      [d.mimeType]: 'application/pdf',
+      [d.content]: pdf,
+      [d.linkedObjectType]: config.crm.values.contractObjectType,
+      [d.linkedObjectId]: contractId,
+      [d.createdAt]: new Date(),
+    });
+    await db('signflow_audit_events').insert({
+      workflow_id: workflowId,
+      contract_id: contractId,
+      event: 'certificate-created',
+      detail: JSON.stringify({ documentId: Number(id), sha256: 'x' }),
+      at: new Date(),
+    });
+    return pdf;
+  }
+
+  test('the confirmation carries the Prüfprotokoll as a PDF attachment; twice called, one mail', async () => {
+    const c = await newContract();
+    await markConfirmed(c.contractId, c.contactId);
+    const pdf = await storeCertificate(c.contractId, c.workflowId);
+    await activities.sendContractMail({ ...c, kind: 'confirmation' });
+    await activities.sendContractMail({ ...c, kind: 'confirmation' });
+    const mails = mailsFor(c.workflowId);
+    expect(mails).toHaveLength(1);
+    const parsed = await simpleParser(mails[0]!.raw);
+    expect(parsed.attachments.map((a) => [a.filename, a.contentType])).toEqual([
+      [`Pruefprotokoll-Honorarvertrag-${c.contractId}.pdf`, 'application/pdf'],
+    ]);
+    expect(parsed.attachments[0]!.content.equals(pdf)).toBe(true);
+  });
+
+  test('SIGNFLOW_CERTIFICATE_ATTACHMENT=false: the confirmation goes without the attachment', async () => {
+    const off = deepMerge(config, { evidence: { certificateAttachment: false } }) as SignflowConfig;
+    const withoutAttachment = createMailActivities({ db, config: off, mailer });
+    const c = await newContract();
+    await markConfirmed(c.contractId, c.contactId);
+    await storeCertificate(c.contractId, c.workflowId);
+    await withoutAttachment.sendContractMail({ ...c, kind: 'confirmation' });
+    const [mail] = mailsFor(c.workflowId);
+    expect((await simpleParser(mail!.raw)).attachments).toEqual([]);
+    // The invitation never carries it, whatever the setting.
+    const invited = await newContract();
+    await storeCertificate(invited.contractId, invited.workflowId);
+    await activities.sendContractMail({ ...invited, kind: 'invitation' });
+    expect((await simpleParser(mailsFor(invited.workflowId)[0]!.raw)).attachments).toEqual([]);
   });
 
   test('confirmation after staff confirmed does not thank for a signature', async () => {

@@ -69,6 +69,19 @@ function applicationFailureIn(err: unknown): ApplicationFailure | undefined {
   return undefined;
 }
 
+/** Where the codec keys come from, for every message about a payload this CLI could not decrypt. */
+const CODEC_KEYS_HINT =
+  'The CLI needs the same SIGNFLOW_CODEC_KEYS (id:base64key,…) as the worker that wrote the history: from your ' +
+  "secret store in production; with `npm run dev`, load the dev stack's settings in this shell first: " +
+  '`set -a; . data/dev.env; set +a`';
+
+function codecErrorIn(err: unknown): CodecKeyNotFoundError | CodecDecryptError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e instanceof CodecKeyNotFoundError || e instanceof CodecDecryptError) return e;
+  }
+  return undefined;
+}
+
 function grpcCodeIn(err: unknown): number | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
     if (isGrpcServiceError(e)) return e.code;
@@ -104,8 +117,19 @@ export function classifyError(err: unknown): CliError {
   if (err instanceof CommandError) return new CliError(EXIT_CODE[err.code], err.code, err.message, err.details);
   if (err instanceof CommanderError) return new CliError(ExitCode.USAGE, 'USAGE', err.message.replace(/^error: /, ''));
   if (err instanceof ConfigError) return new CliError(ExitCode.CONFIG, 'CONFIG_INVALID', err.message);
-  if (err instanceof CodecKeyNotFoundError) return new CliError(ExitCode.CONFIG, 'CODEC_KEY_UNKNOWN', err.message);
-  if (err instanceof CodecDecryptError) return new CliError(ExitCode.CONFIG, 'PAYLOAD_NOT_DECRYPTABLE', err.message);
+  // The client decodes payloads itself; the SDK may wrap the codec's error (a query, an update's result).
+  const codecError = codecErrorIn(err);
+  if (codecError instanceof CodecKeyNotFoundError) {
+    return new CliError(ExitCode.CONFIG, 'CODEC_KEY_UNKNOWN', `${codecError.message}. ${CODEC_KEYS_HINT}`, {
+      keyId: codecError.keyId,
+      configuredKeyIds: codecError.configuredKeyIds,
+    });
+  }
+  if (codecError instanceof CodecDecryptError) {
+    return new CliError(ExitCode.CONFIG, 'PAYLOAD_NOT_DECRYPTABLE', `${codecError.message}. ${CODEC_KEYS_HINT}`, {
+      keyId: codecError.keyId,
+    });
+  }
 
   if (err instanceof KonnektorError) return classifyError(toKonnektorApplicationFailure(err));
 

@@ -143,6 +143,28 @@ function aad(keyId: string): Uint8Array {
   return utf8.encode(AAD_PREFIX + keyId);
 }
 
+/**
+ * The codec of a process without keys: it writes payloads unencrypted and reads unencrypted ones, and an encrypted
+ * payload (a history written by a worker that has keys) fails with `CodecKeyNotFoundError` naming the key id it needs,
+ * instead of the SDK's "Unknown encoding" that names nothing.
+ */
+export class UnkeyedPayloadCodec implements PayloadCodec {
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads;
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    for (const payload of payloads) {
+      const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
+      if (encoding && fromUtf8.decode(encoding) === ENCODING_ENCRYPTED) {
+        const rawKeyId = payload.metadata?.[METADATA_KEY_ID_KEY];
+        throw new CodecKeyNotFoundError(rawKeyId ? fromUtf8.decode(rawKeyId) : '(none named)', []);
+      }
+    }
+    return payloads;
+  }
+}
+
 /** The codec of a configuration, or `undefined` when no keys are configured (payloads stay unencrypted). */
 export function codecFromConfig(codec: CodecConfig): AesGcmPayloadCodec | undefined {
   if (codec.keys.length === 0 || codec.currentKeyId === undefined) return undefined;

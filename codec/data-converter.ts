@@ -4,7 +4,7 @@
  */
 import type { DataConverter } from '@temporalio/common';
 import type { SignflowConfig } from '../temporal.config';
-import { codecFromConfig } from './aes-gcm-codec';
+import { codecFromConfig, UnkeyedPayloadCodec } from './aes-gcm-codec';
 
 /**
  * Path of the failure converter module (`encodeCommonAttributes: true`). A worker that bundles its workflow code
@@ -14,11 +14,11 @@ import { codecFromConfig } from './aes-gcm-codec';
 export const FAILURE_CONVERTER_PATH: string = require.resolve('./failure-converter');
 
 /**
- * The data converter for the configured codec keys, or `undefined` when none are configured (then the SDK's default
- * converter applies and nothing is encrypted).
+ * The data converter for the configured codec keys (always with the failure converter, so failure messages are
+ * payloads the codec sees). Without keys nothing is encrypted, and a payload that was (a history written by a worker
+ * with keys) fails with `CodecKeyNotFoundError` naming the key id it needs, instead of the SDK's "Unknown encoding".
  */
-export function createDataConverter(config: Pick<SignflowConfig, 'codec'>): DataConverter | undefined {
-  const codec = codecFromConfig(config.codec);
-  if (!codec) return undefined;
+export function createDataConverter(config: Pick<SignflowConfig, 'codec'>): DataConverter {
+  const codec = codecFromConfig(config.codec) ?? new UnkeyedPayloadCodec();
   return { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH };
 }

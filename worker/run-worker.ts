@@ -11,7 +11,7 @@ import { createActivities } from '../activities';
 import { createKonnektorClient } from '../activities/konnektor/client-from-config';
 import type { KonnektorClient } from '../activities/konnektor/konnektor-client';
 import { connectClient } from '../client/connect';
-import { createDataConverter, FAILURE_CONVERTER_PATH } from '../codec/data-converter';
+import { createDataConverter } from '../codec/data-converter';
 import { createDb } from '../db/connection';
 import { assertMappingMatchesDatabase } from '../db/mapping-check';
 import { createMailer, type Mailer } from '../mail/mailer';
@@ -84,8 +84,7 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     }));
   const konnektor = opts.konnektor ?? (config.konnektor.enabled ? createKonnektorClient(config.konnektor) : undefined);
   // The SDK's failure converter encodes messages into payloads, so the codec (when keys are set) encrypts them too.
-  const dataConverter = opts.dataConverter ??
-    createDataConverter(config) ?? { failureConverterPath: FAILURE_CONVERTER_PATH };
+  const dataConverter = opts.dataConverter ?? createDataConverter(config);
   const ownClient = opts.temporalClient ? undefined : await connectClient(config, { dataConverter });
   const temporal = opts.temporalClient ?? (ownClient as { client: Client }).client;
   // Compile the mail templates now: a broken template stops the start instead of the first contract's mail.

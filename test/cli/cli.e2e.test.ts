@@ -24,7 +24,7 @@ import { ErrorCode } from '../../domain/errors';
 import { deepMerge, loadConfig, type SignflowConfig } from '../../temporal.config';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import type { ContractPhase } from '../../workflows/definitions';
-import { KEY_2026, keysEnv } from '../codec/codec-keys';
+import { KEY_2025, KEY_2026, keysEnv } from '../codec/codec-keys';
 import { createTestDb, type TestDb } from '../../harness/databases';
 import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 import { eventually } from '../helpers/waits';
@@ -454,6 +454,36 @@ describe('withdraw, resend, bulk', () => {
 });
 
 describe('encryption as ops see it', () => {
+  test('without the codec keys (no `. data/dev.env`), status exits 5 CODEC_KEY_UNKNOWN naming the key it needs', async () => {
+    const contractId = await startAndAwaitSignature();
+    const { SIGNFLOW_CODEC_KEYS: _keys, ...noKeys } = env;
+    const json = await runCli(['status', String(contractId), '--json'], noKeys);
+    expect(json.code).toBe(5);
+    expect(json.json().stateError.code).toBe('CODEC_KEY_UNKNOWN');
+    expect(json.json().stateError.message).toContain(`codec key "${KEY_2026.id}"`);
+    expect(json.json().stateError.message).toContain('SIGNFLOW_CODEC_KEYS');
+    expect(json.json().stateError.message).toContain('data/dev.env');
+
+    const human = await runCli(['status', String(contractId)], noKeys);
+    expect(human.code).toBe(5);
+    expect(human.stdout + human.stderr).toMatch(/codec key "k2026".*\[CODEC_KEY_UNKNOWN\]/);
+    expect(human.stdout + human.stderr).not.toMatch(/Unknown encoding|INTERNAL/);
+
+    // Only another key: the same code, and the message lists what is configured.
+    const otherKey = await runCli(['status', String(contractId), '--json'], {
+      ...noKeys,
+      SIGNFLOW_CODEC_KEYS: keysEnv(KEY_2025),
+    });
+    expect(otherKey.code).toBe(5);
+    expect(otherKey.json().stateError.code).toBe('CODEC_KEY_UNKNOWN');
+    expect(otherKey.json().stateError.message).toContain('configured: k2025');
+
+    // A verb whose workflow answer is encrypted (an update's refusal): the same code, through the CLI's error line.
+    const sign = await runCli(['sign', String(contractId), '--contact', '999', '--json'], noKeys);
+    expect(sign.code).toBe(5);
+    expect(sign.json().error).toMatchObject({ code: 'CODEC_KEY_UNKNOWN', details: { keyId: KEY_2026.id } });
+  });
+
   test('Temporal stores ciphertext; `temporal workflow show` decodes it through the codec server', async () => {
     const contractId = await startAndAwaitSignature();
     const workflowId = `honorarvertrag-${contractId}`;

@@ -3,6 +3,8 @@ import {
   decodeFailure,
   encodeErrorToFailure,
   decodeOptionalFailureToOptionalError,
+  decodeFromPayloadsAtIndex,
+  encodeToPayload,
 } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow/data-converter-helpers';
 import { temporal } from '@temporalio/proto';
@@ -145,8 +147,17 @@ describe('key rotation', () => {
 });
 
 describe('createDataConverter', () => {
-  test('is undefined without keys: nothing is encrypted', () => {
-    expect(createDataConverter(loadConfig({}, {}))).toBeUndefined();
+  test('without keys: nothing is encrypted, and an encrypted payload names the key id it needs', async () => {
+    const unkeyed = loadDataConverter(createDataConverter(loadConfig({}, {})));
+    const plain = await encodeToPayload(unkeyed, { name: 'Anna' });
+    expect(text(plain.metadata?.encoding)).toBe('json/plain');
+
+    const keyed = loadDataConverter(createDataConverter(loadConfig({ codec: { keys: [KEY_2026] } }, {})));
+    const encrypted = await encodeToPayload(keyed, { name: 'Anna' });
+    expect(text(encrypted.metadata?.encoding)).toBe(ENCODING_ENCRYPTED);
+    const decoding = decodeFromPayloadsAtIndex(unkeyed, 0, [encrypted]);
+    await expect(decoding).rejects.toThrow(CodecKeyNotFoundError);
+    await expect(decoding).rejects.toThrow(/codec key "k2026".*SIGNFLOW_CODEC_KEYS/);
   });
 
   test('encrypts failure messages too (encodeCommonAttributes), and the same converter reads them back', async () => {

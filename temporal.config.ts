@@ -82,6 +82,11 @@ export const ZSignflowConfig = z.object({
       practiceName: z.string().default('Praxis'),
       /** Port of the dev SMTP inbox (dev stack only). Env `SIGNFLOW_DEV_SMTP_PORT`. @default 2525 */
       devSmtpPort: z.coerce.number().int().positive().default(2525),
+      /**
+       * Tell the freelancer by mail when staff withdraw a signature request they were invited to (one mail per
+       * request). Env `SIGNFLOW_WITHDRAWAL_MAIL_ENABLED`. @default true
+       */
+      withdrawalMailEnabled: ZBoolean.default(true),
     })
     .prefault({}),
   portal: z
@@ -357,6 +362,7 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       from: env(e, 'SIGNFLOW_MAIL_FROM'),
       practiceName: env(e, 'SIGNFLOW_PRACTICE_NAME'),
       devSmtpPort: env(e, 'SIGNFLOW_DEV_SMTP_PORT'),
+      withdrawalMailEnabled: env(e, 'SIGNFLOW_WITHDRAWAL_MAIL_ENABLED'),
     },
     portal: { baseUrl: env(e, 'SIGNFLOW_PORTAL_BASE_URL'), documentPath: env(e, 'SIGNFLOW_PORTAL_DOCUMENT_PATH') },
     signature: {

@@ -538,7 +538,11 @@ export function createContractActivities(deps: ContractActivityDeps) {
             contractId: input.contractId,
             event: input.reason === 'withdrawn' ? 'signature-withdrawn' : 'signature-expired',
             at,
-            detail: { signatureId: signature.id, staffContactId: input.staffContactId ?? null },
+            detail: {
+              signatureId: signature.id,
+              staffContactId: input.staffContactId ?? null,
+              ...(input.reason === 'withdrawn' ? { reason: input.withdrawalReason?.slice(0, 500) ?? null } : {}),
+            },
           });
           return { result: 'voided' };
         });

@@ -1,10 +1,12 @@
 /**
- * `sendContractMail`: the invitation, reminder and confirmation mails of a contract, one per mail key (see below for the
- * one case that delivers it twice).
+ * `sendContractMail`: the invitation, reminder, confirmation and withdrawal mails of a contract, one per mail key (see
+ * below for the one case that delivers it twice).
  *
- * The key is `<workflowId>:<kind>` (invitation, confirmation) or `<workflowId>:reminder:<sequence>`, the unique
+ * The key is `<workflowId>:<kind>` (invitation, confirmation, withdrawal), `<workflowId>:reminder:<sequence>`, or
+ * `<workflowId>:invitation:<n>` for the n-th invitation (n ≥ 2, sent again after the first was refused): the unique
  * `mail_key` of `signflow_mails`. One attempt:
  *
+ * 0. A withdrawal mail while `SIGNFLOW_WITHDRAWAL_MAIL_ENABLED` is false → nothing is sent (`skipped: 'disabled'`).
  * 1. A row with status `sent` → nothing is sent again; the result says `alreadySent: true`.
  * 2. An invitation or reminder whose signature is no longer pending (signed, confirmed, withdrawn, expired meanwhile)
  *    is not sent: it would ask for something that is over. The result says `skipped`, the audit trail `mail-skipped`.
@@ -13,7 +15,9 @@
  *    here, non-retryable, before anything is claimed or sent.
  * 4. Claim the key: INSERT the row with status `sending`. The unique key decides a race; the loser fails retryably and
  *    its retry finds the winner's row.
- * 5. Send over SMTP with the key's deterministic Message-ID, then mark the row `sent` (message id, sent_at).
+ * 5. Send over SMTP with the key's deterministic Message-ID, then mark the row `sent` (message id, sent_at). A mail the
+ *    server refuses for good (MAIL_REJECTED) keeps its row with status `refused`, so the table shows it; sending the
+ *    same key again later claims that row anew.
  *
  * The one edge that is at-least-once rather than exactly-once: a crash (or a lost database) AFTER the SMTP server
  * accepted the mail and BEFORE the row says `sent` leaves a `sending` row. The retry that finds it cannot know whether
@@ -62,13 +66,16 @@ export interface MailActivityDeps {
 /** A row of `signflow_mails` as this activity reads it. */
 interface MailRow {
   mail_key: string;
-  status: 'sending' | 'sent';
+  status: 'sending' | 'sent' | 'refused';
   message_id: string | null;
 }
 
-const MAIL_KINDS: readonly MailKind[] = ['invitation', 'reminder', 'confirmation'];
+const MAIL_KINDS: readonly MailKind[] = ['invitation', 'reminder', 'confirmation', 'withdrawal'];
 
-/** `<workflowId>:<kind>` or `<workflowId>:reminder:<sequence>`; validates the input shape on the way. */
+/**
+ * `<workflowId>:<kind>`, `<workflowId>:reminder:<sequence>` or `<workflowId>:invitation:<n>` (n ≥ 2); validates the input
+ * shape on the way.
+ */
 export function mailKeyFor(input: Pick<SendMailInput, 'workflowId' | 'kind' | 'sequence'>): string {
   if (!MAIL_KINDS.includes(input.kind)) {
     throw ApplicationFailure.create({
@@ -86,6 +93,17 @@ export function mailKeyFor(input: Pick<SendMailInput, 'workflowId' | 'kind' | 's
       });
     }
     return `${input.workflowId}:reminder:${input.sequence}`;
+  }
+  // The first invitation keeps the key it always had; one sent again after a refusal gets its own row.
+  if (input.kind === 'invitation' && input.sequence !== undefined && input.sequence !== 1) {
+    if (!Number.isInteger(input.sequence) || input.sequence < 1) {
+      throw ApplicationFailure.create({
+        type: MailFailureType.INVALID_MAIL_INPUT,
+        message: `an invitation's sequence must be >= 1, got ${String(input.sequence)}`,
+        nonRetryable: true,
+      });
+    }
+    return `${input.workflowId}:invitation:${input.sequence}`;
   }
   return `${input.workflowId}:${input.kind}`;
 }
@@ -179,7 +197,7 @@ export function createMailActivities(deps: MailActivityDeps) {
    * withdrawn, expired), it would not be true any more. Returns the signature's status then, else undefined.
    */
   async function requestClosed(input: SendMailInput): Promise<string | undefined> {
-    if (input.kind === 'confirmation') return undefined;
+    if (input.kind !== 'invitation' && input.kind !== 'reminder') return undefined;
     const request = await findRequest(db, input.workflowId);
     if (!request) return undefined;
     const signature = await readSignature(db, crm, request.signatureId);
@@ -204,7 +222,7 @@ export function createMailActivities(deps: MailActivityDeps) {
         workflow_id: input.workflowId,
         contract_id: input.contractId,
         kind: input.kind,
-        sequence: input.kind === 'reminder' ? (input.sequence ?? null) : null,
+        sequence: input.kind === 'reminder' || input.kind === 'invitation' ? (input.sequence ?? null) : null,
         recipient: to,
         subject: subject.slice(0, 998),
         message_id: messageId,
@@ -247,8 +265,25 @@ export function createMailActivities(deps: MailActivityDeps) {
     ];
   }
 
+  /** A row left `refused` by an earlier attempt of the same key: taken back as `sending` (one winner). */
+  async function reclaimRefused(mailKey: string, to: string, subject: string): Promise<void> {
+    const taken = await db(MAILS_TABLE)
+      .where({ mail_key: mailKey, status: 'refused' })
+      .update({ status: 'sending', recipient: to, subject: subject.slice(0, 998), created_at: new Date() });
+    if (taken !== 1) {
+      throw ApplicationFailure.create({
+        type: MailFailureType.MAIL_SEND_IN_PROGRESS,
+        message: `another attempt is sending mail ${mailKey}; retrying to see its outcome`,
+        nonRetryable: false,
+      });
+    }
+  }
+
   async function send(input: SendMailInput): Promise<SendMailResult> {
     const mailKey = mailKeyFor(input);
+    if (input.kind === 'withdrawal' && !config.mail.withdrawalMailEnabled) {
+      return { mailKey, messageId: '', alreadySent: false, skipped: 'disabled' };
+    }
     const existing = await readRow(mailKey);
     if (existing?.status === 'sent') {
       return {
@@ -277,6 +312,8 @@ export function createMailActivities(deps: MailActivityDeps) {
     if (!existing) {
       const winner = await claim(input, mailKey, to, rendered.subject, messageId);
       if (winner) return { mailKey, messageId: winner.message_id ?? messageId, alreadySent: true };
+    } else if (existing.status === 'refused') {
+      await reclaimRefused(mailKey, to, rendered.subject);
     }
 
     try {
@@ -297,9 +334,9 @@ export function createMailActivities(deps: MailActivityDeps) {
     } catch (err) {
       const failure = classifySendError(err, input.kind, mailKey);
       if (failure.type === ErrorCode.MAIL_REJECTED) {
-        // Refused, so certainly not delivered: drop the claim, so the table never shows a mail stuck in `sending`,
-        // and a restarted step (after the address was fixed) starts clean.
-        await db(MAILS_TABLE).where({ mail_key: mailKey, status: 'sending' }).delete();
+        // Refused, so certainly not delivered: the row says so (never a mail stuck in `sending`), and the CRM, the
+        // staff and `signflow status` see the refusal; sending the same key again later claims the row anew.
+        await db(MAILS_TABLE).where({ mail_key: mailKey, status: 'sending' }).update({ status: 'refused' });
         // For the staff digest ("mails the recipient's server refused"): ids and codes only, never the address.
         const d = (failure.details?.[0] ?? {}) as { responseCode?: number; enhancedStatus?: string };
         await appendAudit(db, {

@@ -30,12 +30,16 @@ export interface PreparedRequest {
   sentAt: string;
 }
 
-export type MailKind = 'invitation' | 'reminder' | 'confirmation';
+/** `withdrawal`: tells the contact that the request was withdrawn (`SIGNFLOW_WITHDRAWAL_MAIL_ENABLED`). */
+export type MailKind = 'invitation' | 'reminder' | 'confirmation' | 'withdrawal';
 
 export interface SendMailInput extends ContractRef {
   kind: MailKind;
   documentId: number;
-  /** 1-based number of the reminder (kind `reminder`); part of the idempotency key. */
+  /**
+   * 1-based number of the reminder (kind `reminder`), or of the invitation when it is sent again after a refusal
+   * (kind `invitation`, 2 and up); part of the idempotency key.
+   */
   sequence?: number;
 }
 
@@ -45,8 +49,11 @@ export interface SendMailResult {
   messageId: string;
   /** True when a previous attempt had already sent this mail; nothing was sent again. */
   alreadySent: boolean;
-  /** Set when nothing was sent because the mail was no longer true (the signature is no longer pending). */
-  skipped?: 'request-closed';
+  /**
+   * Set when nothing was sent: `request-closed` when the mail was no longer true (the signature is no longer pending),
+   * `disabled` when the configuration switches this kind off (the withdrawal mail).
+   */
+  skipped?: 'request-closed' | 'disabled';
 }
 
 export interface RecordSignatureInput extends ContractRef {
@@ -74,6 +81,11 @@ export interface VoidSignatureInput extends ContractRef {
   /** ISO time of the decision. */
   at: string;
   staffContactId?: number;
+  /**
+   * The reason staff gave for a withdrawal (free text, at most 500 characters), written into the audit row
+   * (`signflow_audit_events.detail.reason`) where the CRM reads it.
+   */
+  withdrawalReason?: string;
 }
 
 export interface RevertSignatureInput extends ContractRef {

@@ -63,6 +63,8 @@ export function composeContractMail(
         // Staff may confirm instead of the contact; then the mail must not thank them for a signature.
         signedByContact: mail.signedByContact ?? contract.confirmedBy === contact.id,
       });
+    } else if (mail.kind === 'withdrawal') {
+      rendered = renderMail('withdrawal', common);
     } else {
       rendered = renderMail('invitation', common);
     }
@@ -81,7 +83,7 @@ export function composeContractMail(
 
 /**
  * Renders every mail the contract can get (invitation, a reminder, the confirmation after a signature and after a
- * staff confirmation) and throws the first failure. The document id is not known yet; any id gives the same check.
+ * staff confirmation, the withdrawal notice) and throws the first failure. The document id is not known yet; any id gives the same check.
  */
 export function checkContractMails(config: SignflowConfig, contract: CrmContract, contact: CrmContact): void {
   const documentId = 1;
@@ -89,4 +91,5 @@ export function checkContractMails(config: SignflowConfig, contract: CrmContract
   composeContractMail(config, contract, contact, { kind: 'reminder', documentId, sequence: 1 });
   composeContractMail(config, contract, contact, { kind: 'confirmation', documentId, signedByContact: true });
   composeContractMail(config, contract, contact, { kind: 'confirmation', documentId, signedByContact: false });
+  composeContractMail(config, contract, contact, { kind: 'withdrawal', documentId });
 }

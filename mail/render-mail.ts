@@ -43,6 +43,8 @@ export interface MailValues {
     /** True when the contact signed; false when staff confirmed on their behalf (no thanks for a signature then). */
     signedByContact: boolean;
   };
+  /** The request was withdrawn: nothing left to do for the contact. */
+  withdrawal: CommonMailValues;
 }
 
 /** Mails to the practice's staff address (`SIGNFLOW_STAFF_MAIL`), not to a contact. */
@@ -117,7 +119,9 @@ export class TemplateValueMissingError extends Error {
   }
 }
 
-export const MAIL_KINDS: readonly MailKind[] = ['invitation', 'reminder', 'confirmation'];
+export const MAIL_KINDS: readonly MailKind[] = ['invitation', 'reminder', 'confirmation', 'withdrawal'];
+/** Kinds added after the first release: a templates folder made before them gets the built-in templates. */
+const LATER_KINDS: readonly string[] = [...STAFF_MAIL_KINDS, 'withdrawal'];
 export const DEFAULT_MAIL_TEMPLATES_DIR = path.resolve(__dirname, '..', 'templates', 'mail');
 
 export type Compiled = (context: unknown) => string;
@@ -182,10 +186,9 @@ function compileLocale(templatesDir: string, locale: MailLocale): CompiledLocale
   }
   const compile = (kind: MailKind | StaffMailKind, part: 'subject' | 'html' | 'text'): Compiled => {
     const name = `${locale}/${kind}.${part}.hbs`;
-    // Staff mails use no partials: a folder made before they existed gets the built-in ones.
-    const staffFallback =
-      (STAFF_MAIL_KINDS as readonly string[]).includes(kind) && !fs.existsSync(path.join(templatesDir, name));
-    const source = readTemplate(path.join(staffFallback ? DEFAULT_MAIL_TEMPLATES_DIR : templatesDir, name));
+    // A folder made before a kind existed gets the built-in template (rendered with the folder's own partials).
+    const fallback = LATER_KINDS.includes(kind) && !fs.existsSync(path.join(templatesDir, name));
+    const source = readTemplate(path.join(fallback ? DEFAULT_MAIL_TEMPLATES_DIR : templatesDir, name));
     const env = part === 'html' ? htmlEnv : textEnv;
     // Handlebars compiles lazily on first use; parse now so a syntax error fails the load, not the first send.
     env.parse(source);

@@ -199,8 +199,20 @@ export interface ContractState {
   qesDocumentId?: number;
   /** Why the QES countersignature failed for this contract's document (`<code> (gematik n): what to do`). */
   countersignFailure?: string;
-  /** Mails the recipient's server refused for good (MAIL_REJECTED), e.g. `invitation`, `reminder:2`. */
+  /**
+   * Mails the recipient's server refused for good (MAIL_REJECTED), e.g. `invitation`, `reminder:2`, `invitation:2` (an
+   * invitation sent again after a refusal). Each also has a row with status `refused` in `signflow_mails`.
+   */
   mailsRejected?: string[];
+  /**
+   * False while no invitation has reached the contact's mail server (the first was refused): `resend` then sends the
+   * invitation again instead of a reminder. Unset in histories from before `patched('resend-refused-invitation')`.
+   */
+  invitationDelivered?: boolean;
+  /** The reason staff gave for the withdrawal (also in the audit row `signature-withdrawn`). */
+  withdrawalReason?: string;
+  /** What became of the withdrawal mail to the contact: `sent`, `rejected`, `skipped` (switched off), `failed`. */
+  withdrawalMail?: 'sent' | 'rejected' | 'skipped' | 'failed';
   /** Invitations or reminders not sent because the request was over by then (signed, withdrawn, expired). */
   mailsSkipped?: string[];
   /** Set while a mail waits for its next attempt after a transient failure; cleared once it is sent. */

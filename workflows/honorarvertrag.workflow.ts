@@ -473,9 +473,14 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
 
   // 3. Invitation mail (keyed: one per contract).
   state.phase = 'sending';
-  await revertOnFailure(() =>
+  const invitationResult = await revertOnFailure(() =>
     sendMail('invitation', `Einladung zur Unterschrift an Kontakt ${request.contactId} senden`)
   );
+  // From here on a `resend` after a refused invitation sends the invitation again, not "1. Erinnerung" to someone who
+  // never got the first mail (the address is fixed in the CRM first).
+  const resendsInvitation = wf.patched('resend-refused-invitation');
+  let invitationsSent = 1;
+  if (resendsInvitation) state.invitationDelivered = invitationResult === 'sent';
   const waitStart = Date.now();
   state.sentAt = iso(waitStart);
   const expiresAt = waitStart + timing.expiryMs;
@@ -518,7 +523,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
    * records the refusal (query `status`, current details) and goes on.
    */
   async function sendMail(
-    kind: 'invitation' | 'reminder' | 'confirmation',
+    kind: 'invitation' | 'reminder' | 'confirmation' | 'withdrawal',
     summary: string,
     sequence?: number
   ): Promise<'sent' | 'skipped' | 'rejected'> {
@@ -536,7 +541,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
     }
 
     // An invitation or reminder asks for a signature: once the request is over it is no longer true.
-    const asksForSignature = kind !== 'confirmation';
+    const asksForSignature = kind === 'invitation' || kind === 'reminder';
     const requestOver = () =>
       asksForSignature &&
       (state.outcome !== undefined ||
@@ -590,6 +595,16 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
     }
   }
 
+  /** The withdrawal notice. Its failure does not undo the withdrawal: the contract stays withdrawn, the log says why. */
+  async function sendWithdrawalMail(): Promise<NonNullable<ContractState['withdrawalMail']>> {
+    try {
+      return await sendMail('withdrawal', `Rückzug der Unterschriftsanfrage an Kontakt ${request.contactId} mitteilen`);
+    } catch (err) {
+      wf.log.warn('withdrawal mail not sent', { contractId, error: failureType(err) ?? String(err) });
+      return 'failed';
+    }
+  }
+
   function mailRejected(mailName: string): 'rejected' {
     state.mailsRejected = [...(state.mailsRejected ?? []), mailName];
     wf.log.warn('mail refused by the recipient server', { contractId, mail: mailName });
@@ -598,11 +613,34 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
 
   function mailSkipped(mailName: string): 'skipped' {
     state.mailsSkipped = [...(state.mailsSkipped ?? []), mailName];
-    wf.log.info('mail skipped: the signature request is over', { contractId, mail: mailName });
+    wf.log.info('mail skipped (the signature request is over, or the mail is switched off)', {
+      contractId,
+      mail: mailName,
+    });
     return 'skipped';
   }
 
+  /** The invitation once more, under its own mail key (`invitation:<n>`), after the previous one was refused. */
+  const resendInvitation = async (why: string) => {
+    const sequence = invitationsSent + 1;
+    const result = await sendMail(
+      'invitation',
+      `Einladung erneut an Kontakt ${request.contactId} senden (${why})`,
+      sequence
+    );
+    if (result === 'skipped') return;
+    invitationsSent = sequence;
+    if (result === 'sent') state.invitationDelivered = true;
+    notify.emit('contract.sent', {
+      documentId: request.documentId,
+      signatureId: request.signatureId,
+      invitation: sequence,
+      mailRejected: result === 'rejected',
+    });
+  };
+
   const sendReminder = async (why: string) => {
+    if (resendsInvitation && state.invitationDelivered === false) return resendInvitation(why);
     const sequence = state.remindersSent + 1;
     const result = await sendMail('reminder', `${sequence}. Erinnerung senden (${why})`, sequence);
     // A skipped reminder was not sent; its number goes to the next one (and no webhook says it was sent).
@@ -727,6 +765,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
             reason: ending,
             at: iso(Date.now()),
             staffContactId: withdrawal?.staffContactId,
+            withdrawalReason: ending === 'withdrawn' ? withdrawal?.reason : undefined,
           },
         ]
       )
@@ -744,6 +783,11 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
       signatureStatus: voided.result === 'already-valid' ? labels.signatureValid : signatureStatus,
       staffContactId: withdrawal?.staffContactId,
     });
+    if (ending === 'withdrawn' && voided.result === 'voided' && wf.patched('withdrawal-mail')) {
+      state.withdrawalReason = withdrawal?.reason;
+      // Only a contact who got an invitation hears that it is void; one mail per request (keyed), switchable.
+      if (state.invitationDelivered !== false) state.withdrawalMail = await sendWithdrawalMail();
+    }
     await wf.condition(wf.allHandlersFinished);
     return {
       contractId,

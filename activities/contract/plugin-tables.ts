@@ -68,7 +68,8 @@ export type AuditEvent =
 
 /**
  * `detail` holds ids, hashes and labels; for the portal's steps also the client's IP address and user agent as the
- * portal passed them, the evidence the completion certificate (Prüfprotokoll) shows.
+ * portal passed them, the evidence the completion certificate (Prüfprotokoll) shows; for a withdrawal the reason staff
+ * gave (`detail.reason`, free text the CRM shows with the contract).
  */
 export async function appendAudit(
   trx: Knex | Knex.Transaction,

@@ -24,6 +24,46 @@ export interface StatusReport {
   result?: ContractResult;
   /** For a failed one: the reason, as its error code. */
   failure?: { code: string; message: string };
+  /** The contract's rows in `signflow_mails` (every request), oldest first; refused mails included. */
+  mails?: MailLine[];
+  /** Why the mails could not be read (no database configured, database down); the rest of the report stands. */
+  mailsError?: string;
+}
+
+/** One row of `signflow_mails`, without the recipient address. */
+export interface MailLine {
+  /** `invitation`, `invitation:2`, `reminder:1`, `confirmation`, `withdrawal`; `<key>#<n>/…` for a later request. */
+  mail: string;
+  status: string;
+  createdAt: string;
+  sentAt: string | null;
+}
+
+/** Reads the contract's mail rows; ids, kinds and times only. */
+async function mailLines(ctx: CliContext, contractId: number, workflowId: string): Promise<MailLine[]> {
+  const rows = (await ctx
+    .db('signflow_mails')
+    .where('contract_id', contractId)
+    .orderBy('id')
+    .select('mail_key', 'status', 'created_at', 'sent_at')) as Array<{
+    mail_key: string;
+    status: string;
+    created_at: unknown;
+    sent_at: unknown;
+  }>;
+  const time = (v: unknown): string | null =>
+    v === null || v === undefined ? null : new Date(v as string).toISOString();
+  return rows.map((r) => {
+    const colon = r.mail_key.indexOf(':');
+    const request = r.mail_key.slice(0, colon);
+    const mail = r.mail_key.slice(colon + 1);
+    return {
+      mail: request === workflowId ? mail : `${request.slice(workflowId.length)}/${mail}`,
+      status: r.status,
+      createdAt: time(r.created_at) ?? '',
+      sentAt: time(r.sent_at),
+    };
+  });
 }
 
 /** The human-readable status (`--json` prints the report itself). */
@@ -35,7 +75,7 @@ export function humanStatus(r: StatusReport): string {
   const s = r.state;
   const field = (label: string, value: unknown) => {
     if (value !== undefined && value !== null && value !== '')
-      lines.push(`  ${`${label}:`.padEnd(18)}${String(value)}`);
+      lines.push(`  ${`${label}:`.padEnd(17)} ${String(value)}`);
   };
   if (s) {
     field('phase', s.phase);
@@ -54,8 +94,11 @@ export function humanStatus(r: StatusReport): string {
           `last error: ${m.lastError}; next try ${m.nextRetryAt}`
       );
     }
-    field('mails refused', s.mailsRejected?.join(', '));
     field('mails skipped', s.mailsSkipped?.join(', '));
+    if (s.invitationDelivered === false)
+      field('invitation', 'not delivered yet: fix the address, then `signflow resend`');
+    field('withdrawal', s.withdrawalReason ? `reason: ${s.withdrawalReason}` : undefined);
+    field('withdrawal mail', s.withdrawalMail);
     if (s.outcome) {
       const o = s.outcome;
       field('outcome', `${o.kind} by ${o.userContactId} (${o.method}) at ${o.confirmedAt}, MD5 ${o.md5Hash}`);
@@ -68,6 +111,11 @@ export function humanStatus(r: StatusReport): string {
     field(name, Array.isArray(value) ? value.join(', ') : value);
   }
   if (s?.mailsRejected?.length) field('mails refused', `${s.mailsRejected.join(', ')} (fix the address, then resend)`);
+  for (const m of r.mails ?? []) {
+    const when = m.status === 'sent' ? `sent ${m.sentAt ?? ''}` : `${m.status} (${m.createdAt})`;
+    field(`mail ${m.mail}`, when.trim());
+  }
+  if (r.mailsError) field('mails', `unavailable: ${r.mailsError}`);
   if (r.stateError) field('state', `unavailable: ${r.stateError.message} [${r.stateError.code}]`);
   if (r.failure) field('failed', `${r.failure.message} [${r.failure.code}]`);
   if (r.result)
@@ -106,6 +154,11 @@ async function status(ctx: CliContext, contractId: number, opts: { timeout?: num
       const e = classifyError(err);
       report.failure = { code: e.code, message: e.message };
     }
+  }
+  try {
+    report.mails = await mailLines(ctx, contractId, d.workflowId);
+  } catch (err) {
+    report.mailsError = classifyError(err).message;
   }
   ctx.out.result(report, () => humanStatus(report));
   return exitCode;

@@ -204,6 +204,9 @@ describe('a contract from start to verify', () => {
     // The search attributes, as docs/cli.md promises for the human output too.
     expect(human.stdout).toMatch(/CrmContractId:\s+\d+/);
     expect(human.stdout).toMatch(/WaitingReason:\s+signature/);
+    // The contract's mails, from signflow_mails (refused ones too, see test/cli/status-format.test.ts).
+    expect(human.stdout).toMatch(/mail invitation:\s+sent \d{4}-/);
+    expect(report.mails).toMatchObject([{ mail: 'invitation', status: 'sent' }]);
 
     // --verbose: JSON lines on stderr; the closing one names the contract, its workflow and the run it concerned, and
     // no line carries the freelancer's name or address.

@@ -29,3 +29,38 @@ test('a mail in trouble, refused and skipped mails are shown', () => {
   expect(text).toMatch(/mails refused:\s+reminder:1/);
   expect(text).toMatch(/mails skipped:\s+reminder:2/);
 });
+
+test('refused mails (rows of signflow_mails), an undelivered invitation and a withdrawal are shown', () => {
+  const text = humanStatus({
+    contractId: 8,
+    workflowId: 'honorarvertrag-8',
+    runId: 'r',
+    execution: { status: 'RUNNING', startTime: '2026-01-01T00:00:00.000Z', closeTime: null },
+    searchAttributes: {},
+    state: {
+      contractId: 8,
+      phase: 'awaiting-signature',
+      remindersSent: 0,
+      mailsRejected: ['invitation'],
+      invitationDelivered: false,
+      withdrawalReason: 'Honorar neu verhandeln',
+      withdrawalMail: 'sent',
+    },
+    mails: [
+      { mail: 'invitation', status: 'refused', createdAt: '2026-01-01T00:00:02.000Z', sentAt: null },
+      {
+        mail: 'invitation:2',
+        status: 'sent',
+        createdAt: '2026-01-02T00:00:00.000Z',
+        sentAt: '2026-01-02T00:00:01.000Z',
+      },
+    ],
+  });
+  expect(text).toMatch(/mail invitation:\s+refused \(2026-01-01T00:00:02.000Z\)/);
+  expect(text).toMatch(/mail invitation:2:\s+sent 2026-01-02T00:00:01.000Z/);
+  expect(text).toMatch(/invitation:\s+not delivered yet: fix the address, then `signflow resend`/);
+  expect(text).toMatch(/withdrawal:\s+reason: Honorar neu verhandeln/);
+  expect(text).toMatch(/withdrawal mail:\s+sent/);
+  // The refusal is said once, with what to do.
+  expect(text.match(/mails refused/g)).toHaveLength(1);
+});

@@ -265,9 +265,23 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     expect(second.runId).toBe(first.runId);
     await waitForInvitation(contractId);
     const handle = contractHandle(client, contractId);
-    await handle.signal('withdraw');
+    await handle.signal('withdraw', { reason: 'Honorar wird neu verhandelt' });
     await settledResult(client, contractId);
-    expect(mailsFor(contractId)).toEqual([`${contractWorkflowId(contractId)}:invitation`]);
+    // The contact got the invitation, so they hear that it is void: one withdrawal mail.
+    const withdrawn = await stack.waitForMail((m) => mailKey(m) === `${contractWorkflowId(contractId)}:withdrawal`);
+    expect(withdrawn.subject).toContain('Zurückgezogen');
+    expect(mailsFor(contractId)).toEqual([
+      `${contractWorkflowId(contractId)}:invitation`,
+      `${contractWorkflowId(contractId)}:withdrawal`,
+    ]);
+    expect((await contractStatus(client, contractId)).withdrawalMail).toBe('sent');
+    // The reason is where the CRM reads it: the audit row of the withdrawal.
+    const audit = await stack.t
+      .db('signflow_audit_events')
+      .where({ contract_id: contractId, event: 'signature-withdrawn' })
+      .first('detail');
+    expect(JSON.parse(String(audit.detail))).toMatchObject({ reason: 'Honorar wird neu verhandelt' });
+    await recordHistory(handle, 'withdrawn-with-reason-and-mail');
   });
 
   test('resend sends one extra reminder per request: three requests, three reminders, numbered', async () => {
@@ -284,11 +298,13 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     await handle.signal('withdraw');
     const result = await settledResult(client, contractId);
     expect(result.remindersSent).toBe(3);
+    await stack.waitForMail((m) => mailKey(m) === `${workflowId}:withdrawal`);
     expect(mailsFor(contractId)).toEqual([
       `${workflowId}:invitation`,
       `${workflowId}:reminder:1`,
       `${workflowId}:reminder:2`,
       `${workflowId}:reminder:3`,
+      `${workflowId}:withdrawal`,
     ]);
     await recordHistory(handle, 'resend-then-withdrawn');
   });
@@ -353,7 +369,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
 });
 
 describe('a mail the recipient server refuses (550)', () => {
-  test('does not fail the contract: it is recorded, and after the address is fixed a resend reaches the contact', async () => {
+  test('does not fail the contract: it is recorded, and after the address is fixed resend sends the invitation again', async () => {
     const [contactId] = await stack.t
       .db('kontakte')
       .insert({ vorname: 'Bea', nachname: 'Bounce', email: 'bounce.bea@example.org' }, ['id'])
@@ -366,16 +382,40 @@ describe('a mail the recipient server refuses (550)', () => {
       return s;
     });
     expect(refused.mailsRejected).toEqual(['invitation']);
+    expect(refused.invitationDelivered).toBe(false);
     expect(mailsFor(contractId)).toEqual([]);
+    // The refused mail has its row, for the CRM and `signflow status`.
+    const rows = () =>
+      stack.t.db('signflow_mails').where('contract_id', contractId).orderBy('id').select('mail_key', 'status');
+    expect(await rows()).toEqual([{ mail_key: `${workflowId}:invitation`, status: 'refused' }]);
 
+    // Resend after the address is fixed: the invitation again (its own key), not "1. Erinnerung".
     await stack.t.db('kontakte').where('id', contactId).update({ email: 'bea.fixed@example.org' });
     await contractHandle(client, contractId).signal('resend');
+    const invitation = await stack.waitForMail((m) => mailKey(m) === `${workflowId}:invitation:2`);
+    expect(invitation.to).toEqual(['bea.fixed@example.org']);
+    expect(invitation.subject).toContain('Bitte unterzeichnen');
+    expect(invitation.text).not.toContain('Erinnerung');
+    await eventually(async () => expect((await contractStatus(client, contractId)).invitationDelivered).toBe(true));
+    // Once the invitation arrived, a resend is a reminder, numbered from 1.
+    await contractHandle(client, contractId).signal('resend');
     const reminder = await stack.waitForMail((m) => mailKey(m) === `${workflowId}:reminder:1`);
-    expect(reminder.to).toEqual(['bea.fixed@example.org']);
+    expect(reminder.text).toContain('1. Erinnerung');
     await contractHandle(client, contractId).executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
     expect((await settledResult(client, contractId)).outcome).toBe('signed');
-    expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`, `${workflowId}:reminder:1`]);
-    await recordHistory(contractHandle(client, contractId), 'mail-refused-then-resent');
+    await stack.waitForMail((m) => mailKey(m) === `${workflowId}:confirmation`);
+    expect(mailsFor(contractId)).toEqual([
+      `${workflowId}:confirmation`,
+      `${workflowId}:invitation:2`,
+      `${workflowId}:reminder:1`,
+    ]);
+    expect(await rows()).toEqual([
+      { mail_key: `${workflowId}:invitation`, status: 'refused' },
+      { mail_key: `${workflowId}:invitation:2`, status: 'sent' },
+      { mail_key: `${workflowId}:reminder:1`, status: 'sent' },
+      { mail_key: `${workflowId}:confirmation`, status: 'sent' },
+    ]);
+    await recordHistory(contractHandle(client, contractId), 'invitation-refused-then-resent');
   });
 });
 

@@ -283,7 +283,7 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     expect(mailsFor(c.workflowId)).toHaveLength(2);
   });
 
-  test('a 550 recipient rejection is MAIL_REJECTED, non-retryable, without personal data; no row remains', async () => {
+  test('a 550 recipient rejection is MAIL_REJECTED, non-retryable, without personal data; its row says refused', async () => {
     const c = await newContract({ firstName: 'Jörg', lastName: 'Weiß', email: 'verzogen@example.org' });
     rejecting.rejectRecipients((address) => address === 'verzogen@example.org', 550);
     try {
@@ -293,11 +293,54 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
       expect(failure.details?.[0]).toMatchObject({ responseCode: 550, smtpCode: 'EENVELOPE', enhancedStatus: '5.1.1' });
       const visible = JSON.stringify({ message: failure.message, details: failure.details });
       for (const personal of ['verzogen', 'example.org', 'Jörg', 'Weiß']) expect(visible).not.toContain(personal);
-      expect(await rowsFor(c.workflowId)).toEqual([]);
+      expect(await rowsFor(c.workflowId)).toMatchObject([
+        { mail_key: `${c.workflowId}:invitation`, kind: 'invitation', status: 'refused', sent_at: null },
+      ]);
       expect(rejecting.messages().filter((m) => m.to.includes('verzogen@example.org'))).toEqual([]);
+      // The same key again (the address fixed meanwhile) takes the refused row back and sends: one row, `sent`.
+      rejecting.rejectRecipients(() => false);
+      const retried = await viaRejecting.sendContractMail({ ...c, kind: 'invitation' });
+      expect(retried.alreadySent).toBe(false);
+      expect(await rowsFor(c.workflowId)).toMatchObject([{ mail_key: `${c.workflowId}:invitation`, status: 'sent' }]);
     } finally {
       rejecting.rejectRecipients(() => false);
     }
+  });
+
+  test('an invitation sent again after a refusal has its own key and row (invitation:2)', async () => {
+    const c = await newContract();
+    const second = await activities.sendContractMail({ ...c, kind: 'invitation', sequence: 2 });
+    expect(second.mailKey).toBe(`${c.workflowId}:invitation:2`);
+    const [mail] = mailsFor(c.workflowId);
+    expect(mail?.subject).toContain('Bitte unterzeichnen');
+    expect(await rowsFor(c.workflowId)).toMatchObject([{ kind: 'invitation', sequence: 2, status: 'sent' }]);
+    // A sequence of 1 is the first invitation's own key.
+    expect((await activities.sendContractMail({ ...c, kind: 'invitation', sequence: 1 })).mailKey).toBe(
+      `${c.workflowId}:invitation`
+    );
+  });
+
+  test('withdrawal: one short German mail per request, whatever is retried; none when switched off', async () => {
+    const c = await newContract({ title: 'Honorarvertrag Ergotherapie' });
+    const first = await activities.sendContractMail({ ...c, kind: 'withdrawal' });
+    expect(first).toMatchObject({ mailKey: `${c.workflowId}:withdrawal`, alreadySent: false });
+    // A retry (worker crash after the send, activity retried) finds the sent row: nothing goes out twice.
+    expect((await activities.sendContractMail({ ...c, kind: 'withdrawal' })).alreadySent).toBe(true);
+    const mails = mailsFor(c.workflowId);
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.subject).toBe('Zurückgezogen: Honorarvertrag „Honorarvertrag Ergotherapie“');
+    expect(mails[0]?.text).toContain('zurückgezogen. Sie brauchen nichts mehr zu tun');
+    expect(await rowsFor(c.workflowId)).toMatchObject([{ kind: 'withdrawal', status: 'sent' }]);
+
+    const off = await newContract();
+    const switchedOff = createMailActivities({
+      db,
+      config: deepMerge(config, { mail: { withdrawalMailEnabled: false } }) as SignflowConfig,
+      mailer,
+    });
+    expect(await switchedOff.sendContractMail({ ...off, kind: 'withdrawal' })).toMatchObject({ skipped: 'disabled' });
+    expect(mailsFor(off.workflowId)).toEqual([]);
+    expect(await rowsFor(off.workflowId)).toEqual([]);
   });
 
   test('a 450 (temporary) recipient rejection is retryable', async () => {

@@ -5,19 +5,16 @@
  *
  * Checked: configuration; database reachable; every mapped table and column present with suitable types (db/
  * mapping-check.ts); signflow's tables migrated; Temporal reachable, namespace present, search attributes registered,
- * outbox poller running; codec keys loadable; SMTP reachable (EHLO, no mail sent).
+ * outbox poller running; codec keys loadable; SMTP reachable (EHLO, no mail sent); with QES on, the Konnektor (host,
+ * mutual TLS with the client certificate, connector.sds, SignatureService version, eHBA; doctor-konnektor.ts).
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
 import type { Runner } from '../runner';
+import { konnektorChecks, type DoctorCheck } from './doctor-konnektor';
 
-export interface DoctorCheck {
-  name: string;
-  ok: boolean;
-  /** OK: what was found. Failed: what is wrong and what to do. */
-  message: string;
-}
+export type { DoctorCheck };
 
 type Check = () => Promise<Omit<DoctorCheck, 'name'>>;
 
@@ -185,6 +182,14 @@ async function runChecks(ctx: CliContext): Promise<DoctorCheck[]> {
       transport.close();
     }
   });
+
+  if (config.konnektor.enabled) {
+    try {
+      results.push(...(await konnektorChecks(config)));
+    } catch (err) {
+      results.push({ name: 'Konnektor', ok: false, message: (err as Error).message });
+    }
+  }
   return results;
 }
 
@@ -206,7 +211,7 @@ async function doctor(ctx: CliContext): Promise<ExitCode> {
 export function registerDoctor(program: Command, run: Runner): void {
   program
     .command('doctor')
-    .description('check the installation: configuration, database and mapping, Temporal, codec keys, SMTP')
+    .description('check the installation: configuration, database and mapping, Temporal, codec keys, SMTP, Konnektor')
     .option('--json', 'print one JSON document (for scripts)')
     .action((opts: { json?: boolean }) => run(opts, (ctx) => doctor(ctx)));
 }

@@ -1,7 +1,8 @@
 /**
  * `signflow doctor` against real parts: a SQLite CRM, the Temporal dev server, a local SMTP server. A healthy
  * installation passes (exit 0); a missing column, a mapping typo, unregistered search attributes and a missing outbox
- * poller are each named with what to do (exit 1, or 5 for an invalid configuration).
+ * poller are each named with what to do (exit 1, or 5 for an invalid configuration); on MariaDB also a wrong column
+ * type and a missing grant. The Konnektor lines are in doctor-konnektor.test.ts.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -128,7 +129,7 @@ describe('signflow doctor', () => {
 });
 
 const mariadb = testDatabases().find((d) => d.name === 'mariadb');
-(mariadb ? describe : describe.skip)('signflow doctor on MariaDB: grants', () => {
+(mariadb ? describe : describe.skip)('signflow doctor on MariaDB: types and grants', () => {
   let t: TestDb;
   const user = `sf_doctor_${process.pid}`;
   const password = 'doctor-test-password-1';
@@ -153,6 +154,30 @@ const mariadb = testDatabases().find((d) => d.name === 'mariadb');
   afterAll(async () => {
     await t?.db.raw(`DROP USER IF EXISTS ?@'%'`, [user]);
     await t?.destroy();
+  });
+
+  test('a wrong column type (document bytes in a BLOB of 64 KiB) is named with the type to use, exit 1', async () => {
+    const d = t.config.crm.documents;
+    await t.db.raw('ALTER TABLE ?? MODIFY ?? BLOB', [d.table, d.content]);
+    try {
+      const run = await runCli(['doctor', '--json'], {
+        SIGNFLOW_DATABASE_URL: t.url,
+        TEMPORAL_ADDRESS: '127.0.0.1:1',
+        SIGNFLOW_SMTP_URL: 'smtp://127.0.0.1:1',
+      });
+      expect(run.code).toBe(1);
+      const mapping = (run.json().checks as Check[]).filter((c) => c.name.startsWith('CRM mapping'));
+      expect(mapping).toEqual([
+        {
+          name: 'CRM mapping documents.content',
+          ok: false,
+          message: expect.stringContaining(`column "${d.table}.${d.content}" (documents.content) is blob`),
+        },
+      ]);
+      expect(mapping[0]?.message).toContain('use LONGBLOB');
+    } finally {
+      await t.db.raw('ALTER TABLE ?? MODIFY ?? LONGBLOB', [d.table, d.content]);
+    }
   });
 
   test('a missing UPDATE grant on the signatures table is named, exit 1', async () => {

@@ -46,7 +46,18 @@ export function createDb(url: string, options: CreateDbOptions = {}): Knex {
       client: 'mysql2',
       // mariadb:// is accepted as an alias; mysql2 only knows mysql://.
       connection: { uri: url.replace(/^mariadb:/i, 'mysql:'), charset: 'utf8mb4', timezone: 'Z', dateStrings: false },
-      pool: { min: 0, max: options.poolMax ?? 10 },
+      pool: {
+        min: 0,
+        max: options.poolMax ?? 10,
+        // mysql2 sends and reads times as UTC ('Z'); the session must agree, or a TIMESTAMP column stores the wrong
+        // instant and NOW() means local time on a server in Europe/Berlin. UTC for every session, whatever the server.
+        afterCreate: (
+          conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
+          done: (err: Error | null, conn: unknown) => void
+        ) => {
+          conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
+        },
+      },
     } as Knex.Config);
   }
   const file = sqliteFileOf(url);

@@ -11,6 +11,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
+import { SIGNFLOW_MIGRATIONS_TABLE } from '../../db/migrate';
 import type { Runner } from '../runner';
 import { konnektorChecks, type DoctorCheck } from './doctor-konnektor';
 
@@ -58,7 +59,9 @@ async function missingGrants(ctx: CliContext, crm: import('../../db/crm-mapping'
     .where('TABLE_SCHEMA', dbName)
     .andWhere('TABLE_NAME', 'like', 'signflow\\_%')
     .select({ t: 'TABLE_NAME' })) as { t: string }[];
-  for (const { t } of own) needs.push([t, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']]);
+  // The migration bookkeeping is written by the administrator's migration run; the processes only read it.
+  const readOnly = new Set([SIGNFLOW_MIGRATIONS_TABLE, `${SIGNFLOW_MIGRATIONS_TABLE}_lock`]);
+  for (const { t } of own) needs.push([t, readOnly.has(t) ? ['SELECT'] : ['SELECT', 'INSERT', 'UPDATE', 'DELETE']]);
   const missing: string[] = [];
   for (const [table, privileges] of needs) {
     const lacking = privileges.filter((p) => !has(table, p));

@@ -144,7 +144,9 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   app.setErrorHandler((err: FastifyError | ApiError | Error, request, reply) => {
     if (err instanceof CommandError) err = fromCommandError(err);
     if (err instanceof ApiError) {
+      // A refusal (wrong signer, already signed, not sendable…) is an answer, not a fault: one line with its code.
       if (err.statusCode >= 500) request.log.error({ err }, err.message);
+      else request.log.info({ code: err.code, statusCode: err.statusCode }, `refused: ${err.message}`);
       const body: ErrorBody = { code: err.code, message: err.message };
       if (err.details && Object.keys(err.details).length > 0) body.details = err.details;
       return sendError(reply, err.statusCode, body, err.headers);

@@ -8,6 +8,8 @@
  */
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
+import { CONTRACT_FAILED_LOG } from '../workflows/definitions';
+import { expectedOutcomeOf } from './expected-outcomes';
 
 export type { Logger };
 
@@ -75,6 +77,8 @@ export function loggerOptions(service: string, level = 'info'): LoggerOptions {
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // The Temporal SDK logs failures under `error` (pino serializes only `err` by default, which would print `{}`).
+    serializers: { error: pino.stdSerializers.err },
     formatters: {
       level: (label) => ({ level: label }),
       log: (obj) => {
@@ -109,15 +113,37 @@ const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'
  * The Temporal SDK's logger interface on top of pino: the Runtime gives it the worker's, the workflows' (`wf.log`) and
  * the activities' (`log`) lines, whose metadata carries `workflowId` and `runId` (workflow lines) or `workflowId` and
  * `workflowRunId` (activity lines); both become `workflowId`/`runId`, and contract workflows get their `contractId`.
+ *
+ * Expected outcomes (logging/expected-outcomes.ts) become one line without a stack: an activity that refused with a
+ * domain code logs at info with `code`; a contract workflow that ends with one has already said so in its own warn
+ * line (`contract failed`, with `code`), so the SDK's `Workflow failed` line with the stack is demoted to debug.
  */
 export function temporalLoggerFor(logger: Logger): TemporalLogger {
+  /** Runs whose workflow logged `contract failed` with a code; the SDK's `Workflow failed` follows in the same batch. */
+  const explained = new Set<string>();
   const log = (level: LogLevel, message: string, meta?: LogMetadata): void => {
     const m: Record<string, unknown> = { ...(meta ?? {}) };
     if (m.workflowRunId !== undefined && m.runId === undefined) {
       m.runId = m.workflowRunId;
       delete m.workflowRunId;
     }
-    logger[PINO_LEVEL[level]](m, message);
+    let pinoLevel = PINO_LEVEL[level];
+    const runId = typeof m.runId === 'string' ? m.runId : undefined;
+    if (message === CONTRACT_FAILED_LOG && runId && typeof m.code === 'string') {
+      explained.add(runId);
+      if (explained.size > 1000) explained.delete(explained.values().next().value as string);
+    } else if (message === 'Workflow failed' && runId && explained.delete(runId)) {
+      pinoLevel = 'debug';
+    } else if (m.error !== undefined && (level === 'WARN' || level === 'ERROR')) {
+      const expected = expectedOutcomeOf(m.error);
+      if (expected) {
+        delete m.error;
+        m.code = expected.code;
+        m.errorMessage = expected.message;
+        pinoLevel = 'info';
+      }
+    }
+    logger[pinoLevel](m, message);
   };
   return {
     log,

@@ -308,3 +308,9 @@ export const documentViewedSignal = defineSignal<[DocumentViewedInput]>('documen
 export const comfortSignatureReactivatedSignal =
   defineSignal<[ComfortSignatureReactivatedInput?]>('comfortSignatureReactivated');
 export const statusQuery = defineQuery<ContractState>('status');
+
+/**
+ * Message of the contract workflow's one log line when it ends with a domain code (`code` in its metadata); the
+ * worker's logger then leaves out the SDK's `Workflow failed` line with the stack (logging/logger.ts).
+ */
+export const CONTRACT_FAILED_LOG = 'contract failed';

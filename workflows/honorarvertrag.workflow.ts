@@ -10,6 +10,7 @@ import { ErrorCode, NON_RETRYABLE_INPUT_ERRORS } from '../domain/errors';
 import {
   comfortSignatureReactivatedSignal,
   confirmManuallyUpdate,
+  CONTRACT_FAILED_LOG,
   countersignProgressSignal,
   documentViewedSignal,
   resendSignal,
@@ -146,6 +147,8 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   } catch (err) {
     if (!wf.isCancellation(err)) {
       const failure = err instanceof wf.ApplicationFailure ? err : undefined;
+      // One line with the code (the worker's logger then leaves out the SDK's line with the stack for this run).
+      if (failure?.type) wf.log.warn(CONTRACT_FAILED_LOG, { code: failure.type, errorMessage: failure.message });
       notify.emit('contract.failed', { errorCode: failure?.type ?? 'WORKFLOW_FAILED' });
       await settle(notify);
     }

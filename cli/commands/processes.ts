@@ -61,10 +61,19 @@ async function worker(ctx: CliContext, opts: { workflowBundle?: string }): Promi
   const log = logger(ctx, 'worker');
   const config = ctx.config;
   const { createWorker } = await import('../../worker/run-worker');
+  const { installRuntime } = await import('../../worker/runtime');
+  const { createLogger } = await import('../../logging/logger');
+  // Before the first connection: the SDK's, workflows' and activities' lines as JSON (expected outcomes as one line
+  // with their code), and the SDK's own metrics; as `worker/main.ts` does.
+  const sdkMetricsUrl = installRuntime(
+    config,
+    createLogger({ service: 'worker', level: config.observability.logLevel })
+  );
   const signal = firstSignal(log);
   const running = await createWorker(config, {
     ...(opts.workflowBundle ? { workflowBundle: { codePath: opts.workflowBundle } } : {}),
     workerOptions: { shutdownGraceTime: ACTIVITY_GRACE },
+    ops: { sdkMetricsUrl },
   });
   log(
     `polling task queue ${config.temporal.taskQueue} at ${config.temporal.address} (namespace ` +

@@ -90,6 +90,8 @@ export interface ApiStackOptions extends ContractStackOptions {
   dev?: boolean;
   /** Partial `api` config on top of the test credentials. */
   api?: Record<string, unknown>;
+  /** The API's request log (default: none), e.g. a stream the test reads. */
+  logger?: { level?: string; stream?: { write(line: string): void } };
 }
 
 export async function startApiStack(server: DevServerHandle, opts: ApiStackOptions = {}): Promise<ApiStack> {
@@ -112,7 +114,7 @@ export async function startApiStack(server: DevServerHandle, opts: ApiStackOptio
         ...(opts.api ?? {}),
       },
     };
-    const app = await buildApi({ config, client: stack.client, db: stack.t.db }, { logger: false });
+    const app = await buildApi({ config, client: stack.client, db: stack.t.db }, { logger: opts.logger ?? false });
     await app.listen({ host: '127.0.0.1', port });
     const url = `http://127.0.0.1:${port}`;
     return {

@@ -75,9 +75,19 @@ export const ZSignflowConfig = z.object({
   mail: z
     .object({
       /** nodemailer SMTP URL. Env `SIGNFLOW_SMTP_URL`. @default 'smtp://127.0.0.1:2525' (the dev inbox) */
-      smtpUrl: z.string().default('smtp://127.0.0.1:2525'),
+      smtpUrl: z
+        .string()
+        .regex(/^smtps?:\/\/[^\s/]+/, 'must be an smtp:// or smtps:// URL, e.g. smtp://mail.example.de:587')
+        .default('smtp://127.0.0.1:2525'),
       /** Sender address. Env `SIGNFLOW_MAIL_FROM`. @default 'Praxis <praxis@signflow.invalid>' */
-      from: z.string().default('Praxis <praxis@signflow.invalid>'),
+      from: z
+        .string()
+        // A From header a mail server accepts: `addr@domain` or `Name <addr@domain>`.
+        .regex(
+          /^(?:[^<>]*<\s*[^\s@<>]+@[^\s@<>]+\s*>|[^\s@<>]+@[^\s@<>]+)$/,
+          'must be an address (praxis@example.de) or a name and an address (Praxis <praxis@example.de>)'
+        )
+        .default('Praxis <praxis@signflow.invalid>'),
       /** Name of the practice used in mails and documents. Env `SIGNFLOW_PRACTICE_NAME`. @default 'Praxis' */
       practiceName: z.string().default('Praxis'),
       /** Port of the dev SMTP inbox (dev stack only). Env `SIGNFLOW_DEV_SMTP_PORT`. @default 2525 */
@@ -167,6 +177,12 @@ export const ZSignflowConfig = z.object({
       devInsecure: ZBoolean.default(false),
     })
     .loose()
+    // Checked here and not only when the worker builds its Konnektor client: a CLI or API that starts contracts with
+    // countersigning on would otherwise start them for a Konnektor nobody can reach.
+    .refine((k) => !k.enabled || k.sdsUrl !== undefined, {
+      path: ['sdsUrl'],
+      message: 'required when countersigning is on (SIGNFLOW_QES_ENABLED=true): set SIGNFLOW_KONNEKTOR_SDS_URL',
+    })
     .prefault({}),
   api: z
     .object({
@@ -337,7 +353,9 @@ function readMappingFile(file: string | undefined): unknown {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`SIGNFLOW_CRM_MAPPING: cannot read JSON from ${file}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `invalid signflow configuration:\n  SIGNFLOW_CRM_MAPPING: cannot read JSON from ${file}: ${(err as Error).message}`
+    );
   }
 }
 

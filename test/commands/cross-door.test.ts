@@ -1,9 +1,13 @@
 /**
- * One table of bad inputs and refused commands, run through all three doors (the HTTP API, the `signflow` CLI as a
- * subprocess, and an outbox row taken by the poller) against the same real stack: Temporal dev server, a worker with
- * the real activities, a SQLite CRM database and an SMTP inbox. Every door must answer with the same code, because
- * every door goes through commands/. Refused starts must also have started nothing.
+ * The bad-input catalogue (issue 11): one table of bad inputs and refused commands, each row naming its door (the HTTP
+ * API, the `signflow` CLI as a subprocess, an outbox row taken by the poller, bad data in the CRM, a bad
+ * configuration), the input and the expected code, against the same real stack: Temporal dev server, a worker with
+ * the real activities, a SQLite CRM database and an SMTP inbox. Every row also checks that nothing changed: a full
+ * dump of the database (every table, every row) is the same before and after (the outbox door's own row aside), no
+ * mail arrived, and no workflow was started or moved (status and history length of every contract's workflow).
+ * The same case through several doors must answer the same code, because every door goes through commands/.
  */
+import { createHash } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import { contractStatus } from '../../client/contract-client';
 import { signContract, startContract, withdrawContract, type CommandDeps } from '../../commands/contract-commands';
@@ -125,6 +129,8 @@ interface DoorCase {
   outbox: (() => { command: string; contract_id: unknown; staff_contact_id?: unknown }) | null;
   /** For refused starts: the contract that must not have a workflow afterwards. */
   startsNothing?: () => number;
+  /** The bad input is the CRM's own data (the door only carries the command): the row's door is `CRM data`. */
+  crmData?: boolean;
 }
 
 /**
@@ -135,10 +141,11 @@ const startCase = (
   name: string,
   code: string,
   id: () => number | string,
-  opts: { nothing?: boolean; outbox?: boolean } = {}
+  opts: { nothing?: boolean; outbox?: boolean; crmData?: boolean } = {}
 ): DoorCase => ({
   name,
   code,
+  crmData: opts.crmData,
   api: () => ['POST', `/api/v1/contracts/${encodeURIComponent(String(id()))}/signature-request`, undefined, 'crm'],
   // `--` so that '-1' is an argument, not an option.
   cli: () => ['start', '--', String(id())],
@@ -148,11 +155,17 @@ const startCase = (
 
 const CASES: DoorCase[] = [
   startCase('start of a contract that does not exist', 'CONTRACT_NOT_FOUND', () => 1_999_999),
-  startCase('start of a contract in status entwurf', 'CONTRACT_NOT_SENDABLE', () => ids.draft),
-  startCase('start for a contact with an invalid e-mail address', 'CONTACT_EMAIL_INVALID', () => ids.badEmail),
-  startCase('start for a contact with a NULL e-mail address', 'CONTACT_EMAIL_INVALID', () => ids.nullEmail),
-  startCase('start for a contact with an empty e-mail address', 'CONTACT_EMAIL_INVALID', () => ids.emptyEmail),
-  startCase('start for a contact that does not exist', 'CONTACT_NOT_FOUND', () => ids.noContact),
+  startCase('start of a contract in status entwurf', 'CONTRACT_NOT_SENDABLE', () => ids.draft, { crmData: true }),
+  startCase('start for a contact with an invalid e-mail address', 'CONTACT_EMAIL_INVALID', () => ids.badEmail, {
+    crmData: true,
+  }),
+  startCase('start for a contact with a NULL e-mail address', 'CONTACT_EMAIL_INVALID', () => ids.nullEmail, {
+    crmData: true,
+  }),
+  startCase('start for a contact with an empty e-mail address', 'CONTACT_EMAIL_INVALID', () => ids.emptyEmail, {
+    crmData: true,
+  }),
+  startCase('start for a contact that does not exist', 'CONTACT_NOT_FOUND', () => ids.noContact, { crmData: true }),
   startCase('start after the contract was signed', 'CONTRACT_WORKFLOW_CLOSED', () => ids.signed, { nothing: false }),
   startCase('start after expiry, status not sendable again', 'CONTRACT_NOT_SENDABLE', () => ids.expired, {
     nothing: false,
@@ -257,14 +270,18 @@ async function viaApi(c: DoorCase): Promise<string> {
   return answer.json.code as string;
 }
 
-async function viaCli(args: string[]): Promise<string> {
+async function viaCli(args: string[], env: Record<string, string> = {}): Promise<string> {
   const [verb, ...rest] = args;
-  const run = await runCli([verb as string, '--json', ...rest], cliEnv);
+  const run = await runCli([verb as string, '--json', ...rest], { ...cliEnv, ...env });
   expect(run.code).not.toBe(0);
   return run.json<{ error: { code: string } }>().error.code;
 }
 
-async function viaOutbox(row: { command: string; contract_id: unknown; staff_contact_id?: unknown }): Promise<string> {
+async function viaOutbox(row: {
+  command: string;
+  contract_id: unknown;
+  staff_contact_id?: unknown;
+}): Promise<{ code: string; ownOutboxRow: number }> {
   const db = api.stack.t.db;
   const [id] = await db(OUTBOX_TABLE).insert({
     command: row.command,
@@ -275,15 +292,172 @@ async function viaOutbox(row: { command: string; contract_id: unknown; staff_con
   await pollOutboxOnce(deps, claimer, { batchSize: 10 });
   const [stored] = await readOutboxRows(db, [Number(id)]);
   expect(stored?.outcome).toBe('failed');
-  return String(stored?.error).split(':')[0] as string;
+  return { code: String(stored?.error).split(':')[0] as string, ownOutboxRow: Number(id) };
 }
 
-describe('the same code through the API, the CLI and the outbox', () => {
-  test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    const answers: Record<string, string> = { api: await viaApi(c) };
-    if (c.cli) answers.cli = await viaCli(c.cli());
-    if (c.outbox) answers.outbox = await viaOutbox(c.outbox());
-    for (const door of Object.keys(answers)) expect({ door, code: answers[door] }).toEqual({ door, code: c.code });
-    if (c.startsNothing) expect(await describeContract(deps.client, c.startsNothing())).toBeUndefined();
+/** Bad settings in the environment of the CLI (the same config loader the worker and the API use). */
+const CONFIG_CASES: Array<{ input: string; env: Record<string, string>; code: string }> = [
+  {
+    input: 'SIGNFLOW_PORTAL_BASE_URL=not-a-url',
+    env: { SIGNFLOW_PORTAL_BASE_URL: 'not-a-url' },
+    code: 'CONFIG_INVALID',
+  },
+  { input: 'SIGNFLOW_CODEC_KEYS=garbage', env: { SIGNFLOW_CODEC_KEYS: 'garbage' }, code: 'CONFIG_INVALID' },
+  { input: 'SIGNFLOW_WEBHOOKS=[{"url":1}]', env: { SIGNFLOW_WEBHOOKS: '[{"url":1}]' }, code: 'CONFIG_INVALID' },
+  { input: 'SIGNFLOW_WEBHOOKS=not json', env: { SIGNFLOW_WEBHOOKS: 'not json' }, code: 'CONFIG_INVALID' },
+  { input: 'SIGNFLOW_QES_ENABLED=maybe', env: { SIGNFLOW_QES_ENABLED: 'maybe' }, code: 'CONFIG_INVALID' },
+  { input: 'SIGNFLOW_EXPIRY=banana', env: { SIGNFLOW_EXPIRY: 'banana' }, code: 'CONFIG_INVALID' },
+  { input: 'SIGNFLOW_REMINDER_MAX=-1', env: { SIGNFLOW_REMINDER_MAX: '-1' }, code: 'CONFIG_INVALID' },
+  {
+    input: 'SIGNFLOW_SMTP_URL=http://mail.example.de',
+    env: { SIGNFLOW_SMTP_URL: 'http://mail.example.de' },
+    code: 'CONFIG_INVALID',
+  },
+  { input: 'SIGNFLOW_MAIL_FROM=nobody', env: { SIGNFLOW_MAIL_FROM: 'nobody' }, code: 'CONFIG_INVALID' },
+  {
+    input: 'SIGNFLOW_STAFF_MAIL=two@x.de,three@x.de',
+    env: { SIGNFLOW_STAFF_MAIL: 'two@x.de,three@x.de' },
+    code: 'CONFIG_INVALID',
+  },
+  { input: 'SIGNFLOW_STAFF_DIGEST_CRON=daily', env: { SIGNFLOW_STAFF_DIGEST_CRON: 'daily' }, code: 'CONFIG_INVALID' },
+  {
+    input: 'SIGNFLOW_CRM_MAPPING=a file that does not exist',
+    env: { SIGNFLOW_CRM_MAPPING: '/nonexistent/crm-mapping.json' },
+    code: 'CONFIG_INVALID',
+  },
+  {
+    input: 'SIGNFLOW_QES_ENABLED=true without a Konnektor',
+    env: { SIGNFLOW_QES_ENABLED: 'true' },
+    code: 'CONFIG_INVALID',
+  },
+  {
+    input: 'SIGNFLOW_DATABASE_URL=postgres://db/crm',
+    env: { SIGNFLOW_DATABASE_URL: 'postgres://db/crm' },
+    code: 'CONFIG_INVALID',
+  },
+];
+
+interface CatalogueRow {
+  door: 'API' | 'CLI' | 'outbox' | 'CRM data' | 'configuration';
+  input: string;
+  code: string;
+  /** Runs the input through its door; answers the code and, for the outbox, the row it wrote itself. */
+  run: () => Promise<{ code: string; ownOutboxRow?: number }>;
+  startsNothing?: () => number;
+}
+
+function catalogue(): CatalogueRow[] {
+  const rows: CatalogueRow[] = [];
+  for (const c of CASES) {
+    const door = (d: 'API' | 'CLI' | 'outbox') => (c.crmData ? 'CRM data' : d);
+    const via = (d: string) => (c.crmData ? ` (via ${d})` : '');
+    rows.push({
+      door: door('API'),
+      input: `${c.name}${via('API')}`,
+      code: c.code,
+      run: async () => ({ code: await viaApi(c) }),
+      startsNothing: c.startsNothing,
+    });
+    const cli = c.cli;
+    if (cli) {
+      rows.push({
+        door: door('CLI'),
+        input: `${c.name}${via('CLI')}`,
+        code: c.code,
+        run: async () => ({ code: await viaCli(cli()) }),
+        startsNothing: c.startsNothing,
+      });
+    }
+    const outbox = c.outbox;
+    if (outbox) {
+      rows.push({
+        door: door('outbox'),
+        input: `${c.name}${via('outbox')}`,
+        code: c.code,
+        run: () => viaOutbox(outbox()),
+        startsNothing: c.startsNothing,
+      });
+    }
+  }
+  for (const k of CONFIG_CASES) {
+    rows.push({
+      door: 'configuration',
+      input: `${k.input} (signflow start)`,
+      code: k.code,
+      run: async () => ({ code: await viaCli(['start', String(ids.sendable)], k.env) }),
+      startsNothing: () => ids.sendable,
+    });
+  }
+  return rows;
+}
+
+/** Every table, every row (in insertion order); binary columns as their SHA-256, so that a changed byte shows. */
+async function dumpDatabase(): Promise<Record<string, unknown[]>> {
+  const db = api.stack.t.db;
+  const tables = (await db('sqlite_master')
+    .where({ type: 'table' })
+    .andWhereNot('name', 'like', 'sqlite_%')
+    .orderBy('name')
+    .pluck('name')) as string[];
+  const dump: Record<string, unknown[]> = {};
+  for (const table of tables) {
+    const rows = (await db.raw(`SELECT rowid AS __rowid, * FROM "${table}" ORDER BY rowid`)) as Record<
+      string,
+      unknown
+    >[];
+    dump[table] = rows.map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([k, v]) => [
+          k,
+          Buffer.isBuffer(v) ? `sha256:${createHash('sha256').update(v).digest('hex')}` : v,
+        ])
+      )
+    );
+  }
+  return dump;
+}
+
+/** Status and history length of every contract's workflow the cases refer to ('none' when there is none). */
+async function workflowSnapshot(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const id of new Set(Object.values(ids))) {
+    const d = await deps.client.workflow
+      .getHandle(`honorarvertrag-${id}`)
+      .describe()
+      .then(
+        (x) => `${x.status.name}:${x.historyLength}`,
+        () => 'none'
+      );
+    out[String(id)] = d;
+  }
+  return out;
+}
+
+describe('the bad-input catalogue: door, input, code; database, inbox and workflows unchanged', () => {
+  const rows = catalogue();
+  test('has at least 60 rows, through every door', () => {
+    expect(rows.length).toBeGreaterThanOrEqual(60);
+    expect(new Set(rows.map((r) => r.door))).toEqual(new Set(['API', 'CLI', 'outbox', 'CRM data', 'configuration']));
+  });
+
+  test.each(rows.map((r) => [r.door, r.input, r.code, r] as const))('%s | %s -> %s', async (_d, _i, _c, row) => {
+    const dumpBefore = await dumpDatabase();
+    const mailsBefore = api.stack.inbox.messages().length;
+    const workflowsBefore = await workflowSnapshot();
+
+    const answer = await row.run();
+    expect(answer.code).toBe(row.code);
+
+    const dumpAfter = await dumpDatabase();
+    if (answer.ownOutboxRow !== undefined) {
+      // The outbox door's input is its own row (now marked failed with the code): everything else is unchanged.
+      dumpAfter[OUTBOX_TABLE] = (dumpAfter[OUTBOX_TABLE] ?? []).filter(
+        (r) => Number((r as { id: unknown }).id) !== answer.ownOutboxRow
+      );
+    }
+    expect(dumpAfter).toEqual(dumpBefore);
+    expect(api.stack.inbox.messages().length).toBe(mailsBefore);
+    expect(await workflowSnapshot()).toEqual(workflowsBefore);
+    if (row.startsNothing) expect(await describeContract(deps.client, row.startsNothing())).toBeUndefined();
   });
 });

@@ -1,9 +1,13 @@
 /**
  * The completion certificate (Prüfprotokoll) of a contract: a PDF/A-3b in German that lists the document, its hashes
- * and every event with its time in Europe/Berlin and UTC, and says how to verify it. Deterministic: the same evidence
+ * and every event with its time in Europe/Berlin and UTC, and says how to verify it. Its wording is the template
+ * `templates/documents/pruefprotokoll.hbs` (overridable like every template, docs/templates.md). Deterministic: the same evidence
  * and `createdAt` give the same bytes, so the hash stored in the audit trail can be checked against the document.
  */
-import { renderTextBlocksPdf, type ImageBlock, type TextBlock } from './render-contract';
+import fs from 'node:fs';
+import Handlebars from 'handlebars';
+import { templateFile } from '../templating/template-files';
+import { renderTextBlocksPdf, textBlocks, type ImageBlock, type TextBlock } from './render-contract';
 
 export interface CertificateEvent {
   at: Date;
@@ -56,40 +60,71 @@ export function countPdfPages(pdf: Buffer): number {
   return (pdf.toString('latin1').match(/\/Type\s*\/Page(?![s\w])/g) ?? []).length;
 }
 
-export function certificateBlocks(data: CertificateData): (TextBlock | ImageBlock)[] {
-  const p = (text: string, meta = false): TextBlock => ({ tag: 'p', meta, text });
-  const li = (text: string): TextBlock => ({ tag: 'li', meta: false, text });
-  const h2 = (text: string): TextBlock => ({ tag: 'h2', meta: false, text });
+/** The certificate's template, relative to `templates/` (overridable by `SIGNFLOW_TEMPLATES_DIR`). */
+export const CERTIFICATE_TEMPLATE = 'documents/pruefprotokoll.hbs';
+
+const compiled = new Map<string, HandlebarsTemplateDelegate>();
+
+function template(): HandlebarsTemplateDelegate {
+  const file = templateFile(CERTIFICATE_TEMPLATE);
+  let t = compiled.get(file);
+  if (!t) {
+    t = Handlebars.create().compile(fs.readFileSync(file, 'utf8'), { strict: true });
+    compiled.set(file, t);
+  }
+  return t;
+}
+
+/** The template's values (docs/templates.md); images by key (`event-<n>`), the bytes stay out of the HTML. */
+export function certificateViewModel(data: CertificateData): Record<string, unknown> {
   const events = [...data.events].sort((a, b) => a.at.getTime() - b.at.getTime());
-  return [
-    { tag: 'h1', meta: false, text: `Prüfprotokoll zu Honorarvertrag ${data.contractId}` },
-    p(`${data.practiceName} · Vertrag „${data.contractTitle}“ · erstellt ${berlinAndUtc(data.createdAt)}`, true),
-    h2('Dokument'),
-    li(`Titel: ${data.documentTitle}`),
-    li(`Dokument-ID: ${data.documentId}`),
-    li(`SHA-256: ${data.documentSha256}`),
-    li(`MD5 der Unterschrift (Unterschriften-Datensatz): ${data.signatureMd5 ?? '–'}`),
-    li(`Seitenzahl: ${data.pageCount}`),
-    li(
+  return {
+    contractId: data.contractId,
+    contractTitle: data.contractTitle,
+    practiceName: data.practiceName,
+    createdAt: berlinAndUtc(data.createdAt),
+    documentTitle: data.documentTitle,
+    documentId: data.documentId,
+    documentSha256: data.documentSha256,
+    signatureMd5: data.signatureMd5 ?? '–',
+    pageCount: data.pageCount,
+    views:
       !data.views || data.views.count === 0 || !data.views.first
-        ? 'Im Portal angesehen: nicht erfasst'
-        : `Im Portal angesehen: ${data.views.count}-mal, zuerst ${berlinAndUtc(data.views.first)}`
-    ),
-    h2('Ereignisse'),
-    ...events.flatMap((e): (TextBlock | ImageBlock)[] => [
-      li(`${berlinAndUtc(e.at)}: ${e.label}`),
-      ...e.details.map((d) => p(`    ${d}`, true)),
-      ...(e.image ? [{ tag: 'img' as const, image: e.image, alt: 'gezeichnete Unterschrift', maxHeight: 60 }] : []),
-    ]),
-    h2('Prüfung'),
-    p(
-      `Der Befehl „signflow verify ${data.contractId}“ berechnet den MD5-Wert der Unterschrift aus dem Datensatz im ` +
-        'CRM neu, vergleicht ihn mit dem gespeicherten Wert, prüft den Hash dieses Prüfprotokolls und, falls ' +
-        'vorhanden, die qualifizierte elektronische Signatur der Praxis.'
-    ),
-    li(`Workflow-ID: ${data.workflowId}`),
-    li(`Run-ID: ${data.runId}`),
-  ];
+        ? 'nicht erfasst'
+        : `${data.views.count}-mal, zuerst ${berlinAndUtc(data.views.first)}`,
+    events: events.map((e, i) => ({
+      when: berlinAndUtc(e.at),
+      label: e.label,
+      details: e.details,
+      image: e.image ? `event-${i}` : null,
+    })),
+    verifyCommand: `signflow verify ${data.contractId}`,
+    workflowId: data.workflowId,
+    runId: data.runId,
+  };
+}
+
+export function renderCertificateHtml(data: CertificateData): string {
+  return template()(certificateViewModel(data)).trim() + '\n';
+}
+
+/** The printed blocks in order: text blocks as for the contract, and `<figure data-image>` as the event's image. */
+export function certificateBlocks(data: CertificateData): (TextBlock | ImageBlock)[] {
+  const images = new Map<string, Buffer>();
+  [...data.events]
+    .sort((a, b) => a.at.getTime() - b.at.getTime())
+    .forEach((e, i) => e.image && images.set(`event-${i}`, e.image));
+  const html = renderCertificateHtml(data);
+  const blocks: (TextBlock | ImageBlock)[] = [];
+  let last = 0;
+  for (const m of html.matchAll(/<figure\s[^>]*data-image=["']([^"']+)["'][^>]*>(?:\s*<\/figure>)?/g)) {
+    blocks.push(...textBlocks(html.slice(last, m.index)));
+    const image = images.get(m[1] ?? '');
+    if (image) blocks.push({ tag: 'img', image, alt: 'gezeichnete Unterschrift', maxHeight: 60 });
+    last = (m.index ?? 0) + m[0].length;
+  }
+  blocks.push(...textBlocks(html.slice(last)));
+  return blocks;
 }
 
 export function renderCertificate(data: CertificateData): Promise<Buffer> {

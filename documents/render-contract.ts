@@ -10,6 +10,7 @@ import path from 'node:path';
 import * as fontkit from 'fontkit';
 import Handlebars from 'handlebars';
 import PDFDocument from 'pdfkit';
+import { templateFile } from '../templating/template-files';
 
 export interface ContractDocumentData {
   contractId: number;
@@ -32,7 +33,8 @@ export interface RenderedContractDocument {
   html: string;
 }
 
-const TEMPLATE_PATH = path.join(__dirname, '..', 'templates', 'documents', 'honorarvertrag.hbs');
+/** The contract document's template, relative to `templates/` (overridable by `SIGNFLOW_TEMPLATES_DIR`). */
+export const CONTRACT_TEMPLATE = 'documents/honorarvertrag.hbs';
 const FONT_DIR = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
 
 // Hoisted: building Intl formatters is far slower than using them.
@@ -50,15 +52,21 @@ const DAY_IN_BERLIN = new Intl.DateTimeFormat('de-DE', {
 });
 const EURO = new Intl.NumberFormat('de-DE', { style: 'currency', currency: 'EUR' });
 
-let compiled: HandlebarsTemplateDelegate | undefined;
+/** Compiled once per file (the built-in one, or the override in use). */
+const compiled = new Map<string, HandlebarsTemplateDelegate>();
 /** A parsed font (fontkit), which pdfkit takes in place of the file's bytes. */
 type ParsedFont = ReturnType<typeof fontkit.create>;
 let fonts: { regular: ParsedFont; bold: ParsedFont } | undefined;
 
 function template(): HandlebarsTemplateDelegate {
-  // An isolated environment: helpers other modules register globally cannot change the contract's wording.
-  compiled ??= Handlebars.create().compile(fs.readFileSync(TEMPLATE_PATH, 'utf8'), { strict: true });
-  return compiled;
+  const file = templateFile(CONTRACT_TEMPLATE);
+  let t = compiled.get(file);
+  if (!t) {
+    // An isolated environment: helpers other modules register globally cannot change the contract's wording.
+    t = Handlebars.create().compile(fs.readFileSync(file, 'utf8'), { strict: true });
+    compiled.set(file, t);
+  }
+  return t;
 }
 
 /**

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import { ErrorCode } from '../domain/errors';
+import { templateFile, templatesDirInUse } from '../templating/template-files';
 import type { MailKind } from '../activities/types';
 
 export type MailLocale = 'de';
@@ -170,25 +171,59 @@ function readTemplate(file: string): string {
   }
 }
 
-function compileLocale(templatesDir: string, locale: MailLocale): CompiledLocale {
-  const dir = path.join(templatesDir, locale);
+/**
+ * Resolves a file of the mail templates by its name below the mail root (`de/invitation.subject.hbs`): from an explicit
+ * folder (a whole mail root, `RenderMailOptions.templatesDir`), else file by file from `SIGNFLOW_TEMPLATES_DIR` over the
+ * built-in ones (templating/template-files.ts).
+ */
+type MailFileResolver = { file(name: string): string; partials(locale: MailLocale): string[] };
+
+function explicitRoot(templatesDir: string): MailFileResolver {
+  return {
+    // A folder made before a kind existed gets the built-in template (rendered with the folder's own partials).
+    file: (name) => {
+      const kind = /^[^/]+\/([^.]+)\./.exec(name)?.[1] ?? '';
+      const own = path.join(templatesDir, name);
+      return LATER_KINDS.includes(kind) && !fs.existsSync(own) ? path.join(DEFAULT_MAIL_TEMPLATES_DIR, name) : own;
+    },
+    partials: (locale) => {
+      const dir = path.join(templatesDir, locale, 'partials');
+      return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
+    },
+  };
+}
+
+const overlayRoot: MailFileResolver = {
+  file: (name) => templateFile(`mail/${name}`),
+  partials: (locale) => {
+    const names = new Set<string>();
+    for (const dir of [path.join(DEFAULT_MAIL_TEMPLATES_DIR, locale, 'partials'), overlayPartialsDir(locale)]) {
+      if (dir && fs.existsSync(dir)) for (const f of fs.readdirSync(dir)) names.add(f);
+    }
+    return [...names].sort().map((f) => templateFile(`mail/${locale}/partials/${f}`));
+  },
+};
+
+function overlayPartialsDir(locale: MailLocale): string | undefined {
+  const dir = templatesDirInUse();
+  return dir ? path.join(dir, 'mail', locale, 'partials') : undefined;
+}
+
+function compileLocale(resolver: MailFileResolver, locale: MailLocale): CompiledLocale {
   // Two environments because partials are shared per environment: HTML partials must escape, text partials must not.
   const htmlEnv = Handlebars.create();
   const textEnv = Handlebars.create();
-  const partialsDir = path.join(dir, 'partials');
-  const partialFiles = fs.existsSync(partialsDir) ? fs.readdirSync(partialsDir).sort() : [];
-  for (const file of partialFiles) {
-    const html = /^(.+)\.html\.hbs$/.exec(file);
-    const text = /^(.+)\.text\.hbs$/.exec(file);
-    const source = html || text ? readTemplate(path.join(partialsDir, file)) : undefined;
+  for (const file of resolver.partials(locale)) {
+    const base = path.basename(file);
+    const html = /^(.+)\.html\.hbs$/.exec(base);
+    const text = /^(.+)\.text\.hbs$/.exec(base);
+    const source = html || text ? readTemplate(file) : undefined;
     if (html?.[1] && source !== undefined) htmlEnv.registerPartial(html[1], htmlEnv.compile(source, HTML_OPTIONS));
     if (text?.[1] && source !== undefined) textEnv.registerPartial(text[1], textEnv.compile(source, TEXT_OPTIONS));
   }
   const compile = (kind: MailKind | StaffMailKind, part: 'subject' | 'html' | 'text'): Compiled => {
     const name = `${locale}/${kind}.${part}.hbs`;
-    // A folder made before a kind existed gets the built-in template (rendered with the folder's own partials).
-    const fallback = LATER_KINDS.includes(kind) && !fs.existsSync(path.join(templatesDir, name));
-    const source = readTemplate(path.join(fallback ? DEFAULT_MAIL_TEMPLATES_DIR : templatesDir, name));
+    const source = readTemplate(resolver.file(name));
     const env = part === 'html' ? htmlEnv : textEnv;
     // Handlebars compiles lazily on first use; parse now so a syntax error fails the load, not the first send.
     env.parse(source);
@@ -210,12 +245,14 @@ function compileLocale(templatesDir: string, locale: MailLocale): CompiledLocale
  * broken template fails the start instead of the first mail; `renderMail` calls it on demand.
  */
 export function loadMailTemplates(options: RenderMailOptions = {}): CompiledLocale {
-  const templatesDir = path.resolve(options.templatesDir ?? DEFAULT_MAIL_TEMPLATES_DIR);
   const locale = options.locale ?? 'de';
-  const key = `${templatesDir}\0${locale}`;
+  const given = options.templatesDir ? path.resolve(options.templatesDir) : undefined;
+  // The built-in folder named explicitly is the same as no folder (with the overrides in use).
+  const explicit = given === DEFAULT_MAIL_TEMPLATES_DIR ? undefined : given;
+  const key = `${explicit ?? `overlay:${templatesDirInUse() ?? ''}`}\0${locale}`;
   let compiled = cache.get(key);
   if (!compiled) {
-    compiled = compileLocale(templatesDir, locale);
+    compiled = compileLocale(explicit ? explicitRoot(explicit) : overlayRoot, locale);
     cache.set(key, compiled);
   }
   return compiled;

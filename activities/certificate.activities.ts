@@ -6,7 +6,13 @@
  */
 import type { Knex } from 'knex';
 import { readContact, readContract, readDocument, readSignature, toDate } from '../db/crm-repository';
-import { berlinAndUtc, countPdfPages, renderCertificate, type CertificateEvent } from '../documents/render-certificate';
+import {
+  berlinAndUtc,
+  countPdfPages,
+  renderCertificate,
+  type CertificateData,
+  type CertificateEvent,
+} from '../documents/render-certificate';
 import { verifyDetachedCms, verifyPadesPdf, type QesSignerDetails } from '../documents/qes-verification';
 import { md5Hex, sha256Hex } from '../domain/signature-hash';
 import type { SignflowConfig } from '../temporal.config';
@@ -33,7 +39,11 @@ export const CERTIFICATE_EVENT = 'certificate-created';
 
 type Detail = Record<string, unknown>;
 
-export function createCertificateActivities(deps: { db: Knex; config: SignflowConfig }) {
+/**
+ * Gathers what the certificate shows from the database (no writes): used by the activity and by
+ * `signflow templates preview`.
+ */
+export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) {
   const { db, config } = deps;
   const crm = config.crm;
 
@@ -180,18 +190,9 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
     return out;
   }
 
-  async function existing(workflowId: string): Promise<CreatedCertificate | undefined> {
-    const row = (await db(AUDIT_TABLE).where({ workflow_id: workflowId, event: CERTIFICATE_EVENT }).first()) as
-      Detail | undefined;
-    if (!row) return undefined;
-    const d = JSON.parse(String(row.detail)) as { documentId: number; sha256: string };
-    return { certificateDocumentId: d.documentId, sha256: d.sha256 };
-  }
-
   return {
-    async createCompletionCertificate(input: CreateCertificateInput): Promise<CreatedCertificate> {
-      const before = await existing(input.workflowId);
-      if (before) return before;
+    /** The certificate's data for a contract's completed request; throws when the contract or its document is gone. */
+    async collect(input: CreateCertificateInput): Promise<{ data: CertificateData; contractId: number }> {
       const [contract, document, signature] = await Promise.all([
         readContract(db, crm, input.contractId),
         readDocument(db, crm, input.documentId),
@@ -224,7 +225,7 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
         events.push(e);
       }
       const createdAt = new Date(input.completedAt);
-      const pdf = await renderCertificate({
+      const data: CertificateData = {
         contractId: contract.id,
         contractTitle: contract.title,
         practiceName: config.mail.practiceName,
@@ -238,7 +239,33 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
         workflowId: input.workflowId,
         runId: input.runId,
         createdAt,
-      });
+      };
+      return { data, contractId: contract.id };
+    },
+  };
+}
+
+export function createCertificateActivities(deps: { db: Knex; config: SignflowConfig }) {
+  const { db, config } = deps;
+  const crm = config.crm;
+  const evidence = certificateEvidence(deps);
+
+  async function existing(workflowId: string): Promise<CreatedCertificate | undefined> {
+    const row = (await db(AUDIT_TABLE).where({ workflow_id: workflowId, event: CERTIFICATE_EVENT }).first()) as
+      Detail | undefined;
+    if (!row) return undefined;
+    const d = JSON.parse(String(row.detail)) as { documentId: number; sha256: string };
+    return { certificateDocumentId: d.documentId, sha256: d.sha256 };
+  }
+
+  return {
+    async createCompletionCertificate(input: CreateCertificateInput): Promise<CreatedCertificate> {
+      const before = await existing(input.workflowId);
+      if (before) return before;
+      const { data, contractId } = await evidence.collect(input);
+      const createdAt = data.createdAt;
+      const contract = { id: contractId };
+      const pdf = await renderCertificate(data);
       const sha256 = sha256Hex(pdf);
       const d = crm.documents;
       return db.transaction(async (trx) => {

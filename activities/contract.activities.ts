@@ -18,7 +18,7 @@ import {
   type CrmContract,
   type CrmSignature,
 } from '../db/crm-repository';
-import { renderContractDocument, type ContractDocumentData } from '../documents/render-contract';
+import { contractDocumentData, renderContractDocument, type ContractDocumentData } from '../documents/render-contract';
 import { checkContractMails } from '../mail/contract-mail';
 import { checkContract } from '../domain/contract-validation';
 import { ErrorCode } from '../domain/errors';
@@ -90,17 +90,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
   }
 
   function documentData(contract: CrmContract, contact: CrmContact, createdAt: Date): ContractDocumentData {
-    return {
-      contractId: contract.id,
-      practiceName: config.mail.practiceName,
-      title: contract.title,
-      freelancerName: `${contact.firstName} ${contact.lastName}`.trim(),
-      start: contract.start,
-      end: contract.end,
-      feeCents: contract.feeCents,
-      description: contract.description,
-      createdAt,
-    };
+    return contractDocumentData(contract, contact, config.mail.practiceName, createdAt);
   }
 
   /** Renders what step 2 and the mails will render; throws the non-retryable failure a real run would meet later. */

@@ -9,6 +9,7 @@ import { registerRepair } from './commands/repair';
 import { registerReport } from './commands/report';
 import { registerStart } from './commands/start';
 import { registerStatus } from './commands/status';
+import { registerTemplates } from './commands/templates';
 import { registerVerify } from './commands/verify';
 import { registerWebhooks } from './commands/webhooks';
 import type { Io } from './output';
@@ -37,6 +38,7 @@ export function buildProgram(io: Io, run: Runner): Command {
   registerDoctor(program, run);
   registerWebhooks(program, run);
   registerRepair(program, run);
+  registerTemplates(program, run);
   // Subcommands inherit the error handling; without this they would call process.exit themselves.
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import * as fontkit from 'fontkit';
 import Handlebars from 'handlebars';
 import PDFDocument from 'pdfkit';
+import type { CrmContact, CrmContract } from '../db/crm-repository';
 import { templateFile } from '../templating/template-files';
 
 export interface ContractDocumentData {
@@ -26,6 +27,26 @@ export interface ContractDocumentData {
   description: string | null;
   /** Creation time of the document: the PDF's CreationDate, XMP date and file ID derive from it. */
   createdAt: Date;
+}
+
+/** The document's values from the CRM rows (the contract activity and `signflow templates preview` share it). */
+export function contractDocumentData(
+  contract: Pick<CrmContract, 'id' | 'title' | 'start' | 'end' | 'feeCents' | 'description'>,
+  contact: Pick<CrmContact, 'firstName' | 'lastName'>,
+  practiceName: string,
+  createdAt: Date
+): ContractDocumentData {
+  return {
+    contractId: contract.id,
+    practiceName,
+    title: contract.title,
+    freelancerName: `${contact.firstName} ${contact.lastName}`.trim(),
+    start: contract.start,
+    end: contract.end,
+    feeCents: contract.feeCents,
+    description: contract.description,
+    createdAt,
+  };
 }
 
 export interface RenderedContractDocument {

@@ -16,6 +16,8 @@ import { createDb } from '../db/connection';
 import { assertMappingMatchesDatabase } from '../db/mapping-check';
 import { createMailer, type Mailer } from '../mail/mailer';
 import { loadMailTemplates } from '../mail/render-mail';
+import { assertTemplates } from '../templating/check-templates';
+import { useTemplatesDir } from '../templating/template-files';
 import { databaseUrl, type SignflowConfig } from '../temporal.config';
 import { activityMetricsInterceptor } from '../metrics/activity-metrics';
 import { clusterStateFrom } from '../metrics/cluster-state';
@@ -55,6 +57,11 @@ export interface RunningWorker {
 }
 
 export async function createWorker(config: SignflowConfig, opts: RunWorkerOptions = {}): Promise<RunningWorker> {
+  // The practice's own templates: checked before anything connects (file, line and placeholder of every problem), then
+  // used by every renderer of this process.
+  const templatesDir = config.evidence.templatesDir;
+  if (templatesDir) assertTemplates(templatesDir);
+  useTemplatesDir(templatesDir);
   const ownDb = !opts.db;
   const ownMailer = !opts.mailer;
   const db = opts.db ?? createDb(databaseUrl(config), { poolMax: config.database.poolMax });

@@ -102,8 +102,8 @@ describe('dev stack', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-devstack-'));
     ports = [];
-    for (let i = 0; i < 8; i++) ports.push(await getFreePort());
-    const [temporal, ui, smtp, inbox, api, codec, sim, simAdmin] = ports.map(String);
+    for (let i = 0; i < 9; i++) ports.push(await getFreePort());
+    const [temporal, ui, smtp, inbox, api, codec, sim, simAdmin, webhooks] = ports.map(String);
     env = {
       ...process.env,
       SIGNFLOW_DATA_DIR: dir,
@@ -122,6 +122,7 @@ describe('dev stack', () => {
       SIGNFLOW_CODEC_SERVER_PORT: codec,
       SIGNFLOW_KONNEKTOR_SIM_PORT: sim,
       SIGNFLOW_KONNEKTOR_SIM_ADMIN_PORT: simAdmin,
+      SIGNFLOW_DEV_WEBHOOKS_PORT: webhooks,
     };
   });
   afterAll(async () => {

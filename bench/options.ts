@@ -13,6 +13,10 @@ export interface BenchOptions {
   concurrency: number;
   /** Contracts per database run before measuring (JIT, pools, SMTP connections), not counted. @default concurrency */
   warmup: number;
+  /** Measured rounds per subject, signflow and the bare floor workflow taking turns; `contracts` split over them. */
+  rounds: number;
+  /** Contracts per subject in a separate CPU-profiled pass (CPU by kind of work); 0 = no profile. */
+  profile: number;
   dbs: BenchDb[];
   scenarios: Scenario[];
   /** Contracts countersigned per batch-size variant. */
@@ -31,10 +35,12 @@ export interface BenchOptions {
 
 const USAGE = `npm run bench -- [options]
 
-  --contracts N         contracts per database, throughput scenario (default 50)
+  --contracts N         contracts per database and subject, throughput scenario (default 50)
   --concurrency N       contracts in flight at once (default 10)
   --alone N             contracts one at a time first, for the unloaded latency (default 5)
   --warmup N            unmeasured contracts per database first (default: --concurrency)
+  --rounds N            measured rounds, signflow and the bare floor taking turns (default 2)
+  --profile N           contracts per subject in a CPU-profiled pass after the rounds, 0 = none (default 10)
   --db LIST             sqlite,mariadb (default both; mariadb needs SIGNFLOW_TEST_MYSQL_URL or scripts/start-mariadb.sh)
   --scenarios LIST      throughput,countersign (default both; per-activity latency comes with throughput)
   --qes-contracts N     contracts countersigned per variant (default 25)
@@ -76,6 +82,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       concurrency: { type: 'string' },
       alone: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      profile: { type: 'string' },
       db: { type: 'string' },
       scenarios: { type: 'string' },
       'qes-contracts': { type: 'string' },
@@ -99,6 +107,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     concurrency,
     alone: positiveInt('alone', values.alone, 5),
     warmup: positiveInt('warmup', values.warmup, concurrency, 0),
+    rounds: positiveInt('rounds', values.rounds, 2),
+    profile: positiveInt('profile', values.profile, 10, 0),
     dbs: list<BenchDb>('db', values.db, ['sqlite', 'mariadb']),
     scenarios: list<Scenario>('scenarios', values.scenarios, ['throughput', 'countersign']),
     qesContracts: positiveInt('qes-contracts', values['qes-contracts'], 25),

@@ -24,6 +24,9 @@ import { startBenchStack, type BenchStack } from './stack';
 import { ms, percentile, ratio, summarize, table } from './stats';
 import type { StepTiming } from './history';
 import { runThroughput, type ThroughputResult } from './throughput';
+import { startFloorSubject } from './floor/floor-subject';
+import { CPU_KINDS, type CpuKind } from './profile';
+import { signflowSubject } from './subject';
 
 const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const out = (text = '') => process.stdout.write(`${text}\n`);
@@ -79,65 +82,103 @@ const fixed = (digits: number) => (v: number) => (Number.isFinite(v) ? v.toFixed
 
 type TimingKey = 'startToInvitationMs' | 'signUpdateMs' | 'signToCompletedMs' | 'totalMs';
 
-function throughputTable(results: Map<BenchDb, ThroughputResult>, o: BenchOptions): string {
+/** signflow and the floor of one database. */
+interface Pair {
+  signflow: ThroughputResult;
+  floor: ThroughputResult;
+}
+
+/**
+ * Every figure of signflow beside the bare floor workflow's, per database, with signflow / floor: above 1 means
+ * signflow is slower or costs more, except for contracts/s, where it is the share of the floor's throughput reached.
+ */
+function throughputTable(results: Map<BenchDb, Pair>, o: BenchOptions): string {
   const dbs = [...results.keys()];
-  const header = ['', ...dbs, ...(dbs.length === 2 ? [`${dbs[1]} / ${dbs[0]}`] : [])];
-  const row = (
-    label: string,
-    pick: (r: ThroughputResult) => number,
-    fmt: (v: number) => string = ms,
-    compare = true
-  ) => {
-    const values = dbs.map((d) => pick(results.get(d) as ThroughputResult));
-    return [label, ...values.map(fmt), ...(dbs.length === 2 ? [compare ? ratio(values[0], values[1]) : ''] : [])];
-  };
+  const header = ['', ...dbs.flatMap((d) => [`${d} signflow`, `${d} floor`, 'signflow / floor'])];
+  const row = (label: string, pick: (r: ThroughputResult) => number, fmt: (v: number) => string = ms) => [
+    label,
+    ...dbs.flatMap((d) => {
+      const p = results.get(d) as Pair;
+      const a = pick(p.signflow);
+      const b = pick(p.floor);
+      return [fmt(a), fmt(b), ratio(b, a)];
+    }),
+  ];
+  const text = (label: string, pick: (r: ThroughputResult) => string) => [
+    label,
+    ...dbs.flatMap((d) => {
+      const p = results.get(d) as Pair;
+      return [pick(p.signflow), pick(p.floor), ''];
+    }),
+  ];
   const loaded = (key: TimingKey, q: number) => (r: ThroughputResult) =>
     percentile(
       r.contracts.map((c) => c[key]),
       q
     );
-  const alone = (key: TimingKey) => (r: ThroughputResult) =>
-    percentile(
-      r.alone.contracts.map((c) => c[key]),
-      50
-    );
+  const alone =
+    (key: TimingKey, q = 50) =>
+    (r: ThroughputResult) =>
+      percentile(
+        r.alone.contracts.map((c) => c[key]),
+        q
+      );
+  const per = (r: ThroughputResult, v: number) => v / r.contracts.length;
+  const split = (kind: CpuKind) => (r: ThroughputResult) => r.cpuSplit?.perKind[kind] ?? Number.NaN;
   const n = o.concurrency;
   return table(header, [
-    row('contracts measured', (r) => r.contracts.length, String, false),
-    row(`wall time at ${n} in flight, s`, (r) => r.wallMs / 1000, fixed(1)),
+    row('contracts measured', (r) => r.contracts.length, String),
+    text('rounds (contracts/s each)', (r) => r.perRound.map((v) => v.toFixed(1)).join(', ')),
+    row(`wall time at ${n} in flight (sum of rounds), s`, (r) => r.wallMs / 1000, fixed(1)),
     row('**contracts/s**', (r) => r.contractsPerSecond, fixed(2)),
-    row('start → invitation mail, p50 ms', loaded('startToInvitationMs', 50)),
-    row('start → invitation mail, p95 ms', loaded('startToInvitationMs', 95)),
-    row('`sign` Update round trip, p50 ms', loaded('signUpdateMs', 50)),
-    row('`sign` Update round trip, p95 ms', loaded('signUpdateMs', 95)),
+    row('start → invitation, p50 ms', loaded('startToInvitationMs', 50)),
+    row('start → invitation, p99 ms', loaded('startToInvitationMs', 99)),
+    row('**`sign` Update round trip, p50 ms**', loaded('signUpdateMs', 50)),
+    row('**`sign` Update round trip, p99 ms**', loaded('signUpdateMs', 99)),
     row('sign → completed, p50 ms', loaded('signToCompletedMs', 50)),
-    row('sign → completed, p95 ms', loaded('signToCompletedMs', 95)),
+    row('sign → completed, p99 ms', loaded('signToCompletedMs', 99)),
     row('start → completed, p50 ms', loaded('totalMs', 50)),
-    row('start → completed, p95 ms', loaded('totalMs', 95)),
-    row(`one at a time (${o.alone}): start → invitation, p50 ms`, alone('startToInvitationMs')),
-    row(`one at a time (${o.alone}): sign → completed, p50 ms`, alone('signToCompletedMs')),
+    row('start → completed, p99 ms', loaded('totalMs', 99)),
+    row(`one at a time (${o.alone}): \`sign\` Update, p50 ms`, alone('signUpdateMs')),
+    row(`one at a time (${o.alone}): \`sign\` Update, max ms`, alone('signUpdateMs', 100)),
     row(`one at a time (${o.alone}): start → completed, p50 ms`, alone('totalMs')),
-    row('SQL statements per contract (worker pool)', (r) => r.sqlStatements / r.contracts.length, fixed(1)),
-    row('CPU per contract, this process (worker + driver + inbox), ms', (r) => r.cpu.selfMs / r.contracts.length),
+    row('**history events per contract**', (r) => r.counts.events, fixed(1)),
+    row('**billable actions per contract**', (r) => r.counts.actions, fixed(1)),
+    row('of them: workflow starts', (r) => r.counts.starts, fixed(1)),
+    row('of them: activities (attempts)', (r) => r.counts.activities, fixed(1)),
+    row('of them: signals + Updates', (r) => r.counts.messages, fixed(1)),
+    row('of them: timers', (r) => r.counts.timers, fixed(1)),
+    row('of them: search-attribute upserts', (r) => r.counts.upserts, fixed(1)),
+    row('patch markers per contract (not counted above)', (r) => r.counts.markers, fixed(1)),
+    row('SQL statements per contract (worker pool)', (r) => per(r, r.sqlStatements), fixed(1)),
+    row('CPU per contract, this process (worker + driver + inbox), ms', (r) => per(r, r.cpu.selfMs)),
+    row('CPU per contract, Temporal dev server, ms', (r) => per(r, r.cpu.serverMs)),
+    ...CPU_KINDS.map((k) => row(`profiled pass, main thread: ${k}, ms/contract`, split(k))),
+    row('profiled pass: whole process, ms/contract', (r) => r.cpuSplit?.processMs ?? Number.NaN),
+    row('profiled pass: other threads (workflow sandbox, Temporal core, GC), ms/contract', (r) =>
+      r.cpuSplit
+        ? Math.max(0, r.cpuSplit.processMs - Object.values(r.cpuSplit.perKind).reduce((x, y) => x + y, 0))
+        : Number.NaN
+    ),
     row('event-loop delay of this process, p99 ms', (r) => r.eventLoopDelay.p99),
     row('event-loop delay of this process, max ms', (r) => r.eventLoopDelay.max),
-    row('CPU per contract, Temporal dev server, ms', (r) => r.cpu.serverMs / r.contracts.length),
+    row('RSS of this process during the rounds, max MiB', (r) => r.rssMaxMiB, fixed(0)),
     row(
-      `cores busy (both processes, of ${os.cpus().length})`,
+      `cores busy (this process + server, of ${os.cpus().length})`,
       (r) => (r.cpu.selfMs + r.cpu.serverMs) / r.wallMs,
       fixed(2)
     ),
   ]);
 }
 
-const STEP_ORDER = [
-  'loadContract',
-  'prepareSignatureRequest',
-  'sendContractMail (invitation)',
-  'recordSignature',
-  'sendContractMail (confirmation)',
-  '(workflow task)',
-];
+/** The activity types of the measured histories in the order they first ran. */
+function stepOrder(results: Map<BenchDb, ThroughputResult>): string[] {
+  const seen = new Set<string>();
+  for (const r of results.values()) for (const s of [...r.alone.steps, ...r.steps]) seen.add(s.step);
+  const order = [...seen].filter((s) => s !== '(workflow task)' && !s.startsWith('sendContractMail (confirmation)'));
+  for (const last of ['sendContractMail (confirmation)', '(workflow task)']) if (seen.has(last)) order.push(last);
+  return order;
+}
 
 function activityTable(results: Map<BenchDb, ThroughputResult>): string {
   const dbs = [...results.keys()];
@@ -146,8 +187,9 @@ function activityTable(results: Map<BenchDb, ThroughputResult>): string {
     ...dbs.flatMap((d) => [`${d} alone p50`, `${d} p50`, `${d} p95`]),
     ...(dbs.length === 2 ? [`${dbs[1]} / ${dbs[0]} p50`] : []),
     `queued p50 (${dbs.join(' / ')})`,
+    'per contract',
   ];
-  const rows = STEP_ORDER.map((step) => {
+  const rows = stepOrder(results).map((step) => {
     const per = dbs.map((d) => {
       const r = results.get(d) as ThroughputResult;
       const steps = r.steps.filter((s) => s.step === step);
@@ -161,6 +203,7 @@ function activityTable(results: Map<BenchDb, ThroughputResult>): string {
           steps.map((s) => s.queuedMs),
           50
         ),
+        count: steps.length / r.contracts.length,
       };
     });
     return [
@@ -168,6 +211,7 @@ function activityTable(results: Map<BenchDb, ThroughputResult>): string {
       ...per.flatMap((s) => [ms(s.alone), ms(s.run.p50), ms(s.run.p95)]),
       ...(dbs.length === 2 ? [ratio(per[0]?.run.p50, per[1]?.run.p50)] : []),
       per.map((s) => ms(s.queued)).join(' / '),
+      per.map((s) => s.count.toFixed(1)).join(' / '),
     ];
   });
   return table(header, rows);
@@ -345,36 +389,59 @@ async function main(): Promise<void> {
     if (o.scenarios.includes('throughput')) {
       progress(`rendering ${o.renders} contract documents alone`);
       const render = await runRender(o.renders);
-      const results = new Map<BenchDb, ThroughputResult>();
+      progress('bundling the bare floor workflow');
+      const floorBundle = await bundleWorkflowsToFile(require.resolve('./floor/floor.workflow'), bundleDir);
+      const results = new Map<BenchDb, Pair>();
       const versions: string[] = [];
       for (const kind of dbs) {
-        progress(`throughput on ${kind}: ${o.contracts} contracts, ${o.concurrency} in flight`);
+        progress(
+          `throughput on ${kind}: ${o.contracts} contracts each for signflow and the floor, ${o.concurrency} in flight`
+        );
         const stack = await stackFor(kind);
+        const floor = await startFloorSubject({
+          client: server.env.client,
+          connection: server.env.nativeConnection,
+          namespace: server.namespace,
+          bundle: floorBundle,
+          taskQueue: `signflow-bench-floor-${process.pid}-${++stackNo}`,
+        });
+        cleanup.add(`${kind} floor worker`, () => floor.stop());
         versions.push(await databaseVersion(stack.db, kind));
-        results.set(kind, await runThroughput(stack, { ...o, serverPid: server.server.pid }));
+        const both = await runThroughput([signflowSubject(stack), floor], { ...o, serverPid: server.server.pid });
+        results.set(kind, {
+          signflow: both.get('signflow') as ThroughputResult,
+          floor: both.get('floor') as ThroughputResult,
+        });
+        await floor.stop();
         await stack.stop();
       }
+      const signflowOnly = new Map([...results].map(([d, p]) => [d, p.signflow]));
       out(`- databases: ${versions.join('; ')}`);
       out();
-      out('## 1. Contract throughput end to end');
+      out('## 1. Contract throughput end to end, beside the bare floor workflow');
       out();
       out(
-        'start → invitation mail in the SMTP inbox → `sign` Update (click) → workflow completed (signature recorded, ' +
-          'confirmation mail sent). Closed loop, no reminders, no countersignature.'
+        'signflow: start → invitation mail in the SMTP inbox → `sign` Update (click) → workflow completed (signature ' +
+          'recorded, Prüfprotokoll, confirmation mail sent). Floor: a bare workflow of the same shape (three no-op ' +
+          'activities, an Update whose handler runs one no-op activity, one more no-op activity) on the same server, ' +
+          `same closed loop, same worker settings. ${o.rounds} rounds each, taking turns. Closed loop, no reminders, ` +
+          'no countersignature. signflow / floor above 1 = signflow slower or costlier; for contracts/s it is the ' +
+          "share of the floor's throughput reached. The CPU split comes from a separate profiled pass of " +
+          `${o.profile} contracts each (V8 sampling profile of the main thread, idle excluded).`
       );
       out();
       out(throughputTable(results, o));
       out();
-      out('## 2. Per-activity latency');
+      out('## 2. Per-activity latency (signflow)');
       out();
       out(
         'From the histories of the measured contracts: run = ActivityTaskStarted → Completed (worker execution plus one ' +
           'round trip to the server), queued = Scheduled → Started. Milliseconds.'
       );
       out();
-      out(activityTable(results));
+      out(activityTable(signflowOnly));
       out();
-      out(renderTable(render, results));
+      out(renderTable(render, signflowOnly));
       out();
     }
 

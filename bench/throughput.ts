@@ -1,99 +1,150 @@
 /**
- * Scenario 1 (and the data for 2): contracts end to end on one stack. Each contract goes the portal's way: start the
- * workflow, wait for the invitation in the SMTP inbox, sign with the `sign` Update (click), wait for the result
- * (recorded and confirmation mail sent). A closed loop keeps `concurrency` contracts in flight.
+ * Scenario 1 (and the data for 2): contracts end to end, signflow beside the bare floor workflow. A closed loop
+ * keeps `concurrency` contracts in flight. The subjects take turns in rounds (A B, B A, A B, …) so that the shared
+ * machine's noise hits both; their figures are summed over their rounds and compared from the same run.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { contractHandle, signContractUpdate, startContractWorkflow } from '../client/contract-client';
-import type { ContractResult } from '../workflows/definitions';
+import { meanCounts, type ActionCounts } from './actions';
 import { cpuWindow, type CpuWindow } from './cpu';
 import { stepTimings, type StepTiming } from './history';
-import { addContracts, mapLimit, type BenchStack } from './stack';
+import { startCpuProfile, type CpuKind } from './profile';
+import { mapLimit } from './stack';
+import type { ContractTiming, Subject, SubjectItem } from './subject';
 
-export interface ContractTiming {
-  contractId: number;
-  /** Start call → invitation mail in the inbox. */
-  startToInvitationMs: number;
-  /** The `sign` Update's round trip (validator, recordSignature, reply). */
-  signUpdateMs: number;
-  /** Sign call → workflow completed (includes the Update, the confirmation mail and the last workflow task). */
-  signToCompletedMs: number;
-  totalMs: number;
-}
+export type { ContractTiming } from './subject';
 
 export interface ThroughputResult {
   contracts: ContractTiming[];
-  /** First start → last completion of the measured contracts, ms. */
+  /** Sum over the subject's rounds of first start → last completion, ms. */
   wallMs: number;
   contractsPerSecond: number;
+  /** contracts/s of each round, in order. */
+  perRound: number[];
   steps: StepTiming[];
-  /** CPU used while the measured contracts ran. */
+  /** CPU used while the subject's measured rounds ran. */
   cpu: CpuWindow;
-  /** SQL statements the worker's pool sent while the measured contracts ran (transaction begin/commit included). */
+  /** SQL statements the subject's pool sent in its measured rounds (transaction begin/commit included); NaN = none. */
   sqlStatements: number;
-  /** Event-loop delay of this process (activities run on its main thread) during the loaded run, ms. */
+  /** Event-loop delay of this process (activities run on its main thread) during the subject's rounds, ms. */
   eventLoopDelay: { p50: number; p99: number; max: number };
-  /** The same path one contract at a time before the loaded run: the latency without queueing. */
+  /** History events and billable actions, mean per contract. */
+  counts: ActionCounts;
+  /** Largest resident set of this process sampled during the subject's rounds, MiB. */
+  rssMaxMiB: number;
+  /** Main-thread CPU by kind from a separate profiled pass, ms per contract; with the process's total in it. */
+  cpuSplit?: { perKind: Record<CpuKind, number>; processMs: number; contracts: number };
+  /** The same path one contract at a time before the loaded rounds: the latency without queueing. */
   alone: { contracts: ContractTiming[]; steps: StepTiming[] };
 }
 
-const mailKey = (contractId: number, kind: string) => `honorarvertrag-${contractId}:${kind}`;
+export interface ThroughputOptions {
+  contracts: number;
+  concurrency: number;
+  warmup: number;
+  alone: number;
+  rounds: number;
+  /** Contracts per subject in the profiled pass (0 = none). */
+  profile: number;
+  serverPid?: number;
+}
 
-async function oneContract(stack: BenchStack, contractId: number, contactId: number): Promise<ContractTiming> {
-  const t0 = performance.now();
-  await startContractWorkflow(stack.client, stack.config, contractId);
-  await stack.inbox.waitFor((m) => m.headers['x-signflow-mail-key'] === mailKey(contractId, 'invitation'), 60_000);
-  const t1 = performance.now();
-  await signContractUpdate(stack.client, contractId, { contactId, method: 'click' });
-  const t2 = performance.now();
-  const result = (await contractHandle(stack.client, contractId).result()) as ContractResult;
-  const t3 = performance.now();
-  if (result.outcome !== 'signed') throw new Error(`contract ${contractId} ended ${result.outcome}, not signed`);
-  return {
-    contractId,
-    startToInvitationMs: t1 - t0,
-    signUpdateMs: t2 - t1,
-    signToCompletedMs: t3 - t1,
-    totalMs: t3 - t0,
-  };
+interface Acc {
+  contracts: ContractTiming[];
+  items: SubjectItem[];
+  wallMs: number;
+  perRound: number[];
+  cpu: CpuWindow;
+  sql: number;
+  loop: ReturnType<typeof monitorEventLoopDelay>;
+  rss: number;
 }
 
 export async function runThroughput(
-  stack: BenchStack,
-  opts: { contracts: number; concurrency: number; warmup: number; alone: number; serverPid?: number }
-): Promise<ThroughputResult> {
-  if (opts.warmup > 0) {
-    const warm = await addContracts(stack, opts.warmup);
-    await mapLimit(warm, opts.concurrency, (c) => oneContract(stack, c.contractId, c.contactId));
+  subjects: Subject[],
+  opts: ThroughputOptions
+): Promise<Map<string, ThroughputResult>> {
+  const run = (s: Subject, items: SubjectItem[], limit: number) => mapLimit(items, limit, (c) => s.one(c));
+  for (const s of subjects) if (opts.warmup > 0) await run(s, await s.add(opts.warmup), opts.concurrency);
+  const alone = new Map<string, { items: SubjectItem[]; contracts: ContractTiming[] }>();
+  for (const s of subjects) {
+    const items = await s.add(opts.alone);
+    alone.set(s.name, { items, contracts: await run(s, items, 1) });
   }
-  const aloneRows = await addContracts(stack, opts.alone);
-  const alone = await mapLimit(aloneRows, 1, (c) => oneContract(stack, c.contractId, c.contactId));
-  const rows = await addContracts(stack, opts.contracts);
-  let sqlStatements = 0;
-  const countQuery = () => void sqlStatements++;
-  stack.db.on('query', countQuery);
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-  const cpu = cpuWindow(opts.serverPid);
-  const t0 = performance.now();
-  const contracts = await mapLimit(rows, opts.concurrency, (c) => oneContract(stack, c.contractId, c.contactId));
-  const wallMs = performance.now() - t0;
-  const cpuUsed = cpu();
-  loop.disable();
-  const eventLoopDelay = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
-  stack.db.off('query', countQuery);
-  // After the clock stopped: reading the histories costs nothing measured.
-  const history = (c: { contractId: number }) => contractHandle(stack.client, c.contractId).fetchHistory();
-  const histories = await mapLimit(rows, 4, history);
-  const aloneHistories = await mapLimit(aloneRows, 4, history);
-  return {
-    contracts,
-    wallMs,
-    contractsPerSecond: (opts.contracts / wallMs) * 1000,
-    steps: histories.flatMap(stepTimings),
-    cpu: cpuUsed,
-    sqlStatements,
-    eventLoopDelay,
-    alone: { contracts: alone, steps: aloneHistories.flatMap(stepTimings) },
-  };
+  const acc = new Map<string, Acc>(
+    subjects.map((s) => [
+      s.name,
+      {
+        contracts: [],
+        items: [],
+        wallMs: 0,
+        perRound: [],
+        cpu: { selfMs: 0, serverMs: 0 },
+        sql: s.sql ? 0 : Number.NaN,
+        loop: monitorEventLoopDelay({ resolution: 10 }),
+        rss: 0,
+      },
+    ])
+  );
+  const perRound = Math.max(1, Math.floor(opts.contracts / opts.rounds));
+  for (let r = 0; r < opts.rounds; r++) {
+    const order = r % 2 === 0 ? subjects : [...subjects].reverse();
+    for (const s of order) {
+      const a = acc.get(s.name) as Acc;
+      const items = await s.add(perRound);
+      s.sql?.on();
+      const rssTimer = setInterval(() => (a.rss = Math.max(a.rss, process.memoryUsage.rss())), 200);
+      a.loop.enable();
+      const cpu = cpuWindow(opts.serverPid);
+      const t0 = performance.now();
+      const contracts = await run(s, items, opts.concurrency);
+      const wall = performance.now() - t0;
+      const used = cpu();
+      a.loop.disable();
+      clearInterval(rssTimer);
+      a.rss = Math.max(a.rss, process.memoryUsage.rss());
+      if (s.sql) a.sql += s.sql.off();
+      a.contracts.push(...contracts);
+      a.items.push(...items);
+      a.wallMs += wall;
+      a.perRound.push((items.length / wall) * 1000);
+      a.cpu.selfMs += used.selfMs;
+      a.cpu.serverMs += used.serverMs;
+    }
+  }
+  const split = new Map<string, ThroughputResult['cpuSplit']>();
+  if (opts.profile > 0) {
+    for (const s of subjects) {
+      const items = await s.add(opts.profile);
+      const stop = await startCpuProfile();
+      const cpu = cpuWindow(undefined);
+      await run(s, items, opts.concurrency);
+      const processMs = cpu().selfMs;
+      const perKind = await stop();
+      for (const k of Object.keys(perKind) as CpuKind[]) perKind[k] /= items.length;
+      split.set(s.name, { perKind, processMs: processMs / items.length, contracts: items.length });
+    }
+  }
+  // After the clocks stopped: reading the histories costs nothing measured.
+  const out = new Map<string, ThroughputResult>();
+  for (const s of subjects) {
+    const a = acc.get(s.name) as Acc;
+    const histories = await mapLimit(a.items, 4, (i) => s.history(i));
+    const al = alone.get(s.name) as { items: SubjectItem[]; contracts: ContractTiming[] };
+    const aloneHistories = await mapLimit(al.items, 4, (i) => s.history(i));
+    out.set(s.name, {
+      contracts: a.contracts,
+      wallMs: a.wallMs,
+      contractsPerSecond: (a.contracts.length / a.wallMs) * 1000,
+      perRound: a.perRound,
+      steps: histories.flatMap(stepTimings),
+      cpu: a.cpu,
+      sqlStatements: a.sql,
+      eventLoopDelay: { p50: a.loop.percentile(50) / 1e6, p99: a.loop.percentile(99) / 1e6, max: a.loop.max / 1e6 },
+      counts: meanCounts(histories),
+      rssMaxMiB: a.rss / 2 ** 20,
+      cpuSplit: split.get(s.name),
+      alone: { contracts: al.contracts, steps: aloneHistories.flatMap(stepTimings) },
+    });
+  }
+  return out;
 }

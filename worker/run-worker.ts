@@ -23,6 +23,7 @@ import { activityMetricsInterceptor } from '../metrics/activity-metrics';
 import { clusterStateFrom } from '../metrics/cluster-state';
 import { startOpsServer, type RunningOpsServer } from '../metrics/metrics-server';
 import { setClusterStateSource } from '../metrics/signflow-metrics';
+import { WORKER_SETTINGS } from './worker-settings';
 
 export interface RunWorkerOptions {
   /** A pre-built bundle (`bundleWorkflowCode`); without it the worker bundles `workflows/` at start (~10 s). */
@@ -106,12 +107,7 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     ...workflowSource,
     activities: createActivities({ config, db, mailer, konnektor, temporal }),
     dataConverter,
-    // On SIGTERM/SIGINT (the SDK's default shutdown signals) running activities get this long to finish before they
-    // are cancelled; every activity is idempotent, so one cut short is simply retried by the next worker.
-    shutdownGraceTime: '10 seconds',
-    // A workflow whose worker died is handed to another worker's normal queue after this long (default 10 s), so a
-    // restarted worker picks up a killed one's contracts within seconds.
-    stickyQueueScheduleToStartTimeout: '3 seconds',
+    ...WORKER_SETTINGS,
     ...opts.workerOptions,
     interceptors: {
       ...opts.workerOptions?.interceptors,

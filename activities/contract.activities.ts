@@ -96,8 +96,13 @@ export function createContractActivities(deps: ContractActivityDeps) {
   /** Renders what step 2 and the mails will render; throws the non-retryable failure a real run would meet later. */
   async function checkRenders(contract: CrmContract, contact: CrmContact): Promise<void> {
     checkContractMails(config, contract, contact);
+    await renderMapped(contract, documentData(contract, contact, new Date()));
+  }
+
+  /** The document, with a template or data problem as its domain failure (TEMPLATE_VALUE_MISSING, …). */
+  async function renderMapped(contract: CrmContract, data: ContractDocumentData) {
     try {
-      await renderContractDocument(documentData(contract, contact, new Date()));
+      return await renderContractDocument(data);
     } catch (err) {
       const missing = err instanceof Error ? /^"([^"]+)" not defined in /.exec(err.message) : null;
       throw rejection(
@@ -295,6 +300,102 @@ export function createContractActivities(deps: ContractActivityDeps) {
     return outcome;
   }
 
+  /**
+   * Step 2's write, in one transaction, from a document rendered before it (so the rendering holds no lock and, on
+   * SQLite, does not block the process's only connection while pdfkit works); rendered again inside if the data
+   * changed meanwhile.
+   */
+  async function prepareFrom(
+    ref: ContractRef,
+    now: Date,
+    before: { data: ContractDocumentData; rendered: Awaited<ReturnType<typeof renderContractDocument>> }
+  ): Promise<PreparedRequest> {
+    let { data, rendered } = before;
+
+    try {
+      return await db.transaction(async (trx) => {
+        await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
+        const raced = await findRequest(trx, ref.workflowId);
+        if (raced) return preparedFrom(raced, ref);
+        const { contract, contact } = await validate(trx, ref, true);
+        const current = documentData(contract, contact, now);
+        if (JSON.stringify(current) !== JSON.stringify(data)) {
+          data = current;
+          rendered = await renderContractDocument(data);
+        }
+
+        const documentMd5 = md5Hex(rendered.pdf);
+        const documentSha256 = sha256Hex(rendered.pdf);
+        const d = crm.documents;
+        const [documentId] = await trx(d.table).insert({
+          [d.title]: contract.title || `Honorarvertrag ${contract.id}`,
+          [d.templateKind]: values.contractTemplateKind,
+          [d.mimeType]: 'application/pdf',
+          [d.content]: rendered.pdf,
+          [d.md5]: documentMd5,
+          [d.sha256]: documentSha256,
+          [d.linkedObjectType]: values.contractObjectType,
+          [d.linkedObjectId]: contract.id,
+          [d.createdAt]: now,
+        });
+
+        const s = crm.signatures;
+        const [signatureId] = await trx(s.table).insert({
+          [s.status]: values.signaturePending,
+          [s.contactId]: contact.id,
+          [s.documentId]: Number(documentId),
+          [s.linkedObjectType]: values.contractObjectType,
+          [s.linkedObjectId]: contract.id,
+        });
+
+        const k = crm.contracts;
+        const updated = await trx(k.table)
+          .where(k.id, contract.id)
+          .whereIn(k.status, values.contractSendableStatuses)
+          .update({ [k.status]: values.contractSent, [k.lastStatusChange]: now });
+        if (updated !== 1) {
+          throw rejection(
+            ErrorCode.CONTRACT_NOT_SENDABLE,
+            `Contract ${contract.id} changed its status while the signature request was prepared; nothing was written.`,
+            { contractId: contract.id }
+          );
+        }
+
+        const request: StoredRequest = {
+          workflowId: ref.workflowId,
+          contractId: contract.id,
+          contactId: contact.id,
+          documentId: Number(documentId),
+          signatureId: Number(signatureId),
+          documentMd5,
+          documentSha256,
+          createdAt: now,
+        };
+        await insertRequest(trx, request, rendered.html);
+        await appendAudit(trx, {
+          workflowId: ref.workflowId,
+          contractId: contract.id,
+          event: 'signature-request-prepared',
+          at: now,
+          // The status before `versendet`: what a revert restores.
+          detail: {
+            documentId: request.documentId,
+            signatureId: request.signatureId,
+            documentSha256,
+            previousStatus: contract.status,
+          },
+        });
+        return preparedFrom(request, ref);
+      });
+    } catch (err) {
+      // A concurrent attempt for the same workflow id may have committed first (our insert then hits the unique key,
+      // or the contract is already `versendet`): its result is this activity's result.
+      const winner = await findRequest(db, ref.workflowId).catch(() => undefined);
+      if (winner) return preparedFrom(winner, ref);
+      throw err;
+    }
+  }
+
   return {
     /**
      * Step 1: validates without writing. `alreadyPrepared` when this workflow id already prepared the request. Before
@@ -329,95 +430,29 @@ export function createContractActivities(deps: ContractActivityDeps) {
           const now = new Date();
           const stored = await findRequest(db, ref.workflowId);
           if (stored) return preparedFrom(stored, ref);
-
-          // Rendering (tens of ms) happens before the transaction so that it holds no lock (and, on SQLite, does not
-          // block the process's only connection) while pdfkit works; it is redone inside if the data changed meanwhile.
           const before = await validate(db, ref, true);
-          let data = documentData(before.contract, before.contact, now);
-          let rendered = await renderContractDocument(data);
+          const data = documentData(before.contract, before.contact, now);
+          return prepareFrom(ref, now, { data, rendered: await renderContractDocument(data) });
+        })
+      );
+    },
 
-          try {
-            return await db.transaction(async (trx) => {
-              await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
-              const raced = await findRequest(trx, ref.workflowId);
-              if (raced) return preparedFrom(raced, ref);
-              const { contract, contact } = await validate(trx, ref, true);
-              const current = documentData(contract, contact, now);
-              if (JSON.stringify(current) !== JSON.stringify(data)) {
-                data = current;
-                rendered = await renderContractDocument(data);
-              }
-
-              const documentMd5 = md5Hex(rendered.pdf);
-              const documentSha256 = sha256Hex(rendered.pdf);
-              const d = crm.documents;
-              const [documentId] = await trx(d.table).insert({
-                [d.title]: contract.title || `Honorarvertrag ${contract.id}`,
-                [d.templateKind]: values.contractTemplateKind,
-                [d.mimeType]: 'application/pdf',
-                [d.content]: rendered.pdf,
-                [d.md5]: documentMd5,
-                [d.sha256]: documentSha256,
-                [d.linkedObjectType]: values.contractObjectType,
-                [d.linkedObjectId]: contract.id,
-                [d.createdAt]: now,
-              });
-
-              const s = crm.signatures;
-              const [signatureId] = await trx(s.table).insert({
-                [s.status]: values.signaturePending,
-                [s.contactId]: contact.id,
-                [s.documentId]: Number(documentId),
-                [s.linkedObjectType]: values.contractObjectType,
-                [s.linkedObjectId]: contract.id,
-              });
-
-              const k = crm.contracts;
-              const updated = await trx(k.table)
-                .where(k.id, contract.id)
-                .whereIn(k.status, values.contractSendableStatuses)
-                .update({ [k.status]: values.contractSent, [k.lastStatusChange]: now });
-              if (updated !== 1) {
-                throw rejection(
-                  ErrorCode.CONTRACT_NOT_SENDABLE,
-                  `Contract ${contract.id} changed its status while the signature request was prepared; nothing was written.`,
-                  { contractId: contract.id }
-                );
-              }
-
-              const request: StoredRequest = {
-                workflowId: ref.workflowId,
-                contractId: contract.id,
-                contactId: contact.id,
-                documentId: Number(documentId),
-                signatureId: Number(signatureId),
-                documentMd5,
-                documentSha256,
-                createdAt: now,
-              };
-              await insertRequest(trx, request, rendered.html);
-              await appendAudit(trx, {
-                workflowId: ref.workflowId,
-                contractId: contract.id,
-                event: 'signature-request-prepared',
-                at: now,
-                // The status before `versendet`: what a revert restores.
-                detail: {
-                  documentId: request.documentId,
-                  signatureId: request.signatureId,
-                  documentSha256,
-                  previousStatus: contract.status,
-                },
-              });
-              return preparedFrom(request, ref);
-            });
-          } catch (err) {
-            // A concurrent attempt for the same workflow id may have committed first (our insert then hits the unique key,
-            // or the contract is already `versendet`): its result is this activity's result.
-            const winner = await findRequest(db, ref.workflowId).catch(() => undefined);
-            if (winner) return preparedFrom(winner, ref);
-            throw err;
-          }
+    /**
+     * Steps 1 and 2 in one activity (the contract workflow from `patched('lean-contract-path')` on): validate, check
+     * every mail renders, render the document once and write it as `prepareSignatureRequest` does. A problem with the
+     * data fails before the transaction with the same non-retryable code `loadContract` gives, and writes nothing; a
+     * retry after the commit returns the stored request.
+     */
+    loadAndPrepareSignatureRequest(ref: ContractRef): Promise<PreparedRequest> {
+      return withoutPersonalData('loadAndPrepareSignatureRequest', ref.contractId, () =>
+        whileHeartbeating(async () => {
+          const now = new Date();
+          const stored = await findRequest(db, ref.workflowId);
+          if (stored) return preparedFrom(stored, ref);
+          const { contract, contact } = await validate(db, ref, true);
+          checkContractMails(config, contract, contact);
+          const data = documentData(contract, contact, now);
+          return prepareFrom(ref, now, { data, rendered: await renderMapped(contract, data) });
         })
       );
     },

@@ -6,6 +6,7 @@
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { SignflowConfig } from '../temporal.config';
+import { subscribedEventTypes } from '../webhooks/webhook-config';
 import {
   confirmManuallyUpdate,
   contractWorkflowId,
@@ -63,6 +64,7 @@ export function contractWorkflowInput(
           recheckIntervalMs: config.konnektor.recheckInterval,
         }
       : undefined,
+    webhookEvents: subscribedEventTypes(config.webhooks.endpoints),
   };
 }
 

@@ -83,6 +83,14 @@ export function subscribes(endpoint: WebhookEndpoint, type: WebhookEventType): b
   return endpoint.events.includes('*') || endpoint.events.includes(type);
 }
 
+/**
+ * The event types at least one endpoint subscribes to, for the contract workflow's input: an event nobody subscribes
+ * to then costs no activity at all. In the order of WEBHOOK_EVENT_TYPES, without repeats; empty when no endpoint is configured.
+ */
+export function subscribedEventTypes(endpoints: readonly WebhookEndpoint[]): WebhookEventType[] {
+  return WEBHOOK_EVENT_TYPES.filter((type) => endpoints.some((e) => subscribes(e, type)));
+}
+
 /** `SIGNFLOW_WEBHOOKS` (JSON text) or `SIGNFLOW_WEBHOOKS_FILE` (a JSON file), as the raw `endpoints` value. */
 export function webhookEndpointsFromEnv(
   text: string | undefined,

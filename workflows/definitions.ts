@@ -78,6 +78,12 @@ export interface ContractWorkflowInput {
   countersign: boolean;
   /** Required when `countersign` is true. */
   qes?: QesOptions;
+  /**
+   * The webhook event types some endpoint subscribes to (config `webhooks.endpoints`, when the workflow started). From
+   * `patched('lean-contract-path')` on, an event not listed starts no delivery activity. Unset (inputs from before
+   * this field) = every event is delivered, as before.
+   */
+  webhookEvents?: string[];
 }
 
 /** Update `sign`: the portal, on behalf of the logged-in contact. */

@@ -6,6 +6,7 @@
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PreparedRequest } from '../activities/types';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { ErrorCode, NON_RETRYABLE_INPUT_ERRORS } from '../domain/errors';
 import {
   comfortSignatureReactivatedSignal,
@@ -99,6 +100,21 @@ const MAIL_ATTEMPT: wf.ActivityOptions = {
 /** Pauses between mail attempts: 10 s doubling up to 30 min; the mail fails after a day of trying. */
 const MAIL_RETRY = { firstDelayMs: 10_000, maxDelayMs: 30 * 60_000, giveUpAfterMs: 24 * 60 * 60_000 };
 
+/**
+ * Steps 1 and 2 in one activity (lean path): PREPARE's timeouts (it renders the PDF and heartbeats), LOAD's refusal to
+ * retry bad input, DB_WRITE's patience with a database that is down.
+ */
+const LOAD_AND_PREPARE: wf.ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '5 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    nonRetryableErrorTypes: NON_RETRYABLE_INPUT_ERRORS,
+  },
+};
+
 /** Every call passes its own options with a summary (what the Temporal UI shows per step). */
 const acts = wf.proxyActivities<Activities>(DB_WRITE);
 
@@ -139,10 +155,14 @@ function failureType(err: unknown): string | undefined {
  * (`contract.failed`) before it fails; deliveries still running are waited for, never the contract's own steps.
  */
 export async function honorarvertrag(input: ContractWorkflowInput): Promise<ContractResult> {
-  const notify = createWebhookNotifier(input.contractId);
+  // One patch for the whole cheaper path (one marker and one search-attribute upsert, not one per change): webhook
+  // activities only for subscribed events, steps 1 and 2 in one activity, the first search-attribute upsert merged
+  // into the one after the invitation.
+  const lean = wf.patched(LEAN_PATH_PATCH);
+  const notify = createWebhookNotifier(input.contractId, lean ? input.webhookEvents : undefined);
   try {
-    const result = await runContract(input, notify);
-    await settle(notify);
+    const result = await runContract(input, notify, lean);
+    await settle(notify, lean);
     return result;
   } catch (err) {
     if (!wf.isCancellation(err)) {
@@ -150,7 +170,7 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
       // One line with the code (the worker's logger then leaves out the SDK's line with the stack for this run).
       if (failure?.type) wf.log.warn(CONTRACT_FAILED_LOG, { code: failure.type, errorMessage: failure.message });
       notify.emit('contract.failed', { errorCode: failure?.type ?? 'WORKFLOW_FAILED' });
-      await settle(notify);
+      await settle(notify, lean);
     }
     throw err;
   }
@@ -164,17 +184,30 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
  */
 const HANDLERS_FINISH_PATCH = 'handlers-finish-before-return';
 
-async function settle(notify: WebhookNotifier): Promise<void> {
+/** `lean`: see `runContract`'s `has`; the lean path always settles this way. */
+async function settle(notify: WebhookNotifier, lean: boolean): Promise<void> {
   await notify.drain();
-  if (!wf.patched(HANDLERS_FINISH_PATCH)) return;
+  if (!(lean || wf.patched(HANDLERS_FINISH_PATCH))) return;
   while (!(wf.allHandlersFinished() && notify.settled())) {
     await wf.condition(wf.allHandlersFinished);
     await notify.drain();
   }
 }
 
-async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier): Promise<ContractResult> {
+/** See `honorarvertrag`: what `patched('lean-contract-path')` changes. */
+const LEAN_PATH_PATCH = 'lean-contract-path';
+
+async function runContract(
+  input: ContractWorkflowInput,
+  notify: WebhookNotifier,
+  lean: boolean
+): Promise<ContractResult> {
   const { contractId, timing, labels } = input;
+  /**
+   * A patch older than the lean path holds on it without a marker of its own: the code that wrote a lean history had
+   * every one of them. One marker (and one TemporalChangeVersion upsert, an action) per contract instead of one each.
+   */
+  const has = (patchId: string): boolean => lean || wf.patched(patchId);
   const workflowId = wf.workflowInfo().workflowId;
   // Activities key their writes by `ref.workflowId`: the request key when this is a contract's later request.
   const ref = { contractId, workflowId: input.requestKey ?? workflowId };
@@ -192,16 +225,31 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   /** Workflow time at which the prepared request (document, signature record) became known. */
   let preparedAtMs = 0;
 
+  /** Search-attribute values held back to go out with the next upsert (`setSearch(…, defer)`). */
+  let deferredSearch: Map<string, SearchAttributeUpdatePair> | undefined;
   const setSearch = (
     contractStatus: string | undefined,
     signatureStatus: string | undefined,
-    waiting: WaitingReason
+    waiting: WaitingReason,
+    defer = false
   ) => {
-    wf.upsertSearchAttributes([
-      ...(contractStatus ? [{ key: SA_CONTRACT_STATUS, value: contractStatus }] : []),
-      ...(signatureStatus ? [{ key: SA_SIGNATURE_STATUS, value: signatureStatus }] : []),
-      { key: SA_WAITING_REASON, value: waiting },
-    ]);
+    const pairs = new Map<string, SearchAttributeUpdatePair>(deferredSearch);
+    if (contractStatus) pairs.set(SA_CONTRACT_STATUS.name, { key: SA_CONTRACT_STATUS, value: contractStatus });
+    if (signatureStatus) pairs.set(SA_SIGNATURE_STATUS.name, { key: SA_SIGNATURE_STATUS, value: signatureStatus });
+    pairs.set(SA_WAITING_REASON.name, { key: SA_WAITING_REASON, value: waiting });
+    if (defer) {
+      deferredSearch = pairs;
+      return;
+    }
+    deferredSearch = undefined;
+    wf.upsertSearchAttributes([...pairs.values()]);
+  };
+  /** Sends what `setSearch(…, defer)` held back, before the workflow waits for longer than a step. */
+  const flushSearch = () => {
+    if (!deferredSearch) return;
+    const pairs = [...deferredSearch.values()];
+    deferredSearch = undefined;
+    wf.upsertSearchAttributes(pairs);
   };
 
   wf.setHandler(statusQuery, () => state);
@@ -232,7 +280,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
    */
   const actedAtOf = (actedAt: string | undefined): string => {
     const now = Date.now();
-    if (!wf.patched('acted-at-from-door') || actedAt === undefined) return iso(now);
+    if (!has('acted-at-from-door') || actedAt === undefined) return iso(now);
     return iso(Math.min(now, Math.max(Date.parse(actedAt), preparedAtMs)));
   };
 
@@ -369,7 +417,16 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
 
   wf.setHandler(withdrawSignal, (request?: WithdrawInput) => {
     // Signals cannot be rejected; one that arrives after the outcome is recorded changes nothing.
-    if (!state.outcome && !withdrawal) withdrawal = request ?? {};
+    const apply = () => {
+      if (!state.outcome && !withdrawal) withdrawal = request ?? {};
+    };
+    // Lean path: applied once every job of this activation has run. The SDK unblocks conditions after each job, and
+    // a replay may hand a `sign` Update and this signal of the same task over in the other order than the original
+    // run had them; applied at once, the wait in step 4 ended after the signal in one order and not in the other
+    // (a nondeterminism error on replay, seen in the withdrawal-races-signature test). Applied after the jobs, both
+    // orders give the same commands.
+    if (lean) void Promise.resolve().then(apply);
+    else apply();
   });
   wf.setHandler(resendSignal, () => {
     resendsRequested++;
@@ -412,19 +469,22 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
     }
   });
 
-  // 1. Load and validate. Bad input fails the workflow with the activity's code and changes nothing.
-  const snapshot = await acts.loadContract
-    .executeWithOptions(
-      {
-        ...LOAD,
-        summary: `Honorarvertrag ${contractId} laden und prüfen`,
-      },
-      [ref]
-    )
-    .catch((err: unknown) => {
-      throw unwrapActivityFailure(err);
-    });
-  state.contactId = snapshot.contactId;
+  // 1. Load and validate. Bad input fails the workflow with the activity's code and changes nothing. On the lean
+  // path this is done by step 2's activity, which validates before it writes.
+  const snapshot = lean
+    ? undefined
+    : await acts.loadContract
+        .executeWithOptions(
+          {
+            ...LOAD,
+            summary: `Honorarvertrag ${contractId} laden und prüfen`,
+          },
+          [ref]
+        )
+        .catch((err: unknown) => {
+          throw unwrapActivityFailure(err);
+        });
+  if (snapshot) state.contactId = snapshot.contactId;
 
   /**
    * Compensation: a failure (or cancellation) after step 2 wrote and before a signature would leave a pending
@@ -434,7 +494,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
     try {
       return await step();
     } catch (err) {
-      if (state.outcome || !wf.patched('revert-on-failure')) throw err;
+      if (state.outcome || !has('revert-on-failure')) throw err;
       const reason = wf.isCancellation(err)
         ? 'cancelled'
         : (err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.type) ||
@@ -459,17 +519,35 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   }
 
   // 2. Document, signature record and contract status in one transaction.
-  const request = await acts.prepareSignatureRequest.executeWithOptions(
-    {
-      ...PREPARE,
-      summary: 'Dokument erzeugen, Unterschrift anlegen, Vertrag auf versendet setzen',
-    },
-    [ref]
-  );
+  const request = lean
+    ? await acts.loadAndPrepareSignatureRequest
+        .executeWithOptions(
+          {
+            ...LOAD_AND_PREPARE,
+            summary: `Honorarvertrag ${contractId} prüfen, Dokument erzeugen, Unterschrift anlegen, Vertrag auf versendet setzen`,
+          },
+          [ref]
+        )
+        .catch((err: unknown) => {
+          throw unwrapActivityFailure(err);
+        })
+    : await acts.prepareSignatureRequest.executeWithOptions(
+        {
+          ...PREPARE,
+          summary: 'Dokument erzeugen, Unterschrift anlegen, Vertrag auf versendet setzen',
+        },
+        [ref]
+      );
   prepared = request;
   preparedAtMs = Date.now();
-  Object.assign(state, { documentId: request.documentId, signatureId: request.signatureId });
-  setSearch(labels.contractSent, labels.signaturePending, 'none');
+  Object.assign(state, {
+    contactId: request.contactId,
+    documentId: request.documentId,
+    signatureId: request.signatureId,
+  });
+  // Lean: told to the search attributes together with the invitation's WaitingReason (one upsert, not two), or when
+  // the invitation has to wait for a retry.
+  setSearch(labels.contractSent, labels.signaturePending, 'none', lean);
 
   /** When the request expires; set once the invitation went out (until then `state.expiresAt` is unset). */
   let expiresAtMs = Number.POSITIVE_INFINITY;
@@ -481,7 +559,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   );
   // From here on a `resend` after a refused invitation sends the invitation again, not "1. Erinnerung" to someone who
   // never got the first mail (the address is fixed in the CRM first).
-  const resendsInvitation = wf.patched('resend-refused-invitation');
+  const resendsInvitation = has('resend-refused-invitation');
   let invitationsSent = 1;
   if (resendsInvitation) state.invitationDelivered = invitationResult === 'sent';
   const waitStart = Date.now();
@@ -531,14 +609,14 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
     sequence?: number
   ): Promise<'sent' | 'skipped' | 'rejected'> {
     const mailName = sequence === undefined ? kind : `${kind}:${sequence}`;
-    if (!wf.patched('mail-while-open')) {
+    if (!has('mail-while-open')) {
       try {
         await acts.sendContractMail.executeWithOptions({ ...MAIL, summary }, [
           { ...ref, kind, documentId: request.documentId, sequence },
         ]);
         return 'sent';
       } catch (err) {
-        if (failureType(err) !== ErrorCode.MAIL_REJECTED || !wf.patched('mail-rejected-keeps-contract')) throw err;
+        if (failureType(err) !== ErrorCode.MAIL_REJECTED || !has('mail-rejected-keeps-contract')) throw err;
         return mailRejected(mailName);
       }
     }
@@ -591,6 +669,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
           `Mail ${mailName} an Kontakt ${request.contactId} konnte nicht gesendet werden ` +
             `(Versuch ${attempt} seit ${state.mailTrouble.since}: ${lastError}); nächster Versuch ${state.mailTrouble.nextRetryAt}.`
         );
+        flushSearch();
         // Ends early when the request is over meanwhile (signed, withdrawn): the mail is then skipped.
         await wf.condition(requestOver, delay);
         delay = Math.min(delay * 2, MAIL_RETRY.maxDelayMs);
@@ -685,7 +764,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
         return stored.qesDocumentId;
       }
       countersign = undefined;
-      if (progress.kind === 'rejected' && wf.patched('countersign-document-rejected')) {
+      if (progress.kind === 'rejected' && has('countersign-document-rejected')) {
         // The Konnektor will not sign this document (size, format, content): only this countersignature fails, with
         // its code in the status and the current details; the contract itself goes on to its confirmation.
         state.countersignFailure = `${progress.failureType}${progress.gematikCode ? ` (gematik ${progress.gematikCode})` : ''}: ${progress.message}`;
@@ -786,7 +865,7 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
       signatureStatus: voided.result === 'already-valid' ? labels.signatureValid : signatureStatus,
       staffContactId: withdrawal?.staffContactId,
     });
-    if (ending === 'withdrawn' && voided.result === 'voided' && wf.patched('withdrawal-mail')) {
+    if (ending === 'withdrawn' && voided.result === 'voided' && has('withdrawal-mail')) {
       state.withdrawalReason = withdrawal?.reason;
       // Only a contact who got an invitation hears that it is void; one mail per request (keyed), switchable.
       if (state.invitationDelivered !== false) state.withdrawalMail = await sendWithdrawalMail();
@@ -816,12 +895,12 @@ async function runContract(input: ContractWorkflowInput, notify: WebhookNotifier
   });
 
   // 5b. The practice's QES countersignature (comfort signature through the Konnektor), batched per eHBA.
-  if (input.countersign && input.qes && wf.patched('qes-countersign')) {
+  if (input.countersign && input.qes && has('qes-countersign')) {
     state.qesDocumentId = await countersignContract(input.qes, request.documentId);
   }
 
   // 5c. The completion certificate (Prüfprotokoll), stored with the contract's documents, its hash audited.
-  if (wf.patched('completion-certificate')) {
+  if (has('completion-certificate')) {
     const certificate = await acts.createCompletionCertificate.executeWithOptions(
       { ...DB_WRITE, summary: 'Prüfprotokoll erstellen und beim Vertrag speichern' },
       [

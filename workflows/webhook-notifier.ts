@@ -26,13 +26,20 @@ export interface WebhookNotifier {
   settled(): boolean;
 }
 
-export function createWebhookNotifier(contractId: number): WebhookNotifier {
+/**
+ * `subscribed`: the event types some endpoint wants (the workflow input's `webhookEvents`, only from
+ * `patched('lean-contract-path')` on); undefined = every event starts a delivery, as before.
+ */
+export function createWebhookNotifier(contractId: number, subscribed?: readonly string[]): WebhookNotifier {
   const info = wf.workflowInfo();
   const pending: Promise<void>[] = [];
   let running = 0;
   return {
     emit(type, data = {}) {
-      if (!wf.patched('webhooks')) return;
+      // With `subscribed` (lean path) the webhooks patch holds without its own marker: that code had it.
+      if (!subscribed && !wf.patched('webhooks')) return;
+      // Nobody listens: no activity, no history events, no billable action.
+      if (subscribed && !subscribed.includes(type)) return;
       // uuid4() is seeded by the workflow: the same id on replay, hence on every retry of the activity.
       const messageId = `msg_${wf.uuid4().replace(/-/g, '')}`;
       const delivery = acts.deliverWebhook

@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../temporal.config';
-import { subscribes } from '../../webhooks/webhook-config';
+import { contractWorkflowInput } from '../../client/contract-client';
+import { WEBHOOK_EVENT_TYPES } from '../../domain/webhook-events';
+import { subscribedEventTypes, subscribes } from '../../webhooks/webhook-config';
 
 const secret = (bytes = 32): string => `whsec_${randomBytes(bytes).toString('base64')}`;
 const endpoint = (over: Record<string, unknown> = {}) => ({
@@ -23,6 +25,17 @@ test('endpoints from SIGNFLOW_WEBHOOKS, with defaults: all events, no personal d
   expect(subscribes(audit!, 'contract.completed')).toBe(true);
   expect(subscribes(audit!, 'contract.signed')).toBe(false);
   expect(loadConfig({}, {}).webhooks.endpoints).toEqual([]);
+});
+
+test('the workflow input names the event types some endpoint subscribes to, and only those', () => {
+  const none = loadConfig({}, {});
+  expect(contractWorkflowInput(none, 1).webhookEvents).toEqual([]);
+  const two = fromEnv([
+    endpoint({ name: 'audit', events: ['contract.completed'] }),
+    endpoint({ name: 'crm', events: ['contract.signed', 'contract.completed'] }),
+  ]);
+  expect(contractWorkflowInput(two, 1).webhookEvents).toEqual(['contract.signed', 'contract.completed']);
+  expect(subscribedEventTypes(fromEnv([endpoint()]).webhooks.endpoints)).toEqual([...WEBHOOK_EVENT_TYPES]);
 });
 
 test('endpoints from SIGNFLOW_WEBHOOKS_FILE', () => {

@@ -121,6 +121,43 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`, `${workflowId}:invitation`]);
   });
 
+  test('the lean path: steps 1 and 2 in one activity, no webhook activity when no endpoint listens, one patch marker', async () => {
+    // This stack configures no webhook endpoint, so no event of the contract may start a delivery.
+    expect(stack.config.webhooks.endpoints).toEqual([]);
+    const contractId = await takeContract();
+    const { workflowId } = await startContractWorkflow(client, stack.config, contractId);
+    await waitForInvitation(contractId);
+    const state = await contractStatus(client, contractId);
+    const handle = contractHandle(client, contractId);
+    await handle.executeUpdate('sign', { args: [{ contactId: state.contactId, method: 'click' }] });
+    const result = await settledResult(client, contractId);
+    expect(result).toMatchObject({ contractId, outcome: 'signed' });
+
+    const events = (await handle.fetchHistory()).events ?? [];
+    const activities = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(activities).toEqual([
+      'loadAndPrepareSignatureRequest',
+      'sendContractMail',
+      'recordSignature',
+      'createCompletionCertificate',
+      'sendContractMail',
+    ]);
+    const patches = events.flatMap((e) =>
+      e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes.markerName ?? '?'] : []
+    );
+    expect(patches).toHaveLength(1);
+    // The search attributes end as before: the first upsert went out with the invitation's, not on its own.
+    const sa = (await handle.describe()).searchAttributes;
+    expect(sa).toMatchObject({
+      ContractStatus: ['in Durchführung'],
+      SignatureStatus: ['gültig'],
+      WaitingReason: ['none'],
+    });
+    await stack.waitForMail((m) => mailKey(m) === `${workflowId}:confirmation`);
+    expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`, `${workflowId}:invitation`]);
+    await recordHistory(handle, 'lean-click-signed');
+  });
+
   test('happy path by drawn image: an all-white PNG is accepted and stored', async () => {
     const contractId = await takeContract();
     await startContractWorkflow(client, stack.config, contractId);

@@ -12,6 +12,7 @@ import Handlebars from 'handlebars';
 import PDFDocument from 'pdfkit';
 import type { CrmContact, CrmContract } from '../db/crm-repository';
 import { templateFile } from '../templating/template-files';
+import { renderPdfOffThread } from './pdf-threads';
 
 export interface ContractDocumentData {
   contractId: number;
@@ -188,9 +189,20 @@ const STYLE: Record<BlockTag, { font: 'regular' | 'bold'; size: number; before: 
 };
 const STRUCT_TYPE: Record<BlockTag, string> = { h1: 'H1', h2: 'H2', p: 'P', li: 'LI' };
 
-/** Text blocks as a tagged PDF/A-3b with the embedded DejaVu fonts; the contract and the Prüfprotokoll share it. */
+/**
+ * Text blocks as a tagged PDF/A-3b with the embedded DejaVu fonts; the contract and the Prüfprotokoll share it.
+ * Rendered on a thread of the PDF pool (documents/pdf-threads.ts), so the event loop stays free meanwhile.
+ */
 export function renderTextBlocksPdf(
   blocks: (TextBlock | ImageBlock)[],
+  data: Pick<ContractDocumentData, 'createdAt'> & { title: string }
+): Promise<Buffer> {
+  return renderPdfOffThread({ blocks, data: { title: data.title, createdAt: data.createdAt } });
+}
+
+/** `renderTextBlocksPdf` on this thread (the pool's threads run this). */
+export function renderTextBlocksPdfHere(
+  blocks: TextBlock[],
   data: Pick<ContractDocumentData, 'createdAt'> & { title: string }
 ): Promise<Buffer> {
   const doc = new PDFDocument({

@@ -1,0 +1,77 @@
+/**
+ * PDF rendering off the main thread: pdfkit lays out and subsets the fonts synchronously (about 100 ms per contract
+ * document on the reference machine), which stalled the Temporal worker's event loop, and with it every other
+ * contract's activities and the `sign` Update's round trip. A small pool of worker threads (cores − 1, at least one)
+ * renders instead; the main thread only waits. Each thread parses the fonts once. Idle threads do not keep the process
+ * alive. A thread that dies fails the renders it had (the activity is retried) and is replaced on the next render.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { TextBlock } from './render-contract';
+
+export interface PdfJob {
+  blocks: TextBlock[];
+  data: { title: string; createdAt: Date };
+}
+
+interface Pending {
+  resolve: (pdf: Buffer) => void;
+  reject: (err: Error) => void;
+}
+
+/** Threads in the pool: one core is left to the event loop (and Temporal's own threads). */
+export const PDF_THREADS = Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
+
+const ENTRY = path.join(__dirname, 'pdf-thread.js');
+
+class PdfThread {
+  private worker: Worker | undefined;
+  private pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  get load(): number {
+    return this.pending.size;
+  }
+
+  render(job: PdfJob): Promise<Buffer> {
+    const worker = (this.worker ??= this.start());
+    const id = this.nextId++;
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, ...job });
+    });
+  }
+
+  private start(): Worker {
+    const worker = new Worker(ENTRY);
+    worker.unref();
+    worker.on('message', (msg: { id: number; pdf?: Uint8Array; error?: { name: string; message: string } }) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (this.pending.size === 0) worker.unref();
+      if (msg.pdf) p.resolve(Buffer.from(msg.pdf.buffer, msg.pdf.byteOffset, msg.pdf.byteLength));
+      else p.reject(Object.assign(new Error(msg.error?.message ?? 'PDF rendering failed'), { name: msg.error?.name }));
+    });
+    const fail = (err: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      const pending = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of pending) p.reject(err);
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the PDF rendering thread exited (code ${code})`)));
+    return worker;
+  }
+}
+
+let pool: PdfThread[] | undefined;
+
+/** Renders on the least busy thread of the pool. */
+export function renderPdfOffThread(job: PdfJob): Promise<Buffer> {
+  pool ??= Array.from({ length: PDF_THREADS }, () => new PdfThread());
+  const thread = pool.reduce((a, b) => (b.load < a.load ? b : a));
+  return thread.render(job);
+}

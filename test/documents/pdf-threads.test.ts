@@ -1,0 +1,37 @@
+/**
+ * PDF rendering on the pool's threads (documents/pdf-threads.ts): the bytes are those of rendering on the calling
+ * thread (documents stay deterministic, their hashes recomputable), also with many renders at once.
+ */
+import {
+  renderContractDocument,
+  renderContractHtml,
+  renderTextBlocksPdfHere,
+  textBlocks,
+  type ContractDocumentData,
+} from '../../documents/render-contract';
+
+const data = (contractId: number): ContractDocumentData => ({
+  contractId,
+  practiceName: 'Praxis am Park',
+  title: `Honorarvertrag Rückenschule ${contractId}`,
+  freelancerName: 'Lena Größer',
+  start: '2027-01-01',
+  end: '2027-06-30',
+  feeCents: 123456,
+  description: 'Kursleitung, 12 Termine à 90 Minuten',
+  createdAt: new Date('2026-11-30T08:00:00.000Z'),
+});
+
+test('a document rendered on a pool thread has the bytes of one rendered here, also eight at once', async () => {
+  const ids = [1, 2, 3, 4, 5, 6, 7, 8];
+  const offThread = await Promise.all(ids.map((id) => renderContractDocument(data(id))));
+  for (const [i, id] of ids.entries()) {
+    const here = await renderTextBlocksPdfHere(textBlocks(renderContractHtml(data(id))), {
+      title: `Honorarvertrag ${id}`,
+      createdAt: data(id).createdAt,
+    });
+    expect(offThread[i]?.pdf.equals(here)).toBe(true);
+  }
+  // Different contracts, different documents: the answers are not mixed up between concurrent renders.
+  expect(new Set(offThread.map((r) => r.pdf.toString('base64'))).size).toBe(ids.length);
+});

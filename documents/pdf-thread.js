@@ -7,7 +7,11 @@ require('tsx/cjs');
 const { renderTextBlocksPdfHere } = require('./render-contract.ts');
 
 parentPort.on('message', (job) => {
-  renderTextBlocksPdfHere(job.blocks, job.data).then(
+  // A Buffer arrives as a plain Uint8Array; pdfkit's image() wants a Buffer.
+  const blocks = job.blocks.map((b) =>
+    b.tag === 'img' ? { ...b, image: Buffer.from(b.image.buffer, b.image.byteOffset, b.image.byteLength) } : b
+  );
+  renderTextBlocksPdfHere(blocks, job.data).then(
     (pdf) => parentPort.postMessage({ id: job.id, pdf }),
     (err) =>
       parentPort.postMessage({ id: job.id, error: { name: err && err.name, message: String(err && err.message) } })

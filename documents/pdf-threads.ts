@@ -8,10 +8,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { TextBlock } from './render-contract';
+import type { ImageBlock, TextBlock } from './render-contract';
 
 export interface PdfJob {
-  blocks: TextBlock[];
+  blocks: (TextBlock | ImageBlock)[];
   data: { title: string; createdAt: Date };
 }
 

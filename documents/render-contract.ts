@@ -202,7 +202,7 @@ export function renderTextBlocksPdf(
 
 /** `renderTextBlocksPdf` on this thread (the pool's threads run this). */
 export function renderTextBlocksPdfHere(
-  blocks: TextBlock[],
+  blocks: (TextBlock | ImageBlock)[],
   data: Pick<ContractDocumentData, 'createdAt'> & { title: string }
 ): Promise<Buffer> {
   const doc = new PDFDocument({

@@ -7,7 +7,6 @@ import * as wf from '@temporalio/workflow';
 import type { FloorActivities } from './floor-activities';
 import { floorSignUpdate } from './floor-definitions';
 
-
 const acts = wf.proxyActivities<FloorActivities>({ startToCloseTimeout: '10 seconds' });
 
 export async function floorContract(id: number): Promise<string> {

@@ -4,6 +4,16 @@
 'use strict';
 const path = require('node:path');
 
+// The Node versions signflow supports (package.json `engines`, README): 20.3 (the Temporal SDK's floor) and later.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 3)) {
+  console.error(
+    `signflow: Node ${process.versions.node} is too old; signflow needs Node 20.3 or later (20 LTS or 22 LTS). ` +
+      '[CONFIG_INVALID]'
+  );
+  process.exit(5);
+}
+
 import('tsx')
   .then(() => require(path.join(__dirname, '..', 'cli', 'main.ts')).main(process.argv.slice(2)))
   .then(

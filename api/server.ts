@@ -215,9 +215,24 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     },
   });
 
+  // Every route under the prefix, for the index below (a newcomer following the README's link gets a map, not a 404).
+  const listed: Array<{ method: string; path: string }> = [];
+  app.addHook('onRoute', (route) => {
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'HEAD');
+    if (route.url.startsWith(`${API_PREFIX}/`) && route.url !== `${API_PREFIX}/`) {
+      for (const method of methods) listed.push({ method, path: route.url });
+    }
+  });
   await app.register(
     async (api) => {
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+      // The index: no credentials needed, it says only what the OpenAPI document says too.
+      api.get('/', { config: { public: true }, schema: { hide: true } }, async () => ({
+        name: 'signflow API',
+        openApi: `${API_PREFIX}/openapi.json`,
+        authentication: 'Authorization: Bearer <token of your role: crm, portal, staff, ops>',
+        routes: listed,
+      }));
       registerContractRoutes(api, ctx);
       registerReadRoutes(api, ctx);
       registerViewRoutes(api, ctx);

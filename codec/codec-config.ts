@@ -90,6 +90,13 @@ export const ZCodecConfig = z
          */
         corsOrigins: ZStringList.default(['http://localhost:8233', 'http://127.0.0.1:8233']),
         /**
+         * Dev stack only: browser origins whose requests decode without a token or session (the dev Temporal UI, so
+         * its codec needs no clicks; the dev token is public anyway). Never in production: any local process can send
+         * an `Origin` header. Set by `npm run dev` for the UI it starts; no env variable on purpose.
+         * @default [] (every request needs a token or a session)
+         */
+        trustedOrigins: z.array(z.string()).default([]),
+        /**
          * Largest accepted request body, in bytes. The UI sends a whole history page's payloads at once, and a drawn
          * signature image alone may be 1 MiB before base64. Env `SIGNFLOW_CODEC_SERVER_MAX_BODY_BYTES`.
          * @default 8388608 (8 MiB)

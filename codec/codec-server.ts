@@ -142,6 +142,8 @@ export function buildCodecServer(config: SignflowConfig, options: BuildCodecServ
   const tokenDigests = server.tokens.map(sha256);
   const sessionDigests = server.tokens.map((t) => sha256(sessionValue(t)));
   const allowedOrigins = new Set(server.corsOrigins);
+  // Dev only (see codec-config.ts): the dev Temporal UI decodes without a click; always also a CORS origin.
+  const trustedOrigins = new Set(server.trustedOrigins);
   const namespace = config.temporal.namespace;
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: server.maxBodyBytes });
@@ -182,9 +184,11 @@ export function buildCodecServer(config: SignflowConfig, options: BuildCodecServ
   const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
     const token = bearer(req);
     const session = cookie(req, SESSION_COOKIE);
+    const origin = req.headers.origin;
     const ok =
       (token !== undefined && matchesAny(token, tokenDigests)) ||
-      (session !== undefined && matchesAny(session, sessionDigests));
+      (session !== undefined && matchesAny(session, sessionDigests)) ||
+      (typeof origin === 'string' && trustedOrigins.has(origin) && allowedOrigins.has(origin));
     if (!ok) {
       void reply.header('WWW-Authenticate', 'Bearer realm="signflow-codec"');
       return reject(reply, 401, 'UNAUTHENTICATED', 'a valid bearer token or codec session is required');
@@ -223,6 +227,20 @@ export function buildCodecServer(config: SignflowConfig, options: BuildCodecServ
       }
     );
   }
+
+  // The endpoint itself, opened in a browser (the README and the banner print it): what it is and how to use it.
+  app.get(CODEC_BASE_PATH, async (_req, reply) =>
+    reply
+      .type('text/plain; charset=utf-8')
+      .send(
+        'signflow codec server (Temporal remote codec protocol)\n\n' +
+          `This URL is the codec endpoint for the Temporal UI and CLI: POST ${CODEC_BASE_PATH}/decode and ` +
+          `${CODEC_BASE_PATH}/encode with {"payloads": [...]}.\n` +
+          `Browser (Temporal UI): sign in once at ${CODEC_BASE_PATH}/login with a codec server token.\n` +
+          "CLI: temporal workflow show ... --codec-endpoint <this URL> --codec-auth 'Bearer <token>'\n" +
+          `Health: ${CODEC_BASE_PATH}/health\n`
+      )
+  );
 
   // Unauthenticated on purpose (readiness checks): it says nothing but "up".
   app.get(`${CODEC_BASE_PATH}/health`, async () => ({ ok: true }));

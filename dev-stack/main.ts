@@ -61,12 +61,11 @@ export function banner(s: DevStackSummary): string {
       `  Encryption      payloads AES-256-GCM, key ${s.codec.keyId}${keys}`,
       `  Codec server    ${s.codec.endpoint}`,
       `  Codec login     ${s.codec.loginUrl}  token ${s.codec.token ?? '(one of SIGNFLOW_CODEC_SERVER_TOKENS)'}`,
-      s.temporal.uiCodecEndpoint
-        ? '                  sign in there once, then in the Temporal UI open the codec server settings and switch on'
-        : `                  the reused Temporal server's UI was not started by us: set its codec endpoint to ${s.codec.endpoint}`,
-      s.temporal.uiCodecEndpoint
-        ? '                  "Include cross-origin credentials": histories show decrypted.'
-        : undefined
+      s.temporal.uiCodecEndpoint && s.codec.token
+        ? '                  the Temporal UI decodes through it as it is: no login, no settings (dev only: its origin is trusted)'
+        : s.temporal.uiCodecEndpoint
+          ? '                  sign in there once, then follow docs/ops.md ("Pointing the Temporal UI at it") in the UI'
+          : `                  the reused Temporal server's UI was not started by us: set its codec endpoint to ${s.codec.endpoint}`
     );
   } else {
     lines.push('  Encryption      off (SIGNFLOW_DEV_CODEC=off): payloads are stored in clear');

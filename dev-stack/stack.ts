@@ -287,7 +287,9 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
           ...(devKeys ? { keys: devKeys.keys, currentKeyId: devKeys.currentKeyId } : {}),
           server: {
             port: ports.codec,
-            ...(codecTokensFromEnv ? {} : { tokens: [DEV_CODEC_TOKEN] }),
+            // With the public dev token, the dev UI's own origin decodes without it: no login, no settings to click.
+            // Own tokens (SIGNFLOW_CODEC_SERVER_TOKENS) mean real authentication: then the UI signs in as in production.
+            ...(codecTokensFromEnv ? {} : { tokens: [DEV_CODEC_TOKEN], trustedOrigins: uiOrigins }),
             corsOrigins: [...new Set([...envConfig.codec.server.corsOrigins, ...uiOrigins])],
           },
         },

@@ -115,6 +115,13 @@ export async function startDevWebhookReceiver(opts: DevWebhookReceiverOptions): 
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(all));
       return;
     }
+    if (req.method === 'GET' && url.pathname === '/hooks') {
+      // The banner prints this endpoint; opened in a browser it says what it is instead of a bare 404.
+      res
+        .writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+        .end('signflow dev webhook receiver: POST Standard Webhooks deliveries here; what arrived: GET /\n');
+      return;
+    }
     if (req.method !== 'POST' || url.pathname !== '/hooks') {
       res.writeHead(404).end();
       return;

@@ -118,3 +118,21 @@ export function notFoundPage(what: string): string {
 <body><main><h1>Nicht gefunden</h1><p>${escapeHtml(what)}</p></main></body></html>
 `;
 }
+
+/** `/portal`: what the dev portal page offers (the real portal is the practice's Internetauftritt). */
+export function portalIndexPage(): string {
+  return `<!doctype html>
+<html lang="de"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Portal (Entwicklung)</title><link rel="stylesheet" href="/portal/assets/portal.css"></head>
+<body><main><h1>Portal (Entwicklung)</h1>
+<p>Die Entwicklungsversion des Portals, in dem die Honorarkraft unterschreibt. Seiten:</p>
+<ul>
+<li><code>/portal/kontakte/&lt;Kontakt-ID&gt;/ausstehend</code>: ausstehende Unterschriften eines Kontakts,
+z. B. <a href="/portal/kontakte/1/ausstehend">Kontakt 1</a></li>
+<li><code>/portal/dokumente/&lt;Dokument-ID&gt;</code>: ein Dokument lesen und unterschreiben (der Link aus der
+Einladung)</li>
+</ul>
+<p>Die HTTP-API dahinter: <a href="/api/v1">/api/v1</a> (Routen), <a href="/api/v1/openapi.json">OpenAPI</a>.</p>
+</main></body></html>
+`;
+}

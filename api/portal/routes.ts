@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { readContact } from '../../db/crm-repository';
 import type { ApiContext } from '../context';
-import { documentPage, notFoundPage, pendingPage } from './pages';
+import { documentPage, notFoundPage, pendingPage, portalIndexPage } from './pages';
 
 const STATIC_DIR = path.join(__dirname, 'static');
 const ASSETS: Record<string, string> = {
@@ -47,6 +47,9 @@ export function registerDevPortal(app: FastifyInstance, ctx: ApiContext, apiBase
     Object.entries(ASSETS).map(([name, type]) => [name, { type, body: fs.readFileSync(path.join(STATIC_DIR, name)) }])
   );
   const pub = { config: { public: true }, schema: { hide: true } } as const;
+
+  // The README's and the banner's `/portal` link: what the dev portal offers, instead of a 404.
+  app.get('/portal', pub, async (_request, reply) => html(reply, 200, portalIndexPage()));
 
   app.get<{ Params: { name: string } }>('/portal/assets/:name', pub, async (request, reply) => {
     const asset = assets.get(request.params.name);

@@ -155,6 +155,47 @@ describe('codec server', () => {
     expect(post.body).not.toContain('Müller');
   });
 
+  test('a trusted origin (the dev stack own UI) decodes without a token; an allowed but untrusted one does not', async () => {
+    const trusting = buildCodecServer(
+      loadConfig(
+        {
+          codec: {
+            keys: [KEY_2026],
+            server: {
+              tokens: [TOKEN],
+              corsOrigins: [UI_ORIGIN, 'http://other.test:8233'],
+              trustedOrigins: [UI_ORIGIN],
+            },
+          },
+        },
+        {}
+      )
+    );
+    await trusting.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const p = (trusting.server.address() as AddressInfo).port;
+      const body = await encryptedUiBody();
+      const { Authorization: _token, ...noToken } = uiHeaders();
+      const trusted = await request(p, 'POST', '/codec/decode', noToken, body);
+      expect(trusted.status).toBe(200);
+      const untrusted = await request(
+        p,
+        'POST',
+        '/codec/decode',
+        { ...noToken, Origin: 'http://other.test:8233' },
+        body
+      );
+      expect(untrusted.status).toBe(401);
+      const noOrigin = await request(p, 'POST', '/codec/decode', { 'Content-Type': 'application/json' }, body);
+      expect(noOrigin.status).toBe(401);
+    } finally {
+      await trusting.close();
+    }
+    // The default (production): no origin is trusted.
+    const { Authorization: _t, ...withoutToken } = uiHeaders();
+    expect((await request(port, 'POST', '/codec/decode', withoutToken, await encryptedUiBody())).status).toBe(401);
+  });
+
   test('no token → 401 with a Bearer challenge; a wrong token → 401', async () => {
     const body = await encryptedUiBody();
     const headers = uiHeaders();

@@ -158,6 +158,32 @@ describe('dev stack', () => {
       expect(printed).toContain(line);
     }
 
+    // Every URL the banner prints answers something useful (an index page, a route listing, a short help), never 404.
+    // Left out: the command lines (the curl POST is made below, as the banner says) and the Konnektor simulator's
+    // https endpoint, which answers only with the client certificate (mutual TLS).
+    const urls = printed
+      .split('\n')
+      .filter((l) => !/^\s+(curl|npx|set -a)/.test(l))
+      .flatMap((l) => l.match(/http:\/\/[^\s)"]+/g) ?? []);
+    expect(urls).toEqual(expect.arrayContaining([s.api?.url, s.codec?.endpoint, s.temporal.uiUrl]));
+    expect(urls.some((u) => /\/portal\//.test(u))).toBe(true);
+    for (const url of new Set(urls)) {
+      const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+      const body = await res.text();
+      expect([url, res.status]).not.toEqual([url, 404]);
+      expect([url, body.trim().length > 0]).toEqual([url, true]);
+    }
+    // The README's links without an id: the portal's and the API's index.
+    const apiOrigin = (s.api?.url ?? '').replace(/\/api\/v1$/, '');
+    for (const pathOnly of ['/portal', '/api/v1', '/api/v1/']) {
+      const res = await fetch(apiOrigin + pathOnly, { signal: AbortSignal.timeout(30_000) });
+      expect([pathOnly, res.status]).toEqual([pathOnly, 200]);
+    }
+    const index = (await (await fetch(`${apiOrigin}/api/v1`)).json()) as { routes: { method: string; path: string }[] };
+    expect(index.routes).toEqual(
+      expect.arrayContaining([{ method: 'POST', path: '/api/v1/contracts/:id/signature-request' }])
+    );
+
     // The Web UI answers and decodes through our codec server.
     const settings = (await (await fetch(`${s.temporal.uiUrl}/api/v1/settings`)).json()) as {
       Codec: { Endpoint: string };

@@ -19,9 +19,8 @@ import type { CliContext } from '../context';
 import { usageError } from '../exit-codes';
 import type { Runner } from '../runner';
 
-const DEFAULT_TIMEOUT_MS = 60_000;
-
 interface TimeoutOption {
+  /** ms to wait for a worker's answer; unset = `SIGNFLOW_WORKER_ANSWER_TIMEOUT` (as the API waits). */
   timeout?: number;
 }
 
@@ -33,8 +32,13 @@ function describeOutcome(contractId: number, o: SignatureOutcome): string {
   return `contract ${contractId}: ${how} at ${o.confirmedAt}; signature ${o.signatureId}, MD5 ${o.md5Hash}`;
 }
 
-async function depsOf(ctx: CliContext): Promise<CommandDeps & { client: Client }> {
-  return { config: ctx.config, db: ctx.db, client: await ctx.temporal() };
+/** The command dependencies; `--timeout` replaces the worker answer timeout for this one call (NO_WORKER after it). */
+async function depsOf(ctx: CliContext, opts: TimeoutOption = {}): Promise<CommandDeps & { client: Client }> {
+  const config =
+    opts.timeout === undefined
+      ? ctx.config
+      : { ...ctx.config, temporal: { ...ctx.config.temporal, workerAnswerTimeout: opts.timeout } };
+  return { config, db: ctx.db, client: await ctx.temporal() };
 }
 
 function readPng(file: string): string {
@@ -52,21 +56,17 @@ function readPng(file: string): string {
 }
 
 async function sign(ctx: CliContext, contractId: number, opts: { contact: number; drawn?: string } & TimeoutOption) {
-  const deps = await depsOf(ctx);
+  const deps = await depsOf(ctx, opts);
   const request = opts.drawn
     ? { contactId: opts.contact, method: 'drawn', imagePngBase64: readPng(opts.drawn) }
     : { contactId: opts.contact, method: 'click' };
-  const outcome = await deps.client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
-    signContract(deps, contractId, request)
-  );
+  const outcome = await signContract(deps, contractId, request);
   ctx.out.result({ contractId, ...outcome }, () => describeOutcome(contractId, outcome));
 }
 
 async function confirm(ctx: CliContext, contractId: number, opts: { staff: number } & TimeoutOption) {
-  const deps = await depsOf(ctx);
-  const outcome = await deps.client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
-    confirmContract(deps, contractId, opts.staff)
-  );
+  const deps = await depsOf(ctx, opts);
+  const outcome = await confirmContract(deps, contractId, opts.staff);
   ctx.out.result({ contractId, ...outcome }, () => describeOutcome(contractId, outcome));
 }
 
@@ -75,10 +75,8 @@ async function withdraw(
   contractId: number,
   opts: { staff?: number; reason?: string } & TimeoutOption
 ) {
-  const deps = await depsOf(ctx);
-  const result = await deps.client.withDeadline(Date.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS), () =>
-    withdrawContract(deps, contractId, { staffContactId: opts.staff, reason: opts.reason })
-  );
+  const deps = await depsOf(ctx, opts);
+  const result = await withdrawContract(deps, contractId, { staffContactId: opts.staff, reason: opts.reason });
   ctx.out.result(result, () => `contract ${contractId}: signature request withdrawn (${result.workflowId})`);
 }
 
@@ -98,7 +96,11 @@ export function registerMessages(program: Command, run: Runner): void {
     .argument('<contractId>', 'Honorarvertrag id', parseId)
     .requiredOption('--contact <id>', "the contact (Kontakt) who signs; must be the contract's freelancer", parseId)
     .option('--drawn <file.png>', 'sign with a drawn signature image instead of the click')
-    .option('--timeout <seconds>', "how long to wait for the workflow's answer", parseSeconds)
+    .option(
+      '--timeout <seconds>',
+      "how long to wait for a worker's answer (default SIGNFLOW_WORKER_ANSWER_TIMEOUT, 10 s)",
+      parseSeconds
+    )
     .option('--json', 'print one JSON document (for scripts)')
     .action((id: number, opts) => run(opts, (ctx) => sign(ctx, id, opts)));
 
@@ -107,7 +109,11 @@ export function registerMessages(program: Command, run: Runner): void {
     .description("confirm a contract manually as staff, instead of the contact's signature")
     .argument('<contractId>', 'Honorarvertrag id', parseId)
     .requiredOption('--staff <id>', "the staff member's Kontakt id", parseId)
-    .option('--timeout <seconds>', "how long to wait for the workflow's answer", parseSeconds)
+    .option(
+      '--timeout <seconds>',
+      "how long to wait for a worker's answer (default SIGNFLOW_WORKER_ANSWER_TIMEOUT, 10 s)",
+      parseSeconds
+    )
     .option('--json', 'print one JSON document (for scripts)')
     .action((id: number, opts) => run(opts, (ctx) => confirm(ctx, id, opts)));
 
@@ -117,7 +123,11 @@ export function registerMessages(program: Command, run: Runner): void {
     .argument('<contractId>', 'Honorarvertrag id', parseId)
     .option('--staff <id>', "the staff member's Kontakt id, for the audit trail", parseId)
     .option('--reason <text>', 'why, for the audit trail')
-    .option('--timeout <seconds>', "how long to wait for the workflow's answer", parseSeconds)
+    .option(
+      '--timeout <seconds>',
+      "how long to wait for a worker's answer (default SIGNFLOW_WORKER_ANSWER_TIMEOUT, 10 s)",
+      parseSeconds
+    )
     .option('--json', 'print one JSON document (for scripts)')
     .action((id: number, opts) => run(opts, (ctx) => withdraw(ctx, id, opts)));
 

@@ -2,7 +2,7 @@
  * Calls that need a worker's answer are bounded (issue 13.6): with no worker running, the portal's signature and the
  * state route answer 503 NO_WORKER with `Retry-After` after `SIGNFLOW_WORKER_ANSWER_TIMEOUT` and record nothing; the
  * CLI answers the same code (exit 4). When the worker comes back, the Update Temporal admitted completes and records
- * the time the signer acted (taken at the door), not the worker's time. The workflow bounds that time: never after
+ * the time the signer acted (taken at the door), not the worker's time. The outbox leaves its row for the next poll. The workflow bounds that time: never after
  * its own now, never before the request was prepared, and an unreadable time is refused.
  *
  * Real parts: the Temporal dev server, the API over HTTP, a worker with the real activities, a SQLite CRM.
@@ -10,7 +10,10 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { signContractUpdate } from '../../client/contract-client';
+import type { CommandError } from '../../commands/errors';
 import { toDate } from '../../db/crm-repository';
+import { enqueueOutboxCommand, readOutboxRows } from '../../outbox/outbox-repository';
+import { pollOutboxOnce } from '../../outbox/outbox.activities';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import type { SignatureOutcome } from '../../workflows/definitions';
@@ -69,8 +72,12 @@ const contactId = () => api.stack.t.seed.contactIds[0] as number;
 /** Signing times are written at whole seconds (domain/signature-hash.ts: every DATETIME column keeps them exactly). */
 const wholeSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
 
+const OUTBOX_CLAIMER = `no-worker-${process.pid}`;
+const outboxDeps = () => ({ config: api.config, db: api.stack.t.db, client: api.stack.client });
+
 describe('no worker running', () => {
   let contractId: number;
+  let outboxRowId: number;
   let doorBefore: number;
   let doorAfter: number;
   let workerBack: number;
@@ -99,7 +106,7 @@ describe('no worker running', () => {
     expect(row[s.md5Hash]).toBeNull();
   });
 
-  test('the state route and the CLI answer NO_WORKER too', async () => {
+  test('the state route, the CLI and the outbox answer NO_WORKER too, and record nothing', async () => {
     const state = await v1('GET', `/contracts/${contractId}`, { as: 'ops' });
     expect([state.status, state.json?.code, state.headers.get('retry-after')]).toEqual([503, 'NO_WORKER', '2']);
 
@@ -115,6 +122,14 @@ describe('no worker running', () => {
     );
     expect(cli.code).toBe(4);
     expect(cli.json().error.code).toBe('NO_WORKER');
+
+    // The outbox: the row is left for the next poll (not written as failed).
+    outboxRowId = await enqueueOutboxCommand(api.stack.t.db, { command: 'withdraw', contractId });
+    const polled = await pollOutboxOnce(outboxDeps(), OUTBOX_CLAIMER, { batchSize: 10 });
+    expect(polled.unexpected.map((u) => [u.id, (u.error as CommandError).code])).toEqual([[outboxRowId, 'NO_WORKER']]);
+    expect(polled.processed).toEqual([]);
+    const [waiting] = await readOutboxRows(api.stack.t.db, [outboxRowId]);
+    expect(waiting?.outcome).toBeNull();
     const row = await signatureRow(contractId);
     expect(row[api.config.crm.signatures.signedAt]).toBeNull();
   });
@@ -156,6 +171,11 @@ describe('no worker running', () => {
       body: { contactId: contactId(), method: 'click' },
     });
     expect([retry.status, retry.json?.code]).toEqual([409, 'SIGNATURE_ALREADY_CONFIRMED']);
+    // The outbox's next poll gets the same answer for its withdrawal: the signature stands.
+    await pollOutboxOnce(outboxDeps(), OUTBOX_CLAIMER, { batchSize: 10 });
+    const [outboxRow] = await readOutboxRows(api.stack.t.db, [outboxRowId]);
+    expect(outboxRow?.outcome).toBe('failed');
+    expect(outboxRow?.error).toMatch(/^SIGNATURE_ALREADY_CONFIRMED: /);
     expect(toDate((await signatureRow(contractId))[s.signedAt])?.toISOString()).toBe((signedAt as Date).toISOString());
   });
 });

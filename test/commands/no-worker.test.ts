@@ -9,7 +9,7 @@
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { signContractUpdate } from '../../client/contract-client';
+import { contractHandle, signContractUpdate } from '../../client/contract-client';
 import type { CommandError } from '../../commands/errors';
 import { toDate } from '../../db/crm-repository';
 import { enqueueOutboxCommand, readOutboxRows } from '../../outbox/outbox-repository';
@@ -20,6 +20,7 @@ import type { SignatureOutcome } from '../../workflows/definitions';
 import { startApiStack, type ApiStack, type HttpAnswer } from '../api/api-stack';
 import { runCli } from '../cli/run-cli';
 import { addSendableContract } from '../helpers/contract-stack';
+import { recordHistory } from '../helpers/histories';
 import { eventually } from '../helpers/waits';
 
 jest.setTimeout(120_000);
@@ -164,6 +165,11 @@ describe('no worker running', () => {
 
     const done = await waitForPhase(contractId, 'completed');
     expect(done.json.state.outcome.confirmedAt).toBe((signedAt as Date).toISOString());
+    await eventually(async () => {
+      const d = await contractHandle(api.stack.client, contractId).describe();
+      if (d.status.name !== 'COMPLETED') throw new Error(d.status.name);
+    });
+    await recordHistory(contractHandle(api.stack.client, contractId), 'signed-after-worker-outage');
 
     // The portal retries: a signature stands, the retry is told so and changes nothing.
     const retry = await v1('POST', `/contracts/${contractId}/signature`, {

@@ -74,7 +74,9 @@ export async function startContractStack(
   const taskQueue = `signflow-test-${process.pid}-${++queueCounter}`;
   const overrides = deepMerge(
     {
-      temporal: { taskQueue, namespace: env.namespace ?? 'default' },
+      // A loaded test machine may take longer than the production bound (10 s) to answer an Update; tests of NO_WORKER
+      // set their own short one.
+      temporal: { taskQueue, namespace: env.namespace ?? 'default', workerAnswerTimeout: '60s' },
       mail: { smtpUrl: `smtp://127.0.0.1:${inbox.port}` },
     },
     opts.config ?? {}

@@ -176,12 +176,15 @@ describe('dev stack after kill -9', () => {
     const second = startStack(env);
     stacks.push(second);
     await running(second);
+    const restartedAt = Date.now();
     expect(second.output()).toContain(`stopped the Temporal server (pid ${orphanPid})`);
     expect(isAlive(orphanPid)).toBe(false);
     expect(readTemporalPidFile(dir)?.pid).not.toBe(orphanPid);
 
     const key = (kind: string) => `honorarvertrag-${contractId}:${kind}`;
     await inbox.waitFor((m) => m.headers['x-signflow-mail-key'] === key('invitation'), 180_000);
+    // A figure for the report, not an assertion: from the restarted stack's banner to the killed worker's invitation.
+    console.log(`[crash-restart] invitation ${((Date.now() - restartedAt) / 1000).toFixed(1)} s after the restart`);
     const status = await until('awaiting the signature', async () => {
       const a = await api(apiPort, 'GET', `/contracts/${contractId}`, tokens.ops);
       return a.json?.state?.phase === 'awaiting-signature' ? a : undefined;

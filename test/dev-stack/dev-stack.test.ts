@@ -21,6 +21,7 @@ import { createDb } from '../../db/connection';
 import { verifyPdf } from '../../konnektor-simulator/cms';
 import { DEV_API_CREDENTIALS } from '../../temporal.config';
 import { runCli } from '../cli/run-cli';
+import { verapdf, withJava } from '../helpers/verapdf';
 import { getFreePort } from '../../harness/temporal';
 
 const ENCRYPTED = 'binary/encrypted';
@@ -239,9 +240,39 @@ describe('dev stack', () => {
       const pdf = Buffer.from(qes[crm.documents.content] as Uint8Array);
       const sim = stack.konnektorSimulator;
       expect(verifyPdf(pdf, sim?.caPem ?? '', new Date())).toMatchObject({ valid: true });
+
+      // The Prüfprotokoll is among the contract's documents; it and the contract document are PDF/A for veraPDF.
+      const certificate = await db(crm.documents.table)
+        .where(crm.documents.linkedObjectId, demo)
+        .andWhere(crm.documents.templateKind, crm.values.certificateTemplateKind)
+        .first();
+      expect(certificate[crm.documents.title]).toBe(`Prüfprotokoll zu Honorarvertrag ${demo}`);
+      const contractDocument = await db(crm.documents.table)
+        .where(crm.documents.linkedObjectId, demo)
+        .andWhere(crm.documents.templateKind, crm.values.contractTemplateKind)
+        .first();
+      if (withJava) {
+        const files = [certificate, contractDocument].map((row, i) => {
+          const file = path.join(os.tmpdir(), `signflow-dev-stack-${process.pid}-${i}.pdf`);
+          fs.writeFileSync(file, Buffer.from(row[crm.documents.content] as Uint8Array));
+          return file;
+        });
+        const results = await verapdf(files);
+        for (const file of files) expect(results.get(file)).toEqual({ compliant: true, failedRules: [] });
+      }
     } finally {
       await db.destroy();
     }
+
+    // `signflow verify`, configured only by dev.env: signature MD5, the Prüfprotokoll's hash and the QES (chain to the
+    // simulator's CA, which dev.env names as the trust anchor).
+    const verified = await runCli(['verify', String(demo), '--json'], cliEnv, 60_000);
+    expect(verified.code).toBe(0);
+    expect(verified.json()).toMatchObject({
+      match: true,
+      certificate: { match: true },
+      qes: { valid: true, variant: 'PAdES', qesDocumentId },
+    });
 
     // The raw history, read without the codec: every payload is encrypted.
     const connection = await Connection.connect({ address: s.temporal.address });
@@ -298,7 +329,7 @@ describe('dev stack', () => {
     await stack.stop();
     stack = undefined;
     for (const port of ports) expect(await portIsOpen(port)).toBe(false);
-  });
+  }, 300_000);
 
   test('a restart on the same data folder keeps the codec key, the workflows and the mail', async () => {
     await stack?.stop(); // left running only when the test above failed

@@ -4,61 +4,15 @@
  * .tools/verapdf. Where Java is missing the test skips and says so, except under CI=true, where Java is part of the
  * machine and the test must run.
  */
-import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { renderCertificate, type CertificateData } from '../../documents/render-certificate';
 import { renderContractDocument } from '../../documents/render-contract';
+import { verapdf, withJava } from '../helpers/verapdf';
 
-const LAUNCHER = path.resolve(__dirname, '../../.tools/verapdf/verapdf');
-
-function javaAvailable(): boolean {
-  try {
-    execFileSync('java', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const haveJava = javaAvailable();
-if (!haveJava && process.env.CI !== 'true') {
-  console.warn('skipping the veraPDF PDF/A tests: no java on PATH (veraPDF is a Java program)');
-}
-const describeWithJava = haveJava || process.env.CI === 'true' ? describe : describe.skip;
-
-interface VeraResult {
-  compliant: boolean;
-  failedRules: string[];
-}
-
-/** Runs veraPDF on the files against PDF/A-3b; parses its machine-readable report (one <validationReport> per file). */
-function verapdf(files: string[]): Promise<Map<string, VeraResult>> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      LAUNCHER,
-      ['--flavour', '3b', '--format', 'mrr', ...files],
-      { maxBuffer: 64 * 1024 * 1024 },
-      (err, out) => {
-        // veraPDF exits 1 when a file is not compliant; the report is still complete.
-        if (err && !out) return reject(err);
-        const results = new Map<string, VeraResult>();
-        for (const job of out.split('<job>').slice(1)) {
-          const file = /<item size="\d+">\s*<name>([^<]+)<\/name>/.exec(job)?.[1];
-          const report = /<validationReport [^>]*isCompliant="(true|false)"/.exec(job);
-          if (!file || !report) continue;
-          const failedRules = [
-            ...job.matchAll(/<rule [^>]*clause="([^"]+)"[^>]*testNumber="(\d+)"[^>]*status="failed"/g),
-          ].map((m) => `${m[1]}-${m[2]}`);
-          results.set(file, { compliant: report[1] === 'true', failedRules });
-        }
-        resolve(results);
-      }
-    );
-  });
-}
+const describeWithJava = withJava ? describe : describe.skip;
 
 /** A small drawn signature: a dark stroke on a transparent background, as the portal's pad sends it. */
 function signaturePng(): Buffer {
@@ -77,11 +31,6 @@ function signaturePng(): Buffer {
 describeWithJava('PDF/A-3b according to veraPDF', () => {
   let dir: string;
   beforeAll(() => {
-    if (!fs.existsSync(LAUNCHER)) {
-      throw new Error(
-        `veraPDF is not installed at ${LAUNCHER}: run bash scripts/install-verapdf.sh (needs java and mvn)`
-      );
-    }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-pdfa-'));
   });
   afterAll(() => dir && fs.rmSync(dir, { recursive: true, force: true }));

@@ -11,6 +11,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { describeMappingIssue, ZCrmMapping } from './db/crm-mapping';
 import { ZCodecConfig } from './codec/codec-config';
 import { webhookEndpointsFromEnv, ZWebhookConfig } from './webhooks/webhook-config';
+import { mandantenFromEnv, routingIssues, ZMandanten, ZTaskQueueName } from './routing/konnektor-routing-config';
 
 /** A Temporal-style duration ('90s', '3d', '12h') or a number of milliseconds. */
 const ZDuration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -31,7 +32,8 @@ const ZBoolean = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes',
   return v === true || v === 'true' || v === '1' || v === 'yes';
 });
 
-export const ZSignflowConfig = z.object({
+export const ZSignflowConfig = z
+  .object({
   /** Folder for runtime data of the dev stack (SQLite files, captured mails, Konnektor simulator state). @default 'data' */
   dataDir: z.string().default('data'),
   temporal: z
@@ -175,6 +177,20 @@ export const ZSignflowConfig = z.object({
       rewriteEndpoints: ZBoolean.default(false),
       /** Accept any Konnektor certificate. Refused unless NODE_ENV is development or test. Env `SIGNFLOW_KONNEKTOR_DEV_INSECURE`. @default false */
       devInsecure: ZBoolean.default(false),
+      /**
+       * Task queue of the on-site Konnektor worker (`signflow konnektor-worker`) in the practice network, e.g.
+       * `signflow-konnektor-<mandant>`. Set on the hosted side, the eHBA signer's Konnektor activities are scheduled
+       * there and the main worker runs none; set on the on-site worker, it is the queue it polls. Env
+       * `SIGNFLOW_KONNEKTOR_TASK_QUEUE`. @default unset (everything on `temporal.taskQueue`, one worker)
+       */
+      taskQueue: ZTaskQueueName.optional(),
+      /**
+       * Several practices served by one signflow (hosted CRM): per Mandant (the value of the CRM column
+       * `crm.contracts.mandant`) the task queue of its on-site worker and its eHBAs; see
+       * routing/konnektor-routing-config.ts. Env `SIGNFLOW_KONNEKTOR_MANDANTEN` (JSON) or
+       * `SIGNFLOW_KONNEKTOR_MANDANTEN_FILE` (its path). @default unset (one practice)
+       */
+      mandanten: ZMandanten.optional(),
     })
     .loose()
     // Checked here and not only when the worker builds its Konnektor client: a CLI or API that starts contracts with
@@ -295,7 +311,17 @@ export const ZSignflowConfig = z.object({
       sdkMetricsPort: z.coerce.number().int().min(0).max(65535).default(9465),
     })
     .prefault({}),
-});
+  })
+  .superRefine((config, ctx) => {
+    for (const issue of routingIssues({
+      mainTaskQueue: config.temporal.taskQueue,
+      konnektorTaskQueue: config.konnektor.taskQueue,
+      mandanten: config.konnektor.mandanten,
+      mandantColumn: config.crm.contracts.mandant,
+    })) {
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    }
+  });
 
 /**
  * Well-known credentials of dev mode (`SIGNFLOW_DEV=true`) only, used where no real one is configured. They are public
@@ -345,6 +371,16 @@ function readWebhookEndpoints(e: Env): unknown {
     );
   } catch (err) {
     throw new ConfigError(`invalid signflow configuration:\n  webhooks: ${(err as Error).message}`);
+  }
+}
+
+function readMandanten(e: Env): unknown {
+  try {
+    return mandantenFromEnv(env(e, 'SIGNFLOW_KONNEKTOR_MANDANTEN'), env(e, 'SIGNFLOW_KONNEKTOR_MANDANTEN_FILE'), (f) =>
+      fs.readFileSync(f, 'utf8')
+    );
+  } catch (err) {
+    throw new ConfigError(`invalid signflow configuration:\n  konnektor.mandanten: ${(err as Error).message}`);
   }
 }
 
@@ -412,6 +448,8 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       activationTimeout: env(e, 'SIGNFLOW_KONNEKTOR_ACTIVATION_TIMEOUT'),
       rewriteEndpoints: env(e, 'SIGNFLOW_KONNEKTOR_REWRITE_ENDPOINTS'),
       devInsecure: env(e, 'SIGNFLOW_KONNEKTOR_DEV_INSECURE'),
+      taskQueue: env(e, 'SIGNFLOW_KONNEKTOR_TASK_QUEUE'),
+      mandanten: readMandanten(e),
     },
     api: {
       host: env(e, 'SIGNFLOW_API_HOST'),
@@ -486,6 +524,18 @@ export function deepMerge(base: unknown, over: unknown): unknown {
   return out;
 }
 
+/** Variables named in messages about settings that do not say it themselves (paths → variable). */
+const VARIABLE_OF_PATH: Array<[string, string]> = [
+  ['konnektor.taskQueue', 'SIGNFLOW_KONNEKTOR_TASK_QUEUE'],
+  ['konnektor.mandanten', 'SIGNFLOW_KONNEKTOR_MANDANTEN'],
+];
+
+function withVariable(path: readonly PropertyKey[], message: string): string {
+  const key = path.map(String).join('.');
+  const variable = VARIABLE_OF_PATH.find(([prefix]) => key === prefix || key.startsWith(`${prefix}.`))?.[1];
+  return variable && !message.includes(variable) ? `${variable}: ${message}` : message;
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
@@ -500,7 +550,7 @@ export function loadConfig(overrides: unknown = {}, e: Env = process.env): Signf
   if (!parsed.success) {
     const mappingFile = env(e, 'SIGNFLOW_CRM_MAPPING');
     const lines = parsed.error.issues.flatMap((i) => {
-      if (i.path[0] !== 'crm') return [`  ${i.path.join('.')}: ${i.message}`];
+      if (i.path[0] !== 'crm') return [`  ${i.path.join('.')}: ${withVariable(i.path, i.message)}`];
       // The mapping is a file of its own: name the variable and the file, and suggest the key that was meant.
       const origin = `SIGNFLOW_CRM_MAPPING${mappingFile ? ` (${mappingFile})` : ''}`;
       return describeMappingIssue({ ...i, path: i.path.slice(1) }).map((line) => `  ${origin}: ${line}`);

@@ -61,6 +61,18 @@ export const ZCrmMapping = z
         feeCents: zName.default('honorar_cent'),
         /** @default 'beschreibung' */
         description: zName.default('beschreibung'),
+        /**
+         * Optional column naming the practice (Mandant) a contract belongs to, when one signflow serves several
+         * (`SIGNFLOW_KONNEKTOR_MANDANTEN` has an entry per value): its countersignature goes to that practice's
+         * Konnektor. Unset: one practice.
+         */
+        mandant: zName.optional(),
+        /**
+         * Optional column with the ICCSN of the eHBA that countersigns the contract (a practice with several eHBAs).
+         * Empty in a row: the Mandant's first eHBA, else `SIGNFLOW_KONNEKTOR_HBA_ICCSN`, else the first the Konnektor
+         * reports. Unset: always that default.
+         */
+        countersignIccsn: zName.optional(),
       })
       .strict()
       .prefault({}),

@@ -66,6 +66,9 @@ function usesOf(crm: CrmMapping): Record<Section, Record<string, Use>> {
       end: read,
       feeCents: read,
       description: read,
+      // Optional: checked only when mapped (a hosted CRM serving several practices, a practice with several eHBAs).
+      ...(crm.contracts.mandant ? { mandant: read } : {}),
+      ...(crm.contracts.countersignIccsn ? { countersignIccsn: read } : {}),
     },
     documents: {
       id,

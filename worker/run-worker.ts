@@ -7,7 +7,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { DataConverter } from '@temporalio/common';
 import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
-import { createActivities } from '../activities';
+import { createActivities, type Activities } from '../activities';
 import { createKonnektorClient } from '../activities/konnektor/client-from-config';
 import type { KonnektorClient } from '../activities/konnektor/konnektor-client';
 import { connectClient } from '../client/connect';
@@ -24,6 +24,8 @@ import { clusterStateFrom } from '../metrics/cluster-state';
 import { startOpsServer, type RunningOpsServer } from '../metrics/metrics-server';
 import { setClusterStateSource } from '../metrics/signflow-metrics';
 import { WORKER_SETTINGS } from './worker-settings';
+import { konnektorRunsOnSite } from '../routing/konnektor-routing-config';
+import { KONNEKTOR_ACTIVITY_NAMES } from '../workflows/definitions';
 
 export interface RunWorkerOptions {
   /** A pre-built bundle (`bundleWorkflowCode`); without it the worker bundles `workflows/` at start (~10 s). */
@@ -55,6 +57,13 @@ export interface RunningWorker {
   /** Resolves when the worker has shut down (after `shutdown()` or a signal). */
   done: Promise<void>;
   shutdown(): Promise<void>;
+}
+
+/** Drops the Konnektor activities when the on-site worker runs them: a call routed here by mistake then fails loudly. */
+function withoutOnSiteActivities(activities: Activities, onSite: boolean): Partial<Activities> {
+  if (!onSite) return activities;
+  const konnektorOnly = new Set<string>(KONNEKTOR_ACTIVITY_NAMES);
+  return Object.fromEntries(Object.entries(activities).filter(([name]) => !konnektorOnly.has(name)));
 }
 
 export async function createWorker(config: SignflowConfig, opts: RunWorkerOptions = {}): Promise<RunningWorker> {
@@ -90,7 +99,10 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
             }
           : undefined,
     }));
-  const konnektor = opts.konnektor ?? (config.konnektor.enabled ? createKonnektorClient(config.konnektor) : undefined);
+  // With an on-site Konnektor worker (SIGNFLOW_KONNEKTOR_TASK_QUEUE / _MANDANTEN) this worker runs no Konnektor call.
+  const onSite = konnektorRunsOnSite(config.konnektor);
+  const konnektor =
+    opts.konnektor ?? (config.konnektor.enabled && !onSite ? createKonnektorClient(config.konnektor) : undefined);
   // The SDK's failure converter encodes messages into payloads, so the codec (when keys are set) encrypts them too.
   const dataConverter = opts.dataConverter ?? createDataConverter(config);
   const ownClient = opts.temporalClient ? undefined : await connectClient(config, { dataConverter });
@@ -105,7 +117,7 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflowSource,
-    activities: createActivities({ config, db, mailer, konnektor, temporal }),
+    activities: withoutOnSiteActivities(createActivities({ config, db, mailer, konnektor, temporal }), onSite),
     dataConverter,
     ...WORKER_SETTINGS,
     ...opts.workerOptions,

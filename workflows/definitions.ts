@@ -4,8 +4,27 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { KonnektorActivities } from '../activities/konnektor/konnektor.activities';
 
 export const TASK_QUEUE = 'signflow';
+
+/**
+ * The activities that talk to the Konnektor (card lookup, signature mode, comfort-signature activation, SignDocument
+ * batches, VerifyDocument). With a Konnektor task queue configured (`SIGNFLOW_KONNEKTOR_TASK_QUEUE`, or a Mandant's in
+ * `SIGNFLOW_KONNEKTOR_MANDANTEN`) only the on-site worker in the practice network registers them
+ * (`signflow konnektor-worker`); the main worker then runs none of them. Storing a countersignature is a database write
+ * and stays on the main queue.
+ */
+export const KONNEKTOR_ACTIVITY_NAMES = [
+  'findHbaCard',
+  'getSignatureMode',
+  'activateComfortSignature',
+  'deactivateComfortSignature',
+  'signDocuments',
+  'verifyDocument',
+] as const satisfies readonly (keyof KonnektorActivities)[];
+
+export type KonnektorActivityName = (typeof KONNEKTOR_ACTIVITY_NAMES)[number];
 
 /** Readable and unique per contract: ops find a contract in the UI by its CRM id. */
 export function contractWorkflowId(contractId: number): string {
@@ -287,6 +306,11 @@ export interface QesSignerInput {
    * signer started before this setting existed).
    */
   staffReminderAfterMs?: number;
+  /**
+   * Task queue of the on-site worker in the practice network that runs this eHBA's Konnektor activities
+   * (`KONNEKTOR_ACTIVITY_NAMES`); unset = the signer's own queue (one worker for everything).
+   */
+  konnektorTaskQueue?: string;
   /** Requests carried over by continue-as-new. */
   pending?: CountersignRequest[];
 }

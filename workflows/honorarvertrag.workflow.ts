@@ -459,13 +459,20 @@ async function runContract(
 
   /** Latest word from the eHBA's signing workflow about this contract's countersignature. */
   let countersign: CountersignProgress | undefined;
+  /**
+   * The signing workflow that took this contract's document: the activity picks it from the contract's Mandant and
+   * eHBA in the CRM (routing/countersign-route.ts); before that, the default one of the input.
+   */
+  let signerWorkflowId: string | undefined;
   wf.setHandler(countersignProgressSignal, (progress) => {
     if (countersign?.kind !== 'signed') countersign = progress;
   });
   wf.setHandler(comfortSignatureReactivatedSignal, async (request) => {
     // Staff may address the contract they look at; the signing workflow is the one that acts on it.
     if (input.qes && state.phase === 'waiting-for-comfort-signature') {
-      await wf.getExternalWorkflowHandle(input.qes.signerWorkflowId).signal(comfortSignatureReactivatedSignal, request);
+      await wf
+        .getExternalWorkflowHandle(signerWorkflowId ?? input.qes.signerWorkflowId)
+        .signal(comfortSignatureReactivatedSignal, request);
     }
   });
 
@@ -746,10 +753,14 @@ async function runContract(
     state.phase = 'countersigning';
     setSearch(undefined, undefined, 'countersignature');
     wf.setCurrentDetails(`Qualifizierte Gegenzeichnung der Praxis angefordert (Dokument ${documentId}).`);
-    await acts.requestCountersign.executeWithOptions(
-      { ...DB_WRITE, summary: `Gegenzeichnung (QES) bei ${qes.signerWorkflowId} anfordern` },
+    // The answer is recorded in the history, so a replay forwards to the same signer (for a contract without a Mandant
+    // or eHBA of its own it is `qes.signerWorkflowId`, as before).
+    const requested = await acts.requestCountersign.executeWithOptions(
+      { ...DB_WRITE, summary: 'Gegenzeichnung (QES) beim eHBA des Vertrags anfordern' },
       [{ request: { contractId, workflowId, documentId }, signer: qes }]
     );
+    signerWorkflowId = requested.signerWorkflowId;
+    wf.setCurrentDetails(`Qualifizierte Gegenzeichnung bei ${signerWorkflowId} angefordert (Dokument ${documentId}).`);
     for (;;) {
       await wf.condition(() => countersign !== undefined);
       const progress = countersign as CountersignProgress;

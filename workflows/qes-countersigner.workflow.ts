@@ -27,13 +27,14 @@ import {
 } from './definitions';
 
 /** Transient Konnektor faults (busy, timeouts, network) are retried with backoff; the activity marks the rest final. */
-const KONNEKTOR: wf.ActivityOptions = {
+const KONNEKTOR_CALL: wf.ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '2 minutes',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 };
 
-const acts = wf.proxyActivities<Activities>(KONNEKTOR);
+/** Every Konnektor call passes its options (queue and summary); the staff mail passes its own. */
+const acts = wf.proxyActivities<Activities>(KONNEKTOR_CALL);
 
 /** A staff mail is worth a few tries, but an SMTP outage must not keep the signer from resuming: then it is logged. */
 const STAFF_MAIL: wf.ActivityOptions = {
@@ -51,6 +52,12 @@ const requestIdOf = (r: CountersignRequest): string => `${r.workflowId}/qes/${r.
 
 /** Staff get a mail when the signer parks, and one more after `staffReminderAfterMs` (released after first histories). */
 const STAFF_NOTICE_PATCH = 'staff-parked-notice';
+
+/**
+ * From this patch on, the Konnektor activities go to `input.konnektorTaskQueue` (the on-site worker in the practice
+ * network) when it is set. A signer already running keeps its queue until it replays past the marker-free point.
+ */
+const KONNEKTOR_QUEUE_PATCH = 'konnektor-task-queue';
 
 interface FailureInfo {
   failureType: string;
@@ -79,6 +86,11 @@ function needsPerson(err: unknown): FailureInfo | undefined {
 
 export async function qesCountersigner(input: QesSignerInput): Promise<void> {
   const { iccsn } = input;
+  // Where GetSignatureMode and SignDocument run: the on-site worker's queue, or (unset) this workflow's own.
+  const konnektorCall: wf.ActivityOptions =
+    input.konnektorTaskQueue && wf.patched(KONNEKTOR_QUEUE_PATCH)
+      ? { ...KONNEKTOR_CALL, taskQueue: input.konnektorTaskQueue }
+      : KONNEKTOR_CALL;
   const pending = new Map<string, CountersignRequest>();
   for (const r of input.pending ?? []) pending.set(requestIdOf(r), r);
   const state: QesSignerState = { pending: pending.size, signed: 0, signDocumentCalls: 0 };
@@ -192,7 +204,7 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       });
       reactivated = false;
       const mode = await acts.getSignatureMode
-        .executeWithOptions({ ...KONNEKTOR, summary: 'Signaturmodus abfragen (geparkt)' }, [{ iccsn }])
+        .executeWithOptions({ ...konnektorCall, summary: 'Signaturmodus abfragen (geparkt)' }, [{ iccsn }])
         .catch((err: unknown) => {
           if (needsPerson(err)) return undefined;
           throw err;
@@ -235,7 +247,7 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     const batch = [...pending.values()].slice(0, size);
     try {
       const result = await acts.signDocuments.executeWithOptions(
-        { ...KONNEKTOR, summary: `${batch.length} Dokument(e) qualifiziert signieren (Komfortsignatur)` },
+        { ...konnektorCall, summary: `${batch.length} Dokument(e) qualifiziert signieren (Komfortsignatur)` },
         [{ iccsn, items: batch }]
       );
       state.signDocumentCalls += result.signDocumentCalls;

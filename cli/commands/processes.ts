@@ -1,6 +1,6 @@
 /**
  * The long-running processes as verbs, like the `temporal` CLI's subcommands: `signflow worker`, `signflow api`,
- * `signflow codec-server`. They run inside the `signflow` process itself (bin/signflow.js loads TypeScript in-process,
+ * `signflow codec-server`, `signflow konnektor-worker` (the on-site worker beside the practice's Konnektor). They run inside the `signflow` process itself (bin/signflow.js loads TypeScript in-process,
  * no `npx`, no shell, no child), so the PID a service manager holds is the process that drains: SIGTERM or SIGINT
  * stops taking work, lets what is running finish, and exits within 10 s (exit 0). A second signal exits at once.
  *
@@ -87,6 +87,27 @@ async function worker(ctx: CliContext, opts: { workflowBundle?: string }): Promi
   return code;
 }
 
+/**
+ * The on-site Konnektor worker: only the Konnektor activities, only on SIGNFLOW_KONNEKTOR_TASK_QUEUE, no workflows and
+ * no port of its own (worker/konnektor-worker.ts). Drains like `worker`.
+ */
+async function konnektorWorker(ctx: CliContext): Promise<ExitCode> {
+  const log = logger(ctx, 'konnektor-worker');
+  const config = ctx.config;
+  const { createKonnektorWorker } = await import('../../worker/konnektor-worker');
+  const signal = firstSignal(log);
+  const running = await createKonnektorWorker(config, { workerOptions: { shutdownGraceTime: ACTIVITY_GRACE } });
+  log(
+    `polling task queue ${running.taskQueue} at ${config.temporal.address} (namespace ${config.temporal.namespace}) ` +
+      `for the Konnektor at ${config.konnektor.sdsUrl ?? '?'}; SIGTERM or SIGINT drains and stops`
+  );
+  const stopped = await Promise.race([signal.then((s) => ({ signal: s })), running.done.then(() => undefined)]);
+  if (stopped) log(`${stopped.signal}: draining (running activities get ${ACTIVITY_GRACE})`);
+  const code = await closeWithin(() => running.shutdown(), log);
+  log('stopped');
+  return code;
+}
+
 async function api(ctx: CliContext): Promise<ExitCode> {
   const log = logger(ctx, 'api');
   const config = ctx.config;
@@ -121,6 +142,13 @@ export function registerProcesses(program: Command, run: Runner): void {
     .description('run a worker (workflows and activities) until SIGTERM/SIGINT, which drain it within 10 s')
     .option('--workflow-bundle <file>', 'a pre-built workflow bundle (bundleWorkflowCode); default: bundle at start')
     .action((opts: { workflowBundle?: string }) => run({}, (ctx) => worker(ctx, opts)));
+  program
+    .command('konnektor-worker')
+    .description(
+      'run the on-site Konnektor worker (only the Konnektor activities, on SIGNFLOW_KONNEKTOR_TASK_QUEUE; outbound ' +
+        'connections only) until SIGTERM/SIGINT, which drain it within 10 s'
+    )
+    .action(() => run({}, (ctx) => konnektorWorker(ctx)));
   program
     .command('api')
     .description('run the HTTP API until SIGTERM/SIGINT, which finish open requests and stop within 10 s')

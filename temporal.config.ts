@@ -11,7 +11,13 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { describeMappingIssue, ZCrmMapping } from './db/crm-mapping';
 import { ZCodecConfig } from './codec/codec-config';
 import { webhookEndpointsFromEnv, ZWebhookConfig } from './webhooks/webhook-config';
-import { mandantenFromEnv, routingIssues, ZMandanten, ZTaskQueueName } from './routing/konnektor-routing-config';
+import {
+  konnektorRunsOnSite,
+  mandantenFromEnv,
+  routingIssues,
+  ZMandanten,
+  ZTaskQueueName,
+} from './routing/konnektor-routing-config';
 
 /** A Temporal-style duration ('90s', '3d', '12h') or a number of milliseconds. */
 const ZDuration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -34,283 +40,287 @@ const ZBoolean = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes',
 
 export const ZSignflowConfig = z
   .object({
-  /** Folder for runtime data of the dev stack (SQLite files, captured mails, Konnektor simulator state). @default 'data' */
-  dataDir: z.string().default('data'),
-  temporal: z
-    .object({
-      /** host:port of the Temporal frontend. Env `TEMPORAL_ADDRESS`. @default 'localhost:7233' */
-      address: z.string().default('localhost:7233'),
-      /** Env `TEMPORAL_NAMESPACE`. @default 'default' */
-      namespace: z.string().default('default'),
-      /** Task queue of the signflow worker. Part of the outer contract. @default 'signflow' */
-      taskQueue: z.string().default('signflow'),
-      /** Path to a client certificate (PEM) for mTLS to Temporal. Env `TEMPORAL_TLS_CLIENT_CERT_PATH`. */
-      tlsClientCertPath: z.string().optional(),
-      /** Path to the client key (PEM). Env `TEMPORAL_TLS_CLIENT_KEY_PATH`. */
-      tlsClientKeyPath: z.string().optional(),
-      /** Path to the server CA (PEM). Env `TEMPORAL_TLS_SERVER_CA_CERT_PATH`. */
-      tlsServerCaCertPath: z.string().optional(),
-      /** API key (Temporal Cloud). Env `TEMPORAL_API_KEY`. Never logged. */
-      apiKey: z.string().optional(),
-      /**
-       * How long a call that needs a worker's answer (the Updates `sign`, `confirmManually`, `withdrawRequest`; the
-       * query `status`) waits before the door answers NO_WORKER (HTTP 503 with `Retry-After`, CLI exit 4, outbox
-       * retry). Env `SIGNFLOW_WORKER_ANSWER_TIMEOUT`. @default '10s'
-       */
-      workerAnswerTimeout: ZDuration.refine((ms) => ms > 0, 'must be longer than 0, e.g. "10s"').prefault('10s'),
-    })
-    .prefault({}),
-  database: z
-    .object({
-      /**
-       * `mysql://user:pass@host:3306/db` for MySQL/MariaDB (production), or the path of an existing SQLite file.
-       * Env `SIGNFLOW_DATABASE_URL`. No default: a process that needs the database and has none refuses to start
-       * (`databaseUrl()`); only the dev stack falls back to `<dataDir>/crm.sqlite`.
-       */
-      url: z.string().optional(),
-      /** Largest connection pool per process. Env `SIGNFLOW_DATABASE_POOL_MAX`. @default 10 */
-      poolMax: z.coerce.number().int().positive().default(10),
-    })
-    .prefault({}),
-  /** Table, column and status names of the CRM. Env `SIGNFLOW_CRM_MAPPING` = path of a JSON file (partial). */
-  crm: ZCrmMapping,
-  mail: z
-    .object({
-      /** nodemailer SMTP URL. Env `SIGNFLOW_SMTP_URL`. @default 'smtp://127.0.0.1:2525' (the dev inbox) */
-      smtpUrl: z
-        .string()
-        .regex(/^smtps?:\/\/[^\s/]+/, 'must be an smtp:// or smtps:// URL, e.g. smtp://mail.example.de:587')
-        .default('smtp://127.0.0.1:2525'),
-      /** Sender address. Env `SIGNFLOW_MAIL_FROM`. @default 'Praxis <praxis@signflow.invalid>' */
-      from: z
-        .string()
-        // A From header a mail server accepts: `addr@domain` or `Name <addr@domain>`.
-        .regex(
-          /^(?:[^<>]*<\s*[^\s@<>]+@[^\s@<>]+\s*>|[^\s@<>]+@[^\s@<>]+)$/,
-          'must be an address (praxis@example.de) or a name and an address (Praxis <praxis@example.de>)'
-        )
-        .default('Praxis <praxis@signflow.invalid>'),
-      /** Name of the practice used in mails and documents. Env `SIGNFLOW_PRACTICE_NAME`. @default 'Praxis' */
-      practiceName: z.string().default('Praxis'),
-      /** Port of the dev SMTP inbox (dev stack only). Env `SIGNFLOW_DEV_SMTP_PORT`. @default 2525 */
-      devSmtpPort: z.coerce.number().int().positive().default(2525),
-      /**
-       * Tell the freelancer by mail when staff withdraw a signature request they were invited to (one mail per
-       * request). Env `SIGNFLOW_WITHDRAWAL_MAIL_ENABLED`. @default true
-       */
-      withdrawalMailEnabled: ZBoolean.default(true),
-    })
-    .prefault({}),
-  portal: z
-    .object({
-      /** Base URL of the portal (Internetauftritt), no trailing slash. Env `SIGNFLOW_PORTAL_BASE_URL`. @default 'http://localhost:3000/portal' */
-      baseUrl: z.url().default('http://localhost:3000/portal'),
-      /**
-       * Path of a document's detail page below the base URL; `{documentId}` is replaced.
-       * Env `SIGNFLOW_PORTAL_DOCUMENT_PATH`. @default '/dokumente/{documentId}'
-       */
-      documentPath: z.string().default('/dokumente/{documentId}'),
-    })
-    .prefault({}),
-  signature: z
-    .object({
-      /** Send reminder mails while the signature is pending. Env `SIGNFLOW_REMINDERS_ENABLED`. @default true */
-      remindersEnabled: ZBoolean.default(true),
-      /** Time from the invitation to the first reminder. Env `SIGNFLOW_REMINDER_DELAY`. @default '3d' */
-      reminderDelay: ZDuration.prefault('3d'),
-      /** Time between reminders. Env `SIGNFLOW_REMINDER_INTERVAL`. @default '3d' */
-      reminderInterval: ZDuration.prefault('3d'),
-      /** Most reminders per contract (0 = none). Env `SIGNFLOW_REMINDER_MAX`. @default 3 */
-      reminderMax: z.coerce.number().int().min(0).default(3),
-      /** Time from the invitation until a pending signature expires (`abgelaufen`). Env `SIGNFLOW_EXPIRY`. @default '30d' */
-      expiry: ZDuration.prefault('30d'),
-      /** Largest accepted drawn signature image (PNG). Env `SIGNFLOW_MAX_IMAGE_BYTES`. @default 1048576 (1 MiB) */
-      maxImageBytes: z.coerce
-        .number()
-        .int()
-        .positive()
-        .default(1024 * 1024),
-    })
-    .prefault({}),
-  konnektor: z
-    .object({
-      /** Countersign confirmed contracts with a QES through the Konnektor. Env `SIGNFLOW_QES_ENABLED`. @default false */
-      enabled: ZBoolean.default(false),
-      /** Service directory, `https://<konnektor>/connector.sds`. Env `SIGNFLOW_KONNEKTOR_SDS_URL`. Required when enabled. */
-      sdsUrl: z.url().optional(),
-      /** The client-system ZIP exported by the Konnektor (.p12 + password file). Env `SIGNFLOW_KONNEKTOR_CLIENT_ZIP`. */
-      clientZipPath: z.string().optional(),
-      /** Alternatively the .p12 itself. Env `SIGNFLOW_KONNEKTOR_P12_PATH`. */
-      p12Path: z.string().optional(),
-      /** Password of the .p12 (or of the ZIP's .p12 when the ZIP has no password file). Env `SIGNFLOW_KONNEKTOR_P12_PASSWORD`. Never logged. */
-      p12Password: z.string().optional(),
-      /** PEM file with the CA(s) the Konnektor's certificate chains to. Env `SIGNFLOW_KONNEKTOR_CA_PATH`. */
-      caPath: z.string().optional(),
-      /** SHA-256 fingerprint of the Konnektor's certificate as the management UI shows it. Env `SIGNFLOW_KONNEKTOR_SERVER_FINGERPRINT`. */
-      serverFingerprint: z.string().optional(),
-      /** Expected CN, ICCSN or DNS name in the Konnektor's certificate (not the host name). Env `SIGNFLOW_KONNEKTOR_SERVER_IDENTITY`. */
-      serverIdentity: z.string().optional(),
-      /** Env `SIGNFLOW_KONNEKTOR_MANDANT`. @default 'Mandant1' */
-      mandantId: z.string().max(64).default('Mandant1'),
-      /** Env `SIGNFLOW_KONNEKTOR_CLIENT_SYSTEM`. @default 'Z1' */
-      clientSystemId: z.string().max(64).default('Z1'),
-      /** Workplace with the eHBA's card terminal. Env `SIGNFLOW_KONNEKTOR_WORKPLACE`. @default 'Arbeitsplatz1' */
-      workplaceId: z.string().max(64).default('Arbeitsplatz1'),
-      /** ICCSN of the eHBA to sign with; unset = the first HBA found. Env `SIGNFLOW_KONNEKTOR_HBA_ICCSN`. */
-      hbaIccsn: z.string().optional(),
-      /** UserId of a comfort session activated outside signflow (UUIDv4); unset = signflow's own activation. Env `SIGNFLOW_KONNEKTOR_USER`. */
-      userId: z.uuid().optional(),
-      /** Most documents per SignDocument call (a Konnektor must take 50). Env `SIGNFLOW_KONNEKTOR_BATCH_SIZE`. @default 50 */
-      batchSize: z.coerce.number().int().min(1).max(250).default(50),
-      /**
-       * While countersigning is parked (comfort signature not active, used up, card missing…), how often the signing
-       * workflow asks GetSignatureMode whether it may go on. Env `SIGNFLOW_KONNEKTOR_RECHECK_INTERVAL`. @default '5m'
-       */
-      recheckInterval: ZDuration.prefault('5m'),
-      /** Timeout of one call. Env `SIGNFLOW_KONNEKTOR_CALL_TIMEOUT`. @default '60s' */
-      callTimeout: ZDuration.prefault('60s'),
-      /** Extra timeout per document of a SignDocument call. Env `SIGNFLOW_KONNEKTOR_DOCUMENT_TIMEOUT`. @default '5s' */
-      documentTimeout: ZDuration.prefault('5s'),
-      /** How long ActivateComfortSignature waits for the PIN entry. Env `SIGNFLOW_KONNEKTOR_ACTIVATION_TIMEOUT`. @default '5m' */
-      activationTimeout: ZDuration.prefault('5m'),
-      /** Use the sds URL's host for every endpoint (directories naming internal hosts). Env `SIGNFLOW_KONNEKTOR_REWRITE_ENDPOINTS`. @default false */
-      rewriteEndpoints: ZBoolean.default(false),
-      /** Accept any Konnektor certificate. Refused unless NODE_ENV is development or test. Env `SIGNFLOW_KONNEKTOR_DEV_INSECURE`. @default false */
-      devInsecure: ZBoolean.default(false),
-      /**
-       * Task queue of the on-site Konnektor worker (`signflow konnektor-worker`) in the practice network, e.g.
-       * `signflow-konnektor-<mandant>`. Set on the hosted side, the eHBA signer's Konnektor activities are scheduled
-       * there and the main worker runs none; set on the on-site worker, it is the queue it polls. Env
-       * `SIGNFLOW_KONNEKTOR_TASK_QUEUE`. @default unset (everything on `temporal.taskQueue`, one worker)
-       */
-      taskQueue: ZTaskQueueName.optional(),
-      /**
-       * Several practices served by one signflow (hosted CRM): per Mandant (the value of the CRM column
-       * `crm.contracts.mandant`) the task queue of its on-site worker and its eHBAs; see
-       * routing/konnektor-routing-config.ts. Env `SIGNFLOW_KONNEKTOR_MANDANTEN` (JSON) or
-       * `SIGNFLOW_KONNEKTOR_MANDANTEN_FILE` (its path). @default unset (one practice)
-       */
-      mandanten: ZMandanten.optional(),
-    })
-    .loose()
-    // Checked here and not only when the worker builds its Konnektor client: a CLI or API that starts contracts with
-    // countersigning on would otherwise start them for a Konnektor nobody can reach.
-    .refine((k) => !k.enabled || k.sdsUrl !== undefined, {
-      path: ['sdsUrl'],
-      message: 'required when countersigning is on (SIGNFLOW_QES_ENABLED=true): set SIGNFLOW_KONNEKTOR_SDS_URL',
-    })
-    .prefault({}),
-  api: z
-    .object({
-      /** Host the HTTP API binds to. Env `SIGNFLOW_API_HOST`. @default '127.0.0.1' */
-      host: z.string().default('127.0.0.1'),
-      /** Port of the HTTP API (and the dev portal page). Env `SIGNFLOW_API_PORT`. @default 3000 */
-      port: z.coerce.number().int().positive().default(3000),
-      /**
-       * Dev mode: serves the dev signing page under `/portal` and fills unset credentials with the well-known
-       * `DEV_API_CREDENTIALS`. Never set it in production. Env `SIGNFLOW_DEV`. @default false
-       */
-      dev: ZBoolean.default(false),
-      /**
-       * Bearer token per caller role (at least 16 characters; compared in constant time, never logged). A role without
-       * a token cannot call the API. Env `SIGNFLOW_API_TOKEN_CRM`, `…_PORTAL`, `…_STAFF`, `…_OPS`.
-       */
-      tokens: z
-        .object({
-          crm: ZSecret.optional(),
-          portal: ZSecret.optional(),
-          staff: ZSecret.optional(),
-          ops: ZSecret.optional(),
-        })
-        .prefault({}),
-      /**
-       * Shared secret for HMAC-signed calls of the CRM role (alternative to its bearer token). Env
-       * `SIGNFLOW_API_HMAC_SECRET_CRM`. @default unset (HMAC disabled)
-       */
-      hmacSecretCrm: ZSecret.optional(),
-      /** Largest accepted clock difference of an HMAC-signed call (replay window). Env `SIGNFLOW_API_HMAC_WINDOW`. @default '300s' */
-      hmacWindow: ZDuration.prefault('300s'),
-      /**
-       * Largest request body in bytes. Env `SIGNFLOW_API_BODY_LIMIT`. @default unset = room for one base64 image of
-       * `signature.maxImageBytes` plus 64 KiB
-       */
-      bodyLimit: z.coerce.number().int().positive().optional(),
-    })
-    .loose()
-    .transform((api) => (api.dev ? { ...api, ...withDevCredentials(api) } : api))
-    .prefault({}),
-  outbox: z
-    .object({
-      /** How often the Temporal Schedule runs the outbox poller. Env `SIGNFLOW_OUTBOX_POLL_INTERVAL`. @default '10s' */
-      pollInterval: ZDuration.prefault('10s'),
-      /** Most rows one poller run takes. Env `SIGNFLOW_OUTBOX_BATCH_SIZE`. @default 50 */
-      batchSize: z.coerce.number().int().positive().default(50),
-    })
-    .prefault({}),
-  /** Payload encryption (AES-256-GCM, key rotation) and the codec server of the Temporal UI; see codec/codec-config.ts. */
-  codec: ZCodecConfig,
-  /** Signed webhooks (Standard Webhooks) to the CRM and other systems; see webhooks/webhook-config.ts. */
-  webhooks: ZWebhookConfig,
-  evidence: z
-    .object({
-      /**
-       * PEM file with the certificates a QES must chain to (the HBA-qCA roots of the TSL; in the dev stack the
-       * Konnektor simulator's CA). `signflow verify` checks PAdES/CAdES signatures against them. Env
-       * `SIGNFLOW_QES_TRUST_ANCHORS`. @default unset (a QES then fails its chain check: nothing to trust)
-       */
-      qesTrustAnchorsPath: z.string().optional(),
-      /** Attach the Prüfprotokoll (PDF) to the confirmation mail. Env `SIGNFLOW_CERTIFICATE_ATTACHMENT`. @default true */
-      certificateAttachment: ZBoolean.default(true),
-      /**
-       * Folder whose template files override the built-in ones by name (docs/templates.md); checked at worker start.
-       * Env `SIGNFLOW_TEMPLATES_DIR`. @default unset (the built-in templates)
-       */
-      templatesDir: z.string().optional(),
-    })
-    .prefault({}),
-  staff: z
-    .object({
-      /**
-       * The practice's staff address: told when the eHBA's signer parks (a person is needed) and, if switched on, sent
-       * the daily digest. Env `SIGNFLOW_STAFF_MAIL`. @default unset (no staff mails)
-       */
-      mail: z.email('must be one e-mail address').optional(),
-      /**
-       * A parked signer mails staff once when it parks and once more when it has waited this long. Env
-       * `SIGNFLOW_STAFF_PARKED_REMINDER_AFTER`. @default '2h'
-       */
-      parkedReminderAfter: ZDuration.prefault('2h'),
-      /** Send the daily digest to `mail`. Env `SIGNFLOW_STAFF_DIGEST_ENABLED`. @default true (only with `mail` set) */
-      digestEnabled: ZBoolean.default(true),
-      /** When the digest goes out: a cron expression of the Temporal Schedule. Env `SIGNFLOW_STAFF_DIGEST_CRON`. @default '0 7 * * *' */
-      digestCron: z
-        .string()
-        .regex(/^\S+( \S+){4}$/, 'must be a cron expression with five fields, e.g. "0 7 * * *"')
-        .default('0 7 * * *'),
-      /** Time zone of `digestCron`. Env `SIGNFLOW_STAFF_DIGEST_TIMEZONE`. @default 'Europe/Berlin' */
-      digestTimeZone: z.string().min(1).default('Europe/Berlin'),
-      /** The digest lists pending signatures older than this many days. Env `SIGNFLOW_STAFF_DIGEST_PENDING_DAYS`. @default 7 */
-      digestPendingDays: z.coerce.number().int().min(0).default(7),
-    })
-    .prefault({}),
-  observability: z
-    .object({
-      /** Log level of worker, API and CLI `--verbose` (pino). Env `SIGNFLOW_LOG_LEVEL`. @default 'info' */
-      logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      /** Host of the worker's metrics and health server. Env `SIGNFLOW_WORKER_METRICS_HOST`. @default '127.0.0.1' */
-      workerMetricsHost: z.string().default('127.0.0.1'),
-      /**
-       * Port of the worker's `/metrics`, `/healthz`, `/readyz` (0 = any free port; the worker logs it). Env
-       * `SIGNFLOW_WORKER_METRICS_PORT`. @default 9464
-       */
-      workerMetricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
-      /**
-       * Loopback port where the Temporal SDK's own Prometheus exporter listens; the worker's `/metrics` includes what it
-       * serves. 0 = off. Env `SIGNFLOW_WORKER_SDK_METRICS_PORT`. @default 9465
-       */
-      sdkMetricsPort: z.coerce.number().int().min(0).max(65535).default(9465),
-    })
-    .prefault({}),
+    /** Folder for runtime data of the dev stack (SQLite files, captured mails, Konnektor simulator state). @default 'data' */
+    dataDir: z.string().default('data'),
+    temporal: z
+      .object({
+        /** host:port of the Temporal frontend. Env `TEMPORAL_ADDRESS`. @default 'localhost:7233' */
+        address: z.string().default('localhost:7233'),
+        /** Env `TEMPORAL_NAMESPACE`. @default 'default' */
+        namespace: z.string().default('default'),
+        /** Task queue of the signflow worker. Part of the outer contract. @default 'signflow' */
+        taskQueue: z.string().default('signflow'),
+        /** Path to a client certificate (PEM) for mTLS to Temporal. Env `TEMPORAL_TLS_CLIENT_CERT_PATH`. */
+        tlsClientCertPath: z.string().optional(),
+        /** Path to the client key (PEM). Env `TEMPORAL_TLS_CLIENT_KEY_PATH`. */
+        tlsClientKeyPath: z.string().optional(),
+        /** Path to the server CA (PEM). Env `TEMPORAL_TLS_SERVER_CA_CERT_PATH`. */
+        tlsServerCaCertPath: z.string().optional(),
+        /** API key (Temporal Cloud). Env `TEMPORAL_API_KEY`. Never logged. */
+        apiKey: z.string().optional(),
+        /**
+         * How long a call that needs a worker's answer (the Updates `sign`, `confirmManually`, `withdrawRequest`; the
+         * query `status`) waits before the door answers NO_WORKER (HTTP 503 with `Retry-After`, CLI exit 4, outbox
+         * retry). Env `SIGNFLOW_WORKER_ANSWER_TIMEOUT`. @default '10s'
+         */
+        workerAnswerTimeout: ZDuration.refine((ms) => ms > 0, 'must be longer than 0, e.g. "10s"').prefault('10s'),
+      })
+      .prefault({}),
+    database: z
+      .object({
+        /**
+         * `mysql://user:pass@host:3306/db` for MySQL/MariaDB (production), or the path of an existing SQLite file.
+         * Env `SIGNFLOW_DATABASE_URL`. No default: a process that needs the database and has none refuses to start
+         * (`databaseUrl()`); only the dev stack falls back to `<dataDir>/crm.sqlite`.
+         */
+        url: z.string().optional(),
+        /** Largest connection pool per process. Env `SIGNFLOW_DATABASE_POOL_MAX`. @default 10 */
+        poolMax: z.coerce.number().int().positive().default(10),
+      })
+      .prefault({}),
+    /** Table, column and status names of the CRM. Env `SIGNFLOW_CRM_MAPPING` = path of a JSON file (partial). */
+    crm: ZCrmMapping,
+    mail: z
+      .object({
+        /** nodemailer SMTP URL. Env `SIGNFLOW_SMTP_URL`. @default 'smtp://127.0.0.1:2525' (the dev inbox) */
+        smtpUrl: z
+          .string()
+          .regex(/^smtps?:\/\/[^\s/]+/, 'must be an smtp:// or smtps:// URL, e.g. smtp://mail.example.de:587')
+          .default('smtp://127.0.0.1:2525'),
+        /** Sender address. Env `SIGNFLOW_MAIL_FROM`. @default 'Praxis <praxis@signflow.invalid>' */
+        from: z
+          .string()
+          // A From header a mail server accepts: `addr@domain` or `Name <addr@domain>`.
+          .regex(
+            /^(?:[^<>]*<\s*[^\s@<>]+@[^\s@<>]+\s*>|[^\s@<>]+@[^\s@<>]+)$/,
+            'must be an address (praxis@example.de) or a name and an address (Praxis <praxis@example.de>)'
+          )
+          .default('Praxis <praxis@signflow.invalid>'),
+        /** Name of the practice used in mails and documents. Env `SIGNFLOW_PRACTICE_NAME`. @default 'Praxis' */
+        practiceName: z.string().default('Praxis'),
+        /** Port of the dev SMTP inbox (dev stack only). Env `SIGNFLOW_DEV_SMTP_PORT`. @default 2525 */
+        devSmtpPort: z.coerce.number().int().positive().default(2525),
+        /**
+         * Tell the freelancer by mail when staff withdraw a signature request they were invited to (one mail per
+         * request). Env `SIGNFLOW_WITHDRAWAL_MAIL_ENABLED`. @default true
+         */
+        withdrawalMailEnabled: ZBoolean.default(true),
+      })
+      .prefault({}),
+    portal: z
+      .object({
+        /** Base URL of the portal (Internetauftritt), no trailing slash. Env `SIGNFLOW_PORTAL_BASE_URL`. @default 'http://localhost:3000/portal' */
+        baseUrl: z.url().default('http://localhost:3000/portal'),
+        /**
+         * Path of a document's detail page below the base URL; `{documentId}` is replaced.
+         * Env `SIGNFLOW_PORTAL_DOCUMENT_PATH`. @default '/dokumente/{documentId}'
+         */
+        documentPath: z.string().default('/dokumente/{documentId}'),
+      })
+      .prefault({}),
+    signature: z
+      .object({
+        /** Send reminder mails while the signature is pending. Env `SIGNFLOW_REMINDERS_ENABLED`. @default true */
+        remindersEnabled: ZBoolean.default(true),
+        /** Time from the invitation to the first reminder. Env `SIGNFLOW_REMINDER_DELAY`. @default '3d' */
+        reminderDelay: ZDuration.prefault('3d'),
+        /** Time between reminders. Env `SIGNFLOW_REMINDER_INTERVAL`. @default '3d' */
+        reminderInterval: ZDuration.prefault('3d'),
+        /** Most reminders per contract (0 = none). Env `SIGNFLOW_REMINDER_MAX`. @default 3 */
+        reminderMax: z.coerce.number().int().min(0).default(3),
+        /** Time from the invitation until a pending signature expires (`abgelaufen`). Env `SIGNFLOW_EXPIRY`. @default '30d' */
+        expiry: ZDuration.prefault('30d'),
+        /** Largest accepted drawn signature image (PNG). Env `SIGNFLOW_MAX_IMAGE_BYTES`. @default 1048576 (1 MiB) */
+        maxImageBytes: z.coerce
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024),
+      })
+      .prefault({}),
+    konnektor: z
+      .object({
+        /** Countersign confirmed contracts with a QES through the Konnektor. Env `SIGNFLOW_QES_ENABLED`. @default false */
+        enabled: ZBoolean.default(false),
+        /** Service directory, `https://<konnektor>/connector.sds`. Env `SIGNFLOW_KONNEKTOR_SDS_URL`. Required when enabled. */
+        sdsUrl: z.url().optional(),
+        /** The client-system ZIP exported by the Konnektor (.p12 + password file). Env `SIGNFLOW_KONNEKTOR_CLIENT_ZIP`. */
+        clientZipPath: z.string().optional(),
+        /** Alternatively the .p12 itself. Env `SIGNFLOW_KONNEKTOR_P12_PATH`. */
+        p12Path: z.string().optional(),
+        /** Password of the .p12 (or of the ZIP's .p12 when the ZIP has no password file). Env `SIGNFLOW_KONNEKTOR_P12_PASSWORD`. Never logged. */
+        p12Password: z.string().optional(),
+        /** PEM file with the CA(s) the Konnektor's certificate chains to. Env `SIGNFLOW_KONNEKTOR_CA_PATH`. */
+        caPath: z.string().optional(),
+        /** SHA-256 fingerprint of the Konnektor's certificate as the management UI shows it. Env `SIGNFLOW_KONNEKTOR_SERVER_FINGERPRINT`. */
+        serverFingerprint: z.string().optional(),
+        /** Expected CN, ICCSN or DNS name in the Konnektor's certificate (not the host name). Env `SIGNFLOW_KONNEKTOR_SERVER_IDENTITY`. */
+        serverIdentity: z.string().optional(),
+        /** Env `SIGNFLOW_KONNEKTOR_MANDANT`. @default 'Mandant1' */
+        mandantId: z.string().max(64).default('Mandant1'),
+        /** Env `SIGNFLOW_KONNEKTOR_CLIENT_SYSTEM`. @default 'Z1' */
+        clientSystemId: z.string().max(64).default('Z1'),
+        /** Workplace with the eHBA's card terminal. Env `SIGNFLOW_KONNEKTOR_WORKPLACE`. @default 'Arbeitsplatz1' */
+        workplaceId: z.string().max(64).default('Arbeitsplatz1'),
+        /** ICCSN of the eHBA to sign with; unset = the first HBA found. Env `SIGNFLOW_KONNEKTOR_HBA_ICCSN`. */
+        hbaIccsn: z.string().optional(),
+        /** UserId of a comfort session activated outside signflow (UUIDv4); unset = signflow's own activation. Env `SIGNFLOW_KONNEKTOR_USER`. */
+        userId: z.uuid().optional(),
+        /** Most documents per SignDocument call (a Konnektor must take 50). Env `SIGNFLOW_KONNEKTOR_BATCH_SIZE`. @default 50 */
+        batchSize: z.coerce.number().int().min(1).max(250).default(50),
+        /**
+         * While countersigning is parked (comfort signature not active, used up, card missing…), how often the signing
+         * workflow asks GetSignatureMode whether it may go on. Env `SIGNFLOW_KONNEKTOR_RECHECK_INTERVAL`. @default '5m'
+         */
+        recheckInterval: ZDuration.prefault('5m'),
+        /** Timeout of one call. Env `SIGNFLOW_KONNEKTOR_CALL_TIMEOUT`. @default '60s' */
+        callTimeout: ZDuration.prefault('60s'),
+        /** Extra timeout per document of a SignDocument call. Env `SIGNFLOW_KONNEKTOR_DOCUMENT_TIMEOUT`. @default '5s' */
+        documentTimeout: ZDuration.prefault('5s'),
+        /** How long ActivateComfortSignature waits for the PIN entry. Env `SIGNFLOW_KONNEKTOR_ACTIVATION_TIMEOUT`. @default '5m' */
+        activationTimeout: ZDuration.prefault('5m'),
+        /** Use the sds URL's host for every endpoint (directories naming internal hosts). Env `SIGNFLOW_KONNEKTOR_REWRITE_ENDPOINTS`. @default false */
+        rewriteEndpoints: ZBoolean.default(false),
+        /** Accept any Konnektor certificate. Refused unless NODE_ENV is development or test. Env `SIGNFLOW_KONNEKTOR_DEV_INSECURE`. @default false */
+        devInsecure: ZBoolean.default(false),
+        /**
+         * Task queue of the on-site Konnektor worker (`signflow konnektor-worker`) in the practice network, e.g.
+         * `signflow-konnektor-<mandant>`. Set on the hosted side, the eHBA signer's Konnektor activities are scheduled
+         * there and the main worker runs none; set on the on-site worker, it is the queue it polls. Env
+         * `SIGNFLOW_KONNEKTOR_TASK_QUEUE`. @default unset (everything on `temporal.taskQueue`, one worker)
+         */
+        taskQueue: ZTaskQueueName.optional(),
+        /**
+         * Several practices served by one signflow (hosted CRM): per Mandant (the value of the CRM column
+         * `crm.contracts.mandant`) the task queue of its on-site worker and its eHBAs; see
+         * routing/konnektor-routing-config.ts. Env `SIGNFLOW_KONNEKTOR_MANDANTEN` (JSON) or
+         * `SIGNFLOW_KONNEKTOR_MANDANTEN_FILE` (its path). @default unset (one practice)
+         */
+        mandanten: ZMandanten.optional(),
+      })
+      .loose()
+      // Checked here and not only when the worker builds its Konnektor client: a CLI or API that starts contracts with
+      // countersigning on would otherwise start them for a Konnektor nobody can reach.
+      // With an on-site Konnektor worker the hosted side has no Konnektor settings: the on-site worker needs them
+      // (and refuses to start without them).
+      .refine((k) => !k.enabled || k.sdsUrl !== undefined || konnektorRunsOnSite(k), {
+        path: ['sdsUrl'],
+        message:
+          'required when countersigning is on (SIGNFLOW_QES_ENABLED=true): set SIGNFLOW_KONNEKTOR_SDS_URL, or ' +
+          'SIGNFLOW_KONNEKTOR_TASK_QUEUE when an on-site worker talks to the Konnektor',
+      })
+      .prefault({}),
+    api: z
+      .object({
+        /** Host the HTTP API binds to. Env `SIGNFLOW_API_HOST`. @default '127.0.0.1' */
+        host: z.string().default('127.0.0.1'),
+        /** Port of the HTTP API (and the dev portal page). Env `SIGNFLOW_API_PORT`. @default 3000 */
+        port: z.coerce.number().int().positive().default(3000),
+        /**
+         * Dev mode: serves the dev signing page under `/portal` and fills unset credentials with the well-known
+         * `DEV_API_CREDENTIALS`. Never set it in production. Env `SIGNFLOW_DEV`. @default false
+         */
+        dev: ZBoolean.default(false),
+        /**
+         * Bearer token per caller role (at least 16 characters; compared in constant time, never logged). A role without
+         * a token cannot call the API. Env `SIGNFLOW_API_TOKEN_CRM`, `…_PORTAL`, `…_STAFF`, `…_OPS`.
+         */
+        tokens: z
+          .object({
+            crm: ZSecret.optional(),
+            portal: ZSecret.optional(),
+            staff: ZSecret.optional(),
+            ops: ZSecret.optional(),
+          })
+          .prefault({}),
+        /**
+         * Shared secret for HMAC-signed calls of the CRM role (alternative to its bearer token). Env
+         * `SIGNFLOW_API_HMAC_SECRET_CRM`. @default unset (HMAC disabled)
+         */
+        hmacSecretCrm: ZSecret.optional(),
+        /** Largest accepted clock difference of an HMAC-signed call (replay window). Env `SIGNFLOW_API_HMAC_WINDOW`. @default '300s' */
+        hmacWindow: ZDuration.prefault('300s'),
+        /**
+         * Largest request body in bytes. Env `SIGNFLOW_API_BODY_LIMIT`. @default unset = room for one base64 image of
+         * `signature.maxImageBytes` plus 64 KiB
+         */
+        bodyLimit: z.coerce.number().int().positive().optional(),
+      })
+      .loose()
+      .transform((api) => (api.dev ? { ...api, ...withDevCredentials(api) } : api))
+      .prefault({}),
+    outbox: z
+      .object({
+        /** How often the Temporal Schedule runs the outbox poller. Env `SIGNFLOW_OUTBOX_POLL_INTERVAL`. @default '10s' */
+        pollInterval: ZDuration.prefault('10s'),
+        /** Most rows one poller run takes. Env `SIGNFLOW_OUTBOX_BATCH_SIZE`. @default 50 */
+        batchSize: z.coerce.number().int().positive().default(50),
+      })
+      .prefault({}),
+    /** Payload encryption (AES-256-GCM, key rotation) and the codec server of the Temporal UI; see codec/codec-config.ts. */
+    codec: ZCodecConfig,
+    /** Signed webhooks (Standard Webhooks) to the CRM and other systems; see webhooks/webhook-config.ts. */
+    webhooks: ZWebhookConfig,
+    evidence: z
+      .object({
+        /**
+         * PEM file with the certificates a QES must chain to (the HBA-qCA roots of the TSL; in the dev stack the
+         * Konnektor simulator's CA). `signflow verify` checks PAdES/CAdES signatures against them. Env
+         * `SIGNFLOW_QES_TRUST_ANCHORS`. @default unset (a QES then fails its chain check: nothing to trust)
+         */
+        qesTrustAnchorsPath: z.string().optional(),
+        /** Attach the Prüfprotokoll (PDF) to the confirmation mail. Env `SIGNFLOW_CERTIFICATE_ATTACHMENT`. @default true */
+        certificateAttachment: ZBoolean.default(true),
+        /**
+         * Folder whose template files override the built-in ones by name (docs/templates.md); checked at worker start.
+         * Env `SIGNFLOW_TEMPLATES_DIR`. @default unset (the built-in templates)
+         */
+        templatesDir: z.string().optional(),
+      })
+      .prefault({}),
+    staff: z
+      .object({
+        /**
+         * The practice's staff address: told when the eHBA's signer parks (a person is needed) and, if switched on, sent
+         * the daily digest. Env `SIGNFLOW_STAFF_MAIL`. @default unset (no staff mails)
+         */
+        mail: z.email('must be one e-mail address').optional(),
+        /**
+         * A parked signer mails staff once when it parks and once more when it has waited this long. Env
+         * `SIGNFLOW_STAFF_PARKED_REMINDER_AFTER`. @default '2h'
+         */
+        parkedReminderAfter: ZDuration.prefault('2h'),
+        /** Send the daily digest to `mail`. Env `SIGNFLOW_STAFF_DIGEST_ENABLED`. @default true (only with `mail` set) */
+        digestEnabled: ZBoolean.default(true),
+        /** When the digest goes out: a cron expression of the Temporal Schedule. Env `SIGNFLOW_STAFF_DIGEST_CRON`. @default '0 7 * * *' */
+        digestCron: z
+          .string()
+          .regex(/^\S+( \S+){4}$/, 'must be a cron expression with five fields, e.g. "0 7 * * *"')
+          .default('0 7 * * *'),
+        /** Time zone of `digestCron`. Env `SIGNFLOW_STAFF_DIGEST_TIMEZONE`. @default 'Europe/Berlin' */
+        digestTimeZone: z.string().min(1).default('Europe/Berlin'),
+        /** The digest lists pending signatures older than this many days. Env `SIGNFLOW_STAFF_DIGEST_PENDING_DAYS`. @default 7 */
+        digestPendingDays: z.coerce.number().int().min(0).default(7),
+      })
+      .prefault({}),
+    observability: z
+      .object({
+        /** Log level of worker, API and CLI `--verbose` (pino). Env `SIGNFLOW_LOG_LEVEL`. @default 'info' */
+        logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** Host of the worker's metrics and health server. Env `SIGNFLOW_WORKER_METRICS_HOST`. @default '127.0.0.1' */
+        workerMetricsHost: z.string().default('127.0.0.1'),
+        /**
+         * Port of the worker's `/metrics`, `/healthz`, `/readyz` (0 = any free port; the worker logs it). Env
+         * `SIGNFLOW_WORKER_METRICS_PORT`. @default 9464
+         */
+        workerMetricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
+        /**
+         * Loopback port where the Temporal SDK's own Prometheus exporter listens; the worker's `/metrics` includes what it
+         * serves. 0 = off. Env `SIGNFLOW_WORKER_SDK_METRICS_PORT`. @default 9465
+         */
+        sdkMetricsPort: z.coerce.number().int().min(0).max(65535).default(9465),
+      })
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     for (const issue of routingIssues({

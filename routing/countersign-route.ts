@@ -91,5 +91,9 @@ export function countersignRoute(
   const card = iccsn ?? defaults.iccsn;
   // Where this deployment's Konnektor is reachable now, not when the contract started.
   const queue = config.konnektor.taskQueue;
-  return { signerWorkflowId: qesSignerWorkflowId(card), ...(card ? { iccsn: card } : {}), ...(queue ? { konnektorTaskQueue: queue } : {}) };
+  return {
+    signerWorkflowId: qesSignerWorkflowId(card),
+    ...(card ? { iccsn: card } : {}),
+    ...(queue ? { konnektorTaskQueue: queue } : {}),
+  };
 }

@@ -75,7 +75,7 @@ export async function createKonnektorWorker(
     const { address, tls, apiKey } = connectionOptions(config);
     connection =
       opts.connection ??
-      (await NativeConnection.connect({ address, tls, apiKey: typeof apiKey === "string" ? apiKey : undefined }));
+      (await NativeConnection.connect({ address, tls, apiKey: typeof apiKey === 'string' ? apiKey : undefined }));
     const all = createKonnektorActivities({ konnektor, db, config });
     const activities = Object.fromEntries(KONNEKTOR_ACTIVITY_NAMES.map((name) => [name, all[name]]));
     worker = await Worker.create({
@@ -84,7 +84,8 @@ export async function createKonnektorWorker(
       taskQueue,
       activities,
       // Payloads are encrypted with the same keys as on the hosted side (SIGNFLOW_CODEC_KEYS).
-      dataConverter: opts.dataConverter ?? createDataConverter(config) ?? { failureConverterPath: FAILURE_CONVERTER_PATH },
+      dataConverter: opts.dataConverter ??
+        createDataConverter(config) ?? { failureConverterPath: FAILURE_CONVERTER_PATH },
       shutdownGraceTime: '10 seconds',
       ...opts.workerOptions,
       interceptors: {

@@ -5,8 +5,9 @@
  *
  * Checked: configuration; database reachable; every mapped table and column present with suitable types (db/
  * mapping-check.ts); signflow's tables migrated; Temporal reachable, namespace present, search attributes registered,
- * outbox poller running; codec keys loadable; SMTP reachable (EHLO, no mail sent); with QES on, the Konnektor (host,
- * mutual TLS with the client certificate, connector.sds, SignatureService version, eHBA; doctor-konnektor.ts).
+ * outbox poller running; where the Konnektor activities run (the on-site task queue and whether a worker polls it;
+ * doctor-konnektor-queue.ts); codec keys loadable; SMTP reachable (EHLO, no mail sent); with QES on, the Konnektor
+ * (host, mutual TLS with the client certificate, connector.sds, SignatureService version, eHBA; doctor-konnektor.ts).
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
@@ -161,6 +162,9 @@ async function runChecks(ctx: CliContext): Promise<DoctorCheck[]> {
     });
   }
 
+  const { konnektorQueueChecks } = await import('./doctor-konnektor-queue');
+  results.push(...(await konnektorQueueChecks(config, temporalOk ? await ctx.temporal() : undefined)));
+
   await check('codec keys', async () => {
     const { codecFromConfig } = await import('../../codec/aes-gcm-codec');
     const codec = codecFromConfig(config.codec);
@@ -186,7 +190,9 @@ async function runChecks(ctx: CliContext): Promise<DoctorCheck[]> {
     }
   });
 
-  if (config.konnektor.enabled) {
+  // The hosted side of an on-site Konnektor has no Konnektor settings: the on-site machine's doctor checks it.
+  const { konnektorRunsOnSite } = await import('../../routing/konnektor-routing-config');
+  if (config.konnektor.enabled && (config.konnektor.sdsUrl || !konnektorRunsOnSite(config.konnektor))) {
     try {
       results.push(...(await konnektorChecks(config)));
     } catch (err) {

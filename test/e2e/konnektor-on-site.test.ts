@@ -34,6 +34,7 @@ import {
 import { createTestDb, type TestDb } from '../../harness/databases';
 import { getFreePort, startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { addSendableContract } from '../helpers/contract-stack';
+import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
 
 jest.setTimeout(600_000);
@@ -306,6 +307,8 @@ describe('one practice with two eHBAs, its Konnektor on-site (SIGNFLOW_KONNEKTOR
     await expectCountersigned(h, first, NORD_1, site);
     await expectCountersigned(h, second, NORD_2, site);
     await expectCountersigned(h, byDefault, NORD_1, site);
+    // A signer whose Konnektor calls go on-site (the `konnektor-task-queue` patch), for test/replay.
+    await recordHistory(client.workflow.getHandle(qesSignerWorkflowId(NORD_2)), 'qes-signer-on-site');
     await expectOnlyOnSite(
       h,
       [first, second, byDefault],

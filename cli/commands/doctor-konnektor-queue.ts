@@ -30,10 +30,12 @@ function onSiteQueues(config: SignflowConfig): Array<{ queue: string; of: string
 /** `client` unset: Temporal did not answer, so only the setting is reported. */
 export async function konnektorQueueChecks(config: SignflowConfig, client?: Client): Promise<QueueCheck[]> {
   const queues = onSiteQueues(config);
+  // Without QES and without an on-site queue there is nothing to say about where Konnektor calls run.
+  if (queues.length === 0 && !config.konnektor.enabled) return [];
   if (queues.length === 0) {
     return [
       {
-        name: 'Konnektor task queue',
+        name: 'queue of the Konnektor activities',
         ok: true,
         message:
           `not set: the Konnektor activities run on the main worker (task queue ${config.temporal.taskQueue}); set ` +
@@ -44,7 +46,7 @@ export async function konnektorQueueChecks(config: SignflowConfig, client?: Clie
   const checks: QueueCheck[] = [];
   if (!config.konnektor.sdsUrl) {
     checks.push({
-      name: 'Konnektor',
+      name: 'on-site Konnektor',
       ok: true,
       message:
         'not reachable from here by design (the on-site worker talks to it): run `signflow doctor` on the on-site ' +
@@ -52,7 +54,7 @@ export async function konnektorQueueChecks(config: SignflowConfig, client?: Clie
     });
   }
   for (const { queue, of } of queues) {
-    const name = `Konnektor task queue ${queue}`;
+    const name = `on-site worker on ${queue}`;
     const where = `${of}: the Konnektor activities run on task queue ${queue}, not on the main worker`;
     if (!client) {
       checks.push({ name, ok: true, message: `${where} (pollers not checked: Temporal not reachable)` });

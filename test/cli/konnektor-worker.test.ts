@@ -97,12 +97,12 @@ describe('signflow konnektor-worker', () => {
   });
 
   test('doctor: the setting, and an on-site queue nobody polls', async () => {
-    const unset = await runCli(['doctor', '--json'], env());
-    const line = (unset.json().checks as Check[]).find((c) => c.name === 'Konnektor task queue');
+    const unset = await runCli(['doctor', '--json'], env({ SIGNFLOW_QES_ENABLED: 'true' }));
+    const line = (unset.json().checks as Check[]).find((c) => c.name === 'queue of the Konnektor activities');
     expect(line).toMatchObject({ ok: true });
     expect(line?.message).toContain('run on the main worker');
     const set = await runCli(['doctor', '--json'], env({ SIGNFLOW_KONNEKTOR_TASK_QUEUE: queue }));
-    const check = (set.json().checks as Check[]).find((c) => c.name === `Konnektor task queue ${queue}`);
+    const check = (set.json().checks as Check[]).find((c) => c.name === `on-site worker on ${queue}`);
     expect(check).toMatchObject({ ok: false });
     expect(check?.message).toContain('no worker polls it');
     expect(check?.message).toContain('signflow konnektor-worker');
@@ -136,7 +136,7 @@ describe('signflow konnektor-worker', () => {
       expect(sockets.filter((s) => listening.has(s))).toEqual([]);
 
       const doctor = await runCli(['doctor', '--json'], env({ SIGNFLOW_KONNEKTOR_TASK_QUEUE: queue }));
-      const check = (doctor.json().checks as Check[]).find((c) => c.name === `Konnektor task queue ${queue}`);
+      const check = (doctor.json().checks as Check[]).find((c) => c.name === `on-site worker on ${queue}`);
       expect(check).toMatchObject({ ok: true });
       expect(check?.message).toMatch(/polled by \S+/);
 

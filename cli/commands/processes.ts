@@ -95,8 +95,22 @@ async function konnektorWorker(ctx: CliContext): Promise<ExitCode> {
   const log = logger(ctx, 'konnektor-worker');
   const config = ctx.config;
   const { createKonnektorWorker } = await import('../../worker/konnektor-worker');
+  const { installRuntime } = await import('../../worker/runtime');
+  const { createLogger } = await import('../../logging/logger');
+  // JSON lines as the main worker's, but no SDK metrics exporter: the on-site worker listens on no port at all.
+  installRuntime(
+    { ...config, observability: { ...config.observability, sdkMetricsPort: 0 } },
+    createLogger({ service: 'konnektor-worker', level: config.observability.logLevel })
+  );
   const signal = firstSignal(log);
-  const running = await createKonnektorWorker(config, { workerOptions: { shutdownGraceTime: ACTIVITY_GRACE } });
+  const running = await createKonnektorWorker(config, { workerOptions: { shutdownGraceTime: ACTIVITY_GRACE } }).catch(
+    async (err: unknown) => {
+      // The runtime's log forwarding would keep the process alive after a refused start (exit 5 must exit).
+      const { Runtime } = await import('@temporalio/worker');
+      await Runtime.instance().shutdown();
+      throw err;
+    }
+  );
   log(
     `polling task queue ${running.taskQueue} at ${config.temporal.address} (namespace ${config.temporal.namespace}) ` +
       `for the Konnektor at ${config.konnektor.sdsUrl ?? '?'}; SIGTERM or SIGINT drains and stops`

@@ -42,6 +42,17 @@ describe('configuration', () => {
     expect(konnektorRunsOnSite(config.konnektor)).toBe(true);
   });
 
+  test('countersigning on the hosted side needs no Konnektor settings when an on-site worker has them', () => {
+    const hosted = loadConfig(
+      {},
+      { SIGNFLOW_QES_ENABLED: 'true', SIGNFLOW_KONNEKTOR_TASK_QUEUE: 'signflow-konnektor-p1' }
+    );
+    expect(hosted.konnektor).toMatchObject({ enabled: true, sdsUrl: undefined, taskQueue: 'signflow-konnektor-p1' });
+    const text = configError({ SIGNFLOW_QES_ENABLED: 'true' });
+    expect(text).toContain('SIGNFLOW_KONNEKTOR_SDS_URL');
+    expect(text).toContain('SIGNFLOW_KONNEKTOR_TASK_QUEUE');
+  });
+
   test.each([
     [
       'the main queue',

@@ -47,7 +47,8 @@ describe('configuration', () => {
       {},
       { SIGNFLOW_QES_ENABLED: 'true', SIGNFLOW_KONNEKTOR_TASK_QUEUE: 'signflow-konnektor-p1' }
     );
-    expect(hosted.konnektor).toMatchObject({ enabled: true, sdsUrl: undefined, taskQueue: 'signflow-konnektor-p1' });
+    expect(hosted.konnektor).toMatchObject({ enabled: true, taskQueue: 'signflow-konnektor-p1' });
+    expect(hosted.konnektor.sdsUrl).toBeUndefined();
     const text = configError({ SIGNFLOW_QES_ENABLED: 'true' });
     expect(text).toContain('SIGNFLOW_KONNEKTOR_SDS_URL');
     expect(text).toContain('SIGNFLOW_KONNEKTOR_TASK_QUEUE');

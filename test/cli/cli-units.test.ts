@@ -96,7 +96,8 @@ test('renderTable pads by characters (umlauts), cuts long cells, writes booleans
 
 describe('classifyError', () => {
   test('every domain error code has an exit code (exhaustive)', () => {
-    for (const code of Object.values(CommandErrorCode)) expect([1, 2, 3, 5, 6]).toContain(EXIT_CODE[code]);
+    for (const code of Object.values(CommandErrorCode)) expect([1, 2, 3, 4, 5, 6]).toContain(EXIT_CODE[code]);
+    expect(EXIT_CODE[CommandErrorCode.NO_WORKER]).toBe(ExitCode.UNAVAILABLE);
     expect(EXIT_CODE[ErrorCode.CONTRACT_NOT_FOUND]).toBe(ExitCode.NOT_FOUND);
     expect(EXIT_CODE[ErrorCode.SIGNATURE_NOT_READY]).toBe(ExitCode.RETRY_LATER);
     expect(EXIT_CODE[CommandErrorCode.VALIDATION_FAILED]).toBe(ExitCode.USAGE);

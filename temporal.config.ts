@@ -169,6 +169,12 @@ export const ZSignflowConfig = z
         /** Most documents per SignDocument call (a Konnektor must take 50). Env `SIGNFLOW_KONNEKTOR_BATCH_SIZE`. @default 50 */
         batchSize: z.coerce.number().int().min(1).max(250).default(50),
         /**
+         * Most megabytes (MiB) of documents per SignDocument call; a batch is split by count and by bytes. It bounds the
+         * worker's memory (a call's documents, its answer and the signatures are in memory at once); 25 to 250 (the
+         * Konnektor's limit per call). Env `SIGNFLOW_KONNEKTOR_MAX_CALL_MB`. @default 32
+         */
+        maxCallMegabytes: z.coerce.number().int().min(25).max(250).default(32),
+        /**
          * While countersigning is parked (comfort signature not active, used up, card missing…), how often the signing
          * workflow asks GetSignatureMode whether it may go on. Env `SIGNFLOW_KONNEKTOR_RECHECK_INTERVAL`. @default '5m'
          */
@@ -452,6 +458,7 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       hbaIccsn: env(e, 'SIGNFLOW_KONNEKTOR_HBA_ICCSN'),
       userId: env(e, 'SIGNFLOW_KONNEKTOR_USER'),
       batchSize: env(e, 'SIGNFLOW_KONNEKTOR_BATCH_SIZE'),
+      maxCallMegabytes: env(e, 'SIGNFLOW_KONNEKTOR_MAX_CALL_MB'),
       recheckInterval: env(e, 'SIGNFLOW_KONNEKTOR_RECHECK_INTERVAL'),
       callTimeout: env(e, 'SIGNFLOW_KONNEKTOR_CALL_TIMEOUT'),
       documentTimeout: env(e, 'SIGNFLOW_KONNEKTOR_DOCUMENT_TIMEOUT'),

@@ -17,6 +17,7 @@ import { MYSQL_URL_ENV } from '../harness/databases';
 import { clientFor } from '../harness/konnektor-client';
 import { bundleWorkflowsToFile, startDevServer, type DevServerHandle } from '../harness/temporal';
 import { runCountersignVariant, type CountersignVariantResult } from './countersign';
+import { runKonnektorMemoryBench } from './konnektor-memory';
 import { databaseVersion, machineLines } from './machine';
 import { parseBenchOptions, type BenchDb, type BenchOptions } from './options';
 import { runRender, type RenderResult } from './render';
@@ -317,6 +318,8 @@ function countersignTable(
 }
 
 async function main(): Promise<void> {
+  // The Konnektor memory scenario is a run of its own (its own processes; see bench/konnektor-memory.ts).
+  if (process.argv.includes('--konnektor-memory')) return runKonnektorMemoryBench(process.argv.slice(2));
   const o = parseBenchOptions(process.argv.slice(2));
   const cleanup = new Cleanup();
   let stopping = false;

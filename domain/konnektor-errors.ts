@@ -71,8 +71,18 @@ export const KonnektorFailureType = {
   CERTIFICATE_INVALID: 'CERTIFICATE_INVALID',
   /** Context ids, workplace/terminal assignment, remote PIN or signature module wrong in the Konnektor. An admin fixes it. */
   KONNEKTOR_CONFIGURATION: 'KONNEKTOR_CONFIGURATION',
-  /** 4157, 4204, TLS alerts from the Konnektor, HTTP 401/403: the Konnektor does not accept signflow's client certificate. */
+  /**
+   * 4157, 4204, TLS alerts from the Konnektor, HTTP 401/403, or the Konnektor closing the TLS connection without an alert
+   * right after receiving the client certificate, several times in a row: the Konnektor does not accept signflow's
+   * client certificate (the message names it). An admin exports a new client-system certificate or registers it.
+   */
   KONNEKTOR_CLIENT_AUTH_FAILED: 'KONNEKTOR_CLIENT_AUTH_FAILED',
+  /**
+   * The TLS handshake failed before any certificate was exchanged: the Konnektor and signflow share no cipher suite,
+   * ECDHE group or TLS version (e.g. a Konnektor offering only groups signflow does not). An admin compares the
+   * Konnektor's TLS settings with what signflow offers (named in the message).
+   */
+  KONNEKTOR_TLS_NEGOTIATION_FAILED: 'KONNEKTOR_TLS_NEGOTIATION_FAILED',
   /** The Konnektor's server certificate does not match the configured CA, fingerprint or identity. An admin checks it. */
   KONNEKTOR_SERVER_UNTRUSTED: 'KONNEKTOR_SERVER_UNTRUSTED',
   /** 4000, 4003, 4058, 4072, 4111, 4272, 4279, other HTTP 4xx: signflow sent something the Konnektor rejects. A bug: report it. */
@@ -374,6 +384,8 @@ export function staffActionFor(type: KonnektorFailureType): string {
       return 'The Konnektor rejects the call context or configuration (Mandant, client system, workplace, card terminal). An admin checks the Konnektor information model and the signflow konnektor settings.';
     case T.KONNEKTOR_CLIENT_AUTH_FAILED:
       return "The Konnektor does not accept signflow's client certificate. An admin exports a new client-system certificate (ZIP) from the Konnektor and configures it.";
+    case T.KONNEKTOR_TLS_NEGOTIATION_FAILED:
+      return "The Konnektor and signflow share no TLS cipher suite or ECDHE group. An admin compares the Konnektor's TLS settings (groups, cipher suites, TLS version) with the ones signflow offers, named in the message.";
     case T.KONNEKTOR_SERVER_UNTRUSTED:
       return "The Konnektor's server certificate does not match the configured CA, fingerprint or identity. An admin compares it with the Konnektor management UI.";
     case T.KONNEKTOR_REQUEST_INVALID:
@@ -422,6 +434,7 @@ export const NEEDS_PERSON_FAILURE_TYPES: readonly KonnektorFailureType[] = [
   KonnektorFailureType.CERTIFICATE_INVALID,
   KonnektorFailureType.KONNEKTOR_CONFIGURATION,
   KonnektorFailureType.KONNEKTOR_CLIENT_AUTH_FAILED,
+  KonnektorFailureType.KONNEKTOR_TLS_NEGOTIATION_FAILED,
   KonnektorFailureType.KONNEKTOR_SERVER_UNTRUSTED,
   KonnektorFailureType.KONNEKTOR_REQUEST_INVALID,
   KonnektorFailureType.DOCUMENT_REJECTED,
@@ -490,6 +503,11 @@ export interface KonnektorFailureDetails {
   httpStatus?: number;
   /** Transport error code (ECONNREFUSED, ERR_SSL_…) when there was no answer. */
   transportCode?: string;
+  /**
+   * How far a failed TLS handshake got: `hello` = before any key exchange (nothing shared, or the network), `keys` =
+   * after signflow sent its client certificate and key exchange.
+   */
+  handshakeStage?: TlsHandshakeStage;
   staffAction: string;
   /** The type before escalation, when a transient fault kept failing. */
   escalatedFrom?: KonnektorFailureType;
@@ -497,6 +515,8 @@ export interface KonnektorFailureDetails {
   /** Request ids of the batch that were signed and recorded before the failure (sign again to get the rest). */
   signedRequestIds?: string[];
 }
+
+export type TlsHandshakeStage = 'hello' | 'keys';
 
 /** A Konnektor failure inside the worker, before it becomes an `ApplicationFailure`. */
 export class KonnektorError extends Error {

@@ -221,7 +221,9 @@ export async function signPdf(pdf: Buffer, signer: CmsSigner, signingTime: Date,
     signingTime,
     signatureLength: 16384,
     subFilter: SUBFILTER_ETSI_CADES_DETACHED,
-    appName: 'signflow Konnektor-Simulator',
+    // Written as a PDF name (/Prop_Build /App /Name): a space would end the name and leave a stray token, which
+    // poppler reports as "Syntax Error: Dictionary key must be a name object".
+    appName: 'signflow-Konnektor-Simulator',
   });
   return signpdf.sign(withPlaceholder, new ForgeCmsSigner(signer, signingTime), signingTime);
 }

@@ -73,6 +73,13 @@ export interface KonnektorSimulatorOptions {
   hba?: { iccsn?: string; holderName?: string; certificateValidityYears?: number; cardType?: SimCard['type'] };
   /** ECDHE groups the TLS server accepts, e.g. `brainpoolP256r1:brainpoolP384r1` (then TLS 1.2 only). @default Node's */
   tlsGroups?: string;
+  /**
+   * Client certificates (by CN = client system id) the Konnektor no longer accepts and refuses the way some do: by
+   * closing the TCP connection in the middle of the TLS handshake, right after receiving the certificate, without an
+   * alert. Set (even empty), the server speaks TLS 1.2 only (in 1.3 the client's certificate arrives after its
+   * handshake is done), which `closeNextHandshakes` needs too.
+   */
+  closeOnClientCertificates?: string[];
   /** Log one line per call to stdout. @default false */
   log?: boolean;
 }
@@ -100,6 +107,10 @@ export interface SimulatorAdmin {
   /** The last 500 SOAP calls with their raw XML. */
   calls(): RecordedCall[];
   clearCalls(): void;
+  /** The next `count` TLS handshakes are closed without an alert after the client certificate (whoever it is). */
+  closeNextHandshakes(count: number): void;
+  /** Handshakes closed so far by `closeOnClientCertificates` or `closeNextHandshakes`. */
+  closedHandshakes(): number;
   /** Issues (or loads) the client ZIP of another client system id. */
   issueClientZip(clientSystemId: string, format?: P12Format): ClientBundle;
 }
@@ -334,6 +345,9 @@ export async function startKonnektorSimulator(
     }
   };
 
+  const closeFor = new Set(opts.closeOnClientCertificates ?? []);
+  let closeNext = 0;
+  let closedHandshakes = 0;
   const server = https.createServer(
     {
       key: pki.server.keyPem,
@@ -350,6 +364,7 @@ export async function startKonnektorSimulator(
             ciphers: 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384',
           }
         : {}),
+      ...(opts.closeOnClientCertificates ? { maxVersion: 'TLSv1.2' as const } : {}),
     },
     (req, res) => {
       handler(req, res).catch((err: unknown) => {
@@ -361,6 +376,18 @@ export async function startKonnektorSimulator(
   server.on('connection', (s: net.Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
+  });
+  // TLS 1.2: the key exchange is logged right after the client's certificate arrived, before the server's Finished.
+  // Closing the socket there refuses the certificate without an alert.
+  server.on('keylog', (_line: Buffer, socket: TLSSocket) => {
+    if (socket.getProtocol() !== 'TLSv1.2') return;
+    const cnField = socket.getPeerCertificate()?.subject?.CN;
+    const cn = Array.isArray(cnField) ? cnField[0] : cnField;
+    if (closeNext > 0 || (cn !== undefined && closeFor.has(cn))) {
+      if (closeNext > 0) closeNext--;
+      closedHandshakes++;
+      socket.destroy();
+    }
   });
   const port = await listen(server, opts.port ?? 0, host);
   const advertised = opts.advertisedHost ?? host;
@@ -403,6 +430,10 @@ export async function startKonnektorSimulator(
       calls.length = 0;
     },
     issueClientZip: (id, format = p12Format) => loadOrIssueClientBundle(pkiDir, pki.ca, id, format),
+    closeNextHandshakes: (count) => {
+      closeNext = Math.max(0, count);
+    },
+    closedHandshakes: () => closedHandshakes,
   };
 
   let adminServer: http.Server | undefined;

@@ -42,5 +42,6 @@ export function createKonnektorClient(cfg: KonnektorConfig, overrides: { clientZ
     perDocumentTimeoutMs: cfg.documentTimeout,
     activationTimeoutMs: cfg.activationTimeout,
     maxRequestsPerCall: cfg.batchSize,
+    maxBytesPerCall: cfg.maxCallMegabytes * 1024 * 1024,
   });
 }

@@ -5,6 +5,7 @@
  * the .p12 and the password separately. Older exports use 40-bit RC2 / 3DES PBE, which Node's OpenSSL 3 refuses
  * ("Unsupported PKCS12 PFX data"): those are decoded with node-forge (pure JS) and handed to TLS as PEM key + cert.
  */
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -16,7 +17,7 @@ import { KonnektorError, KonnektorFailureType } from '../../domain/konnektor-err
  * TLS client credentials: the PKCS#12 itself when OpenSSL reads it (RSA or ECC), PEM key + certificate decoded by
  * node-forge when it does not (legacy RSA exports).
  */
-export type ClientCredentials =
+export type ClientCredentials = (
   | { kind: 'pfx'; pfx: Buffer; passphrase: string }
   | {
       kind: 'pem';
@@ -24,7 +25,11 @@ export type ClientCredentials =
       certPem: string;
       /** Further certificates from the .p12 (issuer chain), PEM. */
       chainPem: string[];
-    };
+    }
+) & {
+  /** Names the certificate for people: subject, serial, validity and where it came from (never the password). */
+  label?: string;
+};
 
 /** The options `tls.connect` needs for these credentials. */
 export function tlsOptionsOf(credentials: ClientCredentials): tls.ConnectionOptions {
@@ -152,17 +157,38 @@ export interface CredentialSource {
   p12Password?: string;
 }
 
+/** The leaf certificate of the credentials, when it can be read (PEM, or the .p12 through node-forge). */
+function leafCertificate(credentials: ClientCredentials): X509Certificate | undefined {
+  try {
+    if (credentials.kind === 'pem') return new X509Certificate(credentials.certPem);
+    return new X509Certificate(decodeP12WithForge(credentials.pfx, credentials.passphrase).certPem);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `subject "CN=Z1" (serial …, valid until …) from <where>`: what a TLS error message names. */
+export function describeCredentials(credentials: ClientCredentials, from: string): string {
+  const cert = leafCertificate(credentials);
+  if (!cert) return `the client certificate from ${from}`;
+  const subject = cert.subject.split('\n').join(', ');
+  return `the client certificate "${subject}" (serial ${cert.serialNumber}, valid until ${new Date(cert.validTo).toISOString().slice(0, 10)}) from ${from}`;
+}
+
 /** Reads the client credentials from whichever source is configured (the ZIP wins). */
 export function loadClientCredentials(source: CredentialSource): ClientCredentials {
   if (source.clientZip || source.clientZipPath) {
     const zip = source.clientZip ?? readFileOrThrow(source.clientZipPath!);
     const bundle = readClientZip(zip, source.p12Password);
-    return loadP12(bundle.p12, bundle.password);
+    const credentials = loadP12(bundle.p12, bundle.password);
+    const file = source.clientZipPath ? `SIGNFLOW_KONNEKTOR_CLIENT_ZIP ${source.clientZipPath}` : 'the client ZIP';
+    return { ...credentials, label: describeCredentials(credentials, `${file} (${bundle.entryName})`) };
   }
   if (source.p12Path) {
     if (source.p12Password === undefined)
       throw configError('SIGNFLOW_KONNEKTOR_P12_PASSWORD is required with SIGNFLOW_KONNEKTOR_P12_PATH');
-    return loadP12(readFileOrThrow(source.p12Path), source.p12Password);
+    const credentials = loadP12(readFileOrThrow(source.p12Path), source.p12Password);
+    return { ...credentials, label: describeCredentials(credentials, `SIGNFLOW_KONNEKTOR_P12_PATH ${source.p12Path}`) };
   }
   throw configError(
     'no Konnektor client certificate configured: set SIGNFLOW_KONNEKTOR_CLIENT_ZIP or SIGNFLOW_KONNEKTOR_P12_PATH'

@@ -22,9 +22,16 @@ import {
 } from '../../domain/konnektor-errors';
 import type { ClientCredentials } from './credentials';
 import { parseServiceDirectory, selectEndpoints, type KonnektorEndpoints } from './service-directory';
-import { DEFAULT_MAX_CALL_BYTES, documentProblem, MAX_CALL_BYTES } from './document-checks';
+import { DEFAULT_MAX_CALL_BYTES, formatProblem, MAX_CALL_BYTES, sizeProblem } from './document-checks';
 import { formatFor, resultMimeType, type SignatureVariant } from './signature-formats';
 import { NOT_SENT_CODES, toKonnektorError, warningsOf } from './soap-faults';
+import {
+  postSignDocument,
+  signDocumentPieces,
+  signResponses,
+  type ParsedSignResponse,
+  type WireSignDocument,
+} from './sign-document-wire';
 import { createKonnektorAgent, type ServerTrust } from './tls-agent';
 import { konnektorCallDuration, signDocumentBatchSize, signDocumentCalls } from '../../metrics/signflow-metrics';
 
@@ -51,7 +58,7 @@ export interface KonnektorClientOptions {
   activationTimeoutMs?: number;
   /** Most SignRequests per SignDocument call (a Konnektor must take at least 50). @default 50 */
   maxRequestsPerCall?: number;
-  /** Most bytes of documents per SignDocument call (capped at the spec's 250 MB). @default 200 MiB */
+  /** Most bytes of documents per SignDocument call (capped at the spec's 250 MB). @default 64 MiB */
   maxBytesPerCall?: number;
   /** How long the service directory is trusted without re-reading it, in ms. @default 3600000 */
   sdsCacheTtlMs?: number;
@@ -88,10 +95,25 @@ export interface SignatureModeInfo {
 export interface SignRequestInput {
   /** Unique within the call; deterministic per document so a retry is recognisable. */
   requestId: string;
-  document: Buffer;
+  /**
+   * The document, or its size and how to load it: a lazy document is loaded only when the SignDocument call that
+   * carries it is written, so a large batch is never in memory as a whole.
+   */
+  document: Buffer | LazyDocument;
   mimeType: string;
   shortText: string;
 }
+
+export interface LazyDocument {
+  /** Bytes of the document (decides the calls before anything is loaded). */
+  size: number;
+  load(): Promise<Buffer>;
+}
+
+/** A request whose document is in memory (the requests of the call being written). */
+type LoadedRequest = Omit<SignRequestInput, 'document'> & { document: Buffer };
+
+const sizeOf = (r: SignRequestInput) => (Buffer.isBuffer(r.document) ? r.document.length : r.document.size);
 
 export interface SignResult {
   requestId: string;
@@ -111,6 +133,11 @@ export interface RejectedRequest {
 export interface SignBatchOptions {
   /** Called after each SignDocument call with its results, before the next call (record them durably here). */
   onSigned?: (results: SignResult[]) => Promise<void>;
+  /**
+   * Keep each call's signatures for the returned `results`. `false` (with `onSigned` recording them) returns the
+   * results with an empty `signature`, so a large batch's signed documents are never in memory together. @default true
+   */
+  keepSignatures?: boolean;
   /** Called before each call (activity heartbeat). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -143,6 +170,12 @@ const READ_ONLY = new Set(['GetCards', 'GetSignatureMode', 'GetJobNumber', 'Veri
  */
 const HBA_FILTER = 'HBAx';
 const HBA_TYPES = new Set(['HBA', 'HBA-qSig', 'ZOD_2.0', 'HBAx']);
+/**
+ * After this many identical TLS handshakes closed by the Konnektor without an alert right after our certificate, the
+ * certificate is named as refused (needs a person) instead of retrying: once is a network hiccup, three times in a row
+ * within a second is the Konnektor's way of refusing a client certificate.
+ */
+const CLOSED_HANDSHAKE_LIMIT = 3;
 
 type Node = Record<string, unknown>;
 
@@ -165,6 +198,8 @@ function str(v: unknown): string | undefined {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   const o = obj(v);
   if (o && (typeof o.$value === 'string' || typeof o.$value === 'number')) return String(o.$value);
+  // fast-xml-parser (the SignDocument answer) keeps an element's text beside its attributes under `#text`.
+  if (o && typeof o['#text'] === 'string') return o['#text'];
   return undefined;
 }
 
@@ -194,6 +229,9 @@ export class KonnektorClient {
   private discovering?: Promise<KonnektorEndpoints>;
   private readonly soapClients = new Map<string, Promise<soap.Client>>();
   private readonly handles = new Map<string, CardInfo>();
+  private readonly certificateLabel?: string;
+  /** Handshakes the Konnektor closed without an alert after our certificate, in a row, with the same error. */
+  private closedHandshakes = { key: '', count: 0 };
 
   constructor(options: KonnektorClientOptions) {
     this.context = options.context;
@@ -208,6 +246,7 @@ export class KonnektorClient {
       sdsCacheTtlMs: options.sdsCacheTtlMs ?? 3_600_000,
     };
     this.agent = createKonnektorAgent({ credentials: options.credentials, trust: options.trust });
+    this.certificateLabel = options.credentials.label;
   }
 
   /** Closes pooled connections. */
@@ -327,27 +366,45 @@ export class KonnektorClient {
     args: unknown,
     timeoutMs: number
   ): Promise<Node> {
-    for (let round = 0; ; round++) {
-      const endpoints = await this.discover(round > 0);
+    return this.withEndpoints(operation, async (endpoints) => {
       const wsdl = service === 'event' ? WSDL.event : WSDL[endpoints.signature.interfaceVersion];
       const url = service === 'event' ? endpoints.event.url : endpoints.signature.url;
+      const client = await this.soapClient(wsdl, url);
+      const method = (client as unknown as Record<string, (a: unknown, o: unknown) => Promise<unknown[]>>)[
+        `${operation}Async`
+      ];
+      if (!method) throw new Error(`operation ${operation} is not in ${path.basename(wsdl)}`);
+      const [result] = await method.call(client, args, { httpsAgent: this.agent, timeout: timeoutMs });
+      return obj(result) ?? {};
+    });
+  }
+
+  /**
+   * Runs one call against the current endpoints. A connection problem or HTTP 404 re-reads the service directory; the
+   * call is repeated at once only when it cannot have reached the Konnektor (or only reads).
+   */
+  private async withEndpoints<T>(operation: string, send: (endpoints: KonnektorEndpoints) => Promise<T>): Promise<T> {
+    for (let round = 0; ; round++) {
+      let discovered = false;
+      const endTimer = konnektorCallDuration.startTimer({ operation });
       try {
-        const client = await this.soapClient(wsdl, url);
-        const method = (client as unknown as Record<string, (a: unknown, o: unknown) => Promise<unknown[]>>)[
-          `${operation}Async`
-        ];
-        if (!method) throw new Error(`operation ${operation} is not in ${path.basename(wsdl)}`);
-        const endTimer = konnektorCallDuration.startTimer({ operation });
-        const [result] = await method
-          .call(client, args, { httpsAgent: this.agent, timeout: timeoutMs })
-          .catch((err: unknown) => {
-            endTimer({ outcome: 'error' });
-            throw err;
-          });
+        const endpoints = await this.discover(round > 0);
+        discovered = true;
+        const result = await send(endpoints);
         endTimer({ outcome: 'ok' });
-        return obj(result) ?? {};
+        this.closedHandshakes = { key: '', count: 0 };
+        return result;
       } catch (err) {
+        endTimer({ outcome: 'error' });
         const kerr = toKonnektorError(err, operation);
+        if (kerr.details.handshakeStage === 'keys' && kerr.faultClass === 'transient') {
+          // Closed without an alert after our certificate: nothing was sent, so try again at once, a few times.
+          const n = this.noteClosedHandshake(kerr);
+          if (n >= CLOSED_HANDSHAKE_LIMIT) throw this.certificateRefused(kerr, n);
+          await new Promise((r) => setTimeout(r, 200 * n));
+          continue;
+        }
+        if (!discovered) throw kerr;
         const connectionProblem = kerr.details.transportCode !== undefined && kerr.faultClass === 'transient';
         const rediscover = connectionProblem || kerr.details.httpStatus === 404;
         if (rediscover) this.discovered = undefined;
@@ -359,6 +416,27 @@ export class KonnektorClient {
         throw kerr;
       }
     }
+  }
+
+  /** Counts identical handshakes closed after our certificate, in a row (any successful call starts again at 0). */
+  private noteClosedHandshake(err: KonnektorError): number {
+    const key = `${err.details.transportCode ?? ''}|${err.details.handshakeStage ?? ''}`;
+    this.closedHandshakes =
+      this.closedHandshakes.key === key ? { key, count: this.closedHandshakes.count + 1 } : { key, count: 1 };
+    return this.closedHandshakes.count;
+  }
+
+  private certificateRefused(err: KonnektorError, times: number): KonnektorError {
+    const cert = this.certificateLabel ?? "signflow's client certificate";
+    return new KonnektorError(
+      `the Konnektor closed the TLS connection ${times} times in a row without an alert right after receiving ${cert}: it does not accept this client certificate (not registered for the client system, revoked or expired). An admin exports a new client-system certificate from the Konnektor (or registers this one) and configures it`,
+      {
+        ...err.details,
+        failureType: KonnektorFailureType.KONNEKTOR_CLIENT_AUTH_FAILED,
+        faultClass: 'needs-person',
+      },
+      { cause: err }
+    );
   }
 
   private ctx(userId?: string): Node {
@@ -567,7 +645,7 @@ export class KonnektorClient {
     const maxBytes = this.options.maxBytesPerCall;
     const fit: SignRequestInput[] = [];
     for (const r of requests) {
-      const problem = documentProblem(r);
+      const problem = sizeProblem(r.requestId, sizeOf(r));
       if (problem) rejected.push({ requestId: r.requestId, error: problem });
       else fit.push(r);
     }
@@ -575,28 +653,41 @@ export class KonnektorClient {
     const queue = [...fit].sort(
       (a, b) => Number(formatFor(b.mimeType).variant === 'PAdES') - Number(formatFor(a.mimeType).variant === 'PAdES')
     );
+    /** The next call: by count and by document bytes (a single document over the byte budget goes alone). */
     const nextChunk = (): SignRequestInput[] => {
       const variant = formatFor(queue[0]!.mimeType).variant;
       const chunk: SignRequestInput[] = [];
       let bytes = 0;
       while (queue.length > 0 && chunk.length < limit && formatFor(queue[0]!.mimeType).variant === variant) {
-        const size = queue[0]!.document.length;
+        const size = sizeOf(queue[0]!);
         if (chunk.length > 0 && bytes + size > maxBytes) break;
         bytes += size;
         chunk.push(queue.shift()!);
       }
       return chunk;
     };
+    /** Loads the chunk's documents; one not of a QES format is rejected here, the others go. */
+    const load = async (chunk: SignRequestInput[]): Promise<LoadedRequest[]> => {
+      const loaded: LoadedRequest[] = [];
+      for (const r of chunk) {
+        const document = Buffer.isBuffer(r.document) ? r.document : await r.document.load();
+        const problem = sizeProblem(r.requestId, document.length) ?? formatProblem(r.requestId, r.mimeType, document);
+        if (problem) rejected.push({ requestId: r.requestId, error: problem });
+        else loaded.push({ ...r, document });
+      }
+      return loaded;
+    };
     /** Halves of refused calls still to try; `group` ties halves to the refused call. */
     const split: {
-      chunk: SignRequestInput[];
+      chunk: LoadedRequest[];
       group?: { size: number; code: number; open: number; culprit: boolean };
     }[] = [];
     /** Single requests refused with 4000: a culprit only if anything else signs. */
     const suspects: RejectedRequest[] = [];
     while (queue.length > 0 || split.length > 0) {
-      const item = split.shift() ?? { chunk: nextChunk() };
+      const item = split.shift() ?? { chunk: await load(nextChunk()) };
       const { chunk, group } = item;
+      if (chunk.length === 0) continue;
       options.onProgress?.(results.length, requests.length);
       try {
         calls++;
@@ -604,7 +695,9 @@ export class KonnektorClient {
         signDocumentBatchSize.observe(chunk.length);
         const signed = await this.signChunk(cardHandle, userId, chunk);
         await options.onSigned?.(signed);
-        results.push(...signed);
+        results.push(
+          ...(options.keepSignatures === false ? signed.map((r) => ({ ...r, signature: Buffer.alloc(0) })) : signed)
+        );
         if (group && --group.open === 0 && !group.culprit && group.code === 4000) {
           // Both halves of a call refused with 4000 passed: that call had more requests than this Konnektor takes.
           limit = Math.min(limit, Math.ceil(group.size / 2));
@@ -640,41 +733,47 @@ export class KonnektorClient {
     return { results, rejected, calls };
   }
 
-  private async signChunk(cardHandle: string, userId: string, chunk: SignRequestInput[]): Promise<SignResult[]> {
+  private async signChunk(cardHandle: string, userId: string, chunk: LoadedRequest[]): Promise<SignResult[]> {
     const endpoints = await this.discover();
     const formats = new Map(chunk.map((r) => [r.requestId, formatFor(r.mimeType)]));
     for (let attempt = 1; ; attempt++) {
       const jobNumber = await this.getJobNumber();
       // xsd:sequence order: CardHandle, Crypt?, Context, TvMode, JobNumber?, SignRequest+. `Crypt` only where the
       // exact schema version has it (not in 7.4.0): RSA_ECC = RSA on older cards, ECC on G2.1 (gemILF_PS).
-      const args: Node = { CardHandle: cardHandle };
-      if (endpoints.signature.crypt) args.Crypt = 'RSA_ECC';
-      Object.assign(args, {
-        Context: this.ctx(userId),
-        TvMode: 'NONE',
-        JobNumber: jobNumber,
-        SignRequest: chunk.map((r) => {
+      const call: WireSignDocument = {
+        namespace: `http://ws.gematik.de/conn/SignatureService/v${endpoints.signature.interfaceVersion}`,
+        cardHandle,
+        crypt: endpoints.signature.crypt ? 'RSA_ECC' : undefined,
+        context: { ...this.context, userId },
+        jobNumber,
+        includeRevocationInfo: endpoints.signature.interfaceVersion === '7.5',
+        requests: chunk.map((r) => {
           const f = formats.get(r.requestId)!;
-          const optional: Node = { SignatureType: f.signatureType };
-          if (f.includeEContent !== undefined) optional.IncludeEContent = f.includeEContent;
           return {
-            attributes: { RequestID: r.requestId },
-            OptionalInputs: optional,
-            Document: {
-              attributes: { ShortText: r.shortText },
-              Base64Data: { attributes: { MimeType: f.mimeType }, $value: r.document.toString('base64') },
-            },
-            IncludeRevocationInfo: endpoints.signature.interfaceVersion === '7.5',
+            requestId: r.requestId,
+            signatureType: f.signatureType,
+            includeEContent: f.includeEContent,
+            shortText: r.shortText,
+            mimeType: f.mimeType,
+            document: r.document,
           };
         }),
-      });
+      };
       try {
-        const res = await this.call(
-          'signature',
-          'SignDocument',
-          args,
-          this.options.callTimeoutMs + this.options.perDocumentTimeoutMs * chunk.length
-        );
+        const res = await this.withEndpoints('SignDocument', async (current) => {
+          const answer = await postSignDocument(signDocumentPieces(call), {
+            url: current.signature.url,
+            agent: this.agent,
+            soapAction: `${call.namespace}#SignDocument`,
+            timeoutMs: this.options.callTimeoutMs + this.options.perDocumentTimeoutMs * chunk.length,
+          });
+          if (answer.status !== 200) {
+            throw Object.assign(new Error(`HTTP ${answer.status}`), {
+              response: { status: answer.status, data: answer.body.toString('utf8') },
+            });
+          }
+          return [...signResponses(answer.body)];
+        });
         return this.readSignResponses(res, chunk, formats);
       } catch (err) {
         if (err instanceof KonnektorError && err.failureType === KonnektorFailureType.JOB_NUMBER_REUSED && attempt < 3)
@@ -685,23 +784,22 @@ export class KonnektorClient {
   }
 
   private readSignResponses(
-    res: Node,
-    chunk: SignRequestInput[],
+    responses: ParsedSignResponse[],
+    chunk: LoadedRequest[],
     formats: Map<string, ReturnType<typeof formatFor>>
   ): SignResult[] {
-    const byId = new Map<string, Node>();
-    for (const r of arr(res.SignResponse)) {
-      const o = obj(r);
-      const id = str(obj(o?.attributes)?.RequestID);
-      if (o && id) byId.set(id, o);
+    const byId = new Map<string, ParsedSignResponse>();
+    for (const r of responses) {
+      const id = str(obj(r.node.attributes)?.RequestID);
+      if (id) byId.set(id, r);
     }
     return chunk.map((req) => {
       const r = byId.get(req.requestId);
       const f = formats.get(req.requestId)!;
-      const withSig = obj(obj(obj(r?.OptionalOutputs)?.DocumentWithSignature)?.Base64Data);
-      const detached = obj(obj(r?.SignatureObject)?.Base64Signature);
-      const b64 = f.variant === 'PAdES' ? (str(withSig) ?? str(detached)) : (str(detached) ?? str(withSig));
-      if (!r || !b64) {
+      const withSig = r?.binary.get('DocumentWithSignature/Base64Data');
+      const detached = r?.binary.get('SignatureObject/Base64Signature');
+      const signature = f.variant === 'PAdES' ? (withSig ?? detached) : (detached ?? withSig);
+      if (!r || !signature || signature.length === 0) {
         throw new KonnektorError(`SignDocument returned no signature for request ${req.requestId}`, {
           failureType: KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR,
           faultClass: 'needs-person',
@@ -711,9 +809,9 @@ export class KonnektorClient {
       return {
         requestId: req.requestId,
         variant: f.variant,
-        signature: Buffer.from(b64, 'base64'),
+        signature,
         signatureMimeType: resultMimeType(f.variant),
-        warnings: warningsOf(r.Status),
+        warnings: warningsOf(r.node.Status),
       };
     });
   }

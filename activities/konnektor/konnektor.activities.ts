@@ -33,7 +33,7 @@ import {
   insertQesRows,
   markComfortSessionDeactivated,
   saveComfortSession,
-  type QesRow,
+  type QesRowSummary,
 } from './qes-tables';
 import { shortTextFor } from './signature-formats';
 import {
@@ -142,13 +142,7 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
     const d = crm.documents;
     const row = (await db(d.table).where(d.id, documentId).first()) as Record<string, unknown> | undefined;
     const raw = row?.[d.content];
-    if (!row || raw == null) {
-      throw needsPerson(
-        KonnektorFailureType.DOCUMENT_REJECTED,
-        `document ${documentId} not found or without content`,
-        'SignDocument'
-      );
-    }
+    if (!row || raw == null) throw documentMissing(documentId);
     const content = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
     return {
       content,
@@ -158,7 +152,38 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
     };
   }
 
-  const resultOf = (row: QesRow, documentId: number, alreadySigned: boolean): CountersignResult => ({
+  function documentMissing(documentId: number): KonnektorError {
+    return needsPerson(
+      KonnektorFailureType.DOCUMENT_REJECTED,
+      `document ${documentId} not found or without content`,
+      'SignDocument'
+    );
+  }
+
+  /** What signing needs to know of a document before its bytes are read: size, MIME type, title. */
+  async function documentMeta(documentId: number): Promise<{ size: number; mimeType: string; title: string }> {
+    const d = crm.documents;
+    const row = (await db(d.table)
+      .where(d.id, documentId)
+      .first(d.mimeType, d.title, db.raw('length(??) as size', [d.content]))) as Record<string, unknown> | undefined;
+    if (!row || row.size == null) throw documentMissing(documentId);
+    return {
+      size: Number(row.size),
+      mimeType: String(row[d.mimeType] ?? 'application/octet-stream'),
+      title: String(row[d.title] ?? ''),
+    };
+  }
+
+  /** The document's bytes (when its SignDocument call is written). */
+  async function documentContent(documentId: number): Promise<Buffer> {
+    const d = crm.documents;
+    const row = (await db(d.table).where(d.id, documentId).first(d.content)) as Record<string, unknown> | undefined;
+    const raw = row?.[d.content];
+    if (raw == null) throw documentMissing(documentId);
+    return Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
+  }
+
+  const resultOf = (row: QesRowSummary, documentId: number, alreadySigned: boolean): CountersignResult => ({
     requestId: row.requestId,
     contractId: row.contractId,
     workflowId: row.workflowId,
@@ -240,8 +265,11 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
         async () => {
           const todo = items.filter(([id]) => !recorded.has(id));
           if (todo.length === 0) return;
-          const docs = new Map<string, Awaited<ReturnType<typeof loadDocument>>>();
-          for (const [id, item] of todo) docs.set(id, await loadDocument(item.documentId));
+          // Sizes and types only: the bytes are read per SignDocument call, so a batch of large documents never sits in
+          // the worker's memory whole (their SHA-256 is taken as they are read).
+          const docs = new Map<string, Awaited<ReturnType<typeof documentMeta>>>();
+          const sha256Of = new Map<string, string>();
+          for (const [id, item] of todo) docs.set(id, await documentMeta(item.documentId));
           await konnektor.withCard(iccsnOf(input), async (card) => {
             const endpoints = await konnektor.discover();
             const pending = todo.filter(([id]) => !recorded.has(id));
@@ -276,17 +304,26 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
               // SignatureService 7.4: no comfort signature; each call asks for the PIN at the terminal.
               userId = randomUUID();
             }
-            const requests: SignRequestInput[] = pending.slice(0, capacity).map(([id]) => {
+            const requests: SignRequestInput[] = pending.slice(0, capacity).map(([id, item]) => {
               const doc = docs.get(id)!;
               return {
                 requestId: id,
-                document: doc.content,
+                document: {
+                  size: doc.size,
+                  load: async () => {
+                    const content = await documentContent(item.documentId);
+                    sha256Of.set(id, sha256Hex(content));
+                    return content;
+                  },
+                },
                 mimeType: doc.mimeType,
                 shortText: shortTextFor(doc.title || 'Vertrag'),
               };
             });
             const byId = new Map(items);
             const res = await konnektor.signDocuments(card.cardHandle, userId, requests, {
+              // The signatures are recorded per call below; only their ids and hashes are kept for the result.
+              keepSignatures: false,
               onProgress: (done, total) => heartbeat({ done, total }),
               onSigned: async (results) => {
                 const signedAt = now();
@@ -297,7 +334,7 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
                     workflowId: item.workflowId,
                     contractId: item.contractId,
                     sourceDocumentId: item.documentId,
-                    sourceSha256: docs.get(r.requestId)!.sha256,
+                    sourceSha256: sha256Of.get(r.requestId)!,
                     cardIccsn: card.iccsn ?? null,
                     variant: r.variant,
                     mimeType: r.signatureMimeType,

@@ -37,13 +37,32 @@ function toRow(r: Record<string, unknown>): QesRow {
   };
 }
 
-export async function findQesRows(db: Knex | Knex.Transaction, requestIds: string[]): Promise<QesRow[]> {
+/** A recorded signature without its bytes (what a batch keeps of each: a batch's signatures never sit in memory whole). */
+export type QesRowSummary = Omit<QesRow, 'signature'>;
+
+const SUMMARY_COLUMNS = [
+  'request_id',
+  'workflow_id',
+  'contract_id',
+  'source_document_id',
+  'source_sha256',
+  'card_iccsn',
+  'variant',
+  'mime_type',
+  'signature_sha256',
+  'signed_at',
+  'qes_document_id',
+];
+
+export async function findQesRows(db: Knex | Knex.Transaction, requestIds: string[]): Promise<QesRowSummary[]> {
   if (requestIds.length === 0) return [];
-  const rows: QesRow[] = [];
+  const rows: QesRowSummary[] = [];
   // Bounded IN lists: MySQL and SQLite both cope, and batches are ≤ 250 anyway.
   for (let i = 0; i < requestIds.length; i += 200) {
-    const part = (await db(QES_TABLE).whereIn('request_id', requestIds.slice(i, i + 200))) as Record<string, unknown>[];
-    rows.push(...part.map(toRow));
+    const part = (await db(QES_TABLE)
+      .select(SUMMARY_COLUMNS)
+      .whereIn('request_id', requestIds.slice(i, i + 200))) as Record<string, unknown>[];
+    rows.push(...part.map((r) => toRow({ ...r, signature: Buffer.alloc(0) })).map(({ signature: _, ...rest }) => rest));
   }
   return rows;
 }

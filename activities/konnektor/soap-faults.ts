@@ -13,7 +13,7 @@ import {
   type GematikTrace,
   type RawSoapFault,
 } from '../../domain/konnektor-errors';
-import { SERVER_UNTRUSTED_CODE } from './tls-agent';
+import { KONNEKTOR_ECDH_GROUPS, SERVER_UNTRUSTED_CODE, type HandshakeFailure } from './tls-agent';
 
 const MAX_BODY = 64 * 1024;
 
@@ -130,15 +130,75 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** TLS alerts a Konnektor sends when it does not accept the client certificate. */
+const CLIENT_CERT_ALERT =
+  /ALERT_(BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNKNOWN_CA|CERTIFICATE_REQUIRED|ACCESS_DENIED|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|UNSUPPORTED_CERTIFICATE)/;
+/** Alerts (and local errors) of a handshake where the two sides share no cipher suite, group or TLS version. */
+const NEGOTIATION_FAILURE =
+  /ALERT_(HANDSHAKE_FAILURE|INSUFFICIENT_SECURITY|PROTOCOL_VERSION|ILLEGAL_PARAMETER)|NO_SHARED_CIPHER|NO_SHARED_GROUP|UNKNOWN_GROUP|WRONG_CURVE|NO_SUITABLE_KEY_SHARE|UNSUPPORTED_PROTOCOL|WRONG_VERSION_NUMBER|NO_CIPHERS_AVAILABLE/;
+
 /** TLS alerts sent by the Konnektor when it does not accept our client certificate. */
 function isClientCertRejection(code: string | undefined, message: string): boolean {
   return (
-    (code !== undefined &&
-      /^ERR_SSL_.*(ALERT_(BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNKNOWN_CA|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|ACCESS_DENIED))/.test(
-        code
-      )) ||
+    (code !== undefined && code.startsWith('ERR_SSL_') && CLIENT_CERT_ALERT.test(code)) ||
     /alert (bad certificate|certificate unknown|unknown ca|certificate required)/i.test(message)
   );
+}
+
+function handshakeOf(err: unknown): HandshakeFailure | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const stage = (e as Partial<HandshakeFailure>).handshakeStage;
+    if (stage) return e as HandshakeFailure;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** What signflow offers in the TLS handshake, for the message of a failed negotiation. */
+export const OFFERED_TLS = `TLS 1.2 and 1.3 with the ECDHE groups ${KONNEKTOR_ECDH_GROUPS.split(':').join(', ')}`;
+
+/**
+ * A handshake that failed before a connection existed, by how far it got:
+ * - an alert about the client certificate, or a handshake failure after it was sent → the certificate is refused;
+ * - a handshake failure before any key exchange → no shared cipher suite, group or TLS version;
+ * - closed without an alert after the certificate was sent → transient here, with `handshakeStage: 'keys'`: the client
+ *   counts these and names the certificate after a few identical ones (a network fault looks the same once).
+ */
+function handshakeError(
+  err: unknown,
+  h: HandshakeFailure,
+  code: string | undefined,
+  message: string,
+  operation: string
+): KonnektorError | undefined {
+  const cert = h.clientCertificate ?? "signflow's client certificate";
+  const base = { operation, transportCode: code, handshakeStage: h.handshakeStage };
+  if (
+    isClientCertRejection(code, message) ||
+    (h.handshakeStage === 'keys' && /ALERT_HANDSHAKE_FAILURE/.test(code ?? ''))
+  ) {
+    return new KonnektorError(
+      `the Konnektor rejected ${cert} in the TLS handshake of ${operation} (${code ?? message})`,
+      { ...base, failureType: KonnektorFailureType.KONNEKTOR_CLIENT_AUTH_FAILED, faultClass: 'needs-person' },
+      { cause: err }
+    );
+  }
+  if (h.handshakeStage === 'hello' && NEGOTIATION_FAILURE.test(code ?? message)) {
+    return new KonnektorError(
+      `no shared cipher/group: the TLS handshake of ${operation} failed before any certificate was exchanged (${code ?? message}); signflow offers ${OFFERED_TLS}`,
+      { ...base, failureType: KonnektorFailureType.KONNEKTOR_TLS_NEGOTIATION_FAILED, faultClass: 'needs-person' },
+      { cause: err }
+    );
+  }
+  if (h.handshakeStage === 'keys' && (code === 'ECONNRESET' || /disconnected|socket hang up|EPIPE/i.test(message))) {
+    return new KonnektorError(
+      `the Konnektor closed the connection during the TLS handshake of ${operation}, without an alert, after receiving ${cert}`,
+      { ...base, failureType: KonnektorFailureType.KONNEKTOR_UNAVAILABLE, faultClass: 'transient' },
+      { cause: err }
+    );
+  }
+  return undefined;
 }
 
 /** Classifies a failed node-soap call (or https request). */
@@ -178,6 +238,9 @@ export function toKonnektorError(err: unknown, operation: string): KonnektorErro
       { cause: err }
     );
   }
+  const handshake = handshakeOf(err);
+  const fromHandshake = handshake && handshakeError(err, handshake, code, message, operation);
+  if (fromHandshake) return fromHandshake;
   if (isClientCertRejection(code, message)) {
     return new KonnektorError(
       `Konnektor rejected the client certificate during ${operation}: ${message}`,

@@ -12,7 +12,7 @@
 import https from 'node:https';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { KonnektorError, KonnektorFailureType } from '../../domain/konnektor-errors';
+import { KonnektorError, KonnektorFailureType, type TlsHandshakeStage } from '../../domain/konnektor-errors';
 import { tlsOptionsOf, type ClientCredentials } from './credentials';
 
 export interface ServerTrust {
@@ -81,6 +81,16 @@ export function checkKonnektorPeer(
   return undefined;
 }
 
+/**
+ * What a failed handshake carries to the fault classifier: how far it got and which client certificate was offered.
+ * `keys` means the client had sent its certificate and key exchange (TLS 1.2: after the server asked for a
+ * certificate), `hello` that it failed before (no shared cipher suite, group or version, or the network).
+ */
+export interface HandshakeFailure {
+  handshakeStage: TlsHandshakeStage;
+  clientCertificate?: string;
+}
+
 export interface KonnektorAgentOptions {
   credentials: ClientCredentials;
   trust: ServerTrust;
@@ -130,12 +140,21 @@ export function createKonnektorAgent(options: KonnektorAgentOptions): https.Agen
   const createConnection: CreateConnection = (connectOptions, callback) => {
     // Chain and identity are checked below, explicitly; OpenSSL still computes `authorized` against our `ca`.
     const socket = tls.connect({ ...connectOptions, rejectUnauthorized: false, checkServerIdentity: () => undefined });
+    // OpenSSL reports key material once the client has sent its key exchange (TLS 1.2: right after its certificate):
+    // the one sign, on a handshake that fails without an alert, that the Konnektor had asked for and got our
+    // certificate. The key lines themselves are not kept.
+    let stage: TlsHandshakeStage = 'hello';
+    const onKeylog = () => {
+      stage = 'keys';
+    };
+    socket.on('keylog', onKeylog);
     let settled = false;
     const settle = (err: Error | null) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket.removeListener('error', onError);
+      socket.removeListener('keylog', onKeylog);
       if (err) {
         socket.destroy();
         callback(err);
@@ -143,7 +162,10 @@ export function createKonnektorAgent(options: KonnektorAgentOptions): https.Agen
         callback(null, socket);
       }
     };
-    const onError = (err: Error) => settle(err);
+    const onError = (err: Error) => {
+      const failure: HandshakeFailure = { handshakeStage: stage, clientCertificate: options.credentials.label };
+      settle(Object.assign(err, failure));
+    };
     const timer = setTimeout(
       () => settle(Object.assign(new Error('TLS handshake timeout'), { code: 'ETIMEDOUT' })),
       handshakeTimeoutMs

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --konnektor-memory [--docs 50] [--doc-mb 5] [--max-call-mb 64]`: the worker's memory while it
+ * `npm run bench -- --konnektor-memory [--docs 50] [--doc-mb 5] [--max-call-mb 32]`: the worker's memory while it
  * countersigns one large batch (issue 7 defect 4: 50 × 5 MB must stay under 300 MB RSS above the worker's idle).
  *
  * Three processes, so that only the worker is measured:
@@ -218,7 +218,7 @@ export async function runKonnektorMemoryBench(argv: string[]): Promise<void> {
       'konnektor-memory': { type: 'boolean' },
       docs: { type: 'string', default: '50' },
       'doc-mb': { type: 'string', default: '5' },
-      'max-call-mb': { type: 'string', default: '64' },
+      'max-call-mb': { type: 'string', default: '32' },
     },
     strict: true,
   });

@@ -49,7 +49,10 @@ export const KonnektorFailureType = {
   COMFORT_SIGNATURE_DISABLED: 'COMFORT_SIGNATURE_DISABLED',
   /** 4278: the eHBA has no free comfort session. Staff deactivate the old sessions, then activate again. */
   COMFORT_SESSION_LIMIT: 'COMFORT_SESSION_LIMIT',
-  /** 4018: the eHBA is unlocked under another UserId. Staff pull and re-insert the eHBA, then activate again. */
+  /**
+   * 4018: the eHBA is unlocked under another UserId. Staff reset the card (`signflow konnektor reset-card`: EjectCard
+   * and RequestCard, A_21528; or pull and re-insert it where the Konnektor has no CardTerminalService), then activate.
+   */
   CARD_SESSION_CONFLICT: 'CARD_SESSION_CONFLICT',
   /** 4063, 4275: PIN.QES blocked. The card holder unblocks it with the PUK, then staff activate again. */
   PIN_BLOCKED: 'PIN_BLOCKED',
@@ -361,7 +364,7 @@ export function staffActionFor(type: KonnektorFailureType): string {
     case T.COMFORT_SESSION_LIMIT:
       return 'The eHBA has no free comfort session. Deactivate the old sessions (signflow konnektor deactivate), then activate again.';
     case T.CARD_SESSION_CONFLICT:
-      return 'The eHBA is unlocked under another user. Pull the eHBA, insert it again, then activate the comfort signature.';
+      return 'The eHBA is unlocked under another user. Reset it with `signflow konnektor reset-card` (EjectCard/RequestCard at its card terminal; the card holder inserts it again when asked), or pull and re-insert it where the Konnektor offers no CardTerminalService, then run `signflow konnektor activate`.';
     case T.PIN_BLOCKED:
       return 'The QES PIN of the eHBA is blocked. The card holder unblocks it with the PUK, then activate the comfort signature again.';
     case T.PIN_WRONG:

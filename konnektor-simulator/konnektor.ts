@@ -80,9 +80,12 @@ export interface KonnektorStats {
   activations: number;
   /** SignRequest count of every SignDocument call, in order. */
   batchSizes: number[];
+  /** EjectCard calls that ejected a card, RequestCard calls that had one inserted. */
+  ejected?: number;
+  requested?: number;
 }
 
-export type ServiceKind = 'event' | 'sig75' | 'sig74';
+export type ServiceKind = 'event' | 'sig75' | 'sig74' | 'cardterminal';
 
 export interface KonnektorBehaviourOptions {
   pki: SimulatorPki;
@@ -259,6 +262,9 @@ export class SimulatedKonnektor {
   ): Promise<string> {
     if (service === 'event') {
       if (operation === 'GetCards') return this.getCards(body, clientCn);
+    } else if (service === 'cardterminal') {
+      if (operation === 'EjectCard') return this.ejectCard(body, clientCn);
+      if (operation === 'RequestCard') return this.requestCard(body, clientCn);
     } else {
       const sig = service === 'sig75' ? NS.SIG75 : NS.SIG74;
       switch (operation) {
@@ -295,28 +301,71 @@ export class SimulatedKonnektor {
       );
     }
     const matches = (c: SimCard) => !filter || c.type === filter || (CARD_FILTERS[filter] ?? []).includes(c.type);
-    const version = (v: [number, number, number]) =>
-      [txt('CARD:Major', v[0]), txt('CARD:Minor', v[1]), txt('CARD:Revision', v[2])].join('');
-    const cards = this.o.cards
-      .filter((c) => c.inserted && matches(c))
-      .map((c) =>
-        el('CARD:Card', [
-          txt('CONN:CardHandle', c.handle),
-          txt('CARDCMN:CardType', c.type),
-          el('CARD:CardVersion', [
-            el('CARD:COSVersion', version([4, 5, 0])),
-            el('CARD:ObjectSystemVersion', version(c.objectSystemVersion)),
-          ]),
-          txt('CARDCMN:Iccsn', c.iccsn),
-          txt('CARDCMN:CtId', c.ctId),
-          txt('CARDCMN:SlotId', c.slotId),
-          txt('CARD:InsertTime', c.insertTime.toISOString()),
-          txt('CARD:CardHolderName', c.holderName),
-          txt('CARD:CertificateExpirationDate', c.certificateExpires.toISOString().slice(0, 10)),
-        ])
-      );
+    const cards = this.o.cards.filter((c) => c.inserted && matches(c)).map((c) => this.cardXml(c));
     return el('EVT:GetCardsResponse', [status(), el('CARD:Cards', cards)], {
       'xmlns:EVT': NS.EVT,
+      'xmlns:CONN': NS.CONN,
+      'xmlns:CARD': NS.CARD,
+      'xmlns:CARDCMN': NS.CARDCMN,
+    });
+  }
+
+  private cardXml(c: SimCard): string {
+    const version = (v: [number, number, number]) =>
+      [txt('CARD:Major', v[0]), txt('CARD:Minor', v[1]), txt('CARD:Revision', v[2])].join('');
+    return el('CARD:Card', [
+      txt('CONN:CardHandle', c.handle),
+      txt('CARDCMN:CardType', c.type),
+      el('CARD:CardVersion', [
+        el('CARD:COSVersion', version([4, 5, 0])),
+        el('CARD:ObjectSystemVersion', version(c.objectSystemVersion)),
+      ]),
+      txt('CARDCMN:Iccsn', c.iccsn),
+      txt('CARDCMN:CtId', c.ctId),
+      txt('CARDCMN:SlotId', c.slotId),
+      txt('CARD:InsertTime', c.insertTime.toISOString()),
+      txt('CARD:CardHolderName', c.holderName),
+      txt('CARD:CertificateExpirationDate', c.certificateExpires.toISOString().slice(0, 10)),
+    ]);
+  }
+
+  // ------------------------------------------------------------------ CardTerminalService
+
+  /** The card in this slot (`CT:Slot`), whether inserted or not; 4044 for a terminal/slot the Konnektor does not know. */
+  private slotCard(slot: unknown): SimCard {
+    const s = nodeOf(slot);
+    const ctId = textOf(s?.CtId);
+    const slotId = Number(textOf(s?.SlotId));
+    const card = this.o.cards.find((c) => c.ctId === ctId && c.slotId === slotId);
+    if (!card) throw new KonnektorFault(4044, `Kartenterminal ${ctId ?? ''} Slot ${slotId} nicht bekannt`);
+    return card;
+  }
+
+  /** EjectCard: ends every card session (comfort sessions included) and ejects the card, as pulling it does. */
+  private ejectCard(body: Record<string, unknown>, clientCn?: string): string {
+    this.context(body.Context, clientCn, false);
+    const handle = textOf(asArray(body.CardHandle)[0]);
+    const card = handle !== undefined ? this.card(handle) : this.slotCard(body.Slot);
+    if (!card.inserted) throw new KonnektorFault(4008, 'Karte nicht als gesteckt identifiziert');
+    for (const s of this.sessions.filter((x) => x.cardHandle === card.handle)) this.endSession(s);
+    card.inserted = false;
+    this.stats.ejected = (this.stats.ejected ?? 0) + 1;
+    return el('CT:EjectCardResponse', status(), { 'xmlns:CT': NS.CT, 'xmlns:CONN': NS.CONN });
+  }
+
+  /** RequestCard: the card holder inserts the card into the slot (simulated at once); a new card handle. */
+  private requestCard(body: Record<string, unknown>, clientCn?: string): string {
+    this.context(body.Context, clientCn, false);
+    const card = this.slotCard(body.Slot);
+    const already = card.inserted;
+    if (!already) {
+      card.handle = newCardHandle();
+      card.insertTime = this.now();
+      card.inserted = true;
+      this.stats.requested = (this.stats.requested ?? 0) + 1;
+    }
+    return el('CT:RequestCardResponse', [status(), txt('CT:AlreadyInserted', already), this.cardXml(card)], {
+      'xmlns:CT': NS.CT,
       'xmlns:CONN': NS.CONN,
       'xmlns:CARD': NS.CARD,
       'xmlns:CARDCMN': NS.CARDCMN,

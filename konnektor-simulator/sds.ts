@@ -7,6 +7,8 @@ export interface SdsOptions {
   signatureVersions?: readonly string[];
   /** Offer SignatureService 7.5.x (comfort signature); false drops the 7.5 versions. @default true */
   offer75: boolean;
+  /** Offer CardTerminalService 1.1 (EjectCard/RequestCard). @default true */
+  offerCardTerminalService?: boolean;
   now: Date;
 }
 
@@ -15,6 +17,7 @@ export const PATHS = {
   event: '/ws/EventService',
   sig74: '/ws/SignatureService',
   sig75: '/ws/v75/SignatureService',
+  cardTerminal: '/ws/CardTerminalService',
 } as const;
 
 /** What a KoCoBox PTV4 offers: 7.4.0 and 7.4.2 (7.4 WSDLs) and 7.5.5. */
@@ -94,6 +97,18 @@ export function connectorSds(o: SdsOptions): string {
             ),
           ]),
           service('SignatureService', 'Signaturdienst', sigVersions),
+          ...(o.offerCardTerminalService === false
+            ? []
+            : [
+                service('CardTerminalService', 'Kartenterminaldienst', [
+                  version(
+                    'http://ws.gematik.de/conn/CardTerminalService/WSDL/v1.1',
+                    '1.1.0',
+                    'Kartenterminaldienst',
+                    o.baseUrl + PATHS.cardTerminal
+                  ),
+                ]),
+              ]),
         ]),
       ],
       { 'xmlns:SDS': NS.SDS, 'xmlns:SI': NS.SI, 'xmlns:PI': NS.PI }

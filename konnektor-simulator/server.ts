@@ -27,6 +27,7 @@ import {
   type SimCard,
 } from './konnektor';
 import { loadOrCreatePki, loadOrIssueClientBundle, type ClientBundle, type P12Format, type SimulatorPki } from './pki';
+import { checkCardTerminalRequest } from './card-terminal';
 import { schemaDirUsable, SchemaValidator, xmllintInstalled } from './schema-check';
 import { connectorSds, DEFAULT_SIGNATURE_VERSIONS, PATHS, signatureEndpoints } from './sds';
 import { envelope, faultEnvelope, NS, parseRequest, el, txt } from './soap-xml';
@@ -46,6 +47,8 @@ export interface KonnektorSimulatorOptions {
   comfort?: Partial<ComfortConfig>;
   /** Offer SignatureService 7.5 (comfort signature). `false` simulates an older Konnektor with 7.4 only. @default true */
   offer75?: boolean;
+  /** Offer CardTerminalService 1.1 (EjectCard/RequestCard, the reset of A_21528). @default true */
+  offerCardTerminalService?: boolean;
   /**
    * The SignatureService versions in connector.sds, each on its own endpoint, e.g. `['7.4.0']` for a KoPS or RISE
    * PTV3. @default ['7.4.0', '7.4.2', '7.5.5']
@@ -146,6 +149,7 @@ const SOAP_NS: Record<ServiceKind, string> = {
   event: 'http://ws.gematik.de/conn/EventService/v7.2',
   sig75: NS.SIG75,
   sig74: NS.SIG74,
+  cardterminal: NS.CT,
 };
 
 /** The request body; beyond `limit` the rest is read and dropped (`tooLarge`), so the Konnektor can still answer 4283. */
@@ -233,6 +237,7 @@ export async function startKonnektorSimulator(
   if (opts.hba?.cardType) konnektor.cards.find(isHba)!.type = opts.hba.cardType;
   const faults = new FaultInjector(opts.faults);
   const offer75 = opts.offer75 ?? true;
+  const offerCardTerminalService = opts.offerCardTerminalService ?? true;
   const signatureVersions = opts.signatureVersions ?? DEFAULT_SIGNATURE_VERSIONS;
   const sigEndpoints = signatureEndpoints(signatureVersions, offer75);
   const wantStrict =
@@ -264,18 +269,20 @@ export async function startKonnektorSimulator(
     const clientCn = Array.isArray(cnField) ? cnField[0] : cnField;
     if (req.method === 'GET' && url.pathname === PATHS.sds) {
       res.writeHead(200, { 'Content-Type': 'application/xml; charset=utf-8' });
-      res.end(connectorSds({ baseUrl, offer75, signatureVersions, now: now() }));
+      res.end(connectorSds({ baseUrl, offer75, signatureVersions, offerCardTerminalService, now: now() }));
       return;
     }
     const sigEndpoint = sigEndpoints.find((e) => e.path === url.pathname);
     const service: ServiceKind | undefined =
       url.pathname === PATHS.event
         ? 'event'
-        : sigEndpoint
-          ? sigEndpoint.family === '7.5'
-            ? 'sig75'
-            : 'sig74'
-          : undefined;
+        : url.pathname === PATHS.cardTerminal && offerCardTerminalService
+          ? 'cardterminal'
+          : sigEndpoint
+            ? sigEndpoint.family === '7.5'
+              ? 'sig75'
+              : 'sig74'
+            : undefined;
     if (!service || req.method !== 'POST') {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       res.end('not found');
@@ -308,7 +315,13 @@ export async function startKonnektorSimulator(
     if (soapAction !== `${expectedNs}#${operation}`) {
       return send(500, plainSoapFault('soap:Client', `SOAPAction ${soapAction} passt nicht zu ${operation}`));
     }
-    if (validator) {
+    if (validator && service === 'cardterminal') {
+      const problems = checkCardTerminalRequest(body);
+      if (problems.length > 0) {
+        const text = `Schemaverletzung (CardTerminalService 1.1): ${problems.join(' | ')}`;
+        return send(500, faultEnvelope(new KonnektorFault(4000, text.slice(0, 2000)).toTrace(), now()));
+      }
+    } else if (validator) {
       const problems = await validator.validate(
         body,
         service === 'event' ? { service: 'event' } : { service: 'signature', version: sigEndpoint!.version }

@@ -13,6 +13,7 @@ export const NS = {
   EVT: 'http://ws.gematik.de/conn/EventService/v7.2',
   CARD: 'http://ws.gematik.de/conn/CardService/v8.1',
   CARDCMN: 'http://ws.gematik.de/conn/CardServiceCommon/v2.0',
+  CT: 'http://ws.gematik.de/conn/CardTerminalService/v1.1',
   SIG75: 'http://ws.gematik.de/conn/SignatureService/v7.5',
   SIG74: 'http://ws.gematik.de/conn/SignatureService/v7.4',
   dss: 'urn:oasis:names:tc:dss:1.0:core:schema',

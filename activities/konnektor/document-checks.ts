@@ -10,10 +10,10 @@ export const MAX_DOCUMENT_BYTES = 25 * 1024 * 1024;
 /**
  * Document bytes per SignDocument call signflow sends by default. A Konnektor must take 250 MB per call; signflow stays
  * far below, because a call's documents, its answer (the signed documents, base64) and the signatures are all in the
- * worker's memory at its peak: 64 MiB keeps that near 250 MB whatever the batch (measured by `npm run bench --
+ * worker's memory at its peak: 32 MiB keeps that near 150 MB whatever the batch (measured by `npm run bench --
  * --konnektor-memory`). Larger calls save little: the Konnektor's fixed cost per call is one certificate check.
  */
-export const DEFAULT_MAX_CALL_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_CALL_BYTES = 32 * 1024 * 1024;
 export const MAX_CALL_BYTES = 250 * 1024 * 1024;
 
 /** The bytes are of the announced QES format (magic numbers; text without NUL bytes). */

@@ -20,6 +20,7 @@ import {
   KonnektorFailureType,
   type GematikTrace,
 } from '../../domain/konnektor-errors';
+import { CT_NS, ejectCardRequest, requestCardRequest, responseBody } from './card-terminal';
 import type { ClientCredentials } from './credentials';
 import { parseServiceDirectory, selectEndpoints, type KonnektorEndpoints } from './service-directory';
 import { DEFAULT_MAX_CALL_BYTES, formatProblem, MAX_CALL_BYTES, sizeProblem } from './document-checks';
@@ -58,7 +59,7 @@ export interface KonnektorClientOptions {
   activationTimeoutMs?: number;
   /** Most SignRequests per SignDocument call (a Konnektor must take at least 50). @default 50 */
   maxRequestsPerCall?: number;
-  /** Most bytes of documents per SignDocument call (capped at the spec's 250 MB). @default 64 MiB */
+  /** Most bytes of documents per SignDocument call (capped at the spec's 250 MB). @default 32 MiB */
   maxBytesPerCall?: number;
   /** How long the service directory is trusted without re-reading it, in ms. @default 3600000 */
   sdsCacheTtlMs?: number;
@@ -219,6 +220,22 @@ function versionString(v: unknown): string | undefined {
   const o = obj(v);
   if (!o) return undefined;
   return [str(o.Major), str(o.Minor), str(o.Revision)].map((x) => x ?? '0').join('.');
+}
+
+function cardInfoOf(c: unknown): CardInfo {
+  const o = obj(c) ?? {};
+  const slot = str(o.SlotId);
+  return {
+    cardHandle: str(o.CardHandle) ?? '',
+    cardType: str(o.CardType) ?? '',
+    iccsn: str(o.Iccsn),
+    ctId: str(o.CtId),
+    slotId: slot ? Number(slot) : undefined,
+    cardHolderName: str(o.CardHolderName),
+    certificateExpirationDate: str(o.CertificateExpirationDate)?.slice(0, 10),
+    insertTime: str(o.InsertTime),
+    objectSystemVersion: versionString(obj(o.CardVersion)?.ObjectSystemVersion),
+  };
 }
 
 export class KonnektorClient {
@@ -461,22 +478,72 @@ export class KonnektorClient {
       this.options.callTimeoutMs
     );
     return arr(obj(res.Cards)?.Card)
-      .map((c) => {
-        const o = obj(c) ?? {};
-        const slot = str(o.SlotId);
-        return {
-          cardHandle: str(o.CardHandle) ?? '',
-          cardType: str(o.CardType) ?? '',
-          iccsn: str(o.Iccsn),
-          ctId: str(o.CtId),
-          slotId: slot ? Number(slot) : undefined,
-          cardHolderName: str(o.CardHolderName),
-          certificateExpirationDate: str(o.CertificateExpirationDate)?.slice(0, 10),
-          insertTime: str(o.InsertTime),
-          objectSystemVersion: versionString(obj(o.CardVersion)?.ObjectSystemVersion),
-        };
-      })
+      .map(cardInfoOf)
       .filter((c) => c.cardHandle && HBA_TYPES.has(c.cardType));
+  }
+
+  /**
+   * Resets the eHBA as gemILF_PS A_21528 asks after 4018 (its PIN unlocked under another UserId): EjectCard (ends every
+   * card session, comfort sessions included) and RequestCard on the same slot (the terminal asks the card holder to
+   * insert it again; `timeoutSeconds` to do so). Needs CardTerminalService in connector.sds; a Konnektor without it
+   * gets `KONNEKTOR_CONFIGURATION` with the manual way (pull and re-insert the card).
+   */
+  async resetCard(
+    iccsn?: string,
+    timeoutSeconds = 120
+  ): Promise<{ before: CardInfo; after: CardInfo; alreadyInserted: boolean }> {
+    const endpoints = await this.discover();
+    const service = endpoints.cardTerminal;
+    if (!service) {
+      throw new KonnektorError(
+        'the Konnektor offers no CardTerminalService (EjectCard/RequestCard) in connector.sds: pull the eHBA from the card terminal and insert it again, then activate the comfort signature',
+        {
+          failureType: KonnektorFailureType.KONNEKTOR_CONFIGURATION,
+          faultClass: 'needs-person',
+          operation: 'EjectCard',
+        }
+      );
+    }
+    const before = await this.findHbaCard(iccsn);
+    if (!before.ctId || before.slotId === undefined) {
+      throw new KonnektorError(
+        `GetCards names no card terminal and slot for eHBA ${before.iccsn ?? before.cardHandle}`,
+        {
+          failureType: KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR,
+          faultClass: 'needs-person',
+          operation: 'GetCards',
+        }
+      );
+    }
+    const slot = { ctId: before.ctId, slotId: before.slotId };
+    const post = (operation: 'EjectCard' | 'RequestCard', xml: string, timeoutMs: number) =>
+      this.withEndpoints(operation, async (current) => {
+        const answer = await postSignDocument([xml], {
+          url: current.cardTerminal?.url ?? service.url,
+          agent: this.agent,
+          soapAction: `${CT_NS}#${operation}`,
+          timeoutMs,
+        });
+        const text = answer.body.toString('utf8');
+        if (answer.status !== 200) {
+          throw Object.assign(new Error(`HTTP ${answer.status}`), { response: { status: answer.status, data: text } });
+        }
+        return responseBody(text, operation) ?? {};
+      });
+    await post(
+      'EjectCard',
+      ejectCardRequest(this.context, before.cardHandle, 'signflow: eHBA wird zurückgesetzt'),
+      this.options.callTimeoutMs
+    );
+    this.handles.clear();
+    const res = await post(
+      'RequestCard',
+      requestCardRequest(this.context, slot, 'Bitte eHBA wieder stecken', timeoutSeconds),
+      this.options.callTimeoutMs + timeoutSeconds * 1000
+    );
+    const card = obj(res.Card);
+    const after = card ? cardInfoOf(card) : await this.findHbaCard(iccsn);
+    return { before, after, alreadyInserted: str(res.AlreadyInserted) === 'true' };
   }
 
   /**
@@ -730,6 +797,9 @@ export class KonnektorClient {
         });
       }
     }
+    // In request order, however the documents were found unfit (before the call, when loaded, by the Konnektor).
+    const order = new Map(requests.map((r, i) => [r.requestId, i]));
+    rejected.sort((a, b) => (order.get(a.requestId) ?? 0) - (order.get(b.requestId) ?? 0));
     return { results, rejected, calls };
   }
 

@@ -46,6 +46,7 @@ import {
   type DeactivateComfortSignatureResult,
   type HbaCard,
   type RejectedCountersign,
+  type ResetCardResult,
   type SignDocumentsInput,
   type SignDocumentsResult,
   type StoreCountersignatureInput,
@@ -227,6 +228,24 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
       } finally {
         clearInterval(timer);
       }
+    },
+
+    /**
+     * Staff action after 4018 (`signflow konnektor reset-card`, gemILF_PS A_21528): EjectCard and RequestCard on the
+     * eHBA's slot through the Konnektor's CardTerminalService. Every card session ends (signflow's comfort session is
+     * marked ended); afterwards staff activate the comfort signature again.
+     */
+    async resetCard(input: CardSelector = {}): Promise<ResetCardResult> {
+      return classified(async () => {
+        const r = await konnektor.resetCard(iccsnOf(input));
+        await markComfortSessionDeactivated(db, cardKey(r.before), now());
+        return {
+          iccsn: r.after.iccsn,
+          cardTerminalId: r.after.ctId,
+          slotId: r.after.slotId,
+          alreadyInserted: r.alreadyInserted,
+        };
+      });
     },
 
     /** DeactivateComfortSignature: ends ALL comfort sessions of the eHBA (every client system and UserId). */

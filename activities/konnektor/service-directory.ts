@@ -68,6 +68,8 @@ export interface KonnektorEndpoints {
     comfortSignature: boolean;
   };
   event: { url: string; version: string };
+  /** CardTerminalService 1.x (EjectCard/RequestCard), when the Konnektor offers it. */
+  cardTerminal?: { url: string; version: string };
   product: ProductInfo;
 }
 
@@ -209,6 +211,7 @@ export function selectEndpoints(dir: ServiceDirectory, options: SelectOptions = 
   const evt = highest(withTls('EventService').filter((v) => /^7\./.test(v.version)));
   if (!evt) throw new ServiceDirectoryError('connector.sds offers no EventService 7.x with an https endpoint');
   const family = v75 ? '7.5' : '7.4';
+  const ct = highest(withTls('CardTerminalService').filter((v) => /^1\./.test(v.version)));
   return {
     signature: {
       url: rewrite(sig.endpointTls!, options.rewriteToBaseUrl),
@@ -219,6 +222,7 @@ export function selectEndpoints(dir: ServiceDirectory, options: SelectOptions = 
       comfortSignature: family === '7.5',
     },
     event: { url: rewrite(evt.endpointTls!, options.rewriteToBaseUrl), version: evt.version },
+    cardTerminal: ct ? { url: rewrite(ct.endpointTls!, options.rewriteToBaseUrl), version: ct.version } : undefined,
     product: dir.product,
   };
 }

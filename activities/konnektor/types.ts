@@ -49,6 +49,14 @@ export interface DeactivateComfortSignatureResult {
   warnings: number[];
 }
 
+export interface ResetCardResult {
+  iccsn?: string;
+  cardTerminalId?: string;
+  slotId?: number;
+  /** RequestCard found the card already inserted again (the card holder was quicker than the terminal's prompt). */
+  alreadyInserted: boolean;
+}
+
 /** One contract document to countersign. */
 export interface CountersignItem {
   contractId: number;

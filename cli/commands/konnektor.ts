@@ -1,6 +1,7 @@
 /**
- * `signflow konnektor status|activate|deactivate`: the comfort signature (Komfortsignatur) of the practice's eHBA,
- * through the same Konnektor client and operations as the worker (activities/konnektor/), called directly.
+ * `signflow konnektor status|activate|deactivate|reset-card`: the comfort signature (Komfortsignatur) of the practice's
+ * eHBA, through the same Konnektor client and operations as the worker (activities/konnektor/), called directly.
+ * `reset-card` is the staff action after 4018 (gemILF_PS A_21528): EjectCard and RequestCard at the eHBA's slot.
  *
  * After `activate`, contracts parked in "waiting for comfort signature" are told at once (Signal
  * `comfortSignatureReactivated`) instead of waiting for their next periodic check.
@@ -16,7 +17,7 @@ import { classifyError } from '../classify-error';
 import type { CliContext } from '../context';
 import type { Runner } from '../runner';
 
-type KonnektorAction = 'status' | 'activate' | 'deactivate';
+type KonnektorAction = 'status' | 'activate' | 'deactivate' | 'reset-card';
 
 interface KonnektorOptions {
   iccsn?: string;
@@ -92,6 +93,16 @@ async function konnektor(ctx: CliContext, action: KonnektorAction, opts: Konnekt
               : '';
         return `${describeMode(mode)}${tail}`;
       });
+    } else if (action === 'reset-card') {
+      ctx.out.note('Resetting the eHBA (EjectCard, RequestCard): insert it again when the card terminal asks.');
+      const result = await ops.resetCard(card);
+      ctx.out.result(
+        { action, ...result },
+        () =>
+          `eHBA ${result.iccsn ?? '(first HBA)'} reset at card terminal ${result.cardTerminalId ?? '?'} slot ${result.slotId ?? '?'}` +
+          `${result.alreadyInserted ? ' (it was inserted again already)' : ''}; every card session has ended: ` +
+          'now run `signflow konnektor activate`'
+      );
     } else {
       const result = await ops.deactivateComfortSignature(card);
       ctx.out.result(
@@ -109,9 +120,17 @@ async function konnektor(ctx: CliContext, action: KonnektorAction, opts: Konnekt
 export function registerKonnektor(program: Command, run: Runner): void {
   program
     .command('konnektor')
-    .description("comfort signature of the practice's eHBA: show, activate (PIN at the card terminal once), deactivate")
+    .description(
+      "comfort signature of the practice's eHBA: show, activate (PIN at the card terminal once), deactivate; " +
+        'reset-card after error 4018 (EjectCard/RequestCard)'
+    )
     .addArgument(
-      new Argument('<action>', 'status | activate | deactivate').choices(['status', 'activate', 'deactivate'])
+      new Argument('<action>', 'status | activate | deactivate | reset-card').choices([
+        'status',
+        'activate',
+        'deactivate',
+        'reset-card',
+      ])
     )
     .option('--iccsn <iccsn>', 'the eHBA to use (default: SIGNFLOW_KONNEKTOR_HBA_ICCSN, else the first HBA)')
     .option('--staff <id>', 'Kontakt id of the staff member activating, for the audit trail', parseId)

@@ -292,7 +292,8 @@ describe('dev stack', () => {
     expect(payloads.every((p) => text(p.metadata['encryption-key-id']) === s.codec?.keyId)).toBe(true);
     expect(payloads.some((p) => text(p.data).includes('example.org'))).toBe(false);
 
-    // The codec server decodes them for the UI's origin, with the dev token; nothing without it.
+    // The codec server decodes them for the dev UI's own origin (trusted without a token, so the UI needs no clicks)
+    // and with the dev token; another origin is refused, and a request without origin needs the token.
     const asJson = payloads.map((p) => ({
       metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
       data: Buffer.from(p.data).toString('base64'),
@@ -304,7 +305,14 @@ describe('dev stack', () => {
         headers: { 'content-type': 'application/json', origin, 'x-namespace': s.temporal.namespace, ...headers },
         body: JSON.stringify({ payloads: asJson }),
       });
-    expect((await decode({})).status).toBe(401);
+    expect((await decode({ origin: 'http://localhost:1' })).status).toBe(403);
+    const withoutOrigin = await fetch(`${s.codec?.endpoint}/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-namespace': s.temporal.namespace },
+      body: JSON.stringify({ payloads: asJson }),
+    });
+    expect(withoutOrigin.status).toBe(401);
+    expect((await decode({})).status).toBe(200);
     const res = await decode({ authorization: `Bearer ${s.codec?.token}` });
     expect([res.status, res.headers.get('access-control-allow-origin')]).toEqual([200, origin]);
     const decoded = ((await res.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> })

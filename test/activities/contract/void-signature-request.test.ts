@@ -41,6 +41,7 @@ describe.each(testDatabases())('voidSignatureRequest on $name', ({ name }) => {
       reason,
       at,
       staffContactId: reason === 'withdrawn' ? t.seed.staffContactId : undefined,
+      withdrawalReason: reason === 'withdrawn' ? 'Honorar geändert, Vertrag folgt neu' : undefined,
     });
     expect(result).toEqual({ result: 'voided' });
     expect(await readSignature(t.db, crm, prep.signatureId)).toEqual({ ...signatureBefore, status: label });
@@ -53,6 +54,8 @@ describe.each(testDatabases())('voidSignatureRequest on $name', ({ name }) => {
     expect(JSON.parse(audit[0].detail)).toEqual({
       signatureId: prep.signatureId,
       staffContactId: reason === 'withdrawn' ? t.seed.staffContactId : null,
+      // The withdrawal's reason, where the CRM can read it (an expiry has none).
+      ...(reason === 'withdrawn' ? { reason: 'Honorar geändert, Vertrag folgt neu' } : {}),
     });
 
     // Again, and with the other reason: nothing changes any more.

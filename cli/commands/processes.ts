@@ -57,6 +57,16 @@ function logger(ctx: CliContext, name: string): (line: string) => void {
   return (line) => ctx.io.stderr.write(`signflow ${name} [${process.pid}]: ${line}\n`);
 }
 
+/**
+ * A refused start (configuration, mapping, Temporal unreachable): the installed SDK runtime's log forwarding would keep
+ * the process alive, so it is shut down before the error goes on to its exit code (exit 5 must exit).
+ */
+async function shutDownRuntimeAndThrow(err: unknown): Promise<never> {
+  const { Runtime } = await import('@temporalio/worker');
+  await Runtime.instance().shutdown();
+  throw err;
+}
+
 async function worker(ctx: CliContext, opts: { workflowBundle?: string }): Promise<ExitCode> {
   const log = logger(ctx, 'worker');
   const config = ctx.config;
@@ -74,7 +84,7 @@ async function worker(ctx: CliContext, opts: { workflowBundle?: string }): Promi
     ...(opts.workflowBundle ? { workflowBundle: { codePath: opts.workflowBundle } } : {}),
     workerOptions: { shutdownGraceTime: ACTIVITY_GRACE },
     ops: { sdkMetricsUrl },
-  });
+  }).catch(shutDownRuntimeAndThrow);
   log(
     `polling task queue ${config.temporal.taskQueue} at ${config.temporal.address} (namespace ` +
       `${config.temporal.namespace}); SIGTERM or SIGINT drains and stops`
@@ -104,12 +114,7 @@ async function konnektorWorker(ctx: CliContext): Promise<ExitCode> {
   );
   const signal = firstSignal(log);
   const running = await createKonnektorWorker(config, { workerOptions: { shutdownGraceTime: ACTIVITY_GRACE } }).catch(
-    async (err: unknown) => {
-      // The runtime's log forwarding would keep the process alive after a refused start (exit 5 must exit).
-      const { Runtime } = await import('@temporalio/worker');
-      await Runtime.instance().shutdown();
-      throw err;
-    }
+    shutDownRuntimeAndThrow
   );
   log(
     `polling task queue ${running.taskQueue} at ${config.temporal.address} (namespace ${config.temporal.namespace}) ` +

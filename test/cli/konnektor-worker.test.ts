@@ -74,6 +74,9 @@ describe('signflow konnektor-worker', () => {
     TEMPORAL_NAMESPACE: temporal.namespace,
     SIGNFLOW_TASK_QUEUE: `signflow-cli-${process.pid}`,
     SIGNFLOW_SMTP_URL: 'smtp://127.0.0.1:1',
+    // Ports of their own (0: any free one, SDK exporter off): other suites run workers beside this one.
+    SIGNFLOW_WORKER_METRICS_PORT: '0',
+    SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
     ...extra,
   });
   const onSite = (): Record<string, string> => ({
@@ -97,7 +100,9 @@ describe('signflow konnektor-worker', () => {
   });
 
   test('doctor: the setting, and an on-site queue nobody polls', async () => {
-    const unset = await runCli(['doctor', '--json'], env({ SIGNFLOW_QES_ENABLED: 'true' }));
+    // QES on, the Konnektor reachable from this machine, no on-site queue: the Konnektor calls run on the main worker.
+    const { SIGNFLOW_KONNEKTOR_TASK_QUEUE: _noQueue, ...konnektorHere } = onSite();
+    const unset = await runCli(['doctor', '--json'], env({ SIGNFLOW_QES_ENABLED: 'true', ...konnektorHere }));
     const line = (unset.json().checks as Check[]).find((c) => c.name === 'queue of the Konnektor activities');
     expect(line).toMatchObject({ ok: true });
     expect(line?.message).toContain('run on the main worker');

@@ -107,6 +107,9 @@ describe('long-running verbs and signals', () => {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
     SIGNFLOW_TASK_QUEUE: `signals-${process.pid}`,
+    // Ports of their own (0: any free one, SDK exporter off): other suites run workers beside these.
+    SIGNFLOW_WORKER_METRICS_PORT: '0',
+    SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
   });
 
   test.each(['SIGTERM', 'SIGINT'] as const)(

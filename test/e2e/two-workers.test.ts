@@ -70,6 +70,9 @@ describe.each(testDatabases())('two workers on one task queue and one $name data
         SIGNFLOW_DATABASE_URL: t.url,
         SIGNFLOW_SMTP_URL: config.mail.smtpUrl,
         SIGNFLOW_REMINDERS_ENABLED: 'false',
+        // Ports of its own (0: any free one, SDK exporter off): other suites run workers beside this one.
+        SIGNFLOW_WORKER_METRICS_PORT: '0',
+        SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

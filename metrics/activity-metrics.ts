@@ -17,6 +17,7 @@ const MAIL_ACTIVITIES: Record<string, (arg: Record<string, unknown>) => string> 
 function count(type: string, arg: Record<string, unknown>, result: Record<string, unknown>): void {
   switch (type) {
     case 'prepareSignatureRequest':
+    case 'loadAndPrepareSignatureRequest': // steps 1 and 2 in one (the lean contract path)
       contractEvents.inc({ event: 'started' });
       return;
     case 'recordSignature':
@@ -43,7 +44,9 @@ function countFailure(type: string, arg: Record<string, unknown>, err: unknown):
   const kindOf = MAIL_ACTIVITIES[type];
   if (kindOf && failure?.type === ErrorCode.MAIL_REJECTED) mails.inc({ kind: kindOf(arg), result: 'refused' });
   // A contract that cannot be sent (not found, no valid address, wrong status…) fails its workflow at this step.
-  if (type === 'loadContract' && failure?.nonRetryable) contractEvents.inc({ event: 'failed' });
+  if ((type === 'loadContract' || type === 'loadAndPrepareSignatureRequest') && failure?.nonRetryable) {
+    contractEvents.inc({ event: 'failed' });
+  }
   if (type === 'signDocuments' && failure) {
     const signed = (failure.details?.[0] as { signedRequestIds?: unknown[] } | undefined)?.signedRequestIds;
     if (Array.isArray(signed)) qesDocumentsSigned.inc(signed.length);

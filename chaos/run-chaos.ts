@@ -195,12 +195,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const deps = { config, db, client: connected.client };
 
     // Staff activate the comfort signature, as in the morning.
+    /** Staff at the card terminal: the worker killer holds off meanwhile (see `killer`). */
+    let activating = false;
     const activate = async (): Promise<void> => {
-      for (;;) {
-        const run = await runCli(['konnektor', 'activate', '--json'], env);
-        if (run.code === 0) return;
-        event(`konnektor activate failed (exit ${run.code}), again in 5 s`);
-        await sleep(5_000);
+      activating = true;
+      try {
+        for (;;) {
+          const run = await runCli(['konnektor', 'activate', '--json'], env);
+          if (run.code === 0) return;
+          event(`konnektor activate failed (exit ${run.code}), again in 5 s`);
+          await sleep(5_000);
+        }
+      } finally {
+        activating = false;
       }
     };
     await activate();
@@ -248,6 +255,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       while (!chaosOver) {
         await sleep(15_000 + rnd() * 30_000);
         if (chaosOver) return;
+        // The activation is an Update answered by the worker (NO_WORKER after SIGNFLOW_WORKER_ANSWER_TIMEOUT): on a
+        // slow machine a worker killed again before it finished bundling would never let staff activate.
+        if (activating) continue;
         await killWorker('SIGKILL');
         workerKills++;
         event(`worker killed (SIGKILL #${workerKills})`);

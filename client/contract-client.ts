@@ -13,7 +13,10 @@ import {
   documentViewedSignal,
   qesSignerWorkflowId,
   resendSignal,
+  SA_CONTRACT_STATUS,
   SA_CRM_CONTRACT_ID,
+  SA_SIGNATURE_STATUS,
+  SA_WAITING_REASON,
   signUpdate,
   statusQuery,
   withdrawUpdate,
@@ -86,13 +89,22 @@ export async function startContractWorkflow(
 ): Promise<StartResult> {
   if (!Number.isSafeInteger(contractId) || contractId <= 0) throw new RangeError(`invalid contract id: ${contractId}`);
   const workflowId = contractWorkflowId(contractId);
+  const input = contractWorkflowInput(config, contractId, options.requestKey);
   const handle = await client.workflow.start(CONTRACT_WORKFLOW_TYPE, {
     taskQueue: config.temporal.taskQueue,
     workflowId,
-    args: [contractWorkflowInput(config, contractId, options.requestKey)],
+    args: [input],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    typedSearchAttributes: new TypedSearchAttributes([{ key: SA_CRM_CONTRACT_ID, value: contractId }]),
+    // The status a contract has while it waits for its signature, given now: at the start it costs no action, where
+    // the workflow's upsert after the invitation was one (the workflow corrects it if the preparation is refused or the
+    // invitation has to wait for a retry).
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: SA_CRM_CONTRACT_ID, value: contractId },
+      { key: SA_CONTRACT_STATUS, value: input.labels.contractSent },
+      { key: SA_SIGNATURE_STATUS, value: input.labels.signaturePending },
+      { key: SA_WAITING_REASON, value: 'signature' },
+    ]),
     memo: options.requestKey ? { requestKey: options.requestKey } : undefined,
     staticSummary: `Honorarvertrag ${contractId}: Unterschrift einholen`,
   });

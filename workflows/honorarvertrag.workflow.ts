@@ -158,10 +158,12 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   // One patch for the whole cheaper path (one marker and one search-attribute upsert, not one per change): webhook
   // activities only for subscribed events, steps 1 and 2 in one activity, the first search-attribute upsert merged
   // into the one after the invitation.
-  const lean = wf.patched(LEAN_PATH_PATCH);
+  // From `search-attributes-from-start` on, its marker stands for the lean path's too (again one marker per contract).
+  const fromStart = wf.patched(START_ATTRIBUTES_PATCH);
+  const lean = fromStart || wf.patched(LEAN_PATH_PATCH);
   const notify = createWebhookNotifier(input.contractId, lean ? input.webhookEvents : undefined);
   try {
-    const result = await runContract(input, notify, lean);
+    const result = await runContract(input, notify, lean, fromStart);
     await settle(notify, lean);
     return result;
   } catch (err) {
@@ -197,10 +199,23 @@ async function settle(notify: WebhookNotifier, lean: boolean): Promise<void> {
 /** See `honorarvertrag`: what `patched('lean-contract-path')` changes. */
 const LEAN_PATH_PATCH = 'lean-contract-path';
 
+/**
+ * The lean path, plus: a search attribute is upserted only when its value changes, counted from the values the start
+ * gave. The client gives the values of a contract waiting for its signature with the start (`startContractWorkflow`,
+ * free, where an upsert is a billable action), so the upsert after the invitation changes nothing and is not sent. A
+ * start without them (an older client) gets the upsert as before. Where the start's values turn out wrong (the
+ * preparation is refused, the invitation waits for a retry) an upsert corrects them.
+ */
+const START_ATTRIBUTES_PATCH = 'search-attributes-from-start';
+
+/** The status search attributes the workflow keeps (CrmContractId is set once, at the start). */
+const STATUS_ATTRIBUTES = [SA_CONTRACT_STATUS, SA_SIGNATURE_STATUS, SA_WAITING_REASON] as const;
+
 async function runContract(
   input: ContractWorkflowInput,
   notify: WebhookNotifier,
-  lean: boolean
+  lean: boolean,
+  fromStart: boolean
 ): Promise<ContractResult> {
   const { contractId, timing, labels } = input;
   /**
@@ -227,6 +242,21 @@ async function runContract(
 
   /** Search-attribute values held back to go out with the next upsert (`setSearch(…, defer)`). */
   let deferredSearch: Map<string, SearchAttributeUpdatePair> | undefined;
+  /**
+   * `fromStart`: the status attributes' values as they stand (read from the start, which is in the history, so a
+   * replay reads the same), so that an upsert changing nothing is left out. Otherwise every upsert goes out, as before.
+   */
+  const shown = fromStart
+    ? new Map<string, unknown>(
+        STATUS_ATTRIBUTES.map((key) => [key.name, wf.workflowInfo().typedSearchAttributes.get(key)])
+      )
+    : undefined;
+  const upsert = (pairs: SearchAttributeUpdatePair[]) => {
+    const changed = shown ? pairs.filter((p) => (shown.get(p.key.name) ?? null) !== p.value) : pairs;
+    if (changed.length === 0) return;
+    for (const p of changed) shown?.set(p.key.name, p.value ?? undefined);
+    wf.upsertSearchAttributes(changed);
+  };
   const setSearch = (
     contractStatus: string | undefined,
     signatureStatus: string | undefined,
@@ -242,14 +272,14 @@ async function runContract(
       return;
     }
     deferredSearch = undefined;
-    wf.upsertSearchAttributes([...pairs.values()]);
+    upsert([...pairs.values()]);
   };
   /** Sends what `setSearch(…, defer)` held back, before the workflow waits for longer than a step. */
   const flushSearch = () => {
     if (!deferredSearch) return;
     const pairs = [...deferredSearch.values()];
     deferredSearch = undefined;
-    wf.upsertSearchAttributes(pairs);
+    upsert(pairs);
   };
 
   wf.setHandler(statusQuery, () => state);
@@ -536,6 +566,14 @@ async function runContract(
           [ref]
         )
         .catch((err: unknown) => {
+          // Nothing was prepared: the start's values (sent, pending, waiting for the signature) never came true.
+          if (fromStart) {
+            upsert([
+              { key: SA_CONTRACT_STATUS, value: null },
+              { key: SA_SIGNATURE_STATUS, value: null },
+              { key: SA_WAITING_REASON, value: 'none' },
+            ]);
+          }
           throw unwrapActivityFailure(err);
         })
     : await acts.prepareSignatureRequest.executeWithOptions(

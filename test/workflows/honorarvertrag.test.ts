@@ -9,7 +9,14 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { PNG } from 'pngjs';
 import type { CapturedMail } from '../../mail/dev-inbox';
 import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
-import { contractWorkflowId, type SignatureOutcome } from '../../workflows/definitions';
+import {
+  contractWorkflowId,
+  SA_CONTRACT_STATUS,
+  SA_CRM_CONTRACT_ID,
+  SA_SIGNATURE_STATUS,
+  SA_WAITING_REASON,
+  type SignatureOutcome,
+} from '../../workflows/definitions';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { createTimeSkippingEnv } from '../../harness/temporal';
 import { recordHistory } from '../helpers/histories';
@@ -129,6 +136,13 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     await waitForInvitation(contractId);
     const state = await contractStatus(client, contractId);
     const handle = contractHandle(client, contractId);
+    // Waiting for the signature, the search attributes say so: given with the start, not upserted after the invitation.
+    expect((await handle.describe()).searchAttributes).toMatchObject({
+      CrmContractId: [contractId],
+      ContractStatus: ['versendet'],
+      SignatureStatus: ['ausstehend'],
+      WaitingReason: ['signature'],
+    });
     await handle.executeUpdate('sign', { args: [{ contactId: state.contactId, method: 'click' }] });
     const result = await settledResult(client, contractId);
     expect(result).toMatchObject({ contractId, outcome: 'signed' });
@@ -146,7 +160,15 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
       e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes.markerName ?? '?'] : []
     );
     expect(patches).toHaveLength(1);
-    // The search attributes end as before: the first upsert went out with the invitation's, not on its own.
+    // Upserts: the SDK's TemporalChangeVersion one for the patch marker, and the status at the signature; none after
+    // the invitation (its values came with the start).
+    const upserts = events.flatMap((e) =>
+      e.upsertWorkflowSearchAttributesEventAttributes
+        ? [Object.keys(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes?.indexedFields ?? {}).sort()]
+        : []
+    );
+    expect(upserts).toEqual([['TemporalChangeVersion'], ['ContractStatus', 'SignatureStatus', 'WaitingReason']]);
+    // The search attributes end as before.
     const sa = (await handle.describe()).searchAttributes;
     expect(sa).toMatchObject({
       ContractStatus: ['in Durchführung'],
@@ -155,7 +177,7 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
     });
     await stack.waitForMail((m) => mailKey(m) === `${workflowId}:confirmation`);
     expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`, `${workflowId}:invitation`]);
-    await recordHistory(handle, 'lean-click-signed');
+    await recordHistory(handle, 'lean-click-signed.after-search-attributes-from-start');
   });
 
   test('happy path by drawn image: an all-white PNG is accepted and stored', async () => {
@@ -400,6 +422,12 @@ describe('honorarvertrag workflow (time-skipping server, real activities)', () =
       const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
       expect(cause.type).toBe(code);
       expect(cause.nonRetryable).toBe(true);
+      // The waiting status the start gave never came true: it is taken back.
+      const sa = (await contractHandle(client, contractId).describe()).typedSearchAttributes;
+      expect(sa.get(SA_CRM_CONTRACT_ID)).toBe(contractId);
+      expect(sa.get(SA_WAITING_REASON)).toBe('none');
+      expect(sa.get(SA_CONTRACT_STATUS) ?? null).toBeNull();
+      expect(sa.get(SA_SIGNATURE_STATUS) ?? null).toBeNull();
     }
     expect(await countRows()).toEqual(before);
   });
@@ -492,6 +520,12 @@ describe('an SMTP outage', () => {
       return s;
     });
     expect(troubled.phase).toBe('sending');
+    // Not waiting for a signature while the invitation waits for its next try (the start said so; corrected).
+    expect((await contractHandle(client, contractId).describe()).searchAttributes).toMatchObject({
+      ContractStatus: ['versendet'],
+      SignatureStatus: ['ausstehend'],
+      WaitingReason: ['none'],
+    });
     expect(troubled.mailTrouble?.lastError).toContain('MAIL_SEND_FAILED');
     expect(troubled.mailTrouble?.lastError).toContain('451');
     expect(Date.parse(troubled.mailTrouble?.nextRetryAt ?? '')).toBeGreaterThan(

@@ -13,6 +13,7 @@ import { qesSignerStatusQuery, qesSignerWorkflowId, statusQuery } from '../../wo
 import { clientFor } from './helpers';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { eventually, settledResult } from '../helpers/waits';
+import { recordHistory } from '../helpers/histories';
 import { createTimeSkippingEnv } from '../../harness/temporal';
 
 jest.setTimeout(300_000);
@@ -94,11 +95,17 @@ test('a document the Konnektor refuses fails only its own countersignature; the 
   expect(badState.phase).toBe('completed');
   expect(badState.countersignFailure).toMatch(/^DOCUMENT_REJECTED \(gematik 4112\): /);
   // The signer did not park and holds nothing back.
-  const signer = await client.workflow
+  const signerHandle = await client.workflow
     .getHandle(qesSignerWorkflowId(sim.hbaIccsn))
     .query(qesSignerStatusQuery)
-    .catch(() => client.workflow.getHandle(qesSignerWorkflowId(undefined)).query(qesSignerStatusQuery));
+    .then(
+      () => client.workflow.getHandle(qesSignerWorkflowId(sim.hbaIccsn)),
+      () => client.workflow.getHandle(qesSignerWorkflowId(undefined))
+    );
+  const signer = await signerHandle.query(qesSignerStatusQuery);
   expect(signer.parked).toBeUndefined();
   expect(signer.pending).toBe(0);
   expect(signer.rejected).toBe(1);
+  await recordHistory(contractHandle(client, bad.contractId), 'countersign-document-rejected');
+  await recordHistory(signerHandle, 'qes-signer.document-rejected');
 });

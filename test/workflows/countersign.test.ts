@@ -181,6 +181,8 @@ describe('on the time-skipping server', () => {
     await env.sleep('6m'); // one recheck interval (5 min)
     const result = await settledResult(client, contractId);
     expect(result.qesDocumentId).toBeGreaterThan(0);
+    // The signer parked (staff told by mail) and resumed: its history takes `staff-parked-notice`.
+    await recordHistory(signerHandle(), 'qes-signer.parked-staff-notice');
   });
 });
 

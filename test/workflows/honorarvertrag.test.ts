@@ -593,6 +593,7 @@ describe('an SMTP outage', () => {
       { n: 0 },
     ]);
     expect((await contractStatus(client, contractId)).phase).toBe('reverted');
+    await recordHistory(contractHandle(client, contractId), 'revert-on-failure');
 
     await stack.t.db('kontakte').where('id', contactId).update({ email: 'olga.fixed@example.org' });
     deferred.delete(email);

@@ -18,6 +18,7 @@ import {
   ZMandanten,
   ZTaskQueueName,
 } from './routing/konnektor-routing-config';
+import { WORKER_CONFIG_VARIABLES, ZWorkerConfig } from './worker/worker-config';
 
 /** A Temporal-style duration ('90s', '3d', '12h') or a number of milliseconds. */
 const ZDuration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -309,6 +310,8 @@ export const ZSignflowConfig = z
         digestPendingDays: z.coerce.number().int().min(0).default(7),
       })
       .prefault({}),
+    /** The worker's cache and concurrency (worker/worker-config.ts). */
+    worker: ZWorkerConfig.prefault({}),
     observability: z
       .object({
         /** Log level of worker, API and CLI `--verbose` (pino). Env `SIGNFLOW_LOG_LEVEL`. @default 'info' */
@@ -491,6 +494,13 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       digestTimeZone: env(e, 'SIGNFLOW_STAFF_DIGEST_TIMEZONE'),
       digestPendingDays: env(e, 'SIGNFLOW_STAFF_DIGEST_PENDING_DAYS'),
     },
+    worker: {
+      maxCachedWorkflows: env(e, 'SIGNFLOW_WORKER_MAX_CACHED_WORKFLOWS'),
+      maxConcurrentWorkflowTasks: env(e, 'SIGNFLOW_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'),
+      maxConcurrentActivities: env(e, 'SIGNFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES'),
+      workflowTaskPollers: env(e, 'SIGNFLOW_WORKER_WORKFLOW_POLLERS'),
+      activityTaskPollers: env(e, 'SIGNFLOW_WORKER_ACTIVITY_POLLERS'),
+    },
     observability: {
       logLevel: env(e, 'SIGNFLOW_LOG_LEVEL'),
       workerMetricsHost: env(e, 'SIGNFLOW_WORKER_METRICS_HOST'),
@@ -545,6 +555,7 @@ export function deepMerge(base: unknown, over: unknown): unknown {
 const VARIABLE_OF_PATH: Array<[string, string]> = [
   ['konnektor.taskQueue', 'SIGNFLOW_KONNEKTOR_TASK_QUEUE'],
   ['konnektor.mandanten', 'SIGNFLOW_KONNEKTOR_MANDANTEN'],
+  ...WORKER_CONFIG_VARIABLES,
 ];
 
 function withVariable(path: readonly PropertyKey[], message: string): string {

@@ -18,6 +18,7 @@ import { clientFor } from '../harness/konnektor-client';
 import { bundleWorkflowsToFile, startDevServer, type DevServerHandle } from '../harness/temporal';
 import { runCountersignVariant, type CountersignVariantResult } from './countersign';
 import { runKonnektorMemoryBench } from './konnektor-memory';
+import { runWaitingBench } from './waiting';
 import { databaseVersion, machineLines } from './machine';
 import { parseBenchOptions, type BenchDb, type BenchOptions } from './options';
 import { runRender, type RenderResult } from './render';
@@ -317,9 +318,20 @@ function countersignTable(
   ].join('\n');
 }
 
+/** The value of `--scenarios` when it names one scenario only. */
+function soleScenario(argv: string[]): string | undefined {
+  const i = argv.findIndex((a) => a === '--scenarios' || a.startsWith('--scenarios='));
+  if (i < 0) return undefined;
+  const value = argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
+  return value?.trim();
+}
+
 async function main(): Promise<void> {
   // The Konnektor memory scenario is a run of its own (its own processes; see bench/konnektor-memory.ts).
   if (process.argv.includes('--konnektor-memory')) return runKonnektorMemoryBench(process.argv.slice(2));
+  // So are the waiting-contracts memory scenario (bench/waiting.ts) and the bulk progress one (bench/bulk.ts).
+  const only = soleScenario(process.argv.slice(2));
+  if (only === 'waiting') return runWaitingBench(process.argv.slice(2));
   const o = parseBenchOptions(process.argv.slice(2));
   const cleanup = new Cleanup();
   let stopping = false;
@@ -410,6 +422,7 @@ async function main(): Promise<void> {
           namespace: server.namespace,
           bundle: floorBundle,
           taskQueue: `signflow-bench-floor-${process.pid}-${++stackNo}`,
+          tuning: stack.config.worker,
         });
         cleanup.add(`${kind} floor worker`, () => floor.stop());
         versions.push(await databaseVersion(stack.db, kind));

@@ -90,7 +90,7 @@ let nextContractId = 100_000;
  * `honorarvertrag-<contract id>`.
  */
 export async function addContracts(
-  stack: BenchStack,
+  stack: Pick<BenchStack, 'config' | 't'>,
   count: number
 ): Promise<{ contractId: number; contactId: number }[]> {
   const c = stack.config.crm.contracts;

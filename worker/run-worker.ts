@@ -23,7 +23,7 @@ import { activityMetricsInterceptor } from '../metrics/activity-metrics';
 import { clusterStateFrom } from '../metrics/cluster-state';
 import { startOpsServer, type RunningOpsServer } from '../metrics/metrics-server';
 import { setClusterStateSource } from '../metrics/signflow-metrics';
-import { WORKER_SETTINGS } from './worker-settings';
+import { WORKER_SETTINGS, workerTuning } from './worker-settings';
 import { konnektorRunsOnSite } from '../routing/konnektor-routing-config';
 import { KONNEKTOR_ACTIVITY_NAMES } from '../workflows/definitions';
 
@@ -120,6 +120,8 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     activities: withoutOnSiteActivities(createActivities({ config, db, mailer, konnektor, temporal }), onSite),
     dataConverter,
     ...WORKER_SETTINGS,
+    // Cache and concurrency from config.worker (SIGNFLOW_WORKER_*): the cache bounds the worker's memory.
+    ...workerTuning(config.worker),
     ...opts.workerOptions,
     interceptors: {
       ...opts.workerOptions?.interceptors,

@@ -5,7 +5,8 @@
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
-import { WORKER_SETTINGS } from '../../worker/worker-settings';
+import { WORKER_SETTINGS, workerTuning } from '../../worker/worker-settings';
+import type { WorkerConfig } from '../../worker/worker-config';
 import type { Subject, SubjectItem } from '../subject';
 import { createFloorActivities } from './floor-activities';
 import { floorSignUpdate } from './floor-definitions';
@@ -18,6 +19,8 @@ export async function startFloorSubject(o: {
   namespace: string;
   bundle: { codePath: string };
   taskQueue: string;
+  /** signflow's cache and concurrency (config.worker), so both subjects run with the same tuning. */
+  tuning: WorkerConfig;
 }): Promise<Subject & { stop(): Promise<void> }> {
   const waiting = new Map<number, () => void>();
   const invitedEarly = new Set<number>();
@@ -33,6 +36,7 @@ export async function startFloorSubject(o: {
     }),
     dataConverter: { failureConverterPath: FAILURE_CONVERTER_PATH },
     ...WORKER_SETTINGS,
+    ...workerTuning(o.tuning),
   });
   const running = worker.run();
   const workflowId = (id: number) => `bench-floor-${process.pid}-${id}`;

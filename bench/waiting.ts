@@ -1,0 +1,300 @@
+/**
+ * `npm run bench -- --scenarios waiting [--waiting 5000] [--cache N]`: the worker's memory with many contracts waiting
+ * for their signature (issue 9 target 4), and the `sign` round trip on a contract evicted from the workflow cache
+ * beside one still cached.
+ *
+ * The worker runs in a process of its own (this file with `--waiting-worker`, forked with an IPC channel), so its RSS is
+ * the worker's alone; this process is the driver (starts, Updates, counts) and the dev SMTP inbox; the Temporal dev
+ * server is a third. Contracts are started through `startContracts` of commands/ (the path of the bulk API and
+ * `signflow bulk`), on SQLite, QES off, no reminders.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { signContractUpdate } from '../client/contract-client';
+import { startContracts } from '../commands/contract-commands';
+import { createTestDb } from '../harness/databases';
+import { bundleWorkflowsToFile, getFreePort, startDevServer } from '../harness/temporal';
+import { startDevInbox } from '../mail/dev-inbox';
+import { loadConfig } from '../temporal.config';
+import { createWorker } from '../worker/run-worker';
+import { temporalCliPath } from '../dev-stack/tool-paths';
+import { machineLines } from './machine';
+import { addContracts, until } from './stack';
+import { ms, percentile } from './stats';
+
+const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const out = (text = '') => process.stdout.write(`${text}\n`);
+const mb = (bytes: number) => bytes / 1024 / 1024;
+const fmtMb = (bytes: number) => `${mb(bytes).toFixed(0)} MB`;
+
+/** What the worker process says about itself when asked (after a full GC, so garbage does not count). */
+interface WorkerMemory {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  cachedWorkflows: number;
+}
+
+/** RSS of another process from /proc (Linux); 0 where there is none. */
+function rssOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function askWorker(child: ChildProcess): Promise<WorkerMemory> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: unknown) => {
+      const msg = m as { memory?: WorkerMemory };
+      if (!msg.memory) return;
+      child.off('message', onMessage);
+      resolve(msg.memory);
+    };
+    child.on('message', onMessage);
+    child.send({ measure: true }, (err) => err && reject(err));
+  });
+}
+
+/** The worker process: signflow's worker from the config in the environment, answering memory questions over IPC. */
+async function workerProcess(): Promise<void> {
+  // The Runtime (quiet logger) is installed by harness/temporal.ts at import.
+  const config = loadConfig(JSON.parse(process.env.BENCH_CONFIG ?? '{}'));
+  const running = await createWorker(config, { workflowBundle: { codePath: process.env.BENCH_BUNDLE as string } });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  process.on('message', (m: { measure?: boolean }) => {
+    if (!m.measure) return;
+    void (async () => {
+      // Two full collections a moment apart: what is left is what the worker holds.
+      gc?.();
+      await new Promise((r) => setTimeout(r, 200));
+      gc?.();
+      const u = process.memoryUsage();
+      const memory: WorkerMemory = {
+        rss: u.rss,
+        heapUsed: u.heapUsed,
+        external: u.external,
+        arrayBuffers: u.arrayBuffers,
+        cachedWorkflows: running.worker.getStatus().numCachedWorkflows,
+      };
+      process.send?.({ memory });
+    })();
+  });
+  process.on('disconnect', () => void running.shutdown().then(() => process.exit(0)));
+  process.send?.({ ready: true });
+  await running.done;
+}
+
+interface WaitingOptions {
+  waiting: number;
+  /** SIGNFLOW_WORKER_MAX_CACHED_WORKFLOWS for the worker; undefined = the configured default. */
+  cache?: number;
+  /** Contracts per kind (evicted, cached) whose `sign` round trip is measured. */
+  signs: number;
+  concurrency: number;
+  timeoutMs: number;
+}
+
+async function orchestrate(o: WaitingOptions): Promise<void> {
+  const t0 = Date.now();
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-bench-waiting-'));
+  cleanup.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+  try {
+    out('## Worker memory with contracts waiting for their signature');
+    out();
+    for (const line of machineLines(temporalCliPath())) out(`- ${line}`);
+    progress('bundling the workflows, starting the dev server');
+    const bundle = await bundleWorkflowsToFile(require.resolve('../workflows'), dir);
+    const server = await startDevServer();
+    cleanup.push(() => server.stop());
+    const inbox = await startDevInbox({ port: await getFreePort() });
+    cleanup.push(() => inbox.close());
+    // The driver keeps no mails: it counts invitations and forgets them, so its own RSS stays the driver's.
+    let invitations = 0;
+    inbox.onMessage((m) => {
+      if (String(m.headers['x-signflow-mail-key'] ?? '').endsWith(':invitation')) invitations++;
+      inbox.clear();
+    });
+    const taskQueue = `signflow-bench-waiting-${process.pid}`;
+    const overrides = {
+      temporal: { taskQueue, namespace: server.namespace, address: server.address },
+      mail: { smtpUrl: `smtp://127.0.0.1:${inbox.port}` },
+      signature: { remindersEnabled: false, expiry: '30d' },
+      konnektor: { enabled: false },
+      observability: { workerMetricsPort: 0, sdkMetricsPort: 0 },
+      ...(o.cache === undefined ? {} : { worker: { maxCachedWorkflows: o.cache } }),
+    };
+    const t = await createTestDb('sqlite', { config: overrides });
+    cleanup.push(() => t.destroy());
+    const config = loadConfig({ ...overrides, database: { url: t.url } }, {});
+
+    progress('starting the worker process');
+    const child = fork(__filename, ['--waiting-worker'], {
+      execArgv: ['--import', 'tsx', '--expose-gc'],
+      env: {
+        ...process.env,
+        BENCH_CONFIG: JSON.stringify({ ...overrides, database: { url: t.url } }),
+        BENCH_BUNDLE: bundle.codePath,
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    cleanup.push(async () => {
+      if (child.connected) child.disconnect();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      void exited.then((code) => reject(new Error(`worker process exited (${code}) before it was ready`)));
+    });
+
+    const serverPid = server.server.pid;
+    const idle = { worker: await askWorker(child), server: rssOf(serverPid), driver: process.memoryUsage.rss() };
+    out(
+      `- options: ${o.waiting} contracts waiting, SQLite, QES off, no reminders; worker settings: ` +
+        `maxCachedWorkflows ${config.worker.maxCachedWorkflows}, workflow tasks ${config.worker.maxConcurrentWorkflowTasks}, ` +
+        `activities ${config.worker.maxConcurrentActivities}, pollers ${config.worker.workflowTaskPollers}/${config.worker.activityTaskPollers}`
+    );
+
+    const contracts = await addContracts({ config, t }, o.waiting);
+    progress(`starting ${o.waiting} contracts (${o.concurrency} starts in flight)`);
+    const tStart = Date.now();
+    const deps = { config, db: t.db, client: server.env.client };
+    const started = await startContracts(
+      deps,
+      contracts.map((c) => c.contractId),
+      { concurrency: o.concurrency }
+    );
+    const refused = started.filter((s) => !s.ok);
+    if (refused.length > 0)
+      throw new Error(`${refused.length} starts refused, e.g. ${String(!refused[0]!.ok && refused[0]!.error)}`);
+    let lastLog = 0;
+    const waitingCount = async () =>
+      (await server.env.client.workflow.count(`WaitingReason = 'signature' AND ExecutionStatus = 'Running'`)).count;
+    await until(
+      `${o.waiting} contracts waiting for their signature`,
+      async () => {
+        const n = await waitingCount();
+        if (Date.now() - lastLog > 15_000) {
+          lastLog = Date.now();
+          progress(
+            `${n} of ${o.waiting} waiting (${invitations} invitations), ${((Date.now() - tStart) / 1000).toFixed(0)} s`
+          );
+        }
+        return n >= o.waiting;
+      },
+      o.timeoutMs
+    );
+    const startSeconds = (Date.now() - tStart) / 1000;
+    const waiting = { worker: await askWorker(child), server: rssOf(serverPid), driver: process.memoryUsage.rss() };
+
+    // LRU cache: the first contracts started reached their wait first, and every later one took a cache slot after
+    // them; with more than `cache + signs` contracts after them, they are out of the cache.
+    const cache = config.worker.maxCachedWorkflows;
+    const evictedCertain = o.waiting - cache > 2 * o.signs;
+    const evicted = contracts.slice(0, o.signs);
+    const cached = contracts.slice(-o.signs);
+    const evictedMs: number[] = [];
+    const cachedMs: number[] = [];
+    progress(`signing ${o.signs} evicted and ${o.signs} cached contracts one at a time`);
+    for (let i = 0; i < o.signs; i++) {
+      for (const [c, into] of [
+        [evicted[i]!, evictedMs],
+        [cached[cached.length - 1 - i]!, cachedMs],
+      ] as const) {
+        const s = performance.now();
+        const outcome = await signContractUpdate(server.env.client, c.contractId, {
+          contactId: c.contactId,
+          method: 'click',
+        });
+        into.push(performance.now() - s);
+        if (!outcome) throw new Error(`contract ${c.contractId}: no outcome`);
+      }
+    }
+    const w0 = idle.worker;
+    const w1 = waiting.worker;
+    const perCached = w1.cachedWorkflows > 0 ? (w1.rss - w0.rss) / w1.cachedWorkflows : NaN;
+    out(
+      `- ${o.waiting} contracts started and waiting in ${startSeconds.toFixed(0)} s (${(o.waiting / startSeconds).toFixed(1)}/s); ` +
+        `${invitations} invitations received`
+    );
+    out();
+    out('| part | idle | waiting | growth |');
+    out('|---|---|---|---|');
+    const row = (name: string, a: number, b: number) =>
+      out(`| ${name} | ${fmtMb(a)} | ${fmtMb(b)} | ${fmtMb(b - a)} |`);
+    row('worker process RSS', w0.rss, w1.rss);
+    row('  of it V8 heap used', w0.heapUsed, w1.heapUsed);
+    row('  of it external (buffers)', w0.external, w1.external);
+    row('Temporal dev server RSS', idle.server, waiting.server);
+    row('driver + SMTP inbox RSS', idle.driver, waiting.driver);
+    out();
+    out(
+      `- workflows in the worker's cache: ${w0.cachedWorkflows} idle, ${w1.cachedWorkflows} waiting (limit ${cache}); ` +
+        `RSS growth per cached workflow: ${(mb(perCached) * 1024).toFixed(0)} KB (all growth charged to the cache)`
+    );
+    out(`- worker RSS ${w1.rss <= 300 * 1024 * 1024 ? 'within' : 'OVER'} the 300 MB goal with ${o.waiting} waiting`);
+    out();
+    out(`\`sign\` Update round trip, one at a time (${o.signs} each, alternating):`);
+    out();
+    out('| contract | p50 | max |');
+    out('|---|---|---|');
+    out(
+      `| evicted from the cache (replayed)${evictedCertain ? '' : ' — not certain: too few contracts after them'} | ${ms(percentile(evictedMs, 50))} | ${ms(Math.max(...evictedMs))} |`
+    );
+    out(`| cached | ${ms(percentile(cachedMs, 50))} | ${ms(Math.max(...cachedMs))} |`);
+    out();
+    out(
+      `- whole scenario ${((Date.now() - t0) / 1000).toFixed(0)} s; load average at the end: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`
+    );
+  } finally {
+    for (const stop of cleanup.reverse()) await stop().catch((err: unknown) => progress(`stop: ${String(err)}`));
+  }
+}
+
+export async function runWaitingBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: false,
+    options: {
+      waiting: { type: 'string', default: '5000' },
+      cache: { type: 'string' },
+      signs: { type: 'string', default: '10' },
+      concurrency: { type: 'string', default: '8' },
+      timeout: { type: 'string', default: '3600' },
+    },
+  });
+  const int = (name: string, raw: unknown, min: number) => {
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new Error(`--${name} must be an integer >= ${min}, got ${String(raw)}`);
+    return n;
+  };
+  await orchestrate({
+    waiting: int('waiting', values.waiting, 1),
+    cache: values.cache === undefined ? undefined : int('cache', values.cache, 0),
+    signs: int('signs', values.signs, 1),
+    concurrency: int('concurrency', values.concurrency, 1),
+    timeoutMs: int('timeout', values.timeout, 1) * 1000,
+  });
+}
+
+if (require.main === module && process.argv.includes('--waiting-worker')) {
+  workerProcess().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -99,7 +99,9 @@ export async function addContracts(
     contractId: nextContractId++,
     contactId: contacts[i % contacts.length] as number,
   }));
-  await stack.t.db(c.table).insert(
+  // In chunks: SQLite refuses one INSERT of more than 500 rows.
+  await stack.t.db.batchInsert(
+    c.table,
     rows.map((r) => ({
       [c.id]: r.contractId,
       [c.contactId]: r.contactId,
@@ -109,7 +111,8 @@ export async function addContracts(
       [c.end]: '2027-06-30',
       [c.feeCents]: 123456,
       [c.description]: 'Kursleitung Rückenschule, 12 Termine à 90 Minuten; Unterlagen werden gestellt.',
-    }))
+    })),
+    200
   );
   return rows;
 }

@@ -20,6 +20,7 @@ import { bundleWorkflowsToFile, getFreePort, startDevServer } from '../harness/t
 import { startDevInbox } from '../mail/dev-inbox';
 import { loadConfig } from '../temporal.config';
 import { createWorker } from '../worker/run-worker';
+import { PDF_THREAD_IDLE_MS } from '../documents/pdf-threads';
 import { temporalCliPath } from '../dev-stack/tool-paths';
 import { machineLines } from './machine';
 import { addContracts, until } from './stack';
@@ -196,6 +197,12 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
       o.timeoutMs
     );
     const startSeconds = (Date.now() - tStart) / 1000;
+    const busy = await askWorker(child);
+    // What the worker keeps while the contracts wait: after the renders' threads have ended (documents/pdf-threads.ts).
+    progress(
+      `all waiting; measuring again in ${(PDF_THREAD_IDLE_MS + 3000) / 1000} s, once the idle PDF threads ended`
+    );
+    await new Promise((r) => setTimeout(r, PDF_THREAD_IDLE_MS + 3000));
     const waiting = { worker: await askWorker(child), server: rssOf(serverPid), driver: process.memoryUsage.rss() };
 
     // LRU cache: the first contracts started reached their wait first, and every later one took a cache slot after
@@ -233,6 +240,7 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
     out('|---|---|---|---|');
     const row = (name: string, a: number, b: number) =>
       out(`| ${name} | ${fmtMb(a)} | ${fmtMb(b)} | ${fmtMb(b - a)} |`);
+    row('worker process RSS, right after the last invitation', w0.rss, busy.rss);
     row('worker process RSS', w0.rss, w1.rss);
     row('  of it V8 heap used', w0.heapUsed, w1.heapUsed);
     row('  of it external (buffers)', w0.external, w1.external);

@@ -3,7 +3,10 @@
  * document on the reference machine), which stalled the Temporal worker's event loop, and with it every other
  * contract's activities and the `sign` Update's round trip. A small pool of worker threads (cores − 1, at least one)
  * renders instead; the main thread only waits. Each thread parses the fonts once. Idle threads do not keep the process
- * alive. A thread that dies fails the renders it had (the activity is retried) and is replaced on the next render.
+ * alive, and a thread idle for PDF_THREAD_IDLE_MS ends: its heap (fonts, pdfkit, what hundreds of renders left) is tens
+ * of MB the worker would otherwise hold while thousands of contracts wait for their signature; the next render starts
+ * a fresh one (tens of ms). A thread that dies fails the renders it had (the activity is retried) and is replaced on
+ * the next render.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -25,10 +28,14 @@ export const PDF_THREADS = Math.max(1, (os.availableParallelism?.() ?? os.cpus()
 
 const ENTRY = path.join(__dirname, 'pdf-thread.js');
 
+/** A thread without a render for this long ends (see above). */
+export const PDF_THREAD_IDLE_MS = 10_000;
+
 class PdfThread {
   private worker: Worker | undefined;
   private pending = new Map<number, Pending>();
   private nextId = 1;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   get load(): number {
     return this.pending.size;
@@ -36,12 +43,20 @@ class PdfThread {
 
   render(job: PdfJob): Promise<Buffer> {
     const worker = (this.worker ??= this.start());
+    clearTimeout(this.idleTimer);
     const id = this.nextId++;
     return new Promise<Buffer>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.ref();
       worker.postMessage({ id, ...job });
     });
+  }
+
+  /** Ends an idle thread; a render that came in meanwhile keeps it. */
+  private retire(worker: Worker): void {
+    if (this.worker !== worker || this.pending.size > 0) return;
+    this.worker = undefined;
+    void worker.terminate();
   }
 
   private start(): Worker {
@@ -51,7 +66,10 @@ class PdfThread {
       const p = this.pending.get(msg.id);
       if (!p) return;
       this.pending.delete(msg.id);
-      if (this.pending.size === 0) worker.unref();
+      if (this.pending.size === 0) {
+        worker.unref();
+        this.idleTimer = setTimeout(() => this.retire(worker), PDF_THREAD_IDLE_MS).unref();
+      }
       if (msg.pdf) p.resolve(Buffer.from(msg.pdf.buffer, msg.pdf.byteOffset, msg.pdf.byteLength));
       else p.reject(Object.assign(new Error(msg.error?.message ?? 'PDF rendering failed'), { name: msg.error?.name }));
     });

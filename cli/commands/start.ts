@@ -1,10 +1,11 @@
 /** `signflow start <id…>` and `signflow bulk --csv file | --ids 1,2,3`. */
 import { type Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { parseId, parseIdList, parsePositiveInt, readContractIdsFromCsv } from '../arguments';
+import { parseId, parseIdList, parseNonNegativeInt, parsePositiveInt, readContractIdsFromCsv } from '../arguments';
 import type { CliContext } from '../context';
 import { usageError, type ExitCode } from '../exit-codes';
 import type { Runner } from '../runner';
+import { runBulk, type BulkRunResult } from '../bulk-run';
 import { exitCodeOf, startContracts, type StartOutcome } from '../start-contracts';
 import { renderTable } from '../table';
 
@@ -12,6 +13,8 @@ interface BulkOptions {
   csv?: string;
   ids?: number[];
   concurrency: number;
+  /** Seconds to follow the invitations after the last start; 0 = return once started. */
+  wait: number;
 }
 
 function describeOutcome(o: StartOutcome): string {
@@ -30,36 +33,55 @@ async function bulk(ctx: CliContext, opts: BulkOptions): Promise<ExitCode> {
   if (opts.csv === undefined && opts.ids === undefined) throw usageError('bulk needs --csv <file> or --ids <list>');
   const ids = opts.ids ?? readContractIdsFromCsv(opts.csv as string);
 
-  // A bar only where a person watches: on a terminal. Piped or under --json the run is silent until the result.
+  // A bar only where a person watches: on a terminal. Piped or under --json the run is silent until the result. It
+  // shows invitations sent as the database has them (signflow_mails), counted at least every 250 ms.
   const stderr = ctx.io.stderr;
   const bar =
     stderr.isTTY && !ctx.out.json
       ? new SingleBar({
           stream: stderr,
-          format: 'Starting |{bar}| {value}/{total} contracts | {refused} refused | ETA {eta_formatted}',
+          format:
+            'Invitations |{bar}| {value}/{total} sent | {answered}/{total} started | {refused} refused | ' +
+            '{mailRefused} mail refused | ETA {eta_formatted}',
           hideCursor: true,
+          // Redraw on every update, not on cli-progress's own 100 ms throttle that can drop the last one.
+          fps: 20,
         })
       : undefined;
-  let refused = 0;
-  bar?.start(ids.length, 0, { refused });
-  let outcomes: StartOutcome[];
+  bar?.start(new Set(ids).size, 0, { answered: 0, refused: 0, mailRefused: 0 });
+  let result: BulkRunResult;
   try {
-    outcomes = await startContracts(ctx, ids, {
+    result = await runBulk(ctx, ids, {
       concurrency: opts.concurrency,
-      onDone: (o) => {
-        if (!o.ok) refused++;
-        bar?.increment(1, { refused });
-      },
+      waitMs: opts.wait * 1000,
+      onProgress: (p) =>
+        bar?.update(p.invitations.sent, {
+          answered: p.answered,
+          refused: p.refused,
+          mailRefused: p.invitations.refused,
+        }),
     });
   } finally {
     bar?.stop();
   }
+  const { outcomes, invitations } = result;
 
   const failed = outcomes.filter((o) => !o.ok);
   ctx.out.result(
-    { total: outcomes.length, started: outcomes.length - failed.length, failed: failed.length, results: outcomes },
+    {
+      total: outcomes.length,
+      started: outcomes.length - failed.length,
+      failed: failed.length,
+      invitations,
+      results: outcomes,
+    },
     () => {
-      const summary = `${outcomes.length - failed.length} of ${outcomes.length} contracts started, ${failed.length} refused`;
+      const mails =
+        opts.wait > 0
+          ? `; invitations: ${invitations.sent} sent, ${invitations.refused} refused by the mail server` +
+            (invitations.pending > 0 ? `, ${invitations.pending} not sent yet (see signflow status)` : '')
+          : '';
+      const summary = `${outcomes.length - failed.length} of ${outcomes.length} contracts started, ${failed.length} refused${mails}`;
       if (failed.length === 0) return summary;
       const rows = failed.map((o) => ({
         contractId: o.contractId,
@@ -100,6 +122,12 @@ export function registerStart(program: Command, run: Runner): void {
     )
     .addOption(new Option('--ids <list>', 'comma-separated contract ids, e.g. 1,2,3').argParser(parseIdList))
     .option('--concurrency <n>', 'starts in flight at once', parsePositiveInt, 8)
+    .option(
+      '--wait <seconds>',
+      'follow the invitations until all are sent, at most this long (0 = return once started)',
+      parseNonNegativeInt,
+      600
+    )
     .option('--json', 'print one JSON document (for scripts)')
     .action((opts: BulkOptions & { json?: boolean }) => run(opts, (ctx) => bulk(ctx, opts)));
 }

@@ -12,13 +12,13 @@ export const ZWorkerConfig = z
     /**
      * Workflows kept in the worker's sticky cache (their sandboxed state, so the next message needs no replay). Every
      * contract waiting for its signature would otherwise stay cached: the SDK's default is sized from the V8 heap limit
-     * (thousands on a machine with a few GiB), each costing about 0.3 MB of RSS. A contract evicted from the cache is
+     * (thousands on a machine with a few GiB), each costing about 0.25 MB of RSS (measured). A contract evicted from the cache is
      * replayed from its history when its `sign` Update arrives: a few milliseconds more for that one message, nothing
-     * lost. 0 = no cache (every workflow task replays). Env `SIGNFLOW_WORKER_MAX_CACHED_WORKFLOWS`. @default 250
+     * lost. 0 = no cache (every workflow task replays). Env `SIGNFLOW_WORKER_MAX_CACHED_WORKFLOWS`. @default 100
      */
     maxCachedWorkflows: count(0, 100_000)
       .refine((n) => n !== 1, 'must be 0 (no cache) or at least 2 (a workflow task in flight and the next one)')
-      .default(250),
+      .default(100),
     /**
      * Workflow tasks run at once (workflow code is cheap; this mostly bounds how many replays run together). At most
      * `maxCachedWorkflows` when the cache is on. Env `SIGNFLOW_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS`.

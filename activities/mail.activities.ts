@@ -19,8 +19,9 @@
  *    server refuses for good (MAIL_REJECTED) keeps its row with status `refused`, so the table shows it; sending the
  *    same key again later claims that row anew.
  *
- * The one edge that is at-least-once rather than exactly-once: a crash (or a lost database) AFTER the SMTP server
- * accepted the mail and BEFORE the row says `sent` leaves a `sending` row. The retry that finds it cannot know whether
+ * The one edge that is at-least-once rather than exactly-once: a crash AFTER the SMTP server accepted the mail and
+ * BEFORE the row says `sent` leaves a `sending` row (a database that is down at that moment is waited for within the
+ * attempt, see write-after-send.ts; an outage longer than the attempt is the same edge). The retry that finds it cannot know whether
  * the mail went out, so it sends again, with the SAME Message-ID. Mail clients and most servers collapse messages with
  * the same Message-ID, and anyone reading the inbox or the logs can tell the second copy is the same mail. Sending
  * nothing instead would risk a contract whose invitation never arrived, which is worse than a rare duplicate.
@@ -40,6 +41,7 @@ import { AUDIT_TABLE, appendAudit, findRequest } from './contract/plugin-tables'
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
 import { whileHeartbeating } from './heartbeat';
+import { writeAfterSend } from './write-after-send';
 import { isUniqueViolation } from '../db/unique-violation';
 
 export const MAILS_TABLE = 'signflow_mails';
@@ -280,6 +282,7 @@ export function createMailActivities(deps: MailActivityDeps) {
   }
 
   async function send(input: SendMailInput): Promise<SendMailResult> {
+    const attemptStartedAt = Date.now();
     const mailKey = mailKeyFor(input);
     if (input.kind === 'withdrawal' && !config.mail.withdrawalMailEnabled) {
       return { mailKey, messageId: '', alreadySent: false, skipped: 'disabled' };
@@ -352,9 +355,14 @@ export function createMailActivities(deps: MailActivityDeps) {
       throw failure;
     }
 
-    await db(MAILS_TABLE)
-      .where('mail_key', mailKey)
-      .update({ status: 'sent', message_id: messageId, sent_at: new Date() });
+    // The SMTP server has the mail: a failed write here would send it again on the retry (see write-after-send.ts).
+    await writeAfterSend(
+      () =>
+        db(MAILS_TABLE)
+          .where('mail_key', mailKey)
+          .update({ status: 'sent', message_id: messageId, sent_at: new Date() }),
+      attemptStartedAt
+    );
     return { mailKey, messageId, alreadySent: false };
   }
 

@@ -22,6 +22,7 @@ import { AUDIT_TABLE } from './contract/plugin-tables';
 import { MAILS_TABLE } from './mail.activities';
 import type { SignerParkedNoticeInput, SignerParkedNoticeResult } from './types';
 import { isUniqueViolation } from '../db/unique-violation';
+import { writeAfterSend } from './write-after-send';
 
 export interface StaffMailActivityDeps {
   config: SignflowConfig;
@@ -63,6 +64,7 @@ export function createStaffMailActivities({ config, db, mailer, temporal }: Staf
     row: { workflowId: string; kind: string; sequence: number | null },
     rendered: RenderedMail
   ): Promise<'sent' | 'already-sent'> {
+    const attemptStartedAt = Date.now();
     const existing = (await db(MAILS_TABLE).where('mail_key', mailKey).first('status', 'message_id')) as
       { status: string; message_id: string | null } | undefined;
     if (existing?.status === 'sent') return 'already-sent';
@@ -109,7 +111,10 @@ export function createStaffMailActivities({ config, db, mailer, temporal }: Staf
         'MAIL_SEND_FAILED'
       );
     }
-    await db(MAILS_TABLE).where('mail_key', mailKey).update({ status: 'sent', sent_at: new Date() });
+    await writeAfterSend(
+      () => db(MAILS_TABLE).where('mail_key', mailKey).update({ status: 'sent', sent_at: new Date() }),
+      attemptStartedAt
+    );
     return 'sent';
   }
 

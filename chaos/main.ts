@@ -34,7 +34,8 @@ async function main(): Promise<number> {
   console.log('');
   console.log(
     `${c.ok} of ${c.contracts.length} contracts complete with everything exactly once; worker killed ` +
-      `${result.workerKills} times; ${(result.durationMs / 1000).toFixed(0)} s`
+      `${result.workerKills} times; staff activated the comfort signature ${result.staffActivations} time(s) after ` +
+      `the signer's notice; ${(result.durationMs / 1000).toFixed(0)} s`
   );
   for (const [what, list] of [
     ['lost', c.lost],

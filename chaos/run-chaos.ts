@@ -42,6 +42,8 @@ export interface ChaosResult {
   count: ChaosCount;
   events: string[];
   workerKills: number;
+  /** Activations by staff after a notice of the signer (the plan's own activations not counted). */
+  staffActivations: number;
   durationMs: number;
 }
 
@@ -91,8 +93,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       log: false,
     });
     cleanups.push(() => sim.close());
-    // Enough signatures for any run: the comfort signature runs out by time, once, below.
-    sim.admin.setComfort({ max: 1_000_000 });
+    // A session allows 250 signatures, as on a real eHBA (the simulator caps it there): a run of more contracts
+    // meets the count running out too, and staff activate again when the signer's notice reaches them (`staffDesk`).
+    sim.admin.setComfort({ max: 250 });
 
     const smtpPort = await getFreePort();
     const mailDir = path.join(o.dir, 'mail');
@@ -125,6 +128,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       // Parked contracts look again every 20 s (not 5 min): the run is short.
       SIGNFLOW_KONNEKTOR_RECHECK_INTERVAL: '20s',
       SIGNFLOW_LOG_LEVEL: 'error',
+      // Staff get the signer's "a person is needed" notices in the inbox, and act on them (see `staffDesk`).
+      SIGNFLOW_STAFF_MAIL: 'praxis-team@chaos.invalid',
     };
     const config = loadConfig({}, env);
     const db = createDb(databaseUrl, { poolMax: 4 });
@@ -210,6 +215,42 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         activating = false;
       }
     };
+    /** Staff look first (`signflow konnektor status`): an active session with signatures left needs no PIN. */
+    const sessionUsable = async (): Promise<boolean> => {
+      for (;;) {
+        const run = await runCli(['konnektor', 'status', '--json'], env);
+        if (run.code === 0) {
+          const mode = JSON.parse(run.stdout) as { active?: boolean; countRemaining?: number };
+          return mode.active === true && (mode.countRemaining ?? 0) > 0;
+        }
+        await sleep(5_000);
+      }
+    };
+    /**
+     * Staff at their desk: each "Komfortsignatur … Handlung nötig" notice of the signer (a staff mail in the inbox)
+     * makes them look at the card, and enter the PIN again when the session has run out (by time or by count).
+     */
+    let staffActivations = 0;
+    const handledNotices = new Set<string>();
+    let deskClosed = false;
+    const staffDesk = (async () => {
+      while (!deskClosed) {
+        await sleep(2_000);
+        const notices = (inbox?.messages() ?? [])
+          .map((m) => String(m.headers['x-signflow-mail-key'] ?? ''))
+          .filter((key) => key.includes(':staff-parked:') && !handledNotices.has(key));
+        if (notices.length === 0 || activating) continue;
+        for (const key of notices) handledNotices.add(key);
+        if (await sessionUsable()) continue;
+        await activate();
+        staffActivations++;
+        event(`staff got the signer's notice and activated the comfort signature again (#${staffActivations})`);
+      }
+    })();
+    cleanups.push(async () => {
+      deskClosed = true;
+      await staffDesk;
+    });
     await activate();
     sim.admin.faults.set({ transientErrorRate: 0.3 });
     event('comfort signature activated; from now on the simulator fails 30 % of its calls transiently');
@@ -284,8 +325,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     event('Konnektor: the comfort signature runs out (clock + 7 h)');
     sim.admin.advanceClock(7 * 60 * 60_000);
     await sleep(20_000);
-    await activate();
-    event('comfort signature activated again (signflow konnektor activate)');
+    while (activating) await sleep(1_000);
+    if (await sessionUsable()) {
+      event('comfort signature already activated again by staff (their notice came first)');
+    } else {
+      await activate();
+      event('comfort signature activated again (signflow konnektor activate)');
+    }
 
     await sleep(10_000);
     event('SMTP: stop for 60 s');
@@ -311,19 +357,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       count = await countOutcome({ db, config, client: connected.client, inbox, contractIds });
     }
     event(`counted: ${count.ok} of ${contractIds.length} contracts complete and single`);
-    return { count, events, workerKills, durationMs: Date.now() - t0 };
+    return { count, events, workerKills, staffActivations, durationMs: Date.now() - t0 };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
 }
 
 /** `node bin/signflow.js …` with the run's environment (how staff run the CLI). */
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null }> {
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(REPO, 'bin', 'signflow.js'), ...args], {
       env,
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'ignore'],
     });
-    child.once('exit', (code) => resolve({ code }));
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.once('close', (code) => resolve({ code, stdout }));
   });
 }

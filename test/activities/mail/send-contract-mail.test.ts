@@ -283,6 +283,37 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     expect(mailsFor(c.workflowId)).toHaveLength(2);
   });
 
+  test('the database fails right after the SMTP accept: the attempt waits for it and marks the row, ONE mail', async () => {
+    const c = await newContract();
+    // A real database fault at the worst moment: once the SMTP server has the mail, the mails table is gone for a
+    // while (renamed away and back), so marking the row fails until it returns. The chaos run met this as MariaDB
+    // stopping right after four invitations went out; their retries sent them a second time.
+    let restored: Promise<void> | undefined;
+    const faultyDbMailer: Mailer = {
+      async send(msg) {
+        const accepted = await mailer.send(msg);
+        await db.schema.renameTable('signflow_mails', 'signflow_mails_away');
+        restored = new Promise((resolve) => setTimeout(resolve, 1_500)).then(() =>
+          db.schema.renameTable('signflow_mails_away', 'signflow_mails')
+        );
+        return accepted;
+      },
+      close() {},
+    };
+    const faulty = createMailActivities({ db, config, mailer: faultyDbMailer });
+    try {
+      const sent = await faulty.sendContractMail({ ...c, kind: 'invitation' });
+      expect(sent.alreadySent).toBe(false);
+    } finally {
+      await restored;
+    }
+    expect(await rowsFor(c.workflowId)).toEqual([
+      expect.objectContaining({ status: 'sent', message_id: messageIdFor(`${c.workflowId}:invitation`, FROM) }),
+    ]);
+    expect((await activities.sendContractMail({ ...c, kind: 'invitation' })).alreadySent).toBe(true);
+    expect(mailsFor(c.workflowId)).toHaveLength(1);
+  });
+
   test('a 550 recipient rejection is MAIL_REJECTED, non-retryable, without personal data; its row says refused', async () => {
     const c = await newContract({ firstName: 'Jörg', lastName: 'Weiß', email: 'verzogen@example.org' });
     rejecting.rejectRecipients((address) => address === 'verzogen@example.org', 550);

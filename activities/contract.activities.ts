@@ -11,7 +11,7 @@ import type { Knex } from 'knex';
 import type { SignflowConfig } from '../temporal.config';
 import {
   readContact,
-  readContract,
+  readContractWithContact,
   readDocument,
   readSignature,
   type CrmContact,
@@ -81,12 +81,21 @@ export function createContractActivities(deps: ContractActivityDeps) {
     ref: ContractRef,
     requireSendable: boolean
   ): Promise<{ contract: CrmContract; contact: CrmContact }> {
-    const contract = await readContract(q, crm, ref.contractId);
-    const contact = contract ? await readContact(q, crm, contract.contactId) : undefined;
-    // The same rule the doors apply before starting (commands/), so both give the same code.
-    const check = checkContract(ref.contractId, contract, contact, values.contractSendableStatuses, requireSendable);
+    const check = await checked(q, ref, requireSendable);
     if (!check.ok) throw rejection(check.code, check.message, check.details);
     return check;
+  }
+
+  /** The same rule the doors apply before starting (commands/), so both give the same code; contract and contact in one read. */
+  async function checked(q: Db, ref: ContractRef, requireSendable: boolean) {
+    const read = await readContractWithContact(q, crm, ref.contractId);
+    return checkContract(
+      ref.contractId,
+      read?.contract,
+      read?.contact,
+      values.contractSendableStatuses,
+      requireSendable
+    );
   }
 
   function documentData(contract: CrmContract, contact: CrmContact, createdAt: Date): ContractDocumentData {
@@ -447,9 +456,16 @@ export function createContractActivities(deps: ContractActivityDeps) {
       return withoutPersonalData('loadAndPrepareSignatureRequest', ref.contractId, () =>
         whileHeartbeating(async () => {
           const now = new Date();
-          const stored = await findRequest(db, ref.workflowId);
-          if (stored) return preparedFrom(stored, ref);
-          const { contract, contact } = await validate(db, ref, true);
+          // A retry after the commit finds the contract `versendet` (no longer sendable), so the stored request is
+          // looked for only when the check refuses: one read less on every first attempt. A check that passes with a
+          // request stored meanwhile meets it again inside the transaction.
+          const check = await checked(db, ref, true);
+          if (!check.ok) {
+            const stored = await findRequest(db, ref.workflowId);
+            if (stored) return preparedFrom(stored, ref);
+            throw rejection(check.code, check.message, check.details);
+          }
+          const { contract, contact } = check;
           checkContractMails(config, contract, contact);
           const data = documentData(contract, contact, now);
           return prepareFrom(ref, now, { data, rendered: await renderMapped(contract, data) });

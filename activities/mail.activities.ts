@@ -36,8 +36,8 @@ import type { Mailer, OutgoingMail } from '../mail/mailer';
 import { messageIdFor } from '../mail/mailer';
 import type { RenderedMail } from '../mail/render-mail';
 import { composeContractMail } from '../mail/contract-mail';
-import { readContact, readContract, readDocument, readSignature } from '../db/crm-repository';
-import { AUDIT_TABLE, appendAudit, findRequest } from './contract/plugin-tables';
+import { readContractWithContact, readDocument } from '../db/crm-repository';
+import { AUDIT_TABLE, appendAudit, REQUESTS_TABLE } from './contract/plugin-tables';
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
 import { whileHeartbeating } from './heartbeat';
@@ -174,13 +174,13 @@ export function createMailActivities(deps: MailActivityDeps) {
 
   /** Reads the CRM and renders; every failure here is about data or templates, so none is retryable. */
   async function compose(input: SendMailInput): Promise<{ to: string; rendered: RenderedMail }> {
-    const contract = await readContract(db, crm, input.contractId);
-    if (!contract) {
+    const read = await readContractWithContact(db, crm, input.contractId);
+    if (!read) {
       throw nonRetryable(ErrorCode.CONTRACT_NOT_FOUND, `contract ${input.contractId} not found`, {
         contractId: input.contractId,
       });
     }
-    const contact = await readContact(db, crm, contract.contactId);
+    const { contract, contact } = read;
     if (!contact) {
       throw nonRetryable(
         ErrorCode.CONTACT_NOT_FOUND,
@@ -200,11 +200,15 @@ export function createMailActivities(deps: MailActivityDeps) {
    */
   async function requestClosed(input: SendMailInput): Promise<string | undefined> {
     if (input.kind !== 'invitation' && input.kind !== 'reminder') return undefined;
-    const request = await findRequest(db, input.workflowId);
-    if (!request) return undefined;
-    const signature = await readSignature(db, crm, request.signatureId);
-    if (!signature || signature.status === crm.values.signaturePending) return undefined;
-    return signature.status;
+    // The request's signature status in one read (the request row names the signature).
+    const s = crm.signatures;
+    const row = (await db(`${REQUESTS_TABLE} as r`)
+      .join(`${s.table} as s`, `s.${s.id}`, 'r.signature_id')
+      .where('r.workflow_id', input.workflowId)
+      .first({ status: `s.${s.status}` })) as { status: unknown } | undefined;
+    if (!row) return undefined;
+    const status = String(row.status ?? '');
+    return status === crm.values.signaturePending ? undefined : status;
   }
 
   /**

@@ -4,3 +4,4 @@ export type { KonnektorSimulatorOptions, RunningKonnektorSimulator, SimulatorAdm
 export type { FaultConfig } from './faults';
 export type { PinOutcome, ComfortConfig, InformationModel } from './konnektor';
 export { PATHS } from './sds';
+export { VENDOR_PROFILES, type VendorProfileName } from './vendor-profiles';

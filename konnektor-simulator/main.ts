@@ -4,6 +4,8 @@
  * First start creates its CA, server, eHBA and client-system certificates under `<dataDir>/konnektor-sim/` and keeps
  * them, so the client ZIP stays valid across restarts. Prints what to put into the signflow configuration.
  *
+ * Options: `--vendor-profile <name>` (overrides SIGNFLOW_KONNEKTOR_SIM_VENDOR_PROFILE).
+ *
  * Environment (all optional):
  *   SIGNFLOW_DATA_DIR                 data folder (default `data`)
  *   SIGNFLOW_KONNEKTOR_SIM_PORT       HTTPS port (default 8443)
@@ -13,10 +15,21 @@
  *   SIGNFLOW_KONNEKTOR_SIM_ONLY_74=true   offer SignatureService 7.4 only (no comfort signature)
  *   SIGNFLOW_KONNEKTOR_SIM_STRICT=true    validate requests against the official XSDs (SIGNFLOW_KONNEKTOR_SIM_SCHEMA_DIR)
  *   SIGNFLOW_KONNEKTOR_SIM_P12=modern     issue an AES .p12 instead of the legacy RC2 kind
+ *   SIGNFLOW_KONNEKTOR_SIM_VENDOR_PROFILE=gematik|jaxws|default-namespace|per-element|chunked|soap12
+ *                                         how answers and connector.sds are serialised (default gematik)
  *   SIGNFLOW_KONNEKTOR_SIM_LATENCY_MS, SIGNFLOW_KONNEKTOR_SIM_DOC_LATENCY_MS, SIGNFLOW_KONNEKTOR_SIM_ERROR_RATE
  */
 import path from 'node:path';
 import { startKonnektorSimulator } from './server';
+import { vendorProfile } from './vendor-profiles';
+
+/** `--vendor-profile <name>` or `--vendor-profile=<name>` on the command line, else the environment. */
+function vendorProfileArg(argv: string[]): string | undefined {
+  const i = argv.findIndex((a) => a === '--vendor-profile' || a.startsWith('--vendor-profile='));
+  if (i < 0) return process.env.SIGNFLOW_KONNEKTOR_SIM_VENDOR_PROFILE;
+  const a = argv[i]!;
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
+}
 
 function num(name: string, fallback: number): number {
   const v = process.env[name];
@@ -34,6 +47,7 @@ async function main(): Promise<void> {
     port: num('SIGNFLOW_KONNEKTOR_SIM_PORT', 8443),
     adminPort: num('SIGNFLOW_KONNEKTOR_SIM_ADMIN_PORT', 8444),
     offer75: process.env.SIGNFLOW_KONNEKTOR_SIM_ONLY_74 !== 'true',
+    vendorProfile: vendorProfile(vendorProfileArg(process.argv.slice(2))).name,
     clientP12Format: process.env.SIGNFLOW_KONNEKTOR_SIM_P12 === 'modern' ? 'modern' : 'legacy',
     comfort: {
       max: num('SIGNFLOW_KONNEKTOR_SIM_COMFORT_MAX', 100),
@@ -48,6 +62,7 @@ async function main(): Promise<void> {
   });
   console.log(`Konnektor-Simulator läuft (NICHT PRODUKTIV)
   connector.sds  ${sim.sdsUrl}
+  vendor profile ${sim.vendorProfile}
   admin          ${sim.adminUrl}/admin/state
   eHBA ICCSN     ${sim.hbaIccsn}
 signflow configuration:

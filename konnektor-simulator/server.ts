@@ -31,6 +31,7 @@ import { checkCardTerminalRequest } from './card-terminal';
 import { schemaDirUsable, SchemaValidator, xmllintInstalled } from './schema-check';
 import { connectorSds, DEFAULT_SIGNATURE_VERSIONS, PATHS, signatureEndpoints } from './sds';
 import { envelope, faultEnvelope, NS, parseRequest, el, txt } from './soap-xml';
+import { vendorProfile, type RenderedResponse, type VendorProfileName } from './vendor-profiles';
 
 export interface KonnektorSimulatorOptions {
   /** HTTPS port; 0 = any free port. @default 0 */
@@ -83,6 +84,12 @@ export interface KonnektorSimulatorOptions {
    * handshake is done), which `closeNextHandshakes` needs too.
    */
   closeOnClientCertificates?: string[];
+  /**
+   * How answers are serialised, as different vendors' Konnektoren do (same behaviour, other wire format): `gematik`,
+   * `jaxws`, `default-namespace`, `per-element`, `chunked`, `soap12` (see vendor-profiles.ts). Also used for
+   * connector.sds. @default SIGNFLOW_KONNEKTOR_SIM_VENDOR_PROFILE, else 'gematik'
+   */
+  vendorProfile?: VendorProfileName;
   /** Log one line per call to stdout. @default false */
   log?: boolean;
 }
@@ -120,6 +127,8 @@ export interface SimulatorAdmin {
 
 export interface RunningKonnektorSimulator {
   url: string;
+  /** The serialisation style of its answers. */
+  vendorProfile: VendorProfileName;
   /** Requests are schema-validated (strict mode asked for and schemas plus xmllint found). */
   strict: boolean;
   sdsUrl: string;
@@ -176,6 +185,20 @@ function sleep(ms: number): Promise<void> {
   return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }
 
+/** Writes a rendered answer: with Content-Length, or chunked in small pieces (no Content-Length) when the profile says so. */
+function writeResponse(res: http.ServerResponse, out: RenderedResponse): void {
+  if (out.chunkSize === undefined) {
+    res.writeHead(out.status, { 'Content-Type': out.contentType, 'Content-Length': Buffer.byteLength(out.body) });
+    res.end(out.body);
+    return;
+  }
+  res.writeHead(out.status, { 'Content-Type': out.contentType, 'Transfer-Encoding': 'chunked' });
+  const bytes = Buffer.from(out.body, 'utf8');
+  // Chunk borders fall anywhere, also inside a multi-byte character or a tag.
+  for (let at = 0; at < bytes.length; at += out.chunkSize) res.write(bytes.subarray(at, at + out.chunkSize));
+  res.end();
+}
+
 function plainSoapFault(code: 'soap:Client' | 'soap:Server', text: string): string {
   return envelope(el('soap:Fault', [txt('faultcode', code), txt('faultstring', text)]));
 }
@@ -193,6 +216,7 @@ function listen(server: net.Server, port: number, host: string): Promise<number>
 export async function startKonnektorSimulator(
   opts: KonnektorSimulatorOptions = {}
 ): Promise<RunningKonnektorSimulator> {
+  const profile = vendorProfile(opts.vendorProfile ?? process.env.SIGNFLOW_KONNEKTOR_SIM_VENDOR_PROFILE);
   const host = opts.host ?? '127.0.0.1';
   const hbaIccsn = opts.hba?.iccsn ?? '80276001011699910102';
   const holderName = opts.hba?.holderName ?? 'Dr. Erika Mustermann';
@@ -268,8 +292,10 @@ export async function startKonnektorSimulator(
     const cnField = peer?.subject?.CN;
     const clientCn = Array.isArray(cnField) ? cnField[0] : cnField;
     if (req.method === 'GET' && url.pathname === PATHS.sds) {
-      res.writeHead(200, { 'Content-Type': 'application/xml; charset=utf-8' });
-      res.end(connectorSds({ baseUrl, offer75, signatureVersions, offerCardTerminalService, now: now() }));
+      writeResponse(
+        res,
+        profile.sds(connectorSds({ baseUrl, offer75, signatureVersions, offerCardTerminalService, now: now() }))
+      );
       return;
     }
     const sigEndpoint = sigEndpoints.find((e) => e.path === url.pathname);
@@ -293,9 +319,9 @@ export async function startKonnektorSimulator(
     const parsed = parseRequest(body);
     const operation = parsed?.operation ?? '';
     const send = (httpStatus: number, xml: string) => {
-      record({ path: url.pathname, soapAction, operation, request: body, response: xml, httpStatus });
-      res.writeHead(httpStatus, { 'Content-Type': 'text/xml; charset=utf-8' });
-      res.end(xml);
+      const out = profile.soap(httpStatus, xml);
+      record({ path: url.pathname, soapAction, operation, request: body, response: out.body, httpStatus: out.status });
+      writeResponse(res, out);
     };
     if (tooLarge) {
       // Far beyond 250 MB per call: answered like any oversized call, not with a dropped connection.
@@ -469,6 +495,7 @@ export async function startKonnektorSimulator(
   const serverCn = /CN=([^\n,]+)/.exec(new X509Certificate(pki.server.certPem).subject)?.[1] ?? '';
   return {
     url: baseUrl,
+    vendorProfile: profile.name,
     strict: validator !== undefined,
     sdsUrl: `${baseUrl}${PATHS.sds}`,
     adminUrl,

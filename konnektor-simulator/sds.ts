@@ -75,7 +75,7 @@ export function connectorSds(o: SdsOptions): string {
       el('PI:ProductVersion', el('PI:Local', [txt('PI:HWVersion', '1.0.0'), txt('PI:FWVersion', '1.0.0')])),
     ]),
     el('PI:ProductMiscellaneous', [
-      txt('PI:ProductVendorName', 'signflow'),
+      txt('PI:ProductVendorName', 'signflow Prüfstand'),
       txt('PI:ProductName', 'Konnektor-Simulator'),
     ]),
   ]);

@@ -255,7 +255,10 @@ function isSenderFault(env: XmlElement): boolean {
 
 const PREFERRED_JAXWS: Record<string, string> = { [SOAP11_NS]: 'S', [SOAP12_NS]: 'S' };
 /** Namespaces Metro declares because they are in its JAXB context, whether this message uses them or not. */
-const UNUSED_JAXWS = ['http://www.w3.org/2000/09/xmldsig#', 'urn:oasis:names:tc:dss-x:1.0:profiles:SignaturePolicy:schema#'];
+const UNUSED_JAXWS = [
+  'http://www.w3.org/2000/09/xmldsig#',
+  'urn:oasis:names:tc:dss-x:1.0:profiles:SignaturePolicy:schema#',
+];
 const PI_NS = 'http://ws.gematik.de/int/version/ProductInformation/v1.1';
 
 function namespacesInOrder(el: XmlElement, out: string[] = []): string[] {

@@ -63,6 +63,8 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   trimValues: true,
+  // Character references (`&#252;`) are XML: a vendor writing ASCII only uses them for every umlaut.
+  htmlEntities: true,
   isArray: (name) => name === 'Trace',
 });
 

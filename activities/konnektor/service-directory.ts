@@ -80,6 +80,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: true,
+  // Character references (`&#252;`) are XML: a vendor writing ASCII only uses them for every umlaut.
+  htmlEntities: true,
   isArray: (name) => name === 'Service' || name === 'Version',
 });
 

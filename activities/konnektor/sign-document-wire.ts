@@ -174,6 +174,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: true,
+  // Character references (`&#252;`, `&#xD;`) are XML; a vendor writing ASCII only uses them for every umlaut.
+  htmlEntities: true,
   isArray: (name) => name === 'Trace',
 });
 
@@ -201,12 +203,57 @@ function nextElement(body: Buffer, local: string, from: number): { start: number
   }
 }
 
+/** Where the start tag that begins at `start` ends (its `>`): a `>` inside a quoted attribute value does not count. */
+function startTagEnd(body: Buffer, start: number): number {
+  let quote = 0;
+  for (let i = start + 1; i < body.length; i++) {
+    const c = body[i]!;
+    if (quote) {
+      if (c === quote) quote = 0;
+    } else if (c === 0x22 || c === 0x27) quote = c;
+    else if (c === 0x3e) return i;
+  }
+  return -1;
+}
+
+/** Where the end tag `</qname>` (white space allowed before its `>`) starts at or after `from`, and where it ends. */
+function endTag(body: Buffer, qname: string, from: number): { start: number; end: number } | undefined {
+  const open = `</${qname}`;
+  for (let at = from; ;) {
+    const hit = body.indexOf(open, at, 'latin1');
+    if (hit < 0) return undefined;
+    let i = hit + open.length;
+    while (body[i] === 0x20 || body[i] === 0x09 || body[i] === 0x0a || body[i] === 0x0d) i++;
+    if (body[i] === 0x3e) return { start: hit, end: i + 1 };
+    at = hit + open.length;
+  }
+}
+
 /** The element's text as bytes: between the end of its start tag and its end tag. */
 function textRange(body: Buffer, open: { start: number; qname: string }): { from: number; to: number } | undefined {
-  const startEnd = body.indexOf('>', open.start, 'latin1');
+  const startEnd = startTagEnd(body, open.start);
   if (startEnd < 0 || body[startEnd - 1] === 0x2f) return undefined;
-  const to = body.indexOf(`</${open.qname}>`, startEnd, 'latin1');
-  return to < 0 ? undefined : { from: startEnd + 1, to };
+  const close = endTag(body, open.qname, startEnd);
+  return close ? { from: startEnd + 1, to: close.start } : undefined;
+}
+
+const CHAR_REF = /&(?:#(\d+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));/g;
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/**
+ * Decodes the base64 text of an element as it stands in the XML: usually plain base64 (decoded from the bytes at once),
+ * but a vendor may wrap it in CDATA sections or write line breaks and other characters as references (`&#13;&#10;`).
+ * Only then is the text turned into a string first.
+ */
+export function decodeBase64Text(raw: Buffer): Buffer {
+  if (!raw.includes(0x26) && !raw.includes(0x3c)) return Buffer.from(raw.toString('latin1'), 'base64');
+  const text = raw
+    .toString('latin1')
+    .replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_, inner: string) => inner.replace(/&/g, '&amp;'))
+    .replace(CHAR_REF, (_, dec?: string, hex?: string, name?: string) =>
+      name ? NAMED[name]! : String.fromCodePoint(dec ? Number(dec) : Number.parseInt(hex!, 16))
+    );
+  return Buffer.from(text, 'base64');
 }
 
 /** Element names whose text is a document or a signature (base64): decoded from the bytes, never parsed as XML. */
@@ -230,10 +277,10 @@ export function* signResponses(body: Buffer): Generator<ParsedSignResponse> {
   for (;;) {
     const open = nextElement(body, 'SignResponse', from);
     if (!open) return;
-    const close = `</${open.qname}>`;
-    const end = body.indexOf(close, open.start, 'latin1');
-    if (end < 0) return;
-    from = end + close.length;
+    const close = endTag(body, open.qname, open.start);
+    if (!close) return;
+    const end = close.start;
+    from = close.end;
     const binary = new Map<string, Buffer>();
     const kept: Buffer[] = [];
     let at = open.start;
@@ -245,7 +292,7 @@ export function* signResponses(body: Buffer): Generator<ParsedSignResponse> {
       if (!next || !range) break;
       const local = next.qname.replace(/^.*:/, '');
       const parent = BINARY_PARENT[local]!;
-      binary.set(`${parent}/${local}`, Buffer.from(body.subarray(range.from, range.to).toString('latin1'), 'base64'));
+      binary.set(`${parent}/${local}`, decodeBase64Text(body.subarray(range.from, range.to)));
       kept.push(body.subarray(at, range.from));
       at = range.to;
     }

@@ -22,6 +22,8 @@ const faultParser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   trimValues: true,
+  // Character references (`&#252;`) are XML: a vendor writing ASCII only uses them for every umlaut.
+  htmlEntities: true,
   isArray: (name) => name === 'Trace',
 });
 

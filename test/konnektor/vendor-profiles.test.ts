@@ -295,7 +295,7 @@ describe.each(VENDOR_PROFILES)('vendor profile %s', (profile) => {
     expect((await client.findHbaCard(sim.hbaIccsn)).cardHandle).toBe(simCard.handle);
   });
 
-  testIfXsd('every answer of the session validates against the official XSD of the version served', () => {
+  testIfXsd('every request and answer of the session validates against the official XSD of the version served', () => {
     const calls = sim.admin.calls();
     const ops = new Set(calls.map((c) => c.operation));
     for (const op of [
@@ -319,6 +319,10 @@ describe.each(VENDOR_PROFILES)('vendor profile %s', (profile) => {
       const isFault = c.httpStatus >= 400;
       // Plain faults without GERROR detail (an injected HTTP 503) have nothing of gematik's to validate; the
       // CardTerminalService answers have no official XSD among the gematik files (their GERROR faults are checked).
+      if (c.path !== PATHS.cardTerminal) {
+        const request = validateAgainstOfficialXsd(soapPayloadOf(c.request));
+        if (request.length) problems.push(`${c.operation} request: ${request.join(' | ')}`);
+      }
       if (isFault ? !gerror(c) : c.path === PATHS.cardTerminal) continue;
       const found = validateAgainstOfficialXsd(soapPayloadOf(c.response, isFault));
       if (found.length) problems.push(`${c.operation} ${isFault ? 'fault' : 'response'}: ${found.join(' | ')}`);

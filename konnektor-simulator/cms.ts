@@ -3,10 +3,12 @@
  * - CAdES-BES detached (CMS SignedData, RFC 5652) with contentType, signingTime, messageDigest and the ESS
  *   signing-certificate-v2 attribute that CAdES requires;
  * - PAdES (ETSI.CAdES.detached inside the PDF) through @signpdf with the same CMS.
- * The ASN.1 is built with node-forge; the RSA operation uses Node's crypto (forge's pure-JS RSA is 50× slower, which
- * matters for batches of 250).
+ * The signature algorithm follows the eHBA key in `CmsSigner.hba`: ecdsa-with-SHA256 for an EC key (a G2.1 eHBA's
+ * brainpoolP256r1 key; the value is the DER `ECDSA-Sig-Value`, RFC 5753/5758), sha256WithRSAEncryption for an RSA key.
+ * The ASN.1 is built with node-forge; the key operation uses Node's crypto (forge has no ECDSA, and its pure-JS RSA is
+ * 50× slower, which matters for batches of 250).
  */
-import { createHash, createPublicKey, sign as rsaSign, verify as rsaVerify, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { plainAddPlaceholder } from '@signpdf/placeholder-plain';
 import signpdf from '@signpdf/signpdf';
@@ -24,6 +26,7 @@ const OID = {
   sha256: '2.16.840.1.101.3.4.2.1',
   rsaEncryption: '1.2.840.113549.1.1.1',
   sha256WithRSA: '1.2.840.113549.1.1.11',
+  ecdsaWithSHA256: '1.2.840.10045.4.3.2',
   contentType: '1.2.840.113549.1.9.3',
   messageDigest: '1.2.840.113549.1.9.4',
   signingTime: '1.2.840.113549.1.9.5',
@@ -65,9 +68,10 @@ export function signDetached(content: Buffer, signer: CmsSigner, signingTime: Da
   const certAsn1 = asn1.fromDer(Buffer.from(new X509Certificate(signer.hba.certPem).raw).toString('binary'));
   const tbs = certAsn1.value[0] as forge.asn1.Asn1;
   const tbsParts = tbs.value as forge.asn1.Asn1[];
-  // tbsCertificate: [0] version, serialNumber, signature, issuer, …
-  const serialNode = tbsParts[1]!;
-  const issuerNode = tbsParts[3]!;
+  // tbsCertificate: [0] version (absent in a v1 certificate), serialNumber, signature, issuer, …
+  const first = tbsParts[0]!.tagClass === CTX && tbsParts[0]!.type === 0 ? 1 : 0;
+  const serialNode = tbsParts[first]!;
+  const issuerNode = tbsParts[first + 2]!;
   const certDer = der(certAsn1);
   const attrs = [
     attribute(OID.contentType, oid(OID.data)),
@@ -79,7 +83,13 @@ export function signDetached(content: Buffer, signer: CmsSigner, signingTime: Da
   // DER: a SET OF is sorted by the encodings of its elements.
   const sorted = attrs.map((a) => ({ node: a, bytes: der(a) })).sort((a, b) => Buffer.compare(a.bytes, b.bytes));
   const signedAttrsSet = der(set(sorted.map((s) => s.node)));
-  const signature = rsaSign('sha256', signedAttrsSet, signer.hba.keyPem);
+  const ec = createPrivateKey(signer.hba.keyPem).asymmetricKeyType === 'ec';
+  // Node signs ECDSA as DER (dsaEncoding 'der' by default), the encoding CMS requires.
+  const signature = sign('sha256', signedAttrsSet, signer.hba.keyPem);
+  // RFC 5758: ecdsa-with-SHA256 has no parameters; RFC 4055: sha256WithRSAEncryption has NULL.
+  const signatureAlgorithm = ec
+    ? seq([oid(OID.ecdsaWithSHA256)])
+    : seq([oid(OID.sha256WithRSA), asn1.create(U, T.NULL, false, '')]);
   const signerInfo = seq([
     asn1.create(U, T.INTEGER, false, asn1.integerToDer(1).getBytes()),
     seq([issuerNode, serialNode]),
@@ -90,7 +100,7 @@ export function signDetached(content: Buffer, signer: CmsSigner, signingTime: Da
       true,
       sorted.map((s) => s.node)
     ),
-    seq([oid(OID.sha256WithRSA), asn1.create(U, T.NULL, false, '')]),
+    signatureAlgorithm,
     octets(signature),
   ]);
   const certs = [
@@ -123,7 +133,8 @@ function bytesOf(n: forge.asn1.Asn1 | undefined): Buffer {
 }
 
 /**
- * Checks a detached CMS over `content`: message digest, the RSA signature over the signed attributes, and that the
+ * Checks a detached CMS over `content`: message digest, the signature (RSA or ECDSA, by the certificate's key) over the
+ * signed attributes, and that the
  * signer certificate was issued by `caPem` and was valid at `at`.
  */
 export function verifyDetached(content: Buffer, cms: Buffer, caPem: string, at: Date): CmsVerification {
@@ -163,7 +174,7 @@ export function verifyDetached(content: Buffer, cms: Buffer, caPem: string, at: 
     const ca = new X509Certificate(caPem);
     const signerCert = certs.find((c) => {
       try {
-        return rsaVerify(
+        return verify(
           'sha256',
           attrsDer,
           createPublicKey(c.publicKey.export({ type: 'spki', format: 'pem' })),

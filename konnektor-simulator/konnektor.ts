@@ -15,7 +15,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { classifyAnyGematikCode } from '../domain/konnektor-errors';
 import { signDetached, signPdf, verifyDetached, verifyPdf } from './cms';
-import type { SimulatorPki } from './pki';
+import type { HbaKeyAlgorithm, SimulatorPki } from './pki';
+import { CryptNotServable, objectSystemVersionOf, qesKeyFor, qesKeysOfCard } from './qes-keys';
 import { el, NS, nodeOf, status, textOf, txt, xsdDuration, type GerrorTraceInput } from './soap-xml';
 
 export class KonnektorFault extends Error {
@@ -45,6 +46,8 @@ export interface SimCard {
   insertTime: Date;
   certificateExpires: Date;
   objectSystemVersion: [number, number, number];
+  /** The QES keys on the card (eHBA): a G2.1 card has ECC (brainpoolP256r1) and RSA, an older one RSA only. */
+  qesKeys: HbaKeyAlgorithm[];
   inserted: boolean;
   pinBlocked: boolean;
 }
@@ -482,6 +485,14 @@ export class SimulatedKonnektor {
     const ctx = this.context(body.Context, clientCn, isHba(card));
     if (!isHba(card)) throw new KonnektorFault(4126, 'Kartentyp nicht zulässig für Signatur');
     if (!textOf(body.TvMode)) throw new KonnektorFault(4000, 'TvMode fehlt');
+    // Before the JobNumber is used up: a call the card cannot serve changes nothing.
+    let qesKey: HbaKeyAlgorithm;
+    try {
+      qesKey = qesKeyFor(card.qesKeys, textOf(body.Crypt));
+    } catch (err) {
+      if (err instanceof CryptNotServable) throw new KonnektorFault(4000, err.message);
+      throw err;
+    }
     const job = textOf(body.JobNumber);
     if (!job || !/^[A-Z]{3}-[0-9]{3}$/.test(job)) throw new KonnektorFault(4000, 'JobNumber fehlt oder ungültig');
     if (this.recentJobs.includes(job))
@@ -522,7 +533,7 @@ export class SimulatedKonnektor {
     }
 
     const now = this.now();
-    const signer = { hba: this.o.pki.hba, chainPem: [this.o.pki.ca.certPem] };
+    const signer = { hba: qesKey === 'ECC' ? this.o.pki.hba : this.o.pki.hbaRsa, chainPem: [this.o.pki.ca.certPem] };
     const responses: string[] = [];
     for (const p of parsed) {
       if (p.signatureType === PADES) {
@@ -639,7 +650,15 @@ export class UnknownOperation extends Error {
   }
 }
 
-export function defaultCards(now: Date, hbaIccsn: string, holderName: string, certificateExpires: Date): SimCard[] {
+/** The simulated cards: an eHBA (`hbaKey`: ECC = a G2.1 card with ECC and RSA keys, RSA = an RSA-only card) and an SMC-B. */
+export function defaultCards(
+  now: Date,
+  hbaIccsn: string,
+  holderName: string,
+  certificateExpires: Date,
+  hbaKey: HbaKeyAlgorithm = 'ECC'
+): SimCard[] {
+  const hbaKeys = qesKeysOfCard(hbaKey);
   return [
     {
       handle: newCardHandle(),
@@ -650,7 +669,8 @@ export function defaultCards(now: Date, hbaIccsn: string, holderName: string, ce
       slotId: 1,
       insertTime: now,
       certificateExpires,
-      objectSystemVersion: [4, 5, 0],
+      objectSystemVersion: objectSystemVersionOf(hbaKeys),
+      qesKeys: hbaKeys,
       inserted: true,
       pinBlocked: false,
     },
@@ -664,6 +684,7 @@ export function defaultCards(now: Date, hbaIccsn: string, holderName: string, ce
       insertTime: now,
       certificateExpires,
       objectSystemVersion: [4, 5, 0],
+      qesKeys: [],
       inserted: true,
       pinBlocked: false,
     },

@@ -17,9 +17,12 @@
  *   SIGNFLOW_KONNEKTOR_SIM_P12=modern     issue an AES .p12 instead of the legacy RC2 kind
  *   SIGNFLOW_KONNEKTOR_SIM_VENDOR_PROFILE=gematik|jaxws|default-namespace|per-element|chunked|soap12
  *                                         how answers and connector.sds are serialised (default gematik)
+ *   SIGNFLOW_KONNEKTOR_SIM_HBA_KEY=RSA    an eHBA with an RSA QES key only (default ECC: a G2.1 eHBA signing with
+ *                                         ECDSA on brainpoolP256r1, RSA only when a request's Crypt asks for it)
  *   SIGNFLOW_KONNEKTOR_SIM_LATENCY_MS, SIGNFLOW_KONNEKTOR_SIM_DOC_LATENCY_MS, SIGNFLOW_KONNEKTOR_SIM_ERROR_RATE
  */
 import path from 'node:path';
+import type { HbaKeyAlgorithm } from './pki';
 import { startKonnektorSimulator } from './server';
 import { vendorProfile } from './vendor-profiles';
 
@@ -39,6 +42,15 @@ function num(name: string, fallback: number): number {
   return n;
 }
 
+function hbaKey(): HbaKeyAlgorithm {
+  const v = (process.env.SIGNFLOW_KONNEKTOR_SIM_HBA_KEY ?? '').trim().toUpperCase();
+  if (v === '') return 'ECC';
+  if (v === 'ECC' || v === 'RSA') return v;
+  throw new Error(
+    `SIGNFLOW_KONNEKTOR_SIM_HBA_KEY must be ECC or RSA, got ${process.env.SIGNFLOW_KONNEKTOR_SIM_HBA_KEY}`
+  );
+}
+
 async function main(): Promise<void> {
   const dataDir = path.join(process.env.SIGNFLOW_DATA_DIR ?? 'data', 'konnektor-sim');
   const sim = await startKonnektorSimulator({
@@ -49,6 +61,7 @@ async function main(): Promise<void> {
     offer75: process.env.SIGNFLOW_KONNEKTOR_SIM_ONLY_74 !== 'true',
     vendorProfile: vendorProfile(vendorProfileArg(process.argv.slice(2))).name,
     clientP12Format: process.env.SIGNFLOW_KONNEKTOR_SIM_P12 === 'modern' ? 'modern' : 'legacy',
+    hba: { qesKey: hbaKey() },
     comfort: {
       max: num('SIGNFLOW_KONNEKTOR_SIM_COMFORT_MAX', 100),
       timerSeconds: num('SIGNFLOW_KONNEKTOR_SIM_COMFORT_TIMER_SECONDS', 6 * 3600),
@@ -64,7 +77,7 @@ async function main(): Promise<void> {
   connector.sds  ${sim.sdsUrl}
   vendor profile ${sim.vendorProfile}
   admin          ${sim.adminUrl}/admin/state
-  eHBA ICCSN     ${sim.hbaIccsn}
+  eHBA ICCSN     ${sim.hbaIccsn} (QES key ${hbaKey() === 'ECC' ? 'ECC brainpoolP256r1, RSA on request' : 'RSA only'})
 signflow configuration:
   SIGNFLOW_KONNEKTOR_SDS_URL=${sim.sdsUrl}
   SIGNFLOW_KONNEKTOR_CLIENT_ZIP=${path.resolve(dataDir, 'client.zip')}

@@ -26,7 +26,14 @@ import {
   type ServiceKind,
   type SimCard,
 } from './konnektor';
-import { loadOrCreatePki, loadOrIssueClientBundle, type ClientBundle, type P12Format, type SimulatorPki } from './pki';
+import {
+  loadOrCreatePki,
+  loadOrIssueClientBundle,
+  type ClientBundle,
+  type HbaKeyAlgorithm,
+  type P12Format,
+  type SimulatorPki,
+} from './pki';
 import { checkCardTerminalRequest } from './card-terminal';
 import { schemaDirUsable, SchemaValidator, xmllintInstalled } from './schema-check';
 import { connectorSds, DEFAULT_SIGNATURE_VERSIONS, PATHS, signatureEndpoints } from './sds';
@@ -74,7 +81,18 @@ export interface KonnektorSimulatorOptions {
   /** The simulator's clock (ms since epoch); the admin `clock` endpoint adds an offset. @default Date.now */
   now?: () => number;
   /** The eHBA; `cardType` as the Konnektor reports it (HBA, HBA-qSig for older ones, ZOD_2.0). @default 'HBA' */
-  hba?: { iccsn?: string; holderName?: string; certificateValidityYears?: number; cardType?: SimCard['type'] };
+  hba?: {
+    iccsn?: string;
+    holderName?: string;
+    certificateValidityYears?: number;
+    cardType?: SimCard['type'];
+    /**
+     * `ECC`: a G2.1 eHBA (object system 4.5.0) with a brainpoolP256r1 and an RSA-2048 QES key; it signs with ECDSA
+     * (ecdsa-with-SHA256) unless a request's `SIG:Crypt` is `RSA`. `RSA`: an older eHBA (object system 4.3.0) with an
+     * RSA key only (sha256WithRSAEncryption; `Crypt=ECC` → 4000). @default 'ECC'
+     */
+    qesKey?: HbaKeyAlgorithm;
+  };
   /** ECDHE groups the TLS server accepts, e.g. `brainpoolP256r1:brainpoolP384r1` (then TLS 1.2 only). @default Node's */
   tlsGroups?: string;
   /**
@@ -252,7 +270,7 @@ export async function startKonnektorSimulator(
     pki,
     infoModel,
     comfort,
-    cards: defaultCards(now(), hbaIccsn, holderName, hbaCertNotAfter),
+    cards: defaultCards(now(), hbaIccsn, holderName, hbaCertNotAfter, opts.hba?.qesKey ?? 'ECC'),
     now,
     maxSignRequests: Math.max(1, opts.maxSignRequests ?? 250),
     maxSessionsPerCard: Math.max(1, opts.maxSessionsPerCard ?? 3),

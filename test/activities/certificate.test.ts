@@ -190,7 +190,8 @@ describeReadable('the Prüfprotokoll on $name', ({ name }) => {
     expect(text).toContain(
       'Signaturzeitpunkt (laut Signatur): 06.11.2026, 13:00:00 MEZ (UTC 2026-11-06T12:00:00.000Z)'
     );
-    expect(text).toContain('Signaturformat: PAdES (ETSI.CAdES.detached), RSA 2048 PKCS#1 v1.5 / SHA-256');
+    // The simulator's eHBA signs like a G2.1 card: ECDSA on brainpoolP256r1.
+    expect(text).toContain('Signaturformat: PAdES (ETSI.CAdES.detached), ECDSA brainpoolP256r1 / SHA-256');
     // How to verify: the command, the workflow id and run id.
     expect(text).toContain(`signflow verify ${fresh.contractId}`);
     expect(text).toContain(`Workflow-ID: ${fresh.ref.workflowId}`);

@@ -1,6 +1,7 @@
 /**
  * The offline QES check of `signflow verify` (documents/qes-verification.ts) on real signatures: a contract PDF signed by
- * the Konnektor simulator's PAdES code with its RSA eHBA key, and one signed by OpenSSL's CMS with an ECDSA
+ * the Konnektor simulator's PAdES code with its RSA eHBA key (`pki.hbaRsa`; its default ECDSA key is covered in
+ * test/konnektor/ecdsa-signature.test.ts), and one signed by OpenSSL's CMS with an ECDSA
  * brainpoolP256r1 key (the eHBA G2.1 curve). A changed byte, a chain to an unknown anchor and bytes appended after
  * signing must fail, each at its own check. `signflow verify --file` runs as a subprocess on the same files.
  */
@@ -149,7 +150,12 @@ beforeAll(async () => {
       createdAt: new Date('2026-11-30T09:00:00Z'),
     })
   ).pdf;
-  rsaSigned = await signPdf(contractPdf, { hba: pki.hba, chainPem: [pki.ca.certPem] }, signingTime, 'Dr. Max Beispiel');
+  rsaSigned = await signPdf(
+    contractPdf,
+    { hba: pki.hbaRsa, chainPem: [pki.ca.certPem] },
+    signingTime,
+    'Dr. Max Beispiel'
+  );
   makeBrainpoolPki();
   ecSigned = await signWithOpenssl(contractPdf);
   fs.writeFileSync(path.join(dir, 'rsa.pdf'), rsaSigned);
@@ -236,11 +242,21 @@ describe('a PAdES PDF signed by the Konnektor simulator (RSA)', () => {
     });
   });
 
-  test('a detached CAdES of the simulator over the document', () => {
-    const cms = signDetached(contractPdf, { hba: pki.hba, chainPem: [pki.ca.certPem] }, signingTime);
+  test('a detached CAdES of the simulator over the document, with its ECDSA and its RSA eHBA key', () => {
     const anchors = parseTrustAnchors(pki.ca.certPem);
-    expect(verifyDetachedCms(contractPdf, cms, anchors).valid).toBe(true);
-    expect(verifyDetachedCms(flipByte(contractPdf, 100), cms, anchors).valid).toBe(false);
+    for (const [hba, algorithm] of [
+      [pki.hba, 'ECDSA brainpoolP256r1 / SHA-256'],
+      [pki.hbaRsa, 'RSA 2048 PKCS#1 v1.5 / SHA-256'],
+    ] as const) {
+      const cms = signDetached(contractPdf, { hba, chainPem: [pki.ca.certPem] }, signingTime);
+      const v = verifyDetachedCms(contractPdf, cms, anchors);
+      expect({ algorithm, valid: v.valid, signer: v.signer?.algorithm }).toEqual({
+        algorithm,
+        valid: true,
+        signer: algorithm,
+      });
+      expect(verifyDetachedCms(flipByte(contractPdf, 100), cms, anchors).valid).toBe(false);
+    }
   });
 });
 

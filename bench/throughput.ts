@@ -3,11 +3,11 @@
  * keeps `concurrency` contracts in flight. The subjects take turns in rounds (A B, B A, A B, …) so that the shared
  * machine's noise hits both; their figures are summed over their rounds and compared from the same run.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { meanCounts, type ActionCounts } from './actions';
 import { cpuWindow, type CpuWindow } from './cpu';
 import { stepTimings, type StepTiming } from './history';
 import { startCpuProfile, type CpuKind } from './profile';
+import { loopDelay, type LoopDelay } from './loop-delay';
 import { mapLimit } from './stack';
 import type { ContractTiming, Subject, SubjectItem } from './subject';
 
@@ -55,7 +55,7 @@ interface Acc {
   perRound: number[];
   cpu: CpuWindow;
   sql: number;
-  loop: ReturnType<typeof monitorEventLoopDelay>;
+  loop: LoopDelay;
   rss: number;
 }
 
@@ -80,7 +80,7 @@ export async function runThroughput(
         perRound: [],
         cpu: { selfMs: 0, serverMs: 0 },
         sql: s.sql ? 0 : Number.NaN,
-        loop: monitorEventLoopDelay({ resolution: 10 }),
+        loop: loopDelay(),
         rss: 0,
       },
     ])
@@ -93,13 +93,13 @@ export async function runThroughput(
       const items = await s.add(perRound);
       s.sql?.on();
       const rssTimer = setInterval(() => (a.rss = Math.max(a.rss, process.memoryUsage.rss())), 200);
-      a.loop.enable();
+      a.loop.start();
       const cpu = cpuWindow(opts.serverPid);
       const t0 = performance.now();
       const contracts = await run(s, items, opts.concurrency);
       const wall = performance.now() - t0;
       const used = cpu();
-      a.loop.disable();
+      a.loop.stop();
       clearInterval(rssTimer);
       a.rss = Math.max(a.rss, process.memoryUsage.rss());
       if (s.sql) a.sql += s.sql.off();
@@ -139,7 +139,11 @@ export async function runThroughput(
       steps: histories.flatMap(stepTimings),
       cpu: a.cpu,
       sqlStatements: a.sql,
-      eventLoopDelay: { p50: a.loop.percentile(50) / 1e6, p99: a.loop.percentile(99) / 1e6, max: a.loop.max / 1e6 },
+      eventLoopDelay: {
+        p50: a.loop.histogram.percentile(50) / 1e6,
+        p99: a.loop.histogram.percentile(99) / 1e6,
+        max: a.loop.histogram.max / 1e6,
+      },
       counts: meanCounts(histories),
       rssMaxMiB: a.rss / 2 ** 20,
       cpuSplit: split.get(s.name),

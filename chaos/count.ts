@@ -9,6 +9,7 @@ import { AUDIT_TABLE } from '../activities/contract/plugin-tables';
 import type { DevInbox } from '../mail/dev-inbox';
 import type { SignflowConfig } from '../temporal.config';
 import { contractWorkflowId } from '../workflows/definitions';
+import { lostMailAttempts } from './lost-mail-attempts';
 
 export interface ContractCount {
   contractId: number;
@@ -21,6 +22,11 @@ export interface ContractCount {
   auditPrepared: number;
   auditSigned: number;
   workflow: string;
+  /**
+   * Mails of this contract in the inbox again, with the same Message-ID, as the retry of an attempt whose worker was
+   * killed (see lost-mail-attempts.ts); not counted in `invitation` / `confirmation` / `otherMails`.
+   */
+  redelivered: number;
 }
 
 export interface ChaosCount {
@@ -54,10 +60,14 @@ export async function countOutcome(o: {
   contractIds: number[];
 }): Promise<ChaosCount> {
   const crm = o.config.crm;
-  const mails = new Map<string, number>();
+  /** Per mail key: how often it is in the inbox, and under which Message-IDs. */
+  const delivered = new Map<string, { n: number; messageIds: Set<string> }>();
   for (const m of o.inbox?.messages() ?? []) {
-    const key = m.headers['x-signflow-mail-key'] ?? '';
-    mails.set(key, (mails.get(key) ?? 0) + 1);
+    const key = String(m.headers['x-signflow-mail-key'] ?? '');
+    const d = delivered.get(key) ?? { n: 0, messageIds: new Set<string>() };
+    d.n += 1;
+    d.messageIds.add(m.messageId);
+    delivered.set(key, d);
   }
   const grouped = async (q: Knex.QueryBuilder, idColumn: string): Promise<Map<number, number>> => {
     const rows = (await q.select({ id: idColumn }).count({ n: '*' }).groupBy(idColumn)) as Array<{
@@ -103,26 +113,41 @@ export async function countOutcome(o: {
 
   const contracts: ContractCount[] = [];
   for (const id of ids) {
-    const key = (kind: string) => mails.get(`${contractWorkflowId(id)}:${kind}`) ?? 0;
-    const all = [...mails.entries()].filter(([k]) => k.startsWith(`${contractWorkflowId(id)}:`));
-    const workflow = await o.client.workflow
-      .getHandle(contractWorkflowId(id))
-      .describe()
-      .then(
-        (x) => x.status.name,
-        () => 'NONE'
-      );
+    const handle = o.client.workflow.getHandle(contractWorkflowId(id));
+    const workflow = await handle.describe().then(
+      (x) => x.status.name,
+      () => 'NONE'
+    );
+    const own = [...delivered.entries()].filter(([k]) => k.startsWith(`${contractWorkflowId(id)}:`));
+    // Only where a key is in the inbox more than once does the history decide whether a lost attempt explains it.
+    const lostAttempts = own.some(([, d]) => d.n > 1)
+      ? await handle.fetchHistory().then(
+          (h) => lostMailAttempts(h.events ?? []),
+          () => new Map<string, number>()
+        )
+      : new Map<string, number>();
+    /** Per key: the copies that count (a redelivery of the same message after a lost attempt does not). */
+    const counted = new Map<string, number>();
+    let redelivered = 0;
+    for (const [k, d] of own) {
+      const again = d.messageIds.size === 1 ? Math.min(d.n - 1, lostAttempts.get(k) ?? 0) : 0;
+      counted.set(k, d.n - again);
+      redelivered += again;
+    }
+    const mails = (kind: string) => counted.get(`${contractWorkflowId(id)}:${kind}`) ?? 0;
+    const all = [...counted.values()].reduce((a, b) => a + b, 0);
     contracts.push({
       contractId: id,
-      invitation: key('invitation'),
-      confirmation: key('confirmation'),
-      otherMails: all.reduce((n, [, v]) => n + v, 0) - key('invitation') - key('confirmation'),
+      invitation: mails('invitation'),
+      confirmation: mails('confirmation'),
+      otherMails: all - mails('invitation') - mails('confirmation'),
       signatureRows: signatureRows.get(id) ?? 0,
       validSignatures: validSignatures.get(id) ?? 0,
       qesDocuments: qes.get(id) ?? 0,
       auditPrepared: prepared.get(id) ?? 0,
       auditSigned: signed.get(id) ?? 0,
       workflow,
+      redelivered,
     });
   }
   const lost = contracts
@@ -153,9 +178,14 @@ export function chaosTable(count: ChaosCount): string {
   rows.push(['workflow COMPLETED', '1', String(completed), String(n - completed), '0', String(completed)]);
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const again = count.contracts.filter((c) => c.redelivered > 0);
   return [
     line(rows[0] as string[]),
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.slice(1).map(line),
+    '',
+    `Delivered again by the retry of a lost attempt (worker killed between the SMTP server's acceptance and the row; ` +
+      `same Message-ID, not counted above): ${again.reduce((n, c) => n + c.redelivered, 0)} mail(s)` +
+      (again.length ? `, contracts ${again.map((c) => c.contractId).join(', ')}` : ''),
   ].join('\n');
 }

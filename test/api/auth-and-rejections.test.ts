@@ -21,6 +21,7 @@ import {
 } from '../../api/auth';
 import { ApiError } from '../../api/errors';
 import { buildApi } from '../../api/server';
+import { createDb } from '../../db/connection';
 import type { SignflowConfig } from '../../temporal.config';
 import { createTestDb, testDatabases, type TestDb } from '../../harness/databases';
 import { getFreePort } from '../../harness/temporal';
@@ -274,6 +275,37 @@ describe('API over HTTP without Temporal: roles, HMAC, rejections', () => {
     }
     const pending = await http('GET', `/contacts/${t.seed.contactIds[0]}/pending-signatures`, { as: 'portal' });
     expect([pending.status, pending.json]).toEqual([200, { contactId: t.seed.contactIds[0], items: [] }]);
+  });
+
+  test('a signed call replayed against another API process on the same database is refused (the memory is the database)', async () => {
+    // A second API with its own connection to the same database file: another process, or this one after a restart.
+    const otherDb = createDb(t.url);
+    const second = await buildApi(
+      {
+        config: apiConfig(t.config, { bodyLimit: BODY_LIMIT }),
+        client: new Client({ connection, namespace: 'default' }),
+        db: otherDb,
+      },
+      { logger: false }
+    );
+    try {
+      await second.listen({ host: '127.0.0.1', port: 0 });
+      const address = second.server.address();
+      const secondUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      const body = JSON.stringify({ contractIds: [999_997] });
+      const route = '/api/v1/contracts/signature-requests';
+      const headers = {
+        ...hmacHeaders(TEST_HMAC_SECRET, { method: 'POST', url: route, rawBody: body }, Date.now() + 2000),
+        'content-type': 'application/json',
+      };
+      const first = await call(secondUrl, 'POST', route, { raw: body, headers });
+      expect(first.status).toBe(200);
+      const replayed = await call(url, 'POST', route, { raw: body, headers });
+      expect([replayed.status, replayed.json.code]).toEqual([401, 'HMAC_REPLAYED']);
+    } finally {
+      await second.close();
+      await otherDb.destroy();
+    }
   });
 
   test('HMAC-signed CRM calls: accepted once inside the window, refused when replayed, stale or tampered', async () => {

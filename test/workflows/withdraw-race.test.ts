@@ -10,14 +10,21 @@
  * - The `withdrawRequest` Update first, a `sign` while the withdrawal is being written: the withdrawal wins, the
  *   signature is refused with SIGNATURE_WITHDRAWN and nothing of it is recorded.
  *
- * Real parts: the Temporal dev server (a stopped worker there is a real one), a worker with the real activities,
- * SQLite (or MariaDB with SIGNFLOW_TEST_MYSQL_URL, see harness/databases.ts), the SMTP inbox.
+ * - A withdrawal after the signature while the workflow still runs (its confirmation mail waits for the mail server):
+ *   the API, the CLI and the outbox each answer SIGNATURE_ALREADY_CONFIRMED with the outcome that stands.
+ *
+ * Real parts: the Temporal dev server (a stopped worker there is a real one), a worker with the real activities, the
+ * API over HTTP, the CLI as a subprocess, the outbox poller's activity, SQLite and (with SIGNFLOW_TEST_MYSQL_URL)
+ * MariaDB, the SMTP inbox.
  */
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
+import { enqueueOutboxCommand, readOutboxRows } from '../../outbox/outbox-repository';
+import { pollOutboxOnce } from '../../outbox/outbox.activities';
+import { testDatabases } from '../../harness/databases';
 import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import {
   contractWorkflowId,
@@ -26,179 +33,250 @@ import {
   withdrawUpdate,
   type ContractState,
 } from '../../workflows/definitions';
-import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { startApiStack, type ApiStack } from '../api/api-stack';
+import { runCli } from '../cli/run-cli';
+import { addSendableContract, type ContractStack } from '../helpers/contract-stack';
 import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
 
 jest.setTimeout(180_000);
 
 let server: DevServerHandle;
+let api: ApiStack;
 let stack: ContractStack;
 /** The worker that runs now: the stack's own until a test stops it, then one started again. */
 let worker: RunningWorker;
+/** Recorded from the SQLite run only (one set of files; both runs make the same histories). */
+let record: typeof recordHistory = recordHistory;
+/** Addresses the SMTP inbox defers with 451 (a mail server outage for them) while they are in this set. */
+const deferred = new Set<string>();
 
-beforeAll(async () => {
-  server = await startDevServer();
-  stack = await startContractStack(server.env, { config: { signature: { remindersEnabled: false, expiry: '30d' } } });
-  worker = stack.worker;
-});
-
-afterAll(async () => {
-  await worker?.shutdown();
-  await stack?.stop();
-  await server?.stop();
-});
-
-async function awaitingSignature(): Promise<{ contractId: number; state: ContractState; handle: WorkflowHandle }> {
-  const contractId = await addSendableContract(stack.t);
-  await startContractWorkflow(stack.client, stack.config, contractId);
-  const state = await eventually(async () => {
-    const s = await contractStatus(stack.client, contractId);
-    expect(s.phase).toBe('awaiting-signature');
-    return s;
-  }, 60_000);
-  return { contractId, state, handle: contractHandle(stack.client, contractId) };
-}
-
-/** Stops the running worker, runs `whileStopped` (what it sends waits at the server), then starts a worker again. */
-async function withWorkerStopped<T>(whileStopped: () => Promise<T>): Promise<T> {
-  await worker.shutdown();
-  const result = await whileStopped();
-  worker = await createWorker(stack.config, {
-    connection: server.env.nativeConnection,
-    workflowBundle: await workflowBundle(),
-    db: stack.t.db,
-    temporalClient: server.env.client,
-  });
-  return result;
-}
-
-/**
- * Holds a write lock on the contract's signature row until `release` is called: the workflow's next write to it
- * (recording the signature, voiding the request) waits meanwhile, so a message sent now meets that write in flight.
- */
-async function lockSignatureRow(signatureId: number): Promise<{ release: () => Promise<void> }> {
-  const s = stack.config.crm.signatures;
-  const trx: Knex.Transaction = await stack.t.db.transaction();
-  const [row] = await trx(s.table).where(s.id, signatureId).select(s.status);
-  await trx(s.table)
-    .where(s.id, signatureId)
-    .update({ [s.status]: (row as Record<string, unknown>)[s.status] });
-  return { release: () => trx.commit().then(() => undefined) };
-}
-
-async function signatureStatus(signatureId: number): Promise<unknown> {
-  const s = stack.config.crm.signatures;
-  const row = (await stack.t.db(s.table).where(s.id, signatureId).first()) as Record<string, unknown>;
-  return row[s.status];
-}
-
-const mailKeys = (contractId: number): string[] =>
-  stack.inbox
-    .messages()
-    .map((m) => m.headers['x-signflow-mail-key'] ?? '')
-    .filter((k) => k.startsWith(`${contractWorkflowId(contractId)}:`))
-    .sort();
-
-/** The names of the Updates and signals in the history, in order (`u:` Update accepted, `s:` signal). */
-async function messagesInHistory(handle: WorkflowHandle): Promise<string[]> {
-  const events = (await handle.fetchHistory()).events ?? [];
-  return events.flatMap((e) => {
-    const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name;
-    if (accepted) return [`u:${accepted}`];
-    const signal = e.workflowExecutionSignaledEventAttributes?.signalName;
-    return signal ? [`s:${signal}`] : [];
-  });
-}
-
-test('the withdraw signal and the sign Update in one workflow task: the signature wins, the signal changes nothing', async () => {
-  const { contractId, state, handle } = await awaitingSignature();
-  const contactId = state.contactId as number;
-  // Wrapped: an async function returning the pending Update itself would wait for it, and so for the worker.
-  const { signed } = await withWorkerStopped(async () => {
-    await handle.signal(withdrawSignal, { staffContactId: stack.t.seed.staffContactId });
-    // Admitted by the server now, accepted only once a worker runs the task that also carries the signal.
-    const pending = handle.startUpdate(signUpdate, {
-      args: [{ contactId, method: 'click' }],
-      waitForStage: WorkflowUpdateStage.ACCEPTED,
+describe.each(testDatabases())('on $name', (database) => {
+  beforeAll(async () => {
+    // One dev server per database: contract ids (and so workflow ids) repeat across the two databases.
+    server = await startDevServer();
+    api = await startApiStack(server, {
+      db: database.name,
+      config: { signature: { remindersEnabled: false, expiry: '30d' } },
+      deferRecipient: (address) => deferred.has(address),
     });
-    // The signal is in the history before any worker saw either message.
-    await eventually(async () => expect(await messagesInHistory(handle)).toEqual(['s:withdraw']));
-    return { signed: pending };
+    stack = api.stack;
+    worker = stack.worker;
+    record = database.name === 'sqlite' ? recordHistory : () => Promise.resolve();
   });
-  const outcome = await (await signed).result();
-  expect(outcome).toMatchObject({ kind: 'signed', userContactId: contactId });
-  const result = await settledResult(stack.client, contractId);
-  expect(result.outcome).toBe('signed');
-  expect(await signatureStatus(state.signatureId as number)).toBe(stack.config.crm.values.signatureValid);
-  await eventually(async () =>
-    expect(mailKeys(contractId)).toEqual([
-      `${contractWorkflowId(contractId)}:confirmation`,
-      `${contractWorkflowId(contractId)}:invitation`,
-    ])
-  );
-  expect(await messagesInHistory(handle)).toEqual(['s:withdraw', 'u:sign']);
-  await recordHistory(handle, 'withdraw-races-signature.signature-wins.after-lean-contract-path');
-});
 
-test('the withdrawRequest Update while the signature is written: it waits and answers already-signed', async () => {
-  const { contractId, state, handle } = await awaitingSignature();
-  const contactId = state.contactId as number;
-  const lock = await lockSignatureRow(state.signatureId as number);
-  let answer;
-  try {
-    const signing = await handle.startUpdate(signUpdate, {
-      args: [{ contactId, method: 'click' }],
-      waitForStage: WorkflowUpdateStage.ACCEPTED,
-    });
-    // The signature is being written (and waits for the lock): the race is open.
-    await eventually(async () => expect((await contractStatus(stack.client, contractId)).phase).toBe('recording'));
-    const withdrawing = await handle.startUpdate(withdrawUpdate, {
-      args: [{ staffContactId: stack.t.seed.staffContactId, reason: 'zu spät' }],
-      waitForStage: WorkflowUpdateStage.ACCEPTED,
-    });
-    await lock.release();
-    answer = { signed: await signing.result(), withdrawn: await withdrawing.result() };
-  } finally {
-    await lock.release().catch(() => undefined);
+  afterAll(async () => {
+    await worker?.shutdown();
+    await api?.stop();
+    await server?.stop();
+  });
+
+  async function awaitingSignature(): Promise<{ contractId: number; state: ContractState; handle: WorkflowHandle }> {
+    const contractId = await addSendableContract(stack.t);
+    await startContractWorkflow(stack.client, stack.config, contractId);
+    const state = await eventually(async () => {
+      const s = await contractStatus(stack.client, contractId);
+      expect(s.phase).toBe('awaiting-signature');
+      return s;
+    }, 60_000);
+    return { contractId, state, handle: contractHandle(stack.client, contractId) };
   }
-  expect(answer.withdrawn).toEqual({ result: 'already-signed', outcome: answer.signed });
-  expect((await settledResult(stack.client, contractId)).outcome).toBe('signed');
-  expect(await signatureStatus(state.signatureId as number)).toBe(stack.config.crm.values.signatureValid);
-  expect(await messagesInHistory(handle)).toEqual(['u:sign', 'u:withdrawRequest']);
-  await recordHistory(handle, 'withdraw-races-signature.update-answers-already-signed');
-});
 
-test('the withdrawRequest Update first: the withdrawal wins, a signature while it is written is refused', async () => {
-  const { contractId, state, handle } = await awaitingSignature();
-  const contactId = state.contactId as number;
-  const lock = await lockSignatureRow(state.signatureId as number);
-  let refused: unknown;
-  try {
-    const answer = await handle.executeUpdate(withdrawUpdate, {
-      args: [{ staffContactId: stack.t.seed.staffContactId, reason: 'Honorar neu verhandelt' }],
+  /** Stops the running worker, runs `whileStopped` (what it sends waits at the server), then starts a worker again. */
+  async function withWorkerStopped<T>(whileStopped: () => Promise<T>): Promise<T> {
+    await worker.shutdown();
+    const result = await whileStopped();
+    worker = await createWorker(stack.config, {
+      connection: server.env.nativeConnection,
+      workflowBundle: await workflowBundle(),
+      db: stack.t.db,
+      temporalClient: server.env.client,
     });
-    expect(answer).toEqual({ result: 'withdrawn' });
-    // The void waits for the lock: the workflow is still open when the signature arrives.
-    expect((await handle.describe()).status.name).toBe('RUNNING');
-    refused = await handle.executeUpdate(signUpdate, { args: [{ contactId, method: 'click' }] }).then(
-      () => undefined,
-      (err: unknown) => err
+    return result;
+  }
+
+  /**
+   * Holds a write lock on the contract's signature row until `release` is called: the workflow's next write to it
+   * (recording the signature, voiding the request) waits meanwhile, so a message sent now meets that write in flight.
+   */
+  async function lockSignatureRow(signatureId: number): Promise<{ release: () => Promise<void> }> {
+    const s = stack.config.crm.signatures;
+    const trx: Knex.Transaction = await stack.t.db.transaction();
+    const [row] = await trx(s.table).where(s.id, signatureId).select(s.status);
+    await trx(s.table)
+      .where(s.id, signatureId)
+      .update({ [s.status]: (row as Record<string, unknown>)[s.status] });
+    return { release: () => trx.commit().then(() => undefined) };
+  }
+
+  async function signatureStatus(signatureId: number): Promise<unknown> {
+    const s = stack.config.crm.signatures;
+    const row = (await stack.t.db(s.table).where(s.id, signatureId).first()) as Record<string, unknown>;
+    return row[s.status];
+  }
+
+  const mailKeys = (contractId: number): string[] =>
+    stack.inbox
+      .messages()
+      .map((m) => m.headers['x-signflow-mail-key'] ?? '')
+      .filter((k) => k.startsWith(`${contractWorkflowId(contractId)}:`))
+      .sort();
+
+  /** The names of the Updates and signals in the history, in order (`u:` Update accepted, `s:` signal). */
+  async function messagesInHistory(handle: WorkflowHandle): Promise<string[]> {
+    const events = (await handle.fetchHistory()).events ?? [];
+    return events.flatMap((e) => {
+      const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name;
+      if (accepted) return [`u:${accepted}`];
+      const signal = e.workflowExecutionSignaledEventAttributes?.signalName;
+      return signal ? [`s:${signal}`] : [];
+    });
+  }
+
+  test('the withdraw signal and the sign Update in one workflow task: the signature wins, the signal changes nothing', async () => {
+    const { contractId, state, handle } = await awaitingSignature();
+    const contactId = state.contactId as number;
+    // Wrapped: an async function returning the pending Update itself would wait for it, and so for the worker.
+    const { signed } = await withWorkerStopped(async () => {
+      await handle.signal(withdrawSignal, { staffContactId: stack.t.seed.staffContactId });
+      // Admitted by the server now, accepted only once a worker runs the task that also carries the signal.
+      const pending = handle.startUpdate(signUpdate, {
+        args: [{ contactId, method: 'click' }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      // The signal is in the history before any worker saw either message.
+      await eventually(async () => expect(await messagesInHistory(handle)).toEqual(['s:withdraw']));
+      return { signed: pending };
+    });
+    const outcome = await (await signed).result();
+    expect(outcome).toMatchObject({ kind: 'signed', userContactId: contactId });
+    const result = await settledResult(stack.client, contractId);
+    expect(result.outcome).toBe('signed');
+    expect(await signatureStatus(state.signatureId as number)).toBe(stack.config.crm.values.signatureValid);
+    await eventually(async () =>
+      expect(mailKeys(contractId)).toEqual([
+        `${contractWorkflowId(contractId)}:confirmation`,
+        `${contractWorkflowId(contractId)}:invitation`,
+      ])
     );
-  } finally {
-    await lock.release();
-  }
-  expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
-  expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('SIGNATURE_WITHDRAWN');
-  expect((await settledResult(stack.client, contractId)).outcome).toBe('withdrawn');
-  expect(await signatureStatus(state.signatureId as number)).toBe(stack.config.crm.values.signatureWithdrawn);
-  await eventually(async () =>
-    expect(mailKeys(contractId)).toEqual([
-      `${contractWorkflowId(contractId)}:invitation`,
-      `${contractWorkflowId(contractId)}:withdrawal`,
-    ])
-  );
-  // A refused Update leaves no trace in the history: only the withdrawal is there.
-  expect(await messagesInHistory(handle)).toEqual(['u:withdrawRequest']);
-  await recordHistory(handle, 'withdraw-races-signature.withdraw-wins.after-lean-contract-path');
+    expect(await messagesInHistory(handle)).toEqual(['s:withdraw', 'u:sign']);
+    await record(handle, 'withdraw-races-signature.signature-wins.after-lean-contract-path');
+  });
+
+  test('the withdrawRequest Update while the signature is written: it waits and answers already-signed', async () => {
+    const { contractId, state, handle } = await awaitingSignature();
+    const contactId = state.contactId as number;
+    const lock = await lockSignatureRow(state.signatureId as number);
+    let answer;
+    try {
+      const signing = await handle.startUpdate(signUpdate, {
+        args: [{ contactId, method: 'click' }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      // The signature is being written (and waits for the lock): the race is open.
+      await eventually(async () => expect((await contractStatus(stack.client, contractId)).phase).toBe('recording'));
+      const withdrawing = await handle.startUpdate(withdrawUpdate, {
+        args: [{ staffContactId: stack.t.seed.staffContactId, reason: 'zu spät' }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      await lock.release();
+      answer = { signed: await signing.result(), withdrawn: await withdrawing.result() };
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+    expect(answer.withdrawn).toEqual({ result: 'already-signed', outcome: answer.signed });
+    expect((await settledResult(stack.client, contractId)).outcome).toBe('signed');
+    expect(await signatureStatus(state.signatureId as number)).toBe(stack.config.crm.values.signatureValid);
+    expect(await messagesInHistory(handle)).toEqual(['u:sign', 'u:withdrawRequest']);
+    await record(handle, 'withdraw-races-signature.update-answers-already-signed');
+  });
+
+  test('the withdrawRequest Update first: the withdrawal wins, a signature while it is written is refused', async () => {
+    const { contractId, state, handle } = await awaitingSignature();
+    const contactId = state.contactId as number;
+    const lock = await lockSignatureRow(state.signatureId as number);
+    let refused: unknown;
+    try {
+      const answer = await handle.executeUpdate(withdrawUpdate, {
+        args: [{ staffContactId: stack.t.seed.staffContactId, reason: 'Honorar neu verhandelt' }],
+      });
+      expect(answer).toEqual({ result: 'withdrawn' });
+      // The void waits for the lock: the workflow is still open when the signature arrives.
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      refused = await handle.executeUpdate(signUpdate, { args: [{ contactId, method: 'click' }] }).then(
+        () => undefined,
+        (err: unknown) => err
+      );
+    } finally {
+      await lock.release();
+    }
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('SIGNATURE_WITHDRAWN');
+    expect((await settledResult(stack.client, contractId)).outcome).toBe('withdrawn');
+    expect(await signatureStatus(state.signatureId as number)).toBe(stack.config.crm.values.signatureWithdrawn);
+    await eventually(async () =>
+      expect(mailKeys(contractId)).toEqual([
+        `${contractWorkflowId(contractId)}:invitation`,
+        `${contractWorkflowId(contractId)}:withdrawal`,
+      ])
+    );
+    // A refused Update leaves no trace in the history: only the withdrawal is there.
+    expect(await messagesInHistory(handle)).toEqual(['u:withdrawRequest']);
+    await record(handle, 'withdraw-races-signature.withdraw-wins.after-lean-contract-path');
+  });
+
+  test('a withdrawal after the signature, the workflow still running: every door answers already signed', async () => {
+    // The mail server defers this contact: the invitation waits, the signature comes from the portal meanwhile, and
+    // the confirmation mail waits too, so the workflow is still running when the withdrawals arrive.
+    const email = `late.${database.name}@example.org`;
+    deferred.add(email);
+    const c = stack.config.crm.contacts;
+    const [contactId] = (await stack.t
+      .db(c.table)
+      .insert({ [c.firstName]: 'Lena', [c.lastName]: 'Late', [c.email]: email }, [c.id])) as Array<
+      number | Record<string, number>
+    >;
+    const contact = typeof contactId === 'number' ? contactId : Number((contactId as Record<string, number>)[c.id]);
+    const contractId = await addSendableContract(stack.t, contact);
+    await startContractWorkflow(stack.client, stack.config, contractId);
+    await eventually(async () =>
+      expect((await contractStatus(stack.client, contractId)).mailTrouble?.mail).toBe('invitation')
+    );
+    const handle = contractHandle(stack.client, contractId);
+    const outcome = await handle.executeUpdate(signUpdate, { args: [{ contactId: contact, method: 'click' }] });
+    await eventually(async () =>
+      expect((await contractStatus(stack.client, contractId)).mailTrouble?.mail).toBe('confirmation')
+    );
+
+    const viaApi = await api.call('POST', `/api/v1/contracts/${contractId}/withdrawal`, { as: 'staff', body: {} });
+    expect([viaApi.status, viaApi.json.code]).toEqual([409, 'SIGNATURE_ALREADY_CONFIRMED']);
+    expect(viaApi.json.details.outcome).toEqual(outcome);
+
+    const viaCli = await runCli(['withdraw', '--json', String(contractId)], {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: server.namespace,
+      SIGNFLOW_TASK_QUEUE: stack.config.temporal.taskQueue,
+      SIGNFLOW_DATABASE_URL: stack.t.url,
+    });
+    expect(viaCli.code).not.toBe(0);
+    expect(viaCli.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+      code: 'SIGNATURE_ALREADY_CONFIRMED',
+      message: expect.stringContaining('the signature stands'),
+    });
+
+    const rowId = await enqueueOutboxCommand(stack.t.db, { command: 'withdraw', contractId });
+    await pollOutboxOnce({ config: stack.config, db: stack.t.db, client: stack.client }, 'withdraw-race', {
+      batchSize: 10,
+    });
+    const [row] = await readOutboxRows(stack.t.db, [rowId]);
+    expect(row?.outcome).toBe('failed');
+    expect(row?.error).toMatch(/^SIGNATURE_ALREADY_CONFIRMED: .*the signature stands/);
+
+    // Each withdrawal reached the workflow and was answered there; the signature stands.
+    const answered = (await messagesInHistory(handle)).filter((m) => m === 'u:withdrawRequest');
+    expect(answered).toHaveLength(3);
+    expect(await signatureStatus(outcome.signatureId)).toBe(stack.config.crm.values.signatureValid);
+    expect((await contractStatus(stack.client, contractId)).phase).toBe('confirming');
+    deferred.delete(email);
+  });
 });

@@ -19,6 +19,7 @@ import { bundleWorkflowsToFile, startDevServer, type DevServerHandle } from '../
 import { runCountersignVariant, type CountersignVariantResult } from './countersign';
 import { runKonnektorMemoryBench } from './konnektor-memory';
 import { runWaitingBench } from './waiting';
+import { runBulkBench } from './bulk';
 import { databaseVersion, machineLines } from './machine';
 import { parseBenchOptions, type BenchDb, type BenchOptions } from './options';
 import { runRender, type RenderResult } from './render';
@@ -332,6 +333,7 @@ async function main(): Promise<void> {
   // So are the waiting-contracts memory scenario (bench/waiting.ts) and the bulk progress one (bench/bulk.ts).
   const only = soleScenario(process.argv.slice(2));
   if (only === 'waiting') return runWaitingBench(process.argv.slice(2));
+  if (only === 'bulk') return runBulkBench(process.argv.slice(2));
   const o = parseBenchOptions(process.argv.slice(2));
   const cleanup = new Cleanup();
   let stopping = false;

@@ -192,7 +192,8 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
             `${n} of ${o.waiting} waiting (${invitations} invitations), ${((Date.now() - tStart) / 1000).toFixed(0)} s`
           );
         }
-        return n >= o.waiting;
+        // Both: the search attribute can say "signature" before the invitation has gone out.
+        return n >= o.waiting && invitations >= o.waiting;
       },
       o.timeoutMs
     );

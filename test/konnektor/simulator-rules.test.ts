@@ -12,7 +12,12 @@ import type { KonnektorClient } from '../../activities/konnektor/konnektor-clien
 import { startKonnektorSimulator, type RunningKonnektorSimulator } from '../../konnektor-simulator';
 import { type KonnektorFault, SimulatedKonnektor, defaultCards } from '../../konnektor-simulator/konnektor';
 import { createPki } from '../../konnektor-simulator/pki';
-import { clientFor } from './helpers';
+import https from 'node:https';
+import { toKonnektorError } from '../../activities/konnektor/soap-faults';
+import { postSignDocument, signDocumentPieces } from '../../activities/konnektor/sign-document-wire';
+import { PATHS } from '../../konnektor-simulator/sds';
+import { credentialsTlsOptions } from './tls-options';
+import { clientFor, CONTEXT, skipReason } from './helpers';
 
 const text = (n: number) =>
   Array.from({ length: n }, (_, i) => ({
@@ -305,4 +310,50 @@ describe('client credentials from what the Konnektor exports', () => {
       await again.close();
     }
   });
+});
+
+describe('strict simulator, a document over the limit inside a batch', () => {
+  const reason = skipReason(true);
+  (reason ? test.skip : test)(
+    'is answered with 4283 as a GERROR fault, not with an internal error of the schema check',
+    async () => {
+      const sim = await startKonnektorSimulator({ adminPort: false });
+      const client = clientFor(sim);
+      const agent = new https.Agent(credentialsTlsOptions(sim));
+      try {
+        expect(sim.strict).toBe(true);
+        const card = await client.findHbaCard();
+        const { userId } = await client.activateComfortSignature(card.cardHandle);
+        const doc = (id: string, document: Buffer) => ({
+          requestId: id,
+          signatureType: 'urn:ietf:rfc:5652',
+          shortText: 'Vertrag',
+          mimeType: 'text/plain',
+          document,
+        });
+        const namespace = 'http://ws.gematik.de/conn/SignatureService/v7.5';
+        const answer = await postSignDocument(
+          signDocumentPieces({
+            namespace,
+            cardHandle: card.cardHandle,
+            crypt: 'RSA_ECC',
+            context: { ...CONTEXT, userId },
+            jobNumber: await client.getJobNumber(),
+            includeRevocationInfo: true,
+            requests: [doc('small', Buffer.from('Vertrag')), doc('big', Buffer.alloc(25 * 1024 * 1024 + 1, 0x61))],
+          }),
+          { url: `${sim.url}${PATHS.sig75}`, agent, soapAction: `${namespace}#SignDocument`, timeoutMs: 110_000 }
+        );
+        const err = toKonnektorError(
+          { response: { status: answer.status, data: answer.body.toString('utf8') } },
+          'SignDocument'
+        );
+        expect([answer.status, err.gematikCode, err.failureType]).toEqual([500, 4283, 'DOCUMENT_TOO_LARGE']);
+      } finally {
+        agent.destroy();
+        client.close();
+        await sim.close();
+      }
+    }
+  );
 });

@@ -115,6 +115,15 @@ describe.each(VENDOR_PROFILES)('vendor profile %s', (profile) => {
     };
     expect(sds.text).toMatch(marker[profile][0]);
     expect(job.text).toMatch(marker[profile][1]);
+    // A fault (unknown Mandant, 4021) in the same style: SOAP 1.2 faults with application/soap+xml and env:Code.
+    const fault = await raw(sim, '/ws/v75/SignatureService', {
+      xml: GET_JOB_NUMBER.replace('>Mandant1<', '>Unbekannt<'),
+      soapAction: 'http://ws.gematik.de/conn/SignatureService/v7.5#GetJobNumber',
+    });
+    expect(fault.status).toBe(500);
+    expect(fault.headers['content-type']).toBe(job.headers['content-type']);
+    expect(fault.text).toMatch(/Code\b[^>]*>4021</);
+    if (profile === 'soap12') expect(fault.text).toMatch(/<env:Code><env:Value>env:Receiver<\/env:Value><\/env:Code>/);
   });
 
   test('service directory: SignatureService 7.5.5, EventService and CardTerminalService endpoints', async () => {

@@ -95,7 +95,10 @@ export function humanStatus(r: StatusReport): string {
       );
     }
     field('mails skipped', s.mailsSkipped?.join(', '));
-    if (s.invitationDelivered === false)
+    // Fixing the address and resending helps only while the request waits for a signature; an invitation skipped
+    // because the request ended first (signed, withdrawn) is not a delivery problem.
+    const requestOpen = !s.outcome && (s.phase === 'sending' || s.phase === 'awaiting-signature');
+    if (s.invitationDelivered === false && requestOpen)
       field('invitation', 'not delivered yet: fix the address, then `signflow resend`');
     field('withdrawal', s.withdrawalReason ? `reason: ${s.withdrawalReason}` : undefined);
     field('withdrawal mail', s.withdrawalMail);
@@ -112,7 +115,14 @@ export function humanStatus(r: StatusReport): string {
   }
   if (s?.mailsRejected?.length) field('mails refused', `${s.mailsRejected.join(', ')} (fix the address, then resend)`);
   for (const m of r.mails ?? []) {
-    const when = m.status === 'sent' ? `sent ${m.sentAt ?? ''}` : `${m.status} (${m.createdAt})`;
+    // A mail the workflow dropped between attempts keeps the row of its last attempt ('sending'): it is not sent.
+    const dropped = m.status === 'sending' && s?.mailsSkipped?.includes(m.mail);
+    const when =
+      m.status === 'sent'
+        ? `sent ${m.sentAt ?? ''}`
+        : dropped
+          ? `skipped, not sent (last attempt ${m.createdAt})`
+          : `${m.status} (${m.createdAt})`;
     field(`mail ${m.mail}`, when.trim());
   }
   if (r.mailsError) field('mails', `unavailable: ${r.mailsError}`);

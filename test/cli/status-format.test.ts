@@ -64,3 +64,32 @@ test('refused mails (rows of signflow_mails), an undelivered invitation and a wi
   // The refusal is said once, with what to do.
   expect(text.match(/mails refused/g)).toHaveLength(1);
 });
+
+test('an invitation skipped because the contract was signed first: no resend hint, its mail row shown as skipped', () => {
+  const text = humanStatus({
+    contractId: 9,
+    workflowId: 'honorarvertrag-9',
+    runId: 'r',
+    execution: { status: 'RUNNING', startTime: '2026-01-01T00:00:00.000Z', closeTime: null },
+    searchAttributes: {},
+    state: {
+      contractId: 9,
+      phase: 'confirming',
+      remindersSent: 0,
+      invitationDelivered: false,
+      mailsSkipped: ['invitation'],
+      outcome: {
+        kind: 'signed',
+        signatureId: 4,
+        userContactId: 6,
+        method: 'click',
+        confirmedAt: '2026-01-01T00:00:05.000Z',
+        md5Hash: '0fd9e381d301f64606ba6932ef46b0b6',
+      },
+    },
+    mails: [{ mail: 'invitation', status: 'sending', createdAt: '2026-01-01T00:00:01.000Z', sentAt: null }],
+  });
+  expect(text).not.toContain('signflow resend');
+  expect(text).toMatch(/mails skipped:\s+invitation/);
+  expect(text).toMatch(/mail invitation:\s+skipped, not sent \(last attempt 2026-01-01T00:00:01.000Z\)/);
+});

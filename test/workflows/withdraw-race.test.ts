@@ -225,18 +225,20 @@ describe.each(testDatabases())('on $name', (database) => {
     await record(handle, 'withdraw-races-signature.withdraw-wins.after-lean-contract-path');
   });
 
-  test('a withdrawal after the signature, the workflow still running: every door answers already signed', async () => {
-    // The mail server defers this contact: the invitation waits, the signature comes from the portal meanwhile, and
-    // the confirmation mail waits too, so the workflow is still running when the withdrawals arrive.
-    const email = `late.${database.name}@example.org`;
+  /**
+   * A contract signed while the mail server defers its contact: the invitation waits, the signature comes from the
+   * portal meanwhile (the invitation is then skipped), and the confirmation waits too, so the workflow keeps running.
+   */
+  async function signedWhileMailDeferred(tag: string) {
+    const email = `${tag}.${database.name}@example.org`;
     deferred.add(email);
     const c = stack.config.crm.contacts;
-    const [contactId] = (await stack.t
+    const [inserted] = (await stack.t
       .db(c.table)
       .insert({ [c.firstName]: 'Lena', [c.lastName]: 'Late', [c.email]: email }, [c.id])) as Array<
       number | Record<string, number>
     >;
-    const contact = typeof contactId === 'number' ? contactId : Number((contactId as Record<string, number>)[c.id]);
+    const contact = typeof inserted === 'number' ? inserted : Number((inserted as Record<string, number>)[c.id]);
     const contractId = await addSendableContract(stack.t, contact);
     await startContractWorkflow(stack.client, stack.config, contractId);
     await eventually(async () =>
@@ -247,6 +249,50 @@ describe.each(testDatabases())('on $name', (database) => {
     await eventually(async () =>
       expect((await contractStatus(stack.client, contractId)).mailTrouble?.mail).toBe('confirmation')
     );
+    return { contractId, handle, outcome, release: () => deferred.delete(email) };
+  }
+
+  test('an SMTP outage shows its last error and next try in the status query, the current details, the API and the CLI', async () => {
+    const { contractId, handle, release } = await signedWhileMailDeferred('outage');
+    const state = await contractStatus(stack.client, contractId);
+    expect(state.phase).toBe('confirming');
+    expect(state.mailsSkipped).toEqual(['invitation']);
+    expect(state.mailTrouble).toMatchObject({ mail: 'confirmation', lastError: expect.stringContaining('451') });
+    const trouble = state.mailTrouble!;
+    expect(Date.parse(trouble.nextRetryAt)).toBeGreaterThan(Date.parse(trouble.since));
+
+    // The current details (what the Temporal UI shows) name the mail, the error and the next try.
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain('Mail confirmation');
+    expect(metadata.currentDetails).toContain('451');
+    expect(metadata.currentDetails).toContain('nächster Versuch');
+
+    const viaApi = await api.call('GET', `/api/v1/contracts/${contractId}`, { as: 'ops' });
+    expect(viaApi.status).toBe(200);
+    expect(viaApi.json.state.mailTrouble).toMatchObject({
+      mail: 'confirmation',
+      lastError: expect.stringContaining('451'),
+      nextRetryAt: expect.any(String),
+    });
+
+    const viaCli = await runCli(['status', String(contractId)], {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: server.namespace,
+      SIGNFLOW_TASK_QUEUE: stack.config.temporal.taskQueue,
+      SIGNFLOW_DATABASE_URL: stack.t.url,
+    });
+    expect(viaCli.code).toBe(0);
+    expect(viaCli.stdout).toMatch(
+      /mail trouble: +confirmation not sent yet \(\d+ attempts? since .*\); last error: .*451.*; next try /
+    );
+    // Signed: fixing an address and resending would not help, and the skipped invitation is not shown as pending.
+    expect(viaCli.stdout).not.toContain('signflow resend');
+    expect(viaCli.stdout).toMatch(/mail invitation: +skipped, not sent/);
+    release();
+  });
+
+  test('a withdrawal after the signature, the workflow still running: every door answers already signed', async () => {
+    const { contractId, handle, outcome, release } = await signedWhileMailDeferred('late');
 
     const viaApi = await api.call('POST', `/api/v1/contracts/${contractId}/withdrawal`, { as: 'staff', body: {} });
     expect([viaApi.status, viaApi.json.code]).toEqual([409, 'SIGNATURE_ALREADY_CONFIRMED']);
@@ -277,6 +323,6 @@ describe.each(testDatabases())('on $name', (database) => {
     expect(answered).toHaveLength(3);
     expect(await signatureStatus(outcome.signatureId)).toBe(stack.config.crm.values.signatureValid);
     expect((await contractStatus(stack.client, contractId)).phase).toBe('confirming');
-    deferred.delete(email);
+    release();
   });
 });

@@ -396,10 +396,6 @@ const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
 export class VendorProfile {
   constructor(readonly name: VendorProfileName) {}
 
-  get soapVersion(): '1.1' | '1.2' {
-    return this.name === 'soap12' ? '1.2' : '1.1';
-  }
-
   /** How the body element and its descendants are written. */
   private write(root: XmlElement, original: string): string {
     switch (this.name) {
@@ -438,7 +434,10 @@ export class VendorProfile {
     return { status, contentType: 'text/xml; charset=utf-8', body: declaration + this.write(env, envelopeXml) };
   }
 
-  /** connector.sds in this profile's style (SOAP 1.2 and chunked change only the transport of SOAP answers). */
+  /**
+   * connector.sds in this profile's style: rewritten for the three prefix styles, sent chunked by `chunked`, as it is by
+   * `gematik` and `soap12` (it is no SOAP message).
+   */
   sds(xml: string): RenderedResponse {
     const body =
       this.name === 'jaxws' || this.name === 'default-namespace' || this.name === 'per-element'

@@ -41,6 +41,10 @@ class PdfThread {
     return this.pending.size;
   }
 
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
   render(job: PdfJob): Promise<Buffer> {
     const worker = (this.worker ??= this.start());
     clearTimeout(this.idleTimer);
@@ -92,4 +96,9 @@ export function renderPdfOffThread(job: PdfJob): Promise<Buffer> {
   pool ??= Array.from({ length: PDF_THREADS }, () => new PdfThread());
   const thread = pool.reduce((a, b) => (b.load < a.load ? b : a));
   return thread.render(job);
+}
+
+/** Threads of the pool running now (idle ones end after PDF_THREAD_IDLE_MS); for tests and diagnostics. */
+export function runningPdfThreads(): number {
+  return pool?.filter((t) => t.running).length ?? 0;
 }

@@ -9,6 +9,8 @@ import {
   textBlocks,
   type ContractDocumentData,
 } from '../../documents/render-contract';
+import { runningPdfThreads } from '../../documents/pdf-threads';
+import { eventually } from '../helpers/waits';
 
 const data = (contractId: number): ContractDocumentData => ({
   contractId,
@@ -35,3 +37,13 @@ test('a document rendered on a pool thread has the bytes of one rendered here, a
   // Different contracts, different documents: the answers are not mixed up between concurrent renders.
   expect(new Set(offThread.map((r) => r.pdf.toString('base64'))).size).toBe(ids.length);
 });
+
+test('an idle thread ends (its memory with it) and the next render starts a fresh one with the same bytes', async () => {
+  const first = await renderContractDocument(data(42));
+  expect(runningPdfThreads()).toBeGreaterThan(0);
+  // Waits for the state, however long the idle period plus a busy machine take.
+  await eventually(async () => expect(runningPdfThreads()).toBe(0), 120_000, 500);
+  const again = await renderContractDocument(data(42));
+  expect(runningPdfThreads()).toBe(1);
+  expect(again.pdf.equals(first.pdf)).toBe(true);
+}, 180_000);

@@ -5,8 +5,13 @@
  */
 
 export interface FaultConfig {
-  /** Added to every SOAP call, ms. @default 0 */
+  /** Added to every SOAP call whose operation has no entry in `operationLatencyMs`, ms. @default 0 */
   latencyMs: number;
+  /**
+   * Per operation instead of `latencyMs` (e.g. `{ SignDocument: 1500 }`: a card's signing is slow, a GetSignatureMode
+   * answered from the Konnektor's own state is not). @default {}
+   */
+  operationLatencyMs: Record<string, number>;
   /** Added per SignRequest of a SignDocument call, ms. @default 0 */
   perDocumentLatencyMs: number;
   /** Probability (0–1) that a call fails with `transientErrorCode`. @default 0 */
@@ -19,6 +24,7 @@ export interface FaultConfig {
 
 export const DEFAULT_FAULTS: FaultConfig = {
   latencyMs: 0,
+  operationLatencyMs: {},
   perDocumentLatencyMs: 0,
   transientErrorRate: 0,
   transientErrorCode: 4060,
@@ -58,6 +64,12 @@ export class FaultInjector {
 
   set(config: Partial<FaultConfig>): void {
     this.config = { ...this.config, ...config };
+  }
+
+  /** The latency of one call of `operation` with `documents` SignRequests (0 for other operations), ms. */
+  latencyOf(operation: string, documents: number): number {
+    const perCall = this.config.operationLatencyMs[operation] ?? this.config.latencyMs;
+    return perCall + this.config.perDocumentLatencyMs * documents;
   }
 
   /** The next `count` calls (of `operations`, or any) answer with gematik `code`. */

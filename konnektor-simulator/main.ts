@@ -20,6 +20,8 @@
  *   SIGNFLOW_KONNEKTOR_SIM_HBA_KEY=RSA    an eHBA with an RSA QES key only (default ECC: a G2.1 eHBA signing with
  *                                         ECDSA on brainpoolP256r1, RSA only when a request's Crypt asks for it)
  *   SIGNFLOW_KONNEKTOR_SIM_LATENCY_MS, SIGNFLOW_KONNEKTOR_SIM_DOC_LATENCY_MS, SIGNFLOW_KONNEKTOR_SIM_ERROR_RATE
+ *   SIGNFLOW_KONNEKTOR_SIM_SIGN_LATENCY_MS  per SignDocument call instead of SIGNFLOW_KONNEKTOR_SIM_LATENCY_MS (the card's
+ *                                           signing; the other calls keep the general latency)
  */
 import path from 'node:path';
 import type { HbaKeyAlgorithm } from './pki';
@@ -68,6 +70,9 @@ async function main(): Promise<void> {
     },
     faults: {
       latencyMs: num('SIGNFLOW_KONNEKTOR_SIM_LATENCY_MS', 0),
+      operationLatencyMs: process.env.SIGNFLOW_KONNEKTOR_SIM_SIGN_LATENCY_MS?.trim()
+        ? { SignDocument: num('SIGNFLOW_KONNEKTOR_SIM_SIGN_LATENCY_MS', 0) }
+        : {},
       perDocumentLatencyMs: num('SIGNFLOW_KONNEKTOR_SIM_DOC_LATENCY_MS', 0),
       transientErrorRate: num('SIGNFLOW_KONNEKTOR_SIM_ERROR_RATE', 0),
     },

@@ -34,10 +34,11 @@ import {
   type P12Format,
   type SimulatorPki,
 } from './pki';
+import { KeyedSerializer } from './card-lock';
 import { checkCardTerminalRequest } from './card-terminal';
 import { schemaDirUsable, SchemaValidator, xmllintInstalled } from './schema-check';
 import { connectorSds, DEFAULT_SIGNATURE_VERSIONS, PATHS, signatureEndpoints } from './sds';
-import { envelope, faultEnvelope, NS, parseRequest, el, txt } from './soap-xml';
+import { envelope, faultEnvelope, NS, parseRequest, el, textOf, txt } from './soap-xml';
 import { vendorProfile, type RenderedResponse, type VendorProfileName } from './vendor-profiles';
 
 export interface KonnektorSimulatorOptions {
@@ -119,6 +120,25 @@ export interface RecordedCall {
   request: string;
   response: string;
   httpStatus: number;
+  /** When the request had arrived whole (epoch ms). */
+  receivedAt?: number;
+  /** SignDocument: when the card started on this call (epoch ms); later than `receivedAt` while it was busy. */
+  cardStartedAt?: number;
+  /** When the answer was sent (epoch ms). */
+  answeredAt?: number;
+  /** SignDocument: the card and the number of documents. */
+  cardHandle?: string;
+  documents?: number;
+}
+
+/** One SignDocument call as the card saw it (epoch ms). */
+export interface CardCall {
+  cardHandle: string;
+  documents: number;
+  receivedAt: number;
+  cardStartedAt: number;
+  answeredAt: number;
+  httpStatus: number;
 }
 
 export interface SimulatorAdmin {
@@ -134,6 +154,8 @@ export interface SimulatorAdmin {
   stats(): SimulatedKonnektor['stats'];
   /** The last 500 SOAP calls with their raw XML. */
   calls(): RecordedCall[];
+  /** Every SignDocument call since the last `clearCalls` (without bodies, not capped at 500): when the card worked. */
+  cardCalls(): CardCall[];
   clearCalls(): void;
   /** The next `count` TLS handshakes are closed without an alert after the client certificate (whoever it is). */
   closeNextHandshakes(count: number): void;
@@ -295,8 +317,20 @@ export async function startKonnektorSimulator(
   }
   konnektor.o.strict = validator !== undefined;
   const calls: RecordedCall[] = [];
+  const cardCalls: CardCall[] = [];
+  const cardLocks = new KeyedSerializer();
   const record = (c: RecordedCall) => {
     calls.push(c);
+    if (c.operation === 'SignDocument' && c.cardStartedAt !== undefined) {
+      cardCalls.push({
+        cardHandle: c.cardHandle ?? '',
+        documents: c.documents ?? 0,
+        receivedAt: c.receivedAt ?? c.cardStartedAt,
+        cardStartedAt: c.cardStartedAt,
+        answeredAt: c.answeredAt ?? c.cardStartedAt,
+        httpStatus: c.httpStatus,
+      });
+    }
     if (calls.length > 500) calls.shift();
     if (opts.log) console.log(`[konnektor-sim] ${c.operation || c.path} → ${c.httpStatus}`);
   };
@@ -333,12 +367,28 @@ export async function startKonnektorSimulator(
       return;
     }
     const { text: body, tooLarge } = await readBody(req);
+    const receivedAt = Date.now();
+    let cardStartedAt: number | undefined;
+    let cardHandle: string | undefined;
+    let documents: number | undefined;
     const soapAction = String(req.headers.soapaction ?? '').replace(/^"|"$/g, '');
     const parsed = parseRequest(body);
     const operation = parsed?.operation ?? '';
     const send = (httpStatus: number, xml: string) => {
       const out = profile.soap(httpStatus, xml);
-      record({ path: url.pathname, soapAction, operation, request: body, response: out.body, httpStatus: out.status });
+      record({
+        path: url.pathname,
+        soapAction,
+        operation,
+        request: body,
+        response: out.body,
+        httpStatus: out.status,
+        receivedAt,
+        cardStartedAt,
+        answeredAt: Date.now(),
+        cardHandle,
+        documents,
+      });
       writeResponse(res, out);
     };
     if (tooLarge) {
@@ -383,7 +433,19 @@ export async function startKonnektorSimulator(
     }
     const docs =
       operation === 'SignDocument' ? (Array.isArray(parsed.body.SignRequest) ? parsed.body.SignRequest.length : 1) : 0;
-    await sleep(faults.config.latencyMs + faults.config.perDocumentLatencyMs * docs);
+    if (operation === 'SignDocument') {
+      // A card signs one call at a time: a second SignDocument for the same card waits until the first is done.
+      const handle: unknown = parsed.body.CardHandle;
+      const card = textOf(Array.isArray(handle) ? handle[0] : handle) ?? '';
+      cardHandle = card;
+      documents = docs;
+      await cardLocks.run(card, async () => {
+        cardStartedAt = Date.now();
+        await sleep(faults.latencyOf(operation, docs));
+      });
+    } else {
+      await sleep(faults.latencyOf(operation, docs));
+    }
     if (decision.kind === 'gematik') {
       const fault = new KonnektorFault(decision.code, decision.text);
       return send(500, faultEnvelope(fault.toTrace(), now()));
@@ -483,8 +545,10 @@ export async function startKonnektorSimulator(
     sessions: () => konnektor.sessions,
     stats: () => konnektor.stats,
     calls: () => calls,
+    cardCalls: () => cardCalls,
     clearCalls: () => {
       calls.length = 0;
+      cardCalls.length = 0;
     },
     issueClientZip: (id, format = p12Format) => loadOrIssueClientBundle(pkiDir, pki.ca, id, format),
     closeNextHandshakes: (count) => {
@@ -543,7 +607,8 @@ async function jsonBody(req: http.IncomingMessage): Promise<Record<string, unkno
  * Admin API (JSON, loopback only):
  * GET  /admin/state                      cards, sessions, stats, faults
  * GET  /admin/client.zip                 the client-system ZIP; GET /admin/ca.pem the CA
- * POST /admin/faults        {latencyMs, perDocumentLatencyMs, transientErrorRate, transientErrorCode, dropConnectionRate}
+ * POST /admin/faults        {latencyMs, operationLatencyMs, perDocumentLatencyMs, transientErrorRate, transientErrorCode,
+ *                            dropConnectionRate}
  * POST /admin/errors        {code | httpStatus, count, operations?, text?}   next N calls fail
  * POST /admin/drop          {count}                                          next N connections dropped
  * POST /admin/clock         {advanceSeconds}

@@ -211,6 +211,9 @@ const START_ATTRIBUTES_PATCH = 'search-attributes-from-start';
 /** The status search attributes the workflow keeps (CrmContractId is set once, at the start). */
 const STATUS_ATTRIBUTES = [SA_CONTRACT_STATUS, SA_SIGNATURE_STATUS, SA_WAITING_REASON] as const;
 
+/** See `progressQueue` in `runContract`: the signing workflow's progress signals handled one by one, in order. */
+const COUNTERSIGN_PROGRESS_IN_ORDER_PATCH = 'countersign-progress-in-order';
+
 async function runContract(
   input: ContractWorkflowInput,
   notify: WebhookNotifier,
@@ -487,15 +490,23 @@ async function runContract(
     );
   });
 
-  /** Latest word from the eHBA's signing workflow about this contract's countersignature. */
+  /** Latest word from the eHBA's signing workflow about this contract's countersignature (before the queue patch). */
   let countersign: CountersignProgress | undefined;
+  /**
+   * From `patched('countersign-progress-in-order')` on: every word from the signing workflow, in arrival order, each
+   * handled on its own. Keeping only the latest made the workflow's commands depend on how many progress signals one
+   * workflow task happened to carry (two in one task: one search-attribute upsert; in two tasks: two), which is
+   * delivery timing, not the contract's history. Unset until the countersignature is requested.
+   */
+  let progressQueue: CountersignProgress[] | undefined;
   /**
    * The signing workflow that took this contract's document: the activity picks it from the contract's Mandant and
    * eHBA in the CRM (routing/countersign-route.ts); before that, the default one of the input.
    */
   let signerWorkflowId: string | undefined;
   wf.setHandler(countersignProgressSignal, (progress) => {
-    if (countersign?.kind !== 'signed') countersign = progress;
+    if (progressQueue) progressQueue.push(progress);
+    else if (countersign?.kind !== 'signed') countersign = progress;
   });
   wf.setHandler(comfortSignatureReactivatedSignal, async (request) => {
     // Staff may address the contract they look at; the signing workflow is the one that acts on it.
@@ -788,6 +799,8 @@ async function runContract(
     qes: NonNullable<ContractWorkflowInput['qes']>,
     documentId: number
   ): Promise<number | undefined> {
+    // Before anything the signer can answer: its progress signals then go to the queue from the first one on.
+    if (wf.patched(COUNTERSIGN_PROGRESS_IN_ORDER_PATCH)) progressQueue = [];
     state.phase = 'countersigning';
     setSearch(undefined, undefined, 'countersignature');
     wf.setCurrentDetails(`Qualifizierte Gegenzeichnung der Praxis angefordert (Dokument ${documentId}).`);
@@ -800,8 +813,15 @@ async function runContract(
     signerWorkflowId = requested.signerWorkflowId;
     wf.setCurrentDetails(`Qualifizierte Gegenzeichnung bei ${signerWorkflowId} angefordert (Dokument ${documentId}).`);
     for (;;) {
-      await wf.condition(() => countersign !== undefined);
-      const progress = countersign as CountersignProgress;
+      let progress: CountersignProgress;
+      if (progressQueue) {
+        const queue = progressQueue;
+        await wf.condition(() => queue.length > 0);
+        progress = queue.shift() as CountersignProgress;
+      } else {
+        await wf.condition(() => countersign !== undefined);
+        progress = countersign as CountersignProgress;
+      }
       if (progress.kind === 'signed') {
         const stored = await acts.storeCountersignature.executeWithOptions(
           { ...DB_WRITE, summary: 'Gegenzeichnung (QES) als Dokument speichern' },

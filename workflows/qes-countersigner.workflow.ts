@@ -59,6 +59,13 @@ const STAFF_NOTICE_PATCH = 'staff-parked-notice';
  */
 const KONNEKTOR_QUEUE_PATCH = 'konnektor-task-queue';
 
+/**
+ * From this patch on, the contracts of a signed batch are told while the next batch is already being signed: the
+ * signals go out with the next `signDocuments` in one workflow task, instead of one more task round trip (waiting
+ * for the server to confirm every signal) between two SignDocument calls while the card idles.
+ */
+const TELL_WHILE_SIGNING_PATCH = 'qes-tell-while-signing';
+
 interface FailureInfo {
   failureType: string;
   gematikCode?: number;
@@ -170,12 +177,27 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       .catch((err: unknown) => wf.log.warn('staff mail about the parked signer not sent', { notice, err }));
   };
 
-  const finishSigned = async (requestIds: string[]) => {
+  /** Signals to contracts still on their way (`TELL_WHILE_SIGNING_PATCH`); awaited before the signer ends or moves on. */
+  const telling = new Set<Promise<void>>();
+  const track = (told: Promise<unknown>): void => {
+    // `tell` never rejects (an unreachable contract is logged), so nothing is lost by not awaiting here.
+    const settled = told.then(() => {
+      telling.delete(settled);
+    });
+    telling.add(settled);
+  };
+  const toldAll = async () => {
+    while (telling.size > 0) await Promise.all([...telling]);
+  };
+
+  const finishSigned = async (requestIds: string[], overlap = false) => {
     const done = requestIds.map((id) => pending.get(id)).filter((r): r is CountersignRequest => r !== undefined);
     for (const r of done) pending.delete(requestIdOf(r));
     state.pending = pending.size;
     state.signed += done.length;
-    await Promise.all(done.map((r) => tell([r], { kind: 'signed', requestId: requestIdOf(r) })));
+    const told = Promise.all(done.map((r) => tell([r], { kind: 'signed', requestId: requestIdOf(r) })));
+    if (overlap) track(told);
+    else await told;
   };
 
   const finishRejected = async (rejected: RejectedCountersign[]) => {
@@ -219,7 +241,10 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       }
       state.parked = undefined;
       staffReminderAt = undefined;
-      await tell([...pending.values()], { kind: 'resumed' });
+      const resumed = tell([...pending.values()], { kind: 'resumed' });
+      // As after a batch: the first SignDocument need not wait until every waiting contract has heard of it.
+      if (wf.patched(TELL_WHILE_SIGNING_PATCH)) track(resumed);
+      else await resumed;
       continue;
     }
 
@@ -229,12 +254,14 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
         IDLE_COMPLETION
       );
       if (!gotWork) {
+        await toldAll();
         await wf.condition(wf.allHandlersFinished);
         if (pending.size === 0) return;
       }
     }
 
     if (wf.workflowInfo().continueAsNewSuggested) {
+      await toldAll();
       await wf.condition(wf.allHandlersFinished);
       await wf.continueAsNew<typeof qesCountersigner>({ ...input, pending: [...pending.values()] });
     }
@@ -251,7 +278,11 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
         [{ iccsn, items: batch }]
       );
       state.signDocumentCalls += result.signDocumentCalls;
-      await finishSigned(result.signed.map((s) => s.requestId));
+      // The card is free again: the next batch starts in this workflow task, its contracts hear back meanwhile.
+      await finishSigned(
+        result.signed.map((s) => s.requestId),
+        wf.patched(TELL_WHILE_SIGNING_PATCH)
+      );
       // One unfit document fails only its own contract's countersignature; without this it would stay pending and be
       // sent again with every batch.
       if (result.rejected?.length && wf.patched(REJECT_DOCUMENTS_PATCH)) await finishRejected(result.rejected);

@@ -161,18 +161,34 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
     );
   }
 
-  /** What signing needs to know of a document before its bytes are read: size, MIME type, title. */
-  async function documentMeta(documentId: number): Promise<{ size: number; mimeType: string; title: string }> {
+  /**
+   * What signing needs to know of the documents before their bytes are read: size, MIME type, title. One query for the
+   * batch: it runs before the SignDocument call, while the card waits.
+   */
+  async function documentMetas(
+    documentIds: number[]
+  ): Promise<Map<number, { size: number; mimeType: string; title: string }>> {
     const d = crm.documents;
-    const row = (await db(d.table)
-      .where(d.id, documentId)
-      .first(d.mimeType, d.title, db.raw('length(??) as size', [d.content]))) as Record<string, unknown> | undefined;
-    if (!row || row.size == null) throw documentMissing(documentId);
-    return {
-      size: Number(row.size),
-      mimeType: String(row[d.mimeType] ?? 'application/octet-stream'),
-      title: String(row[d.title] ?? ''),
-    };
+    const out = new Map<number, { size: number; mimeType: string; title: string }>();
+    const unique = [...new Set(documentIds)];
+    for (let i = 0; i < unique.length; i += 200) {
+      const rows = (await db(d.table)
+        .whereIn(d.id, unique.slice(i, i + 200))
+        .select(db.ref(d.id).as('doc_id'), d.mimeType, d.title, db.raw('length(??) as size', [d.content]))) as Record<
+        string,
+        unknown
+      >[];
+      for (const row of rows) {
+        if (row.size == null) continue;
+        out.set(Number(row.doc_id), {
+          size: Number(row.size),
+          mimeType: String(row[d.mimeType] ?? 'application/octet-stream'),
+          title: String(row[d.title] ?? ''),
+        });
+      }
+    }
+    for (const id of unique) if (!out.has(id)) throw documentMissing(id);
+    return out;
   }
 
   /** The document's bytes (when its SignDocument call is written). */
@@ -286,9 +302,9 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
           if (todo.length === 0) return;
           // Sizes and types only: the bytes are read per SignDocument call, so a batch of large documents never sits in
           // the worker's memory whole (their SHA-256 is taken as they are read).
-          const docs = new Map<string, Awaited<ReturnType<typeof documentMeta>>>();
+          const metas = await documentMetas(todo.map(([, item]) => item.documentId));
+          const docs = new Map(todo.map(([id, item]) => [id, metas.get(item.documentId)!]));
           const sha256Of = new Map<string, string>();
-          for (const [id, item] of todo) docs.set(id, await documentMeta(item.documentId));
           await konnektor.withCard(iccsnOf(input), async (card) => {
             const endpoints = await konnektor.discover();
             const pending = todo.filter(([id]) => !recorded.has(id));

@@ -23,8 +23,10 @@ export interface BenchOptions {
   qesContracts: number;
   /** The batched variant's konnektor.batchSize (compared with 1). */
   qesBatch: number;
-  /** Simulated Konnektor latency per SOAP call, ms. */
+  /** Simulated Konnektor latency per SignDocument call (the card signing), ms. */
   latencyMs: number;
+  /** Simulated Konnektor latency of every other SOAP call (GetSignatureMode, GetJobNumber, GetCards…), ms. */
+  otherLatencyMs: number;
   /** Simulated Konnektor latency per document of a SignDocument call, ms. */
   perDocumentLatencyMs: number;
   /** Renders of the contract document measured alone. */
@@ -45,8 +47,11 @@ const USAGE = `npm run bench -- [options]
   --scenarios LIST      throughput,countersign (default both; per-activity latency comes with throughput)
   --qes-contracts N     contracts countersigned per variant (default 25)
   --qes-batch N         batch size of the batched variant, compared with 1 (default 25)
-  --latency MS          Konnektor latency per SOAP call (default 150)
+  --latency MS          Konnektor latency per SignDocument call, the card signing (default 150)
   --per-doc-latency MS  Konnektor latency per signed document (default 40)
+  --other-latency MS    Konnektor latency of every other SOAP call (default 20)
+  --qes-target          issue 9 target 5: --qes-contracts 100 --latency 1500 --per-doc-latency 300 (explicit
+                        options win)
   --renders N           contract documents rendered alone (default 30)
   --timeout S           stop everything after S seconds (default 600)
 `;
@@ -90,6 +95,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'qes-batch': { type: 'string' },
       latency: { type: 'string' },
       'per-doc-latency': { type: 'string' },
+      'other-latency': { type: 'string' },
+      'qes-target': { type: 'boolean' },
       renders: { type: 'string' },
       timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -102,6 +109,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   const qesBatch = positiveInt('qes-batch', values['qes-batch'], 25);
   if (qesBatch > 50) throw new Error('--qes-batch must be <= 50 (the Konnektor client sends at most 50 per call)');
   const concurrency = positiveInt('concurrency', values.concurrency, 10);
+  const target = values['qes-target'] === true;
   return {
     contracts: positiveInt('contracts', values.contracts, 50),
     concurrency,
@@ -111,10 +119,11 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     profile: positiveInt('profile', values.profile, 10, 0),
     dbs: list<BenchDb>('db', values.db, ['sqlite', 'mariadb']),
     scenarios: list<Scenario>('scenarios', values.scenarios, ['throughput', 'countersign']),
-    qesContracts: positiveInt('qes-contracts', values['qes-contracts'], 25),
+    qesContracts: positiveInt('qes-contracts', values['qes-contracts'], target ? 100 : 25),
     qesBatch,
-    latencyMs: positiveInt('latency', values.latency, 150, 0),
-    perDocumentLatencyMs: positiveInt('per-doc-latency', values['per-doc-latency'], 40, 0),
+    latencyMs: positiveInt('latency', values.latency, target ? 1500 : 150, 0),
+    perDocumentLatencyMs: positiveInt('per-doc-latency', values['per-doc-latency'], target ? 300 : 40, 0),
+    otherLatencyMs: positiveInt('other-latency', values['other-latency'], 20, 0),
     renders: positiveInt('renders', values.renders, 30),
     timeoutMs: positiveInt('timeout', values.timeout, 600) * 1000,
   };

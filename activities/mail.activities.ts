@@ -68,7 +68,7 @@ export interface MailActivityDeps {
 /** A row of `signflow_mails` as this activity reads it. */
 interface MailRow {
   mail_key: string;
-  status: 'sending' | 'sent' | 'refused';
+  status: 'sending' | 'sent' | 'refused' | 'skipped';
   message_id: string | null;
 }
 
@@ -373,6 +373,34 @@ export function createMailActivities(deps: MailActivityDeps) {
   return {
     sendContractMail(input: SendMailInput): Promise<SendMailResult> {
       return whileHeartbeating(() => send(input));
+    },
+
+    /**
+     * The workflow dropped an invitation or reminder between two attempts because the request ended meanwhile
+     * (signed, confirmed, withdrawn, expired): the row its last attempt left `sending` becomes `skipped`, and the audit
+     * trail says `mail-skipped`, as when the activity itself finds the request closed. Called only when no attempt of
+     * the key runs (the last one has failed), so no mail of the key can still go out. Idempotent: a retry after the
+     * commit finds no `sending` row and writes nothing.
+     */
+    async recordMailSkipped(
+      input: Pick<SendMailInput, 'workflowId' | 'contractId' | 'kind' | 'sequence'>
+    ): Promise<{ mailKey: string; recorded: boolean }> {
+      const mailKey = mailKeyFor(input);
+      const recorded = await db.transaction(async (trx) => {
+        const changed = await trx(MAILS_TABLE)
+          .where({ mail_key: mailKey, status: 'sending' })
+          .update({ status: 'skipped' });
+        if (changed !== 1) return false;
+        await appendAudit(trx, {
+          workflowId: input.workflowId,
+          contractId: input.contractId,
+          event: 'mail-skipped',
+          detail: { mailKey, kind: input.kind, afterFailedAttempt: true },
+          at: new Date(),
+        });
+        return true;
+      });
+      return { mailKey, recorded };
     },
   };
 }

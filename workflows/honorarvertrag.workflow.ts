@@ -689,7 +689,17 @@ async function runContract(
     for (let attempt = 1; ; attempt++) {
       // A signature being written decides whether the request is still open.
       if (asksForSignature) await wf.condition(() => !recording);
-      if (requestOver()) return mailSkipped(mailName);
+      if (requestOver()) {
+        // An earlier attempt failed and left its row `sending`: the row and the audit trail say skipped, as they do
+        // when the activity itself finds the request closed. No attempt runs now, so nothing of this key goes out.
+        if (attempt > 1 && wf.patched('mail-skip-recorded')) {
+          await acts.recordMailSkipped.executeWithOptions(
+            { ...DB_WRITE, summary: `Mail ${mailName} als übersprungen vermerken` },
+            [{ ...ref, kind, sequence }]
+          );
+        }
+        return mailSkipped(mailName);
+      }
       try {
         const sent = await acts.sendContractMail.executeWithOptions({ ...MAIL_ATTEMPT, summary }, [
           { ...ref, kind, documentId: request.documentId, sequence },

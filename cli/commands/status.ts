@@ -115,8 +115,9 @@ export function humanStatus(r: StatusReport): string {
   }
   if (s?.mailsRejected?.length) field('mails refused', `${s.mailsRejected.join(', ')} (fix the address, then resend)`);
   for (const m of r.mails ?? []) {
-    // A mail the workflow dropped between attempts keeps the row of its last attempt ('sending'): it is not sent.
-    const dropped = m.status === 'sending' && s?.mailsSkipped?.includes(m.mail);
+    // A mail the workflow dropped between attempts: its row says `skipped` (before patch 'mail-skip-recorded' it kept
+    // the `sending` of its last attempt); it is not sent.
+    const dropped = m.status === 'skipped' || (m.status === 'sending' && s?.mailsSkipped?.includes(m.mail));
     const when =
       m.status === 'sent'
         ? `sent ${m.sentAt ?? ''}`

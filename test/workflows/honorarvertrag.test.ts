@@ -507,6 +507,22 @@ async function failureOf(contractId: number): Promise<ApplicationFailure> {
   return (err as WorkflowFailedError).cause as ApplicationFailure;
 }
 
+/**
+ * An invitation dropped between attempts: its row says `skipped` (not the `sending` of its failed attempt) and the
+ * audit trail has one `mail-skipped` for it.
+ */
+async function expectSkippedRecorded(workflowId: string): Promise<void> {
+  const db = stack.t.db;
+  expect(await db('signflow_mails').where('workflow_id', workflowId).select('mail_key', 'status')).toContainEqual({
+    mail_key: `${workflowId}:invitation`,
+    status: 'skipped',
+  });
+  const audit = (await db('signflow_audit_events')
+    .where({ workflow_id: workflowId, event: 'mail-skipped' })
+    .select('detail')) as Array<{ detail: string }>;
+  expect(audit.map((a) => (JSON.parse(a.detail) as { mailKey: string }).mailKey)).toEqual([`${workflowId}:invitation`]);
+}
+
 describe('an SMTP outage', () => {
   test('shows the last error and the next try; an invitation no longer true after a signature is skipped', async () => {
     const email = 'olga.signed@example.org';
@@ -547,7 +563,11 @@ describe('an SMTP outage', () => {
     expect((await settledResult(client, contractId)).outcome).toBe('signed');
     expect((await contractStatus(client, contractId)).mailTrouble).toBeUndefined();
     expect(mailsFor(contractId)).toEqual([`${workflowId}:confirmation`]);
-    await recordHistory(contractHandle(client, contractId), 'outage-invitation-skipped-after-signature');
+    await expectSkippedRecorded(workflowId);
+    await recordHistory(
+      contractHandle(client, contractId),
+      'outage-invitation-skipped-after-signature.after-mail-skip-recorded'
+    );
   });
 
   test('a withdrawal during the outage stops the invitation for good', async () => {
@@ -559,10 +579,12 @@ describe('an SMTP outage', () => {
     await eventually(async () =>
       expect((await contractStatus(client, contractId)).mailTrouble?.mail).toBe('invitation')
     );
+    const { workflowId } = await contractHandle(client, contractId).describe();
     await contractHandle(client, contractId).signal('withdraw', { staffContactId: stack.t.seed.staffContactId });
     const result = await settledResult(client, contractId);
     expect(result.outcome).toBe('withdrawn');
     expect((await contractStatus(client, contractId)).mailsSkipped).toEqual(['invitation']);
+    await expectSkippedRecorded(workflowId);
     deferred.delete(email);
     await env.sleep(60_000);
     expect(mailsFor(contractId)).toEqual([]);

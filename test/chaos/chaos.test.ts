@@ -36,8 +36,11 @@ maybe(
     try {
       const result = await runChaos({ contracts: 20, dir, seed: 20, log: () => undefined });
       const { count } = result;
-      // The table in the failure message says what went wrong where.
-      const table = `${result.events.join('\n')}\n${chaosTable(count)}`;
+      // The failure message says what went wrong where: first every contract that is not complete and single, with
+      // all its counts (a diff shows only the first lines of a long string), then the timeline and the table.
+      const bad = new Set([...count.lost, ...count.duplicated, ...count.stuck]);
+      const badRows = count.contracts.filter((c) => bad.has(c.contractId)).map((c) => JSON.stringify(c));
+      const table = `${badRows.join('\n')}\n${result.events.join('\n')}\n${chaosTable(count)}`;
       expect({ lost: count.lost, duplicated: count.duplicated, stuck: count.stuck, table }).toEqual({
         lost: [],
         duplicated: [],

@@ -16,7 +16,7 @@ import { createContext } from '../cli/context';
 import { temporalCliPath } from '../dev-stack/tool-paths';
 import { bundleWorkflowsToFile, startDevServer } from '../harness/temporal';
 import { contractWorkflowId } from '../workflows/definitions';
-import { machineLines } from './machine';
+import { loadAverage, machineLines } from './machine';
 import { addContracts, startBenchStack, until } from './stack';
 import { ms, percentile } from './stats';
 
@@ -132,12 +132,7 @@ async function orchestrate(o: { contracts: number; concurrency: number }): Promi
     );
     out(`| whole bulk (starts and all invitations) | ${seconds.toFixed(1)} s |`);
     out();
-    out(
-      `- load average at the end: ${os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`
-    );
+    out(`- load average at the end: ${loadAverage()}`);
   } finally {
     for (const stop of cleanup.reverse()) await stop().catch((err: unknown) => progress(`stop: ${String(err)}`));
   }

@@ -3,6 +3,14 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import type { Knex } from 'knex';
 
+/** The machine's 1, 5 and 15 minute load averages, as every report prints them: `0.12 0.34 0.56`. */
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
+
 export function machineLines(temporalCli: string): string[] {
   const cpus = os.cpus();
   let temporal = 'unknown';
@@ -13,10 +21,7 @@ export function machineLines(temporalCli: string): string[] {
   }
   return [
     `cores: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}`,
-    `memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, load average at start: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
+    `memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, load average at start: ${loadAverage()}`,
     `node ${process.version} on ${os.platform()} ${os.release()} (${os.arch()})`,
     `temporal: ${temporal.replace(/\s+/g, ' ')}`,
   ];

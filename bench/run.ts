@@ -20,7 +20,7 @@ import { cardBoundFloorMs, runCountersignVariant, type CountersignVariantResult 
 import { runKonnektorMemoryBench } from './konnektor-memory';
 import { runWaitingBench } from './waiting';
 import { runBulkBench } from './bulk';
-import { databaseVersion, machineLines } from './machine';
+import { databaseVersion, loadAverage, machineLines } from './machine';
 import { parseBenchOptions, type BenchDb, type BenchOptions } from './options';
 import { runRender, type RenderResult } from './render';
 import { startBenchStack, type BenchStack } from './stack';
@@ -517,12 +517,7 @@ async function main(): Promise<void> {
       out(countersignTable(batched, single, o));
       out();
     }
-    out(
-      `Run took ${((Date.now() - t0) / 1000).toFixed(0)} s; load average at the end: ${os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}.`
-    );
+    out(`Run took ${((Date.now() - t0) / 1000).toFixed(0)} s; load average at the end: ${loadAverage()}.`);
   } finally {
     clearTimeout(deadline);
     if (!stopping) {

@@ -22,7 +22,7 @@ import { loadConfig } from '../temporal.config';
 import { createWorker } from '../worker/run-worker';
 import { PDF_THREAD_IDLE_MS } from '../documents/pdf-threads';
 import { temporalCliPath } from '../dev-stack/tool-paths';
-import { machineLines } from './machine';
+import { loadAverage, machineLines } from './machine';
 import { addContracts, until } from './stack';
 import { ms, percentile } from './stats';
 
@@ -263,12 +263,7 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
     );
     out(`| cached | ${ms(percentile(cachedMs, 50))} | ${ms(Math.max(...cachedMs))} |`);
     out();
-    out(
-      `- whole scenario ${((Date.now() - t0) / 1000).toFixed(0)} s; load average at the end: ${os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`
-    );
+    out(`- whole scenario ${((Date.now() - t0) / 1000).toFixed(0)} s; load average at the end: ${loadAverage()}`);
   } finally {
     for (const stop of cleanup.reverse()) await stop().catch((err: unknown) => progress(`stop: ${String(err)}`));
   }

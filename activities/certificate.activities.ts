@@ -5,7 +5,14 @@
  * is detectable. Idempotent per workflow id: a retry returns the certificate made before.
  */
 import type { Knex } from 'knex';
-import { readContact, readContract, readDocument, readSignature, toDate } from '../db/crm-repository';
+import {
+  readContact,
+  readContractWithContact,
+  readDocument,
+  readSignature,
+  toDate,
+  type CrmContact,
+} from '../db/crm-repository';
 import {
   berlinAndUtc,
   countPdfPages,
@@ -47,9 +54,19 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
   const { db, config } = deps;
   const crm = config.crm;
 
-  async function contactLabel(id: unknown): Promise<string> {
+  /**
+   * Contacts already read for this certificate (the contract's own comes with the contract): the audit trail names the
+   * same few people again and again, and each read is a statement.
+   */
+  type Contacts = Map<number, CrmContact | undefined>;
+
+  async function contactLabel(id: unknown, contacts: Contacts): Promise<string> {
     if (typeof id !== 'number') return '–';
-    const c = await readContact(db, crm, id);
+    let c = contacts.get(id);
+    if (!contacts.has(id)) {
+      c = await readContact(db, crm, id);
+      contacts.set(id, c);
+    }
     const name = c ? `${c.firstName} ${c.lastName}`.trim() : '';
     return name ? `${name} (Kontakt ${id})` : `Kontakt ${id}`;
   }
@@ -72,7 +89,12 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
     return workflowId === current ? [] : [`frühere Unterschriftsanfrage (Schlüssel ${workflowId})`];
   }
 
-  async function auditEvent(event: string, at: Date, d: Detail): Promise<CertificateEvent | undefined> {
+  async function auditEvent(
+    event: string,
+    at: Date,
+    d: Detail,
+    contacts: Contacts
+  ): Promise<CertificateEvent | undefined> {
     switch (event) {
       case 'signature-request-prepared':
         return {
@@ -87,7 +109,7 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
         return {
           at,
           label: `Dokument im Portal angesehen (${String(d.viewNumber)}. Ansicht)`,
-          details: [`angemeldeter Kontakt: ${await contactLabel(d.contactId)}`, ...clientLines(d)],
+          details: [`angemeldeter Kontakt: ${await contactLabel(d.contactId, contacts)}`, ...clientLines(d)],
         };
       case 'signature-recorded': {
         const image = d.method === 'drawn' ? await signatureImage(d) : undefined;
@@ -98,7 +120,7 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
               ? 'Unterschrieben mit gezeichneter Unterschrift (Bild)'
               : 'Unterschrieben per authentifiziertem Klick',
           details: [
-            `angemeldeter Kontakt: ${await contactLabel(d.userContactId)}`,
+            `angemeldeter Kontakt: ${await contactLabel(d.userContactId, contacts)}`,
             ...(d.imageDocumentId
               ? [
                   `Unterschriftenbild: Dokument ${String(d.imageDocumentId)}${image ? ' (unten abgebildet)' : ' (nicht mehr vorhanden)'}`,
@@ -115,7 +137,7 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
           at,
           label: 'Von Mitarbeitenden der Praxis bestätigt',
           details: [
-            `bestätigt durch ${await contactLabel(d.userContactId)}`,
+            `bestätigt durch ${await contactLabel(d.userContactId, contacts)}`,
             `MD5 der Unterschrift: ${String(d.md5Hash)}`,
           ],
         };
@@ -123,7 +145,8 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
         return {
           at,
           label: 'Unterschriftsanfrage zurückgezogen',
-          details: typeof d.staffContactId === 'number' ? [`von ${await contactLabel(d.staffContactId)}`] : [],
+          details:
+            typeof d.staffContactId === 'number' ? [`von ${await contactLabel(d.staffContactId, contacts)}`] : [],
         };
       case 'signature-expired':
         return { at, label: 'Unterschriftsanfrage abgelaufen', details: [] };
@@ -193,11 +216,12 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
   return {
     /** The certificate's data for a contract's completed request; throws when the contract or its document is gone. */
     async collect(input: CreateCertificateInput): Promise<{ data: CertificateData; contractId: number }> {
-      const [contract, document, signature] = await Promise.all([
-        readContract(db, crm, input.contractId),
+      const [read, document, signature] = await Promise.all([
+        readContractWithContact(db, crm, input.contractId),
         readDocument(db, crm, input.documentId),
         readSignature(db, crm, input.signatureId),
       ]);
+      const contract = read?.contract;
       if (!contract || !document?.content) {
         throw new Error(`contract ${input.contractId} or its document ${input.documentId} is gone`);
       }
@@ -209,13 +233,14 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
         ...(await mailEvents(input.contractId, request)),
         ...(await qesEvents(input.contractId)),
       ];
+      const contacts: Contacts = new Map(read?.contact ? [[read.contact.id, read.contact]] : []);
       let views = 0;
       let firstView: Date | undefined;
       for (const row of audit) {
         const at = toDate(row.at);
         if (!at) continue;
         const detail = JSON.parse(String(row.detail)) as Detail;
-        const e = await auditEvent(String(row.event), at, detail);
+        const e = await auditEvent(String(row.event), at, detail, contacts);
         if (!e) continue;
         if (row.event === 'document-viewed' && String(row.workflow_id) === request) {
           views++;
@@ -250,8 +275,9 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
   const crm = config.crm;
   const evidence = certificateEvidence(deps);
 
-  async function existing(workflowId: string): Promise<CreatedCertificate | undefined> {
-    const row = (await db(AUDIT_TABLE).where({ workflow_id: workflowId, event: CERTIFICATE_EVENT }).first()) as
+  /** The certificate this workflow id stored before (an attempt that committed, then lost its answer). */
+  async function existing(q: Knex | Knex.Transaction, workflowId: string): Promise<CreatedCertificate | undefined> {
+    const row = (await q(AUDIT_TABLE).where({ workflow_id: workflowId, event: CERTIFICATE_EVENT }).first()) as
       Detail | undefined;
     if (!row) return undefined;
     const d = JSON.parse(String(row.detail)) as { documentId: number; sha256: string };
@@ -260,23 +286,27 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
 
   return {
     async createCompletionCertificate(input: CreateCertificateInput): Promise<CreatedCertificate> {
-      const before = await existing(input.workflowId);
-      if (before) return before;
-      const { data, contractId } = await evidence.collect(input);
+      // Not looked for before gathering and rendering: only a retry after a commit (rare) finds one, and the check
+      // inside the transaction below returns it then; a look before as well cost every contract a statement. When
+      // gathering fails (the contract or its document gone since), a certificate stored before is still the answer.
+      let gathered: Awaited<ReturnType<typeof evidence.collect>>;
+      try {
+        gathered = await evidence.collect(input);
+      } catch (err) {
+        const stored = await existing(db, input.workflowId);
+        if (stored) return stored;
+        throw err;
+      }
+      const { data, contractId } = gathered;
       const createdAt = data.createdAt;
       const contract = { id: contractId };
       const pdf = await renderCertificate(data);
       const sha256 = sha256Hex(pdf);
       const d = crm.documents;
       return db.transaction(async (trx) => {
-        // A concurrent attempt (a retry after a lost answer) may have stored it meanwhile.
-        const raced = (await trx(AUDIT_TABLE)
-          .where({ workflow_id: input.workflowId, event: CERTIFICATE_EVENT })
-          .first()) as Detail | undefined;
-        if (raced) {
-          const r = JSON.parse(String(raced.detail)) as { documentId: number; sha256: string };
-          return { certificateDocumentId: r.documentId, sha256: r.sha256 };
-        }
+        // An earlier attempt (a retry after a lost answer) or a concurrent one may have stored it.
+        const stored = await existing(trx, input.workflowId);
+        if (stored) return stored;
         const [id] = await trx(d.table).insert({
           [d.title]: `Prüfprotokoll zu Honorarvertrag ${contract.id}`,
           [d.templateKind]: crm.values.certificateTemplateKind,

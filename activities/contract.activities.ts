@@ -12,8 +12,8 @@ import type { SignflowConfig } from '../temporal.config';
 import {
   readContact,
   readContractWithContact,
-  readDocument,
   readSignature,
+  readSignatureWithDocumentContent,
   type CrmContact,
   type CrmContract,
   type CrmSignature,
@@ -146,7 +146,25 @@ export function createContractActivities(deps: ContractActivityDeps) {
   /** The signature row of this contract, locked; anything else is a caller bug and changes nothing. */
   async function lockedSignature(trx: Knex.Transaction, ref: ContractRef, signatureId: number): Promise<CrmSignature> {
     await lockRow(trx, crm.signatures.table, crm.signatures.id, signatureId);
-    const signature = await readSignature(trx, crm, signatureId);
+    return ofContract(await readSignature(trx, crm, signatureId), ref, signatureId);
+  }
+
+  /**
+   * `lockedSignature` with the content of the signature's document read in the same statement (a confirmation hashes
+   * it): one read instead of two.
+   */
+  async function lockedSignatureWithContent(
+    trx: Knex.Transaction,
+    ref: ContractRef,
+    signatureId: number
+  ): Promise<{ signature: CrmSignature; content: Buffer | null }> {
+    await lockRow(trx, crm.signatures.table, crm.signatures.id, signatureId);
+    const read = await readSignatureWithDocumentContent(trx, crm, signatureId);
+    return { signature: ofContract(read?.signature, ref, signatureId), content: read?.content ?? null };
+  }
+
+  /** The signature when it exists and belongs to this contract; anything else is a caller bug and changes nothing. */
+  function ofContract(signature: CrmSignature | undefined, ref: ContractRef, signatureId: number): CrmSignature {
     if (
       !signature ||
       signature.linkedObjectType !== values.contractObjectType ||
@@ -197,7 +215,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
     // Whole seconds: what the CRM's DATETIME column stores must be exactly what was hashed (domain/signature-hash.ts).
     const c = { ...confirmation, at: hashableSigningTime(confirmation.at) };
     const s = crm.signatures;
-    const signature = await lockedSignature(trx, ref, ref.signatureId);
+    const { signature, content } = await lockedSignatureWithContent(trx, ref, ref.signatureId);
     if (c.requiredSigner !== undefined && signature.contactId !== c.requiredSigner) {
       throw rejection(
         ErrorCode.WRONG_SIGNER,
@@ -206,8 +224,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
         { contractId: ref.contractId, signatureId: signature.id }
       );
     }
-    const document = await readDocument(trx, crm, signature.documentId);
-    if (!document?.content) {
+    if (!content) {
       // Written in the same transaction as the signature, so this is a CRM-side change; retryable as the code says,
       // the activity's retry policy bounds it.
       throw ApplicationFailure.create({
@@ -218,7 +235,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
     }
     const imageSha256 = c.image ? sha256Hex(c.image) : undefined;
     const md5Hash = signatureMd5({
-      documentSha256: sha256Hex(document.content),
+      documentSha256: sha256Hex(content),
       signerContactId: c.userContactId,
       method: c.method,
       imageSha256,
@@ -324,8 +341,9 @@ export function createContractActivities(deps: ContractActivityDeps) {
     try {
       return await db.transaction(async (trx) => {
         await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
-        const raced = await findRequest(trx, ref.workflowId);
-        if (raced) return preparedFrom(raced, ref);
+        // No look for a request stored meanwhile (a concurrent attempt of this workflow id that committed first): its
+        // contract is `versendet` now, so the check refuses, or, were that status sendable, the request row's unique
+        // workflow id refuses our insert; either way the catch below returns the stored request.
         const { contract, contact } = await validate(trx, ref, true);
         const current = documentData(contract, contact, now);
         if (JSON.stringify(current) !== JSON.stringify(data)) {

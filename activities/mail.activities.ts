@@ -7,15 +7,18 @@
  * `mail_key` of `signflow_mails`. One attempt:
  *
  * 0. A withdrawal mail while `SIGNFLOW_WITHDRAWAL_MAIL_ENABLED` is false → nothing is sent (`skipped: 'disabled'`).
- * 1. A row with status `sent` → nothing is sent again; the result says `alreadySent: true`.
- * 2. An invitation or reminder whose signature is no longer pending (signed, confirmed, withdrawn, expired meanwhile)
- *    is not sent: it would ask for something that is over. The result says `skipped`, the audit trail `mail-skipped`.
- *    (The workflow checks the same before it schedules the mail; this covers what changed while it was scheduled.)
- * 3. Read the contract and the contact through the CRM mapping and render the mail. A template or data problem fails
- *    here, non-retryable, before anything is claimed or sent.
- * 4. Claim the key: INSERT the row with status `sending`. The unique key decides a race; the loser fails retryably and
- *    its retry finds the winner's row.
- * 5. Send over SMTP with the key's deterministic Message-ID, then mark the row `sent` (message id, sent_at). A mail the
+ * 1. An invitation or reminder whose signature is no longer pending (signed, confirmed, withdrawn, expired meanwhile)
+ *    is not sent: it would ask for something that is over. The result says `skipped`, the audit trail `mail-skipped`
+ *    (unless its row says `sent`: then `alreadySent`). (The workflow checks the same before it schedules the mail; this
+ *    covers what changed while it was scheduled.)
+ * 2. Read the contract and the contact through the CRM mapping and render the mail. A template or data problem fails
+ *    here, non-retryable, before anything is claimed or sent (unless the key's row says `sent`: then `alreadySent`).
+ * 3. Claim the key: INSERT the row with status `sending`, without looking first (one statement for a first attempt).
+ *    When the key has a row already, the row decides: `sent` → nothing is sent again, the result says
+ *    `alreadySent: true`; `refused` → taken back as `sending` (one winner; the loser fails retryably and its retry sees
+ *    the winner's outcome); `sending` left by an earlier attempt (see below) → sent again with the Message-ID the row
+ *    has; `sending` claimed since this attempt began (a concurrent attempt) → MAIL_SEND_IN_PROGRESS, retryable.
+ * 4. Send over SMTP with the key's deterministic Message-ID, then mark the row `sent` (message id, sent_at). A mail the
  *    server refuses for good (MAIL_REJECTED) keeps its row with status `refused`, so the table shows it; sending the
  *    same key again later claims that row anew.
  *
@@ -36,7 +39,7 @@ import type { Mailer, OutgoingMail } from '../mail/mailer';
 import { messageIdFor } from '../mail/mailer';
 import type { RenderedMail } from '../mail/render-mail';
 import { composeContractMail } from '../mail/contract-mail';
-import { readContractWithContact, readDocument } from '../db/crm-repository';
+import { readContractWithContact, readDocument, toDate } from '../db/crm-repository';
 import { AUDIT_TABLE, appendAudit, REQUESTS_TABLE } from './contract/plugin-tables';
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
@@ -70,6 +73,7 @@ interface MailRow {
   mail_key: string;
   status: 'sending' | 'sent' | 'refused' | 'skipped';
   message_id: string | null;
+  created_at: unknown;
 }
 
 const MAIL_KINDS: readonly MailKind[] = ['invitation', 'reminder', 'confirmation', 'withdrawal'];
@@ -108,6 +112,15 @@ export function mailKeyFor(input: Pick<SendMailInput, 'workflowId' | 'kind' | 's
     return `${input.workflowId}:invitation:${input.sequence}`;
   }
   return `${input.workflowId}:${input.kind}`;
+}
+
+/** Another attempt of the same key is at it: retryable, and the retry sees that attempt's outcome. */
+function inProgress(mailKey: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: MailFailureType.MAIL_SEND_IN_PROGRESS,
+    message: `another attempt is sending mail ${mailKey}; retrying to see its outcome`,
+    nonRetryable: false,
+  });
 }
 
 function nonRetryable(type: string, message: string, details?: Record<string, unknown>): ApplicationFailure {
@@ -168,7 +181,9 @@ export function createMailActivities(deps: MailActivityDeps) {
   const crm = config.crm;
 
   async function readRow(mailKey: string): Promise<MailRow | undefined> {
-    const row = await db(MAILS_TABLE).where('mail_key', mailKey).first('mail_key', 'status', 'message_id');
+    const row = await db(MAILS_TABLE)
+      .where('mail_key', mailKey)
+      .first('mail_key', 'status', 'message_id', 'created_at');
     return row as MailRow | undefined;
   }
 
@@ -212,16 +227,21 @@ export function createMailActivities(deps: MailActivityDeps) {
   }
 
   /**
-   * Claims the key with a `sending` row. Returns the row that won instead when another attempt got there first and has
-   * already finished (`sent`).
+   * Claims the key with a `sending` row, inserted without looking first: the first attempt of a key (almost every one)
+   * then costs one statement, not two. When the key has a row already, that row says what to do: `sent` → nothing more
+   * (returned); `refused` → taken back as `sending`; `sending` (an attempt that crashed between claim and mark) or
+   * `skipped` → sent again under the Message-ID the row has. A `sending` row claimed at or after `attemptStartedAt`
+   * (milliseconds; the insert of a first attempt comes after it) belongs to a concurrent attempt, not a crashed one:
+   * MAIL_SEND_IN_PROGRESS, and the retry sees that attempt's outcome.
    */
   async function claim(
     input: SendMailInput,
     mailKey: string,
     to: string,
     subject: string,
-    messageId: string
-  ): Promise<MailRow | undefined> {
+    attemptStartedAt: number
+  ): Promise<{ sent: MailRow } | { messageId: string }> {
+    const messageId = messageIdFor(mailKey, config.mail.from);
     try {
       await db(MAILS_TABLE).insert({
         mail_key: mailKey,
@@ -235,17 +255,20 @@ export function createMailActivities(deps: MailActivityDeps) {
         status: 'sending',
         created_at: new Date(),
       });
-      return undefined;
+      return { messageId };
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      const winner = await readRow(mailKey);
-      if (winner?.status === 'sent') return winner;
-      throw ApplicationFailure.create({
-        type: MailFailureType.MAIL_SEND_IN_PROGRESS,
-        message: `another attempt is sending mail ${mailKey}; retrying to see its outcome`,
-        nonRetryable: false,
-      });
     }
+    const existing = await readRow(mailKey);
+    // Gone between our insert and this read (a revert renamed it): the retry claims it afresh.
+    if (!existing) throw inProgress(mailKey);
+    if (existing.status === 'sent') return { sent: existing };
+    if (existing.status === 'refused') await reclaimRefused(mailKey, to, subject);
+    else if (existing.status === 'sending' && (toDate(existing.created_at)?.getTime() ?? 0) >= attemptStartedAt) {
+      // Claimed since this attempt began: a concurrent attempt of the same key is sending it now.
+      throw inProgress(mailKey);
+    }
+    return { messageId: existing.message_id || messageId };
   }
 
   /**
@@ -276,13 +299,7 @@ export function createMailActivities(deps: MailActivityDeps) {
     const taken = await db(MAILS_TABLE)
       .where({ mail_key: mailKey, status: 'refused' })
       .update({ status: 'sending', recipient: to, subject: subject.slice(0, 998), created_at: new Date() });
-    if (taken !== 1) {
-      throw ApplicationFailure.create({
-        type: MailFailureType.MAIL_SEND_IN_PROGRESS,
-        message: `another attempt is sending mail ${mailKey}; retrying to see its outcome`,
-        nonRetryable: false,
-      });
-    }
+    if (taken !== 1) throw inProgress(mailKey);
   }
 
   async function send(input: SendMailInput): Promise<SendMailResult> {
@@ -291,17 +308,17 @@ export function createMailActivities(deps: MailActivityDeps) {
     if (input.kind === 'withdrawal' && !config.mail.withdrawalMailEnabled) {
       return { mailKey, messageId: '', alreadySent: false, skipped: 'disabled' };
     }
-    const existing = await readRow(mailKey);
-    if (existing?.status === 'sent') {
-      return {
-        mailKey,
-        messageId: existing.message_id ?? messageIdFor(mailKey, config.mail.from),
-        alreadySent: true,
-      };
-    }
+    const alreadySent = async (): Promise<SendMailResult | undefined> => {
+      const row = await readRow(mailKey);
+      if (row?.status !== 'sent') return undefined;
+      return { mailKey, messageId: row.message_id ?? messageIdFor(mailKey, config.mail.from), alreadySent: true };
+    };
 
     const closed = await requestClosed(input);
     if (closed !== undefined) {
+      // A mail sent before the request closed stays sent (a retry after a lost answer).
+      const sent = await alreadySent();
+      if (sent) return sent;
       await appendAudit(db, {
         workflowId: input.workflowId,
         contractId: input.contractId,
@@ -312,16 +329,26 @@ export function createMailActivities(deps: MailActivityDeps) {
       return { mailKey, messageId: '', alreadySent: false, skipped: 'request-closed' };
     }
 
-    const { to, rendered } = await compose(input);
-    const attachments = await certificateAttachment(input);
-    // A `sending` row is a previous attempt that crashed between claim and mark: resend with the id it used.
-    const messageId = existing?.message_id || messageIdFor(mailKey, config.mail.from);
-    if (!existing) {
-      const winner = await claim(input, mailKey, to, rendered.subject, messageId);
-      if (winner) return { mailKey, messageId: winner.message_id ?? messageId, alreadySent: true };
-    } else if (existing.status === 'refused') {
-      await reclaimRefused(mailKey, to, rendered.subject);
+    let composed: { to: string; rendered: RenderedMail };
+    try {
+      composed = await compose(input);
+    } catch (err) {
+      // A mail sent before the data or the templates changed stays sent; only an unsent one fails for them.
+      const sent = await alreadySent();
+      if (sent) return sent;
+      throw err;
     }
+    const { to, rendered } = composed;
+    const attachments = await certificateAttachment(input);
+    const claimed = await claim(input, mailKey, to, rendered.subject, attemptStartedAt);
+    if ('sent' in claimed) {
+      return {
+        mailKey,
+        messageId: claimed.sent.message_id ?? messageIdFor(mailKey, config.mail.from),
+        alreadySent: true,
+      };
+    }
+    const { messageId } = claimed;
 
     try {
       await mailer.send({

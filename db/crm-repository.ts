@@ -158,6 +158,38 @@ export async function readSignature(
   const s = crm.signatures;
   const row = await db(s.table).where(s.id, id).first();
   if (!row) return undefined;
+  return signatureFromRow(row, crm);
+}
+
+/** Prefix of the document's content column in `readSignatureWithDocumentContent`'s one row. */
+const DOCUMENT_CONTENT_ALIAS = 'signflow_document__content';
+
+/**
+ * The signature and the content of the document it was made for, in one statement (a left join), what
+ * `readSignature` then `readDocument` give in two: recording a signature hashes the document as stored. `content` is
+ * null when the document is gone or empty.
+ */
+export async function readSignatureWithDocumentContent(
+  db: Knex | Knex.Transaction,
+  crm: CrmMapping,
+  id: number
+): Promise<{ signature: CrmSignature; content: Buffer | null } | undefined> {
+  const s = crm.signatures;
+  const d = crm.documents;
+  const row = (await db(`${s.table} as s`)
+    .leftJoin(`${d.table} as d`, `d.${d.id}`, `s.${s.documentId}`)
+    .where(`s.${s.id}`, id)
+    .first('s.*', { [DOCUMENT_CONTENT_ALIAS]: `d.${d.content}` })) as Record<string, unknown> | undefined;
+  if (!row) return undefined;
+  return { signature: signatureFromRow(row, crm), content: bufferOrNull(row[DOCUMENT_CONTENT_ALIAS]) };
+}
+
+function bufferOrNull(v: unknown): Buffer | null {
+  return v == null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
+}
+
+function signatureFromRow(row: Record<string, unknown>, crm: CrmMapping): CrmSignature {
+  const s = crm.signatures;
   return {
     id: Number(row[s.id]),
     status: String(row[s.status] ?? ''),
@@ -181,13 +213,12 @@ export async function readDocument(
   const d = crm.documents;
   const row = await db(d.table).where(d.id, id).first();
   if (!row) return undefined;
-  const content: unknown = row[d.content];
   return {
     id: Number(row[d.id]),
     title: String(row[d.title] ?? ''),
     templateKind: String(row[d.templateKind] ?? ''),
     mimeType: String(row[d.mimeType] ?? ''),
-    content: content == null ? null : Buffer.isBuffer(content) ? content : Buffer.from(content as Uint8Array),
+    content: bufferOrNull(row[d.content]),
     md5: row[d.md5] == null ? null : String(row[d.md5]),
     sha256: row[d.sha256] == null ? null : String(row[d.sha256]),
     linkedObjectType: row[d.linkedObjectType] == null ? null : String(row[d.linkedObjectType]),

@@ -58,8 +58,30 @@ export async function countOutcome(o: {
   client: Client;
   inbox: DevInbox | undefined;
   contractIds: number[];
+  /**
+   * For tests: runs after the workflow states are read and before the systems are counted. A contract that completes
+   * in between must count as stuck (its workflow was still running when looked at), never as lost.
+   */
+  betweenReads?: () => Promise<void>;
 }): Promise<ChaosCount> {
   const crm = o.config.crm;
+  // The workflows first, the systems after: a workflow seen COMPLETED has finished every activity (mails in the inbox,
+  // rows committed), so whatever it did is in the counts read after. The other order counted a contract whose
+  // confirmation went out between the two reads as COMPLETED with no confirmation mail: "lost" when nothing was.
+  const workflows = new Map<number, string>();
+  for (const id of o.contractIds) {
+    workflows.set(
+      id,
+      await o.client.workflow
+        .getHandle(contractWorkflowId(id))
+        .describe()
+        .then(
+          (x) => x.status.name,
+          () => 'NONE'
+        )
+    );
+  }
+  await o.betweenReads?.();
   /** Per mail key: how often it is in the inbox, and under which Message-IDs. */
   const delivered = new Map<string, { n: number; messageIds: Set<string> }>();
   for (const m of o.inbox?.messages() ?? []) {
@@ -114,10 +136,7 @@ export async function countOutcome(o: {
   const contracts: ContractCount[] = [];
   for (const id of ids) {
     const handle = o.client.workflow.getHandle(contractWorkflowId(id));
-    const workflow = await handle.describe().then(
-      (x) => x.status.name,
-      () => 'NONE'
-    );
+    const workflow = workflows.get(id) ?? 'NONE';
     const own = [...delivered.entries()].filter(([k]) => k.startsWith(`${contractWorkflowId(id)}:`));
     // Only where a key is in the inbox more than once does the history decide whether a lost attempt explains it.
     const lostAttempts = own.some(([, d]) => d.n > 1)

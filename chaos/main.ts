@@ -44,6 +44,7 @@ async function main(): Promise<number> {
   ] as const) {
     if (list.length > 0) console.log(`${what}: contracts ${list.join(', ')}`);
   }
+  if (result.explanations.length > 0) console.log(`\n${result.explanations.join('\n')}`);
   return c.ok === c.contracts.length ? 0 : 1;
 }
 

@@ -23,6 +23,7 @@ import { startKonnektorSimulator } from '../konnektor-simulator';
 import { startDevInbox, type DevInbox } from '../mail/dev-inbox';
 import { loadConfig } from '../temporal.config';
 import { countOutcome, type ChaosCount } from './count';
+import { explainContracts } from './explain';
 import { startOwnMariaDb } from './own-mariadb';
 
 export interface ChaosOptions {
@@ -45,6 +46,11 @@ export interface ChaosResult {
   /** Activations by staff after a notice of the signer (the plan's own activations not counted). */
   staffActivations: number;
   durationMs: number;
+  /**
+   * For each contract counted lost, doubled or stuck: its mail rows, audit trail, recorded QES signatures and workflow
+   * state (see explain.ts); its history is in `<dir>/bad-contracts/`. Empty when every contract is complete and single.
+   */
+  explanations: string[];
 }
 
 const REPO = path.resolve(__dirname, '..');
@@ -351,13 +357,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
     await driver;
     const settleDeadline = chaosOverAt + (o.settleTimeoutMs ?? 15 * 60_000);
+    let countedAt = new Date();
     let count = await countOutcome({ db, config, client: connected.client, inbox, contractIds });
     while (count.stuck.length > 0 && Date.now() < settleDeadline) {
       await sleep(5_000);
+      countedAt = new Date();
       count = await countOutcome({ db, config, client: connected.client, inbox, contractIds });
     }
     event(`counted: ${count.ok} of ${contractIds.length} contracts complete and single`);
-    return { count, events, workerKills, staffActivations, durationMs: Date.now() - t0 };
+    const bad = [...new Set([...count.lost, ...count.duplicated, ...count.stuck])].sort((a, b) => a - b);
+    const explanations =
+      bad.length > 0
+        ? await explainContracts({ db, client: connected.client, dir: o.dir, contractIds: bad, countedAt })
+        : [];
+    return { count, events, workerKills, staffActivations, durationMs: Date.now() - t0, explanations };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }

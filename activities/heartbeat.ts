@@ -5,7 +5,14 @@
  */
 import { Context } from '@temporalio/activity';
 
-/** Runs `body`, heartbeating at once and then every `everyMs` until it settles. Outside an activity it just runs. */
+/**
+ * Runs `body`, heartbeating every `everyMs` until it settles. Outside an activity it just runs.
+ *
+ * No heartbeat at the start: the heartbeat timeout already counts from the activity's start, so a worker killed before
+ * the first beat is noticed just as soon, and a body that settles within `everyMs` (almost every run) sends none. Each
+ * heartbeat is a call to the server that records it (a write of the workflow's mutable state there) plus the SDK's
+ * pipeline in this process; one at the start of every mail and preparation was three per contract for nothing.
+ */
 export async function whileHeartbeating<T>(body: () => Promise<T>, everyMs = 1_000): Promise<T> {
   let context: Context;
   try {
@@ -13,7 +20,6 @@ export async function whileHeartbeating<T>(body: () => Promise<T>, everyMs = 1_0
   } catch {
     return body();
   }
-  context.heartbeat();
   const timer = setInterval(() => context.heartbeat(), everyMs);
   try {
     return await body();

@@ -40,6 +40,7 @@ import { messageIdFor } from '../mail/mailer';
 import type { RenderedMail } from '../mail/render-mail';
 import { composeContractMail } from '../mail/contract-mail';
 import { readContractWithContact, readDocument, toDate } from '../db/crm-repository';
+import { closedStatus, requestSignatureStatus } from './contract/request-status';
 import { AUDIT_TABLE, appendAudit, REQUESTS_TABLE } from './contract/plugin-tables';
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
@@ -215,15 +216,8 @@ export function createMailActivities(deps: MailActivityDeps) {
    */
   async function requestClosed(input: SendMailInput): Promise<string | undefined> {
     if (input.kind !== 'invitation' && input.kind !== 'reminder') return undefined;
-    // The request's signature status in one read (the request row names the signature).
-    const s = crm.signatures;
-    const row = (await db(`${REQUESTS_TABLE} as r`)
-      .join(`${s.table} as s`, `s.${s.id}`, 'r.signature_id')
-      .where('r.workflow_id', input.workflowId)
-      .first({ status: `s.${s.status}` })) as { status: unknown } | undefined;
-    if (!row) return undefined;
-    const status = String(row.status ?? '');
-    return status === crm.values.signaturePending ? undefined : status;
+    const status = await requestSignatureStatus(db, crm, input.workflowId);
+    return status === undefined ? undefined : closedStatus(crm, status);
   }
 
   /**

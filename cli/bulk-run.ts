@@ -1,7 +1,7 @@
 /**
  * `signflow bulk` without the terminal: starts the contracts (at most `concurrency` in flight, a start that fails for a
  * transient reason retried), then follows their invitations until every one is sent or refused, reporting progress at
- * least every `pollMs`. No start is lost or doubled: the workflow id is the contract's (`honorarvertrag-<id>`) and the
+ * least every `pollMs` (a contract whose request ended before its invitation went out counts as skipped). No start is lost or doubled: the workflow id is the contract's (`honorarvertrag-<id>`) and the
  * start joins a running request (USE_EXISTING), so a retried start, or the whole bulk run again, joins what the first
  * attempt started instead of starting a second request.
  */
@@ -50,7 +50,7 @@ export async function runBulk(ctx: CliContext, given: readonly number[], o: Bulk
   const waitMs = o.waitMs ?? 600_000;
   const attempts = o.attempts ?? 3;
   const retryDelayMs = o.retryDelayMs ?? 500;
-  const progress = new InvitationProgress(ctx.db);
+  const progress = new InvitationProgress(ctx.db, ctx.config.crm);
   let answered = 0;
   let refused = 0;
   const report = () => o.onProgress?.({ total: ids.length, answered, refused, invitations: progress.counts });
@@ -115,5 +115,5 @@ export async function runBulk(ctx: CliContext, given: readonly number[], o: Bulk
   outcomes.sort((a, b) => (order.get(a.contractId) ?? 0) - (order.get(b.contractId) ?? 0));
   const counts = progress.counts;
   const started = outcomes.filter((x) => x.ok).length;
-  return { outcomes, invitations: { ...counts, pending: started - counts.sent - counts.refused } };
+  return { outcomes, invitations: { ...counts, pending: started - counts.sent - counts.refused - counts.skipped } };
 }

@@ -1,11 +1,15 @@
 /**
  * Which contracts' invitations have gone out, read from where it is true: `signflow_mails`, the row the mail activity
  * marks `sent` once the mail server accepted the invitation (or `refused` when it turned the recipient away for good).
+ * A contract whose request ended before its invitation went out (signed, confirmed by staff, withdrawn, expired: the
+ * mail activity then skips the invitation) will not get one: it is counted as skipped, so the run does not wait for it.
  * Incremental: each poll asks only about contracts not settled yet, in chunks, so a poll costs less as the bulk
  * proceeds and a large bulk never runs one slow count over everything.
  */
 import type { Knex } from 'knex';
+import { closedRequests } from '../activities/contract/request-status';
 import { MAILS_TABLE } from '../activities/contract/revert-request';
+import type { CrmMapping } from '../db/crm-mapping';
 
 /** Contract ids per query (well under every driver's limit on bound parameters). */
 const CHUNK = 500;
@@ -14,25 +18,33 @@ export interface InvitationCounts {
   sent: number;
   /** The recipient's mail server refused the invitation for good (the contract needs a person). */
   refused: number;
+  /** The request ended before its invitation went out (signed, confirmed, withdrawn, expired): none will be sent. */
+  skipped: number;
 }
 
 export class InvitationProgress {
   private readonly pending = new Set<number>();
   private readonly sent = new Set<number>();
   private readonly refused = new Set<number>();
+  private readonly skipped = new Set<number>();
 
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly crm: CrmMapping
+  ) {}
 
   /** Contracts to follow (started or joined by this run); a contract already followed is not counted twice. */
   follow(contractId: number): void {
-    if (!this.sent.has(contractId) && !this.refused.has(contractId)) this.pending.add(contractId);
+    if (!this.sent.has(contractId) && !this.refused.has(contractId) && !this.skipped.has(contractId)) {
+      this.pending.add(contractId);
+    }
   }
 
   get counts(): InvitationCounts {
-    return { sent: this.sent.size, refused: this.refused.size };
+    return { sent: this.sent.size, refused: this.refused.size, skipped: this.skipped.size };
   }
 
-  /** True when every followed contract's invitation is sent or refused. */
+  /** True when every followed contract's invitation is sent, refused or skipped. */
   get settled(): boolean {
     return this.pending.size === 0;
   }
@@ -57,6 +69,16 @@ export class InvitationProgress {
           if (row.status !== status || !this.pending.has(id)) continue;
           this.pending.delete(id);
           (status === 'sent' ? this.sent : this.refused).add(id);
+          moved = true;
+        }
+      }
+      // Only then the requests that ended without a sent or refused invitation (an invitation marked sent by the
+      // time of the poll counts as sent, even if the request ended after it).
+      const rest = chunk.filter((id) => this.pending.has(id));
+      if (rest.length > 0) {
+        for (const id of (await closedRequests(this.db, this.crm, rest)).keys()) {
+          this.pending.delete(id);
+          this.skipped.add(id);
           moved = true;
         }
       }

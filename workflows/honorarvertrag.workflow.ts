@@ -84,19 +84,29 @@ const MAIL: wf.ActivityOptions = {
 };
 
 /**
- * Mail from `patched('mail-while-open')` on: one attempt (plus one quick retry for a lost worker) per activity; the
- * workflow itself waits between attempts, so it can show the last error and the next try (query `status`, current
- * details) and drop an invitation or reminder whose request ended meanwhile.
+ * Mail from `patched('mail-while-open')` on: one attempt per activity, never retried by the server; the workflow itself
+ * waits between attempts, so it can show the last error and the next try (query `status`, current details) and drop an
+ * invitation or reminder whose request ended meanwhile. A retry by the server would skip that check: the withdrawal is
+ * written to the CRM only after the mail step, so an attempt one second after a withdrawal was accepted still found
+ * the signature pending and sent the invitation. (Before, the policy allowed a second attempt after 1 s; histories
+ * keep the policy they were scheduled with.)
  */
 const MAIL_ATTEMPT: wf.ActivityOptions = {
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '5 seconds',
   retry: {
     initialInterval: '1 second',
-    maximumAttempts: 2,
+    maximumAttempts: 1,
     nonRetryableErrorTypes: [ErrorCode.MAIL_REJECTED, ErrorCode.TEMPLATE_VALUE_MISSING],
   },
 };
+/**
+ * The pause before the next attempt when the last one's worker was lost (heartbeat or start-to-close timeout): the
+ * quick retry the server used to make, now through the workflow's check. Behind `patched('mail-lost-worker-retry')`,
+ * met only by a contract whose mail attempt timed out.
+ */
+const MAIL_LOST_WORKER_RETRY_MS = 1_000;
+const MAIL_LOST_WORKER_PATCH = 'mail-lost-worker-retry';
 /** Pauses between mail attempts: 10 s doubling up to 30 min; the mail fails after a day of trying. */
 const MAIL_RETRY = { firstDelayMs: 10_000, maxDelayMs: 30 * 60_000, giveUpAfterMs: 24 * 60 * 60_000 };
 
@@ -724,12 +734,18 @@ async function runContract(
             : cause instanceof Error
               ? `${cause.name}: ${cause.message}`
               : String(cause);
+        // A lost worker is tried again at once (as the server's own retry did), a failed send after the backoff.
+        const lostWorker =
+          err instanceof wf.ActivityFailure &&
+          err.cause instanceof wf.TimeoutFailure &&
+          wf.patched(MAIL_LOST_WORKER_PATCH);
+        const pause = lostWorker ? MAIL_LOST_WORKER_RETRY_MS : delay;
         state.mailTrouble = {
           mail: mailName,
           attempts: attempt,
           lastError,
           since: iso(started),
-          nextRetryAt: iso(Date.now() + delay),
+          nextRetryAt: iso(Date.now() + pause),
         };
         wf.setCurrentDetails(
           `Mail ${mailName} an Kontakt ${request.contactId} konnte nicht gesendet werden ` +
@@ -737,8 +753,8 @@ async function runContract(
         );
         flushSearch();
         // Ends early when the request is over meanwhile (signed, withdrawn): the mail is then skipped.
-        await wf.condition(requestOver, delay);
-        delay = Math.min(delay * 2, MAIL_RETRY.maxDelayMs);
+        await wf.condition(requestOver, pause);
+        if (!lostWorker) delay = Math.min(delay * 2, MAIL_RETRY.maxDelayMs);
       }
     }
   }

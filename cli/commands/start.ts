@@ -42,13 +42,13 @@ async function bulk(ctx: CliContext, opts: BulkOptions): Promise<ExitCode> {
           stream: stderr,
           format:
             'Invitations |{bar}| {value}/{total} sent | {answered}/{total} started | {refused} refused | ' +
-            '{mailRefused} mail refused | ETA {eta_formatted}',
+            '{mailRefused} mail refused | {mailSkipped} not needed | ETA {eta_formatted}',
           hideCursor: true,
           // Redraw on every update, not on cli-progress's own 100 ms throttle that can drop the last one.
           fps: 20,
         })
       : undefined;
-  bar?.start(new Set(ids).size, 0, { answered: 0, refused: 0, mailRefused: 0 });
+  bar?.start(new Set(ids).size, 0, { answered: 0, refused: 0, mailRefused: 0, mailSkipped: 0 });
   let result: BulkRunResult;
   try {
     result = await runBulk(ctx, ids, {
@@ -59,6 +59,7 @@ async function bulk(ctx: CliContext, opts: BulkOptions): Promise<ExitCode> {
           answered: p.answered,
           refused: p.refused,
           mailRefused: p.invitations.refused,
+          mailSkipped: p.invitations.skipped,
         }),
     });
   } finally {
@@ -79,6 +80,7 @@ async function bulk(ctx: CliContext, opts: BulkOptions): Promise<ExitCode> {
       const mails =
         opts.wait > 0
           ? `; invitations: ${invitations.sent} sent, ${invitations.refused} refused by the mail server` +
+            (invitations.skipped > 0 ? `, ${invitations.skipped} not needed (request ended first)` : '') +
             (invitations.pending > 0 ? `, ${invitations.pending} not sent yet (see signflow status)` : '')
           : '';
       const summary = `${outcomes.length - failed.length} of ${outcomes.length} contracts started, ${failed.length} refused${mails}`;

@@ -16,6 +16,8 @@ import { createTestDb, testDatabases, type TestDb, type TestDbKind } from '../..
 import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { deepMerge, loadConfig, type SignflowConfig } from '../../temporal.config';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
+import { withdrawContract } from '../../commands/contract-commands';
+import { eventually } from '../helpers/waits';
 import { contractWorkflowId } from '../../workflows/definitions';
 
 /** gRPC UNAVAILABLE as the client reports a dropped connection. */
@@ -36,10 +38,15 @@ describe.each(testDatabases())('signflow bulk on $name', ({ name }) => {
   let config: SignflowConfig;
   let worker: RunningWorker;
   let env: Record<string, string>;
+  /** While true the inbox turns every recipient away for now (451), as during an SMTP outage. */
+  let smtpDeferring = false;
 
   beforeAll(async () => {
     server = await startDevServer();
-    smtp = await startDevInbox({ port: 0 });
+    smtp = await startDevInbox({
+      port: 0,
+      deferRecipient: () => smtpDeferring,
+    });
     const overrides = {
       temporal: { address: server.address, namespace: server.namespace, taskQueue: `signflow-bulk-${process.pid}` },
       mail: { smtpUrl: `smtp://127.0.0.1:${smtp.port}` },
@@ -187,7 +194,7 @@ describe.each(testDatabases())('signflow bulk on $name', ({ name }) => {
       expect(attempts.get(lostAnswer)).toBe(1);
       expect(attempts.get(lostBefore1)).toBe(2);
       expect(result.outcomes.find((o) => o.contractId === lostAnswer)).toMatchObject({ ok: true, joined: true });
-      expect(result.invitations).toEqual({ sent: 10, refused: 0, pending: 0 });
+      expect(result.invitations).toEqual({ sent: 10, refused: 0, skipped: 0, pending: 0 });
     } finally {
       await ctx.close();
     }
@@ -200,7 +207,7 @@ describe.each(testDatabases())('signflow bulk on $name', ({ name }) => {
       total: 10,
       answered: 10,
       refused: 0,
-      invitations: { sent: 10, refused: 0 },
+      invitations: { sent: 10, refused: 0, skipped: 0 },
     });
   }, 240_000);
 
@@ -219,7 +226,7 @@ describe.each(testDatabases())('signflow bulk on $name', ({ name }) => {
     }
     expect(firstResult.outcomes.filter((o) => !o.ok).map((o) => o.contractId)).toEqual([ids[1], ids[5]]);
     expect(first.attempts.get(ids[1]!)).toBe(2);
-    expect(firstResult.invitations).toEqual({ sent: 6, refused: 0, pending: 0 });
+    expect(firstResult.invitations).toEqual({ sent: 6, refused: 0, skipped: 0, pending: 0 });
 
     // Run again, all ids, nothing failing now.
     const second = contextWithFaults(() => undefined);
@@ -238,8 +245,41 @@ describe.each(testDatabases())('signflow bulk on $name', ({ name }) => {
     expect(secondResult.outcomes.every((o) => o.ok)).toBe(true);
     const joined = secondResult.outcomes.filter((o) => o.ok && o.joined).map((o) => o.contractId);
     expect(joined.sort()).toEqual(ids.filter((id) => !down.has(id)).sort());
-    expect(secondResult.invitations).toEqual({ sent: 8, refused: 0, pending: 0 });
+    expect(secondResult.invitations).toEqual({ sent: 8, refused: 0, skipped: 0, pending: 0 });
     expect(reports.at(-1)).toMatchObject({ total: 8, answered: 8, invitations: { sent: 8 } });
     await expectOneRequestAndOneInvitationEach(ids);
+  }, 240_000);
+
+  test('a request that ends before its invitation went out counts as skipped: the run does not wait for it', async () => {
+    const ids = await newContracts(4);
+    const [withdrawn1, withdrawn2] = [ids[0]!, ids[2]!];
+    // The mail server turns every invitation away for now: none can go out before the two withdrawals.
+    smtpDeferring = true;
+    const run = contextWithFaults(() => undefined);
+    let result;
+    try {
+      const bulk = runBulk(run.ctx, ids, { concurrency: 4, pollMs: 100, waitMs: 600_000 });
+      // Withdrawal is accepted once the request is prepared (its row written).
+      await eventually(async () => {
+        const rows = await t.db('signflow_requests').whereIn('contract_id', ids).count({ n: '*' });
+        expect(Number(rows[0]?.n ?? 0)).toBe(ids.length);
+      }, 120_000);
+      for (const id of [withdrawn1, withdrawn2]) {
+        expect(await withdrawContract({ db: t.db, config, client: await run.ctx.temporal() }, id)).toMatchObject({
+          result: 'withdrawn',
+        });
+      }
+      smtpDeferring = false;
+      result = await bulk;
+    } finally {
+      smtpDeferring = false;
+      await run.ctx.close();
+    }
+    // Without the skipped count the run would follow the withdrawn two until --wait ran out and call them pending.
+    expect(result.invitations).toEqual({ sent: 2, refused: 0, skipped: 2, pending: 0 });
+    for (const id of [ids[1]!, ids[3]!]) {
+      await smtp.waitFor((m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(id)}:invitation`, 60_000);
+    }
+    expect(invitationsIn(smtp, withdrawn1) + invitationsIn(smtp, withdrawn2)).toBe(0);
   }, 240_000);
 });

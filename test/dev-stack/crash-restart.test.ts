@@ -19,6 +19,10 @@ import { startDevInbox, type DevInbox } from '../../mail/dev-inbox';
 import { DEV_API_CREDENTIALS } from '../../temporal.config';
 import { getFreePort } from '../../harness/temporal';
 import { isAlive, readTemporalPidFile } from '../../dev-stack/temporal-pid-file';
+import { recordHistory } from '../helpers/histories';
+import { AesGcmPayloadCodec } from '../../codec/aes-gcm-codec';
+import { decodeCodecKey } from '../../codec/codec-config';
+import { loadOrCreateDevCodecKeys } from '../../dev-stack/dev-codec';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const TSX = path.join(REPO, 'node_modules', '.bin', 'tsx');
@@ -205,6 +209,29 @@ describe('dev stack after kill -9', () => {
       .map((m) => m.headers['x-signflow-mail-key'])
       .sort();
     expect(kinds).toEqual([key('confirmation'), key('invitation')]);
+
+    // The lost attempt came back to the workflow (no retry by the server, which would skip the request-open check):
+    // it timed out, and the workflow scheduled the invitation again after its short lost-worker pause.
+    const again = await Connection.connect({ address: `127.0.0.1:${env.SIGNFLOW_DEV_TEMPORAL_PORT}` });
+    try {
+      const handle = new WorkflowClient({ connection: again }).getHandle(`honorarvertrag-${contractId}`);
+      const events = (await handle.fetchHistory()).events ?? [];
+      const mailsScheduled = events.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendContractMail'
+      );
+      // Two invitation attempts and the confirmation.
+      expect(mailsScheduled).toHaveLength(3);
+      expect(events.filter((e) => e.activityTaskTimedOutEventAttributes).length).toBe(1);
+      // The dev stack encrypts payloads with its folder's key; the stored history is decoded so it replays without it.
+      const keys = loadOrCreateDevCodecKeys(dir);
+      const codec = new AesGcmPayloadCodec(
+        keys.keys.map((k) => ({ id: k.id, key: decodeCodecKey(k) })),
+        keys.currentKeyId
+      );
+      await recordHistory(handle, 'invitation-after-lost-worker.after-mail-lost-worker-retry', codec);
+    } finally {
+      await again.close();
+    }
 
     // A clean stop takes its Temporal server with it and forgets the pid.
     const ownPid = readTemporalPidFile(dir)?.pid as number;

@@ -41,7 +41,7 @@ import type { RenderedMail } from '../mail/render-mail';
 import { composeContractMail } from '../mail/contract-mail';
 import { readContractWithContact, readDocument, toDate } from '../db/crm-repository';
 import { closedStatus, requestSignatureStatus } from './contract/request-status';
-import { AUDIT_TABLE, appendAudit, REQUESTS_TABLE } from './contract/plugin-tables';
+import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
 import { whileHeartbeating } from './heartbeat';

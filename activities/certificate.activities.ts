@@ -9,7 +9,7 @@ import {
   readContact,
   readContractWithContact,
   readDocument,
-  readSignature,
+  readDocumentAndSignatureMd5,
   toDate,
   type CrmContact,
 } from '../db/crm-repository';
@@ -216,10 +216,9 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
   return {
     /** The certificate's data for a contract's completed request; throws when the contract or its document is gone. */
     async collect(input: CreateCertificateInput): Promise<{ data: CertificateData; contractId: number }> {
-      const [read, document, signature] = await Promise.all([
+      const [read, { document, signatureMd5 }] = await Promise.all([
         readContractWithContact(db, crm, input.contractId),
-        readDocument(db, crm, input.documentId),
-        readSignature(db, crm, input.signatureId),
+        readDocumentAndSignatureMd5(db, crm, input.documentId, input.signatureId),
       ]);
       const contract = read?.contract;
       if (!contract || !document?.content) {
@@ -257,7 +256,7 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
         documentId: document.id,
         documentTitle: document.title,
         documentSha256: document.sha256 ?? sha256Hex(document.content),
-        signatureMd5: signature?.md5Hash ?? null,
+        signatureMd5,
         pageCount: countPdfPages(document.content),
         views: { count: views, first: firstView ?? null },
         events,

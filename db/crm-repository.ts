@@ -210,9 +210,40 @@ export async function readDocument(
   crm: CrmMapping,
   id: number
 ): Promise<CrmDocument | undefined> {
-  const d = crm.documents;
-  const row = await db(d.table).where(d.id, id).first();
+  const row = await db(crm.documents.table).where(crm.documents.id, id).first();
   if (!row) return undefined;
+  return documentFromRow(row, crm);
+}
+
+/** Alias of the signature's MD5 column in `readDocumentAndSignatureMd5`'s one row. */
+const SIGNATURE_MD5_ALIAS = 'signflow_signature__md5';
+
+/**
+ * A document and the MD5 hash of a signature, in one statement (the signature left-joined by its id), what
+ * `readDocument` and `readSignature` give in two: the completion certificate shows both. `signatureMd5` is null when
+ * the signature does not exist or has no hash.
+ */
+export async function readDocumentAndSignatureMd5(
+  db: Knex | Knex.Transaction,
+  crm: CrmMapping,
+  documentId: number,
+  signatureId: number
+): Promise<{ document: CrmDocument | undefined; signatureMd5: string | null }> {
+  const d = crm.documents;
+  const s = crm.signatures;
+  const row = (await db(`${d.table} as d`)
+    .leftJoin(`${s.table} as s`, (join) => {
+      join.on(`s.${s.id}`, '=', db.raw('?', [signatureId]));
+    })
+    .where(`d.${d.id}`, documentId)
+    .first('d.*', { [SIGNATURE_MD5_ALIAS]: `s.${s.md5Hash}` })) as Record<string, unknown> | undefined;
+  if (!row) return { document: undefined, signatureMd5: null };
+  const md5 = row[SIGNATURE_MD5_ALIAS];
+  return { document: documentFromRow(row, crm), signatureMd5: md5 == null ? null : String(md5) };
+}
+
+function documentFromRow(row: Record<string, unknown>, crm: CrmMapping): CrmDocument {
+  const d = crm.documents;
   return {
     id: Number(row[d.id]),
     title: String(row[d.title] ?? ''),

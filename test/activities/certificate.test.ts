@@ -181,6 +181,9 @@ describeReadable('the Prüfprotokoll on $name', ({ name }) => {
     expect(text).toContain('IP-Adresse (vom Portal übermittelt): 198.51.100.23');
     expect(text).toContain('Browser (User-Agent, vom Portal übermittelt): Mozilla/5.0 (Pad)');
     expect(text).toContain('Unterschrieben mit gezeichneter Unterschrift (Bild)');
+    // The signer (the contract's own contact, read with the contract) and the viewer, named in every event.
+    const signer = `angemeldeter Kontakt: ${fresh.firstName} ${fresh.lastName} (Kontakt ${fresh.contactId})`;
+    expect(text.split(signer).length - 1).toBe(3);
     expect(text).toContain('(unten abgebildet)');
     // The QES: signer certificate, issuer, serial, signing time, format.
     expect(text).toContain('Zertifikat (Inhaber): CN=Dr. Max Beispiel');

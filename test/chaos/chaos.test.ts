@@ -28,7 +28,7 @@ if (!available && process.env.CI !== 'true') {
   console.warn('chaos test skipped: mariadbd / mariadb-install-db not found (package mariadb-server)');
 }
 /**
- * A failed run's folder goes to `test-results/` (git-ignored, where CI keeps what the tests leave): the histories of
+ * A failed run's folder goes to `test-results/` (git-ignored; CI writes its jest results there too): the histories of
  * the bad contracts, the worker's and servers' logs, the mails as .eml files and the databases' state files. Returns
  * where it went (the temporary folder itself if it could not be copied).
  */

@@ -1,10 +1,14 @@
 /**
  * History events and billable Temporal actions per workflow, counted from its history. Actions as Temporal Cloud
  * bills them where a history shows them: the start, every activity attempt, signals, accepted Updates, timers and
- * search-attribute upserts. Patch markers (`patched()`) are counted on their own line; heartbeats and queries leave no
- * history event and are not counted here.
+ * search-attribute upserts. Patch markers (`patched()`) are counted on their own line, and so is the upsert of
+ * `TemporalChangeVersion` alone that the SDK's core writes with each marker: Temporal Cloud's pricing page exempts
+ * that attribute from action counting. Heartbeats and queries leave no history event and are not counted here.
  */
 import type { History } from '@temporalio/common/lib/proto-utils';
+
+/** The search attribute the SDK upserts for `patched()` (exempt from Temporal Cloud's action count). */
+const VERSION_ATTRIBUTE = 'TemporalChangeVersion';
 
 export interface ActionCounts {
   events: number;
@@ -17,6 +21,8 @@ export interface ActionCounts {
   upserts: number;
   /** Marker events (patch markers); listed apart from the actions. */
   markers: number;
+  /** Upserts of `TemporalChangeVersion` only (the SDK's, one per patch marker); listed apart from the actions. */
+  versionUpserts: number;
   /** starts + activities + messages + timers + upserts. */
   actions: number;
 }
@@ -30,6 +36,7 @@ export function actionCounts(history: History): ActionCounts {
     timers: 0,
     upserts: 0,
     markers: 0,
+    versionUpserts: 0,
     actions: 0,
   };
   for (const e of history.events ?? []) {
@@ -41,8 +48,11 @@ export function actionCounts(history: History): ActionCounts {
     } else if (e.workflowExecutionSignaledEventAttributes) c.messages++;
     else if (e.workflowExecutionUpdateAcceptedEventAttributes) c.messages++;
     else if (e.timerStartedEventAttributes) c.timers++;
-    else if (e.upsertWorkflowSearchAttributesEventAttributes) c.upserts++;
-    else if (e.markerRecordedEventAttributes) c.markers++;
+    else if (e.upsertWorkflowSearchAttributesEventAttributes) {
+      const keys = Object.keys(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes?.indexedFields ?? {});
+      if (keys.length === 1 && keys[0] === VERSION_ATTRIBUTE) c.versionUpserts++;
+      else c.upserts++;
+    } else if (e.markerRecordedEventAttributes) c.markers++;
   }
   // The server writes ActivityTaskStarted once, with the attempt that completed: earlier attempts are retries.
   for (const e of history.events ?? []) {
@@ -60,7 +70,17 @@ export function meanCounts(histories: History[]): ActionCounts {
       for (const k of Object.keys(a) as (keyof ActionCounts)[]) a[k] += b[k];
       return a;
     },
-    { events: 0, starts: 0, activities: 0, messages: 0, timers: 0, upserts: 0, markers: 0, actions: 0 }
+    {
+      events: 0,
+      starts: 0,
+      activities: 0,
+      messages: 0,
+      timers: 0,
+      upserts: 0,
+      markers: 0,
+      versionUpserts: 0,
+      actions: 0,
+    }
   );
   const n = Math.max(histories.length, 1);
   for (const k of Object.keys(sum) as (keyof ActionCounts)[]) sum[k] /= n;

@@ -153,6 +153,11 @@ function throughputTable(results: Map<BenchDb, Pair>, o: BenchOptions): string {
     row('of them: timers', (r) => r.counts.timers, fixed(1)),
     row('of them: search-attribute upserts', (r) => r.counts.upserts, fixed(1)),
     row('patch markers per contract (not counted above)', (r) => r.counts.markers, fixed(1)),
+    row(
+      '`TemporalChangeVersion` upserts per contract (exempt, not counted above)',
+      (r) => r.counts.versionUpserts,
+      fixed(1)
+    ),
     row('SQL statements per contract (worker pool)', (r) => per(r, r.sqlStatements), fixed(1)),
     row('CPU per contract, this process (worker + driver + inbox), ms', (r) => per(r, r.cpu.selfMs)),
     row('CPU per contract, Temporal dev server, ms', (r) => per(r, r.cpu.serverMs)),

@@ -24,6 +24,7 @@ import { clusterStateFrom } from '../metrics/cluster-state';
 import { startOpsServer, type RunningOpsServer } from '../metrics/metrics-server';
 import { setClusterStateSource } from '../metrics/signflow-metrics';
 import { WORKER_SETTINGS, workerTuning } from './worker-settings';
+import { workflowBuildOptions } from './workflow-build';
 import { konnektorRunsOnSite } from '../routing/konnektor-routing-config';
 import { KONNEKTOR_ACTIVITY_NAMES } from '../workflows/definitions';
 
@@ -112,6 +113,8 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
   const workflowSource = opts.workflowBundle
     ? { workflowBundle: opts.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
+  // The build id new contracts take their markerless path by, when the server records it (worker/workflow-build.ts).
+  const buildOptions = await workflowBuildOptions(temporal.workflowService);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -120,6 +123,7 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     activities: withoutOnSiteActivities(createActivities({ config, db, mailer, konnektor, temporal }), onSite),
     dataConverter,
     ...WORKER_SETTINGS,
+    ...buildOptions,
     // Cache and concurrency from config.worker (SIGNFLOW_WORKER_*): the cache bounds the worker's memory.
     ...workerTuning(config.worker),
     ...opts.workerOptions,

@@ -9,6 +9,28 @@ import type { KonnektorActivities } from '../activities/konnektor/konnektor.acti
 export const TASK_QUEUE = 'signflow';
 
 /**
+ * The build id the worker gives the Temporal server (a Worker Deployment version, `useWorkerVersioning: false`: no
+ * routing, tasks go to any worker of the queue as before; `worker/workflow-build.ts`). The server records it with every
+ * workflow task the worker completes, and the SDK hands the recorded one back on replay
+ * (`workflowInfo().currentDeploymentVersion`), so a workflow can tell deterministically which code ran its first task:
+ * a version chosen by the code that took the start, not by the client. `honorarvertrag` takes its markerless path
+ * (no `patched()` call, so no marker and no `TemporalChangeVersion` upsert) when that code was generation 2 or later.
+ * Raise the number with a workflow change that new contracts take this way (and keep every older branch); a worker
+ * whose server does not record build ids sends none (generation 0: the patched path).
+ */
+export const WORKFLOW_CODE_GENERATION = 2;
+export const WORKER_DEPLOYMENT_NAME = 'signflow';
+const BUILD_ID_PREFIX = 'signflow-workflows-';
+export const WORKFLOW_BUILD_ID = `${BUILD_ID_PREFIX}${WORKFLOW_CODE_GENERATION}`;
+
+/** The generation of a build id written by `WORKFLOW_BUILD_ID`; 0 for none or any other (the SDK's default id). */
+export function workflowCodeGeneration(buildId: string | undefined): number {
+  if (!buildId?.startsWith(BUILD_ID_PREFIX)) return 0;
+  const n = buildId.slice(BUILD_ID_PREFIX.length);
+  return /^[1-9]\d{0,5}$/.test(n) ? Number(n) : 0;
+}
+
+/**
  * The activities that talk to the Konnektor (card lookup, signature mode, comfort-signature activation, SignDocument
  * batches, VerifyDocument). With a Konnektor task queue configured (`SIGNFLOW_KONNEKTOR_TASK_QUEUE`, or a Mandant's in
  * `SIGNFLOW_KONNEKTOR_MANDANTEN`) only the on-site worker in the practice network registers them

@@ -22,6 +22,7 @@ import {
   statusQuery,
   withdrawSignal,
   withdrawUpdate,
+  workflowCodeGeneration,
   type ContractResult,
   type ContractState,
   type ContractWorkflowInput,
@@ -169,7 +170,13 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   // activities only for subscribed events, steps 1 and 2 in one activity, the first search-attribute upsert merged
   // into the one after the invitation.
   // From `search-attributes-from-start` on, its marker stands for the lean path's too (again one marker per contract).
-  const fromStart = wf.patched(START_ATTRIBUTES_PATCH);
+  // A contract whose first workflow task a worker of generation 2 or later completed needs no marker at all: the
+  // server recorded that worker's build id with the task, and the SDK reads it back on every replay (see
+  // WORKFLOW_CODE_GENERATION). That code always takes the path of the newest patch here; no `patched()` call means no
+  // marker and no `TemporalChangeVersion` upsert. Read here, in the first activation, where it names the first task.
+  const markerless =
+    workflowCodeGeneration(wf.workflowInfo().currentDeploymentVersion?.buildId) >= MARKERLESS_GENERATION;
+  const fromStart = markerless || wf.patched(START_ATTRIBUTES_PATCH);
   const lean = fromStart || wf.patched(LEAN_PATH_PATCH);
   const notify = createWebhookNotifier(input.contractId, lean ? input.webhookEvents : undefined);
   try {
@@ -217,6 +224,13 @@ const LEAN_PATH_PATCH = 'lean-contract-path';
  * preparation is refused, the invitation waits for a retry) an upsert corrects them.
  */
 const START_ATTRIBUTES_PATCH = 'search-attributes-from-start';
+
+/**
+ * From this generation of the workflow code on (`WORKFLOW_CODE_GENERATION`), a contract started on it takes the path
+ * of `search-attributes-from-start` without calling `patched()`. Its histories replay on that branch because the build
+ * id that chose it is in the history; histories of workers without it (or of an older generation) keep their markers.
+ */
+const MARKERLESS_GENERATION = 2;
 
 /** The status search attributes the workflow keeps (CrmContractId is set once, at the start). */
 const STATUS_ATTRIBUTES = [SA_CONTRACT_STATUS, SA_SIGNATURE_STATUS, SA_WAITING_REASON] as const;

@@ -65,6 +65,11 @@ export interface DevInboxOptions {
    * its mailbox store is down (tests of an SMTP outage: the sender must retry). Asked on every attempt. @default none
    */
   deferRecipient?: (address: string) => boolean;
+  /**
+   * Recipients whose RCPT TO is answered only once the returned promise settles, as a slow mail server answers (tests
+   * of a mail in flight: the sender has handed it over and waits). Undefined = answer at once. @default none
+   */
+  holdRecipient?: (address: string) => Promise<void> | undefined;
 }
 
 function addressText(a: AddressObject | AddressObject[] | undefined): string {
@@ -159,6 +164,14 @@ export async function startDevInbox(options: DevInboxOptions): Promise<DevInbox>
       }
       if (options.deferRecipient?.(address.address)) {
         callback(Object.assign(new Error('4.3.0 try again later'), { responseCode: 451 }));
+        return;
+      }
+      const held = options.holdRecipient?.(address.address);
+      if (held) {
+        held.then(
+          () => callback(),
+          () => callback()
+        );
         return;
       }
       callback();

@@ -108,6 +108,12 @@ const MAIL_ATTEMPT: wf.ActivityOptions = {
  */
 const MAIL_LOST_WORKER_RETRY_MS = 1_000;
 const MAIL_LOST_WORKER_PATCH = 'mail-lost-worker-retry';
+/**
+ * A withdrawal that arrives while an invitation or reminder is with the mail server answers once that attempt has
+ * ended: a mail already handed over cannot be called back, and answering `withdrawn` first let it arrive after the
+ * answer. Met only by a contract withdrawn while such a mail is in flight.
+ */
+const WITHDRAW_AFTER_MAIL_PATCH = 'withdraw-answers-after-mail-in-flight';
 /** Pauses between mail attempts: 10 s doubling up to 30 min; the mail fails after a day of trying. */
 const MAIL_RETRY = { firstDelayMs: 10_000, maxDelayMs: 30 * 60_000, giveUpAfterMs: 24 * 60 * 60_000 };
 
@@ -260,6 +266,8 @@ async function runContract(
   /** A sign or confirm handler is writing; nothing else may start meanwhile. */
   let recording = false;
   let withdrawal: WithdrawInput | undefined;
+  /** Invitation or reminder attempts running now (a withdrawal answers once none is: WITHDRAW_AFTER_MAIL_PATCH). */
+  let askingMailsInFlight = 0;
   let resendsRequested = 0;
   let resendsHandled = 0;
   let automaticReminders = 0;
@@ -449,6 +457,11 @@ async function runContract(
       if (state.outcome) return { result: 'already-signed', outcome: state.outcome };
       // From here on `sign` and `confirmManually` refuse (assertOpen), so the withdrawal has won.
       withdrawal ??= request;
+      // No new invitation or reminder starts from now on (the mail loop checks before every attempt); one already with
+      // the mail server may still go out, so the answer waits for it instead of preceding it.
+      if (askingMailsInFlight > 0 && wf.patched(WITHDRAW_AFTER_MAIL_PATCH)) {
+        await wf.condition(() => askingMailsInFlight === 0);
+      }
       return { result: 'withdrawn' };
     },
     {
@@ -725,9 +738,15 @@ async function runContract(
         return mailSkipped(mailName);
       }
       try {
-        const sent = await acts.sendContractMail.executeWithOptions({ ...MAIL_ATTEMPT, summary }, [
-          { ...ref, kind, documentId: request.documentId, sequence },
-        ]);
+        if (asksForSignature) askingMailsInFlight++;
+        let sent;
+        try {
+          sent = await acts.sendContractMail.executeWithOptions({ ...MAIL_ATTEMPT, summary }, [
+            { ...ref, kind, documentId: request.documentId, sequence },
+          ]);
+        } finally {
+          if (asksForSignature) askingMailsInFlight--;
+        }
         state.mailTrouble = undefined;
         return sent.skipped ? mailSkipped(mailName) : 'sent';
       } catch (err) {

@@ -59,6 +59,8 @@ export interface ContractStackOptions {
   rejectRecipient?: (address: string) => boolean;
   /** Recipients the SMTP inbox defers with 451 for now (an SMTP outage for them); asked on every attempt. */
   deferRecipient?: (address: string) => boolean;
+  /** Recipients whose RCPT TO the SMTP inbox answers only when the promise settles (a mail in flight). */
+  holdRecipient?: (address: string) => Promise<void> | undefined;
 }
 
 export async function startContractStack(
@@ -69,6 +71,7 @@ export async function startContractStack(
     port: await getFreePort(),
     rejectRecipient: opts.rejectRecipient,
     deferRecipient: opts.deferRecipient,
+    holdRecipient: opts.holdRecipient,
   });
   // A task queue per stack: several test files may share a server without stealing each other's tasks.
   const taskQueue = `signflow-test-${process.pid}-${++queueCounter}`;

@@ -50,6 +50,10 @@ let worker: RunningWorker;
 let record: typeof recordHistory = recordHistory;
 /** Addresses the SMTP inbox defers with 451 (a mail server outage for them) while they are in this set. */
 const deferred = new Set<string>();
+/** Addresses whose RCPT TO the SMTP inbox answers only when the promise settles (the mail is with the server). */
+const held = new Map<string, Promise<void>>();
+/** Addresses the inbox was asked about while holding them. */
+const holdAsked = new Set<string>();
 
 describe.each(testDatabases())('on $name', (database) => {
   beforeAll(async () => {
@@ -59,6 +63,11 @@ describe.each(testDatabases())('on $name', (database) => {
       db: database.name,
       config: { signature: { remindersEnabled: false, expiry: '30d' } },
       deferRecipient: (address) => deferred.has(address),
+      holdRecipient: (address) => {
+        const hold = held.get(address);
+        if (hold) holdAsked.add(address);
+        return hold;
+      },
     });
     stack = api.stack;
     worker = stack.worker;
@@ -251,6 +260,48 @@ describe.each(testDatabases())('on $name', (database) => {
     );
     return { contractId, handle, outcome, release: () => deferred.delete(email) };
   }
+
+  test('a withdrawal while the invitation is with the mail server answers once it went out, never before it', async () => {
+    const email = `inflight.${database.name}@example.org`;
+    let letMailThrough!: () => void;
+    held.set(email, new Promise<void>((resolve) => (letMailThrough = resolve)));
+    const c = stack.config.crm.contacts;
+    const [inserted] = (await stack.t
+      .db(c.table)
+      .insert({ [c.firstName]: 'Ina', [c.lastName]: 'Inflight', [c.email]: email }, [c.id])) as Array<
+      number | Record<string, number>
+    >;
+    const contact = typeof inserted === 'number' ? inserted : Number((inserted as Record<string, number>)[c.id]);
+    const contractId = await addSendableContract(stack.t, contact);
+    await startContractWorkflow(stack.client, stack.config, contractId);
+    const handle = contractHandle(stack.client, contractId);
+    const invitationKey = `${contractWorkflowId(contractId)}:invitation`;
+    const order: string[] = [];
+    const unsubscribe = stack.inbox.onMessage((m) => {
+      if (m.headers['x-signflow-mail-key'] === invitationKey) order.push('invitation in the inbox');
+    });
+    try {
+      // The invitation has been handed to the mail server, which has not answered yet.
+      await eventually(async () => expect(holdAsked.has(email)).toBe(true), 60_000);
+      const answer = handle
+        .executeUpdate(withdrawUpdate, { args: [{ reason: 'Vertrag entfällt' }] })
+        .then((a) => (order.push('withdraw answered'), a));
+      // The workflow has taken the withdrawal (the Update is accepted in its history) while the mail is still held.
+      await eventually(async () => expect(await messagesInHistory(handle)).toContain('u:withdrawRequest'), 60_000);
+      letMailThrough();
+      expect(await answer).toEqual({ result: 'withdrawn' });
+      // Before: `withdrawn` was answered at once, and the invitation arrived after the answer.
+      expect(order).toEqual(['invitation in the inbox', 'withdraw answered']);
+    } finally {
+      unsubscribe();
+      letMailThrough();
+      held.delete(email);
+    }
+    const result = await settledResult(stack.client, contractId);
+    expect(result).toMatchObject({ outcome: 'withdrawn' });
+    expect(mailKeys(contractId).filter((k) => k.endsWith(':invitation'))).toEqual([invitationKey]);
+    await record(handle, 'withdrawn-while-invitation-in-flight.after-withdraw-answers-after-mail-in-flight');
+  });
 
   test('an SMTP outage shows its last error and next try in the status query, the current details, the API and the CLI', async () => {
     const { contractId, handle, release } = await signedWhileMailDeferred('outage');

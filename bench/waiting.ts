@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
 import { signContractUpdate } from '../client/contract-client';
 import { startContracts } from '../commands/contract-commands';
 import { createTestDb } from '../harness/databases';
@@ -20,9 +21,11 @@ import { bundleWorkflowsToFile, getFreePort, startDevServer } from '../harness/t
 import { startDevInbox } from '../mail/dev-inbox';
 import { loadConfig } from '../temporal.config';
 import { createWorker } from '../worker/run-worker';
+import { WORKER_MALLOC_ENV } from '../worker/malloc-settings';
 import { PDF_THREAD_IDLE_MS } from '../documents/pdf-threads';
 import { temporalCliPath } from '../dev-stack/tool-paths';
 import { loadAverage, machineLines } from './machine';
+import { memoryParts, type MemoryParts } from './process-memory';
 import { addContracts, until } from './stack';
 import { ms, percentile } from './stats';
 
@@ -38,6 +41,48 @@ interface WorkerMemory {
   external: number;
   arrayBuffers: number;
   cachedWorkflows: number;
+  /** /proc smaps by part (undefined off Linux). */
+  parts?: MemoryParts;
+  /** V8 heap of every isolate in the process (main thread, workflow thread, PDF threads, loader threads). */
+  isolates: IsolateHeap[];
+}
+
+interface IsolateHeap {
+  threadId: number;
+  main: boolean;
+  heapTotal: number;
+  heapPhysical: number;
+  heapUsed: number;
+  malloced: number;
+  external: number;
+}
+
+/** Asks every thread of this process (bench/isolate-heaps.js, preloaded) for its V8 heap; answers within 500 ms. */
+async function isolateHeaps(): Promise<IsolateHeap[]> {
+  // Plain JavaScript (it is preloaded before tsx), so required for its channel names rather than imported.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ASK, ANSWER } = require('./isolate-heaps.js') as { ASK: string; ANSWER: string };
+  const answers = new BroadcastChannel(ANSWER);
+  const heaps: IsolateHeap[] = [];
+  answers.onmessage = (e) => heaps.push((e as { data: IsolateHeap }).data);
+  const ask = new BroadcastChannel(ASK);
+  ask.postMessage('ask');
+  ask.close();
+  await new Promise((r) => setTimeout(r, 500));
+  answers.close();
+  // This thread's own channel does not hear its own question: measured here.
+  const s = v8.getHeapStatistics();
+  if (!heaps.some((h) => h.main))
+    heaps.push({
+      threadId: 0,
+      main: true,
+      heapTotal: s.total_heap_size,
+      heapPhysical: s.total_physical_size,
+      heapUsed: s.used_heap_size,
+      malloced: s.malloced_memory,
+      external: s.external_memory,
+    });
+  return heaps.sort((a, b) => a.threadId - b.threadId);
 }
 
 /** RSS of another process from /proc (Linux); 0 where there is none. */
@@ -84,6 +129,8 @@ async function workerProcess(): Promise<void> {
         external: u.external,
         arrayBuffers: u.arrayBuffers,
         cachedWorkflows: running.worker.getStatus().numCachedWorkflows,
+        parts: memoryParts(),
+        isolates: await isolateHeaps(),
       };
       process.send?.({ memory });
     })();
@@ -101,6 +148,49 @@ interface WaitingOptions {
   signs: number;
   concurrency: number;
   timeoutMs: number;
+  /** Extra node flags for the worker process (`--worker-flags "--max-semi-space-size=2 …"`). */
+  workerFlags: string[];
+  /** Extra environment of the worker process (`--worker-env MALLOC_ARENA_MAX=2,…`). */
+  workerEnv: Record<string, string>;
+}
+
+/** Where the worker's memory is, per measurement: /proc smaps by part, and every isolate's V8 heap. */
+function printParts(columns: Array<[string, WorkerMemory]>): void {
+  out();
+  out(`| worker part | ${columns.map(([name]) => name).join(' | ')} |`);
+  out(`|---|${columns.map(() => '---').join('|')}|`);
+  const line = (name: string, f: (m: WorkerMemory) => string) =>
+    out(`| ${name} | ${columns.map(([, m]) => f(m)).join(' | ')} |`);
+  const part = (name: string, f: (p: MemoryParts) => number) => line(name, (m) => (m.parts ? fmtMb(f(m.parts)) : '–'));
+  part('RSS (smaps)', (p) => p.rss);
+  part('  file-backed (code: node, .node addons, libraries)', (p) => p.fileBacked);
+  part('  anonymous', (p) => p.anonymous);
+  part('    glibc main arena (brk heap)', (p) => p.brkHeap);
+  part('    glibc thread arenas', (p) => p.arenas);
+  line('    glibc thread arenas, count', (m) => String(m.parts?.arenaCount ?? '–'));
+  part("    other anonymous (V8 heaps, mmap'd blocks, stacks)", (p) => p.otherAnonymous);
+  line('  main V8 heap, physical / used', (m) => {
+    const h = m.isolates.find((i) => i.main);
+    return h ? `${fmtMb(h.heapPhysical)} / ${fmtMb(h.heapUsed)}` : '–';
+  });
+  line("  other isolates' V8 heaps, physical / used", (m) => {
+    const others = m.isolates.filter((i) => !i.main);
+    const sum = (f: (i: IsolateHeap) => number) => others.reduce((a, i) => a + f(i), 0);
+    return `${others.length}: ${fmtMb(sum((i) => i.heapPhysical))} / ${fmtMb(sum((i) => i.heapUsed))}`;
+  });
+  line('  V8 malloced (all isolates)', (m) => fmtMb(m.isolates.reduce((a, i) => a + i.malloced, 0)));
+  line('  external / arrayBuffers (main)', (m) => `${fmtMb(m.external)} / ${fmtMb(m.arrayBuffers)}`);
+  line('threads', (m) => String(m.parts?.threads ?? '–'));
+  out();
+  const last = columns[columns.length - 1]![1];
+  if (last.parts) {
+    out(`- largest files mapped (RSS): ${last.parts.files.map(([f, b]) => `${f} ${fmtMb(b)}`).join(', ')}`);
+    out(`- threads by name: ${last.parts.threadNames.map(([n, c]) => `${n} ×${c}`).join(', ')}`);
+    out(
+      `- isolates: ${last.isolates.map((i) => `#${i.threadId}${i.main ? ' (main)' : ''} ${fmtMb(i.heapPhysical)}`).join(', ')}`
+    );
+  }
+  out();
 }
 
 async function orchestrate(o: WaitingOptions): Promise<void> {
@@ -139,9 +229,20 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
 
     progress('starting the worker process');
     const child = fork(__filename, ['--waiting-worker'], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
+      // The preload first: it answers for every thread, tsx's loader thread included.
+      execArgv: [
+        '--require',
+        require.resolve('./isolate-heaps.js'),
+        '--import',
+        'tsx',
+        '--expose-gc',
+        ...o.workerFlags,
+      ],
       env: {
         ...process.env,
+        // As the systemd unit of docs/ops.md starts the worker; `--worker-env MALLOC_ARENA_MAX=` measures without.
+        ...WORKER_MALLOC_ENV,
+        ...o.workerEnv,
         BENCH_CONFIG: JSON.stringify({ ...overrides, database: { url: t.url } }),
         BENCH_BUNDLE: bundle.codePath,
       },
@@ -248,6 +349,11 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
     row('Temporal dev server RSS', idle.server, waiting.server);
     row('driver + SMTP inbox RSS', idle.driver, waiting.driver);
     out();
+    printParts([
+      ['idle', w0],
+      ['after the last invitation', busy],
+      ['waiting', w1],
+    ]);
     out(
       `- workflows in the worker's cache: ${w0.cachedWorkflows} idle, ${w1.cachedWorkflows} waiting (limit ${cache}); ` +
         `RSS growth per cached workflow: ${(mb(perCached) * 1024).toFixed(0)} KB (all growth charged to the cache)`
@@ -279,6 +385,8 @@ export async function runWaitingBench(argv: string[]): Promise<void> {
       signs: { type: 'string', default: '10' },
       concurrency: { type: 'string', default: '8' },
       timeout: { type: 'string', default: '3600' },
+      'worker-flags': { type: 'string', default: '' },
+      'worker-env': { type: 'string', default: '' },
     },
   });
   const int = (name: string, raw: unknown, min: number) => {
@@ -293,6 +401,17 @@ export async function runWaitingBench(argv: string[]): Promise<void> {
     signs: int('signs', values.signs, 1),
     concurrency: int('concurrency', values.concurrency, 1),
     timeoutMs: int('timeout', values.timeout, 1) * 1000,
+    workerFlags: String(values['worker-flags']).split(/\s+/).filter(Boolean),
+    workerEnv: Object.fromEntries(
+      String(values['worker-env'])
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => {
+          const eq = kv.indexOf('=');
+          if (eq < 1) throw new Error(`--worker-env takes KEY=VALUE,…, got ${kv}`);
+          return [kv.slice(0, eq), kv.slice(eq + 1)];
+        })
+    ),
   });
 }
 

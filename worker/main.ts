@@ -2,6 +2,7 @@
 import { createLogger } from '../logging/logger';
 import { loadConfig } from '../temporal.config';
 import { createWorker } from './run-worker';
+import { mallocSettingsWarning } from './malloc-settings';
 import { installRuntime } from './runtime';
 
 async function main(): Promise<void> {
@@ -9,6 +10,9 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'worker', level: config.observability.logLevel });
   // Before the first connection: JSON logs and the SDK's own metrics.
   const sdkMetricsUrl = installRuntime(config, logger);
+  // glibc reads its allocator settings at process start: only the environment that starts this process can set them.
+  const mallocWarning = mallocSettingsWarning();
+  if (mallocWarning) logger.warn(mallocWarning);
   const running = await createWorker(config, { ops: { sdkMetricsUrl } });
   logger.info(
     { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, ops: running.opsUrl },

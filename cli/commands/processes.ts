@@ -73,12 +73,14 @@ async function worker(ctx: CliContext, opts: { workflowBundle?: string }): Promi
   const { createWorker } = await import('../../worker/run-worker');
   const { installRuntime } = await import('../../worker/runtime');
   const { createLogger } = await import('../../logging/logger');
+  const { mallocSettingsWarning } = await import('../../worker/malloc-settings');
   // Before the first connection: the SDK's, workflows' and activities' lines as JSON (expected outcomes as one line
   // with their code), and the SDK's own metrics; as `worker/main.ts` does.
-  const sdkMetricsUrl = installRuntime(
-    config,
-    createLogger({ service: 'worker', level: config.observability.logLevel })
-  );
+  const workerLogger = createLogger({ service: 'worker', level: config.observability.logLevel });
+  const sdkMetricsUrl = installRuntime(config, workerLogger);
+  // glibc reads its allocator settings at process start: only the environment that starts this process can set them.
+  const mallocWarning = mallocSettingsWarning();
+  if (mallocWarning) workerLogger.warn(mallocWarning);
   const signal = firstSignal(log);
   const running = await createWorker(config, {
     ...(opts.workflowBundle ? { workflowBundle: { codePath: opts.workflowBundle } } : {}),

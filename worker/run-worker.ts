@@ -8,7 +8,6 @@ import type { DataConverter } from '@temporalio/common';
 import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import { createActivities, type Activities } from '../activities';
-import { createKonnektorClient } from '../activities/konnektor/client-from-config';
 import type { KonnektorClient } from '../activities/konnektor/konnektor-client';
 import { connectClient } from '../client/connect';
 import { createDataConverter } from '../codec/data-converter';
@@ -102,8 +101,13 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
     }));
   // With an on-site Konnektor worker (SIGNFLOW_KONNEKTOR_TASK_QUEUE / _MANDANTEN) this worker runs no Konnektor call.
   const onSite = konnektorRunsOnSite(config.konnektor);
+  // The SOAP client (soap, axios, xml-crypto: ~5 MB of heap and their code) is loaded only by a worker that calls the
+  // Konnektor itself: with QES off or on site it would sit in memory unused.
   const konnektor =
-    opts.konnektor ?? (config.konnektor.enabled && !onSite ? createKonnektorClient(config.konnektor) : undefined);
+    opts.konnektor ??
+    (config.konnektor.enabled && !onSite
+      ? (await import('../activities/konnektor/client-from-config')).createKonnektorClient(config.konnektor)
+      : undefined);
   // The SDK's failure converter encodes messages into payloads, so the codec (when keys are set) encrypts them too.
   const dataConverter = opts.dataConverter ?? createDataConverter(config);
   const ownClient = opts.temporalClient ? undefined : await connectClient(config, { dataConverter });

@@ -13,6 +13,11 @@ import type { CrmMapping } from '../db/crm-mapping';
 
 /** Contract ids per query (well under every driver's limit on bound parameters). */
 const CHUNK = 500;
+/**
+ * Ended requests are looked for on every this many polls only (about once a second at the bar's 250 ms): they are
+ * rare, and the bar's lag behind the mails table is what a poll's cost would add to.
+ */
+const CLOSED_CHECK_EVERY = 4;
 
 export interface InvitationCounts {
   sent: number;
@@ -27,6 +32,7 @@ export class InvitationProgress {
   private readonly sent = new Set<number>();
   private readonly refused = new Set<number>();
   private readonly skipped = new Set<number>();
+  private polls = 0;
 
   constructor(
     private readonly db: Knex,
@@ -52,6 +58,7 @@ export class InvitationProgress {
   /** Asks the database about the pending contracts; `onChange` after each chunk that moved something. */
   async poll(onChange?: (counts: InvitationCounts) => void): Promise<void> {
     const ids = [...this.pending];
+    const checkClosed = this.polls++ % CLOSED_CHECK_EVERY === 0;
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
       // The current request's invitation (first or sent again): a reverted request's rows carry `#reverted-` keys.
@@ -74,7 +81,7 @@ export class InvitationProgress {
       }
       // Only then the requests that ended without a sent or refused invitation (an invitation marked sent by the
       // time of the poll counts as sent, even if the request ended after it).
-      const rest = chunk.filter((id) => this.pending.has(id));
+      const rest = checkClosed ? chunk.filter((id) => this.pending.has(id)) : [];
       if (rest.length > 0) {
         for (const id of (await closedRequests(this.db, this.crm, rest)).keys()) {
           this.pending.delete(id);

@@ -271,12 +271,8 @@ export function createMailActivities(deps: MailActivityDeps) {
    */
   async function certificateAttachment(input: SendMailInput): Promise<NonNullable<OutgoingMail['attachments']>> {
     if (input.kind !== 'confirmation' || !config.evidence.certificateAttachment) return [];
-    const row = (await db(AUDIT_TABLE)
-      .where({ contract_id: input.contractId, event: 'certificate-created' })
-      .orderBy('id', 'desc')
-      .first('detail')) as { detail: string } | undefined;
-    if (!row) return [];
-    const { documentId } = JSON.parse(row.detail) as { documentId: number };
+    const documentId = input.certificateDocumentId ?? (await latestCertificateId(input.contractId));
+    if (documentId === undefined) return [];
     const certificate = await readDocument(db, crm, documentId);
     if (!certificate?.content) return [];
     return [
@@ -286,6 +282,15 @@ export function createMailActivities(deps: MailActivityDeps) {
         contentType: 'application/pdf',
       },
     ];
+  }
+
+  /** The contract's latest Prüfprotokoll per the audit trail, for a confirmation scheduled without its id. */
+  async function latestCertificateId(contractId: number): Promise<number | undefined> {
+    const row = (await db(AUDIT_TABLE)
+      .where({ contract_id: contractId, event: 'certificate-created' })
+      .orderBy('id', 'desc')
+      .first('detail')) as { detail: string } | undefined;
+    return row ? (JSON.parse(row.detail) as { documentId: number }).documentId : undefined;
   }
 
   /** A row left `refused` by an earlier attempt of the same key: taken back as `sending` (one winner). */

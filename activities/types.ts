@@ -41,6 +41,12 @@ export interface SendMailInput extends ContractRef {
    * (kind `invitation`, 2 and up); part of the idempotency key.
    */
   sequence?: number;
+  /**
+   * The confirmation's Prüfprotokoll, as the workflow stored it (`createCompletionCertificate`), so the mail attaches
+   * it without looking it up in the audit trail; unset for other mails and in confirmations scheduled before this
+   * field existed (those look it up).
+   */
+  certificateDocumentId?: number;
 }
 
 export interface SendMailResult {

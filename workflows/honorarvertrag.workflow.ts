@@ -702,11 +702,18 @@ async function runContract(
     sequence?: number
   ): Promise<'sent' | 'skipped' | 'rejected'> {
     const mailName = sequence === undefined ? kind : `${kind}:${sequence}`;
+    // Ids only. The certificate id spares the confirmation a read (activity inputs are not compared on replay).
+    const certificateDocumentId = kind === 'confirmation' ? state.certificateDocumentId : undefined;
+    const mailInput = {
+      ...ref,
+      kind,
+      documentId: request.documentId,
+      sequence,
+      ...(certificateDocumentId === undefined ? {} : { certificateDocumentId }),
+    };
     if (!has('mail-while-open')) {
       try {
-        await acts.sendContractMail.executeWithOptions({ ...MAIL, summary }, [
-          { ...ref, kind, documentId: request.documentId, sequence },
-        ]);
+        await acts.sendContractMail.executeWithOptions({ ...MAIL, summary }, [mailInput]);
         return 'sent';
       } catch (err) {
         if (failureType(err) !== ErrorCode.MAIL_REJECTED || !has('mail-rejected-keeps-contract')) throw err;
@@ -741,9 +748,7 @@ async function runContract(
         if (asksForSignature) askingMailsInFlight++;
         let sent;
         try {
-          sent = await acts.sendContractMail.executeWithOptions({ ...MAIL_ATTEMPT, summary }, [
-            { ...ref, kind, documentId: request.documentId, sequence },
-          ]);
+          sent = await acts.sendContractMail.executeWithOptions({ ...MAIL_ATTEMPT, summary }, [mailInput]);
         } finally {
           if (asksForSignature) askingMailsInFlight--;
         }

@@ -471,6 +471,31 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     expect(parsed.attachments[0]!.content.equals(pdf)).toBe(true);
   });
 
+  test('the certificate the workflow names is attached, without a look into the audit trail', async () => {
+    const c = await newContract();
+    await markConfirmed(c.contractId, c.contactId);
+    const named = await storeCertificate(c.contractId, c.workflowId);
+    const first = (await db('signflow_audit_events')
+      .where({ contract_id: c.contractId, event: 'certificate-created' })
+      .first('detail')) as { detail: string };
+    const { documentId } = JSON.parse(first.detail) as { documentId: number };
+    // A later one in the audit trail (what a confirmation without the id would attach).
+    await storeCertificate(c.contractId, `${c.workflowId}~2`);
+    const statements: string[] = [];
+    const record = (q: { sql: string }) => void statements.push(q.sql);
+    db.on('query', record);
+    try {
+      await activities.sendContractMail({ ...c, kind: 'confirmation', certificateDocumentId: documentId });
+    } finally {
+      db.off('query', record);
+    }
+    const [mail] = mailsFor(c.workflowId);
+    const parsed = await simpleParser(mail!.raw);
+    expect(parsed.attachments).toHaveLength(1);
+    expect(parsed.attachments[0]!.content.equals(named)).toBe(true);
+    expect(statements.filter((sql) => sql.includes('signflow_audit_events'))).toEqual([]);
+  });
+
   test('SIGNFLOW_CERTIFICATE_ATTACHMENT=false: the confirmation goes without the attachment', async () => {
     const off = deepMerge(config, { evidence: { certificateAttachment: false } }) as SignflowConfig;
     const withoutAttachment = createMailActivities({ db, config: off, mailer });

@@ -20,6 +20,7 @@ import {
   KonnektorFailureType,
   type GematikTrace,
 } from '../../domain/konnektor-errors';
+import { CardQueue } from './card-queue';
 import { CT_NS, ejectCardRequest, requestCardRequest, responseBody } from './card-terminal';
 import type { ClientCredentials } from './credentials';
 import { parseServiceDirectory, selectEndpoints, type KonnektorEndpoints } from './service-directory';
@@ -246,6 +247,8 @@ export class KonnektorClient {
   private discovering?: Promise<KonnektorEndpoints>;
   private readonly soapClients = new Map<string, Promise<soap.Client>>();
   private readonly handles = new Map<string, CardInfo>();
+  /** SignDocument calls of this process, one at a time per card handle. */
+  private readonly cardQueue = new CardQueue();
   private readonly certificateLabel?: string;
   /** Handshakes the Konnektor closed without an alert after our certificate, in a row, with the same error. */
   private closedHandshakes = { key: '', count: 0 };
@@ -830,13 +833,18 @@ export class KonnektorClient {
         }),
       };
       try {
+        // Documents, job number and request are ready before the card is free (the eHBA's signer prepares its next
+        // call while the card signs the current one): only sending waits for the card.
+        const pieces = signDocumentPieces(call);
         const res = await this.withEndpoints('SignDocument', async (current) => {
-          const answer = await postSignDocument(signDocumentPieces(call), {
-            url: current.signature.url,
-            agent: this.agent,
-            soapAction: `${call.namespace}#SignDocument`,
-            timeoutMs: this.options.callTimeoutMs + this.options.perDocumentTimeoutMs * chunk.length,
-          });
+          const answer = await this.cardQueue.run(cardHandle, () =>
+            postSignDocument(pieces, {
+              url: current.signature.url,
+              agent: this.agent,
+              soapAction: `${call.namespace}#SignDocument`,
+              timeoutMs: this.options.callTimeoutMs + this.options.perDocumentTimeoutMs * chunk.length,
+            })
+          );
           if (answer.status !== 200) {
             throw Object.assign(new Error(`HTTP ${answer.status}`), {
               response: { status: answer.status, data: answer.body.toString('utf8') },

@@ -200,6 +200,53 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
     return Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
   }
 
+  /**
+   * Stores the recorded signature of `requestId` as a `dokumente` row linked to the contract (template kind
+   * `crm.values.qesTemplateKind`, with MD5 and SHA-256), inside `trx`; one stored before is returned as it is.
+   * Undefined when nothing is recorded for the request id.
+   */
+  async function storeQesDocument(
+    trx: Knex.Transaction,
+    requestId: string
+  ): Promise<StoredCountersignature | undefined> {
+    // Row lock on MySQL so two attempts cannot both insert a document; SQLite serialises writers anyway.
+    if (dialectOfDb(db) === 'mysql') await trx('signflow_qes').where('request_id', requestId).forUpdate().first();
+    const qes = await findQesRow(trx, { requestId });
+    if (!qes) return undefined;
+    const base = {
+      requestId: qes.requestId,
+      contractId: qes.contractId,
+      variant: qes.variant,
+      sha256: qes.signatureSha256,
+      md5: md5Hex(qes.signature),
+    };
+    if (qes.qesDocumentId !== null) return { ...base, qesDocumentId: qes.qesDocumentId, alreadyStored: true };
+    const d = crm.documents;
+    // Its title only: the document's bytes are not needed here.
+    const source = (await trx(d.table).where(d.id, qes.sourceDocumentId).first(d.title)) as
+      Record<string, unknown> | undefined;
+    const sourceTitle = source ? String(source[d.title] ?? '') : '';
+    const extension = qes.variant === 'PAdES' ? 'pdf' : 'p7s';
+    const [inserted] = await trx(d.table).insert({
+      [d.title]: `QES-Gegenzeichnung ${sourceTitle || `Honorarvertrag ${qes.contractId}`} (${extension})`.slice(0, 255),
+      [d.templateKind]: crm.values.qesTemplateKind,
+      [d.mimeType]: qes.mimeType,
+      [d.content]: qes.signature,
+      [d.md5]: base.md5,
+      [d.sha256]: base.sha256,
+      [d.linkedObjectType]: crm.values.contractObjectType,
+      [d.linkedObjectId]: qes.contractId,
+      [d.createdAt]: now(),
+    });
+    const qesDocumentId = Number(
+      typeof inserted === 'object' && inserted !== null ? Object.values(inserted)[0] : inserted
+    );
+    await trx('signflow_qes')
+      .where('request_id', qes.requestId)
+      .update({ qes_document_id: qesDocumentId, stored_at: now() });
+    return { ...base, qesDocumentId, alreadyStored: false };
+  }
+
   const resultOf = (row: QesRowSummary, documentId: number, alreadySigned: boolean): CountersignResult => ({
     requestId: row.requestId,
     contractId: row.contractId,
@@ -208,6 +255,7 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
     variant: row.variant,
     signatureSha256: row.signatureSha256,
     alreadySigned,
+    ...(row.qesDocumentId !== null ? { qesDocumentId: row.qesDocumentId } : {}),
   });
 
   return {
@@ -295,123 +343,146 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
       let calls = 0;
       let countRemaining: number | undefined;
       const rejected: RejectedCountersign[] = [];
+      const ahead = Math.max(0, input.ahead ?? 0);
+      let deferred: string[] = [];
       const signedIds = () => [...recorded.keys()];
-      await classified(
-        async () => {
-          const todo = items.filter(([id]) => !recorded.has(id));
-          if (todo.length === 0) return;
-          // Sizes and types only: the bytes are read per SignDocument call, so a batch of large documents never sits in
-          // the worker's memory whole (their SHA-256 is taken as they are read).
-          const metas = await documentMetas(todo.map(([, item]) => item.documentId));
-          const docs = new Map(todo.map(([id, item]) => [id, metas.get(item.documentId)!]));
-          const sha256Of = new Map<string, string>();
-          await konnektor.withCard(iccsnOf(input), async (card) => {
-            const endpoints = await konnektor.discover();
-            const pending = todo.filter(([id]) => !recorded.has(id));
-            let userId: string;
-            let capacity = pending.length;
-            if (endpoints.signature.comfortSignature) {
-              const session = await sessionUserId(card);
-              const mode = await modeOf(card);
-              if (!mode.comfortEnabled) {
-                throw needsPerson(
-                  KonnektorFailureType.COMFORT_SIGNATURE_DISABLED,
-                  'comfort signature is switched off in the Konnektor',
-                  'GetSignatureMode'
-                );
+      // A prepared call may wait for the card while an earlier call of this eHBA is signed: keep heartbeating then.
+      let progress: { done: number; total: number } | undefined;
+      const beat = setInterval(() => heartbeat(progress), 10_000);
+      try {
+        await classified(
+          async () => {
+            const todo = items.filter(([id]) => !recorded.has(id));
+            if (todo.length === 0) return;
+            // Sizes and types only: the bytes are read per SignDocument call, so a batch of large documents never sits in
+            // the worker's memory whole (their SHA-256 is taken as they are read).
+            const metas = await documentMetas(todo.map(([, item]) => item.documentId));
+            const docs = new Map(todo.map(([id, item]) => [id, metas.get(item.documentId)!]));
+            const sha256Of = new Map<string, string>();
+            await konnektor.withCard(iccsnOf(input), async (card) => {
+              const endpoints = await konnektor.discover();
+              const pending = todo.filter(([id]) => !recorded.has(id));
+              let userId: string;
+              let capacity = pending.length;
+              if (endpoints.signature.comfortSignature) {
+                const session = await sessionUserId(card);
+                const mode = await modeOf(card);
+                if (!mode.comfortEnabled) {
+                  throw needsPerson(
+                    KonnektorFailureType.COMFORT_SIGNATURE_DISABLED,
+                    'comfort signature is switched off in the Konnektor',
+                    'GetSignatureMode'
+                  );
+                }
+                if (!session.userId || !mode.active) {
+                  // A session signflow activated that is gone now ran out (time or count) or was ended.
+                  throw needsPerson(
+                    session.ours
+                      ? KonnektorFailureType.COMFORT_SIGNATURE_EXPIRED
+                      : KonnektorFailureType.COMFORT_SIGNATURE_NOT_ACTIVE,
+                    session.ours
+                      ? 'the comfort signature session has ended (time or count used up, or deactivated)'
+                      : 'no comfort signature session is active for the eHBA',
+                    'GetSignatureMode'
+                  );
+                }
+                userId = session.userId;
+                // The calls ahead of this one may not have been counted by the Konnektor yet: reserve theirs.
+                const left = ahead > 0 ? Math.max(0, mode.countRemaining - ahead) : mode.countRemaining;
+                capacity = Math.min(pending.length, left);
+                countRemaining = left;
+                if (ahead > 0 && capacity < pending.length) {
+                  deferred = pending.slice(capacity).map(([id]) => id);
+                  if (capacity === 0) return;
+                }
+              } else {
+                // SignatureService 7.4: no comfort signature; each call asks for the PIN at the terminal.
+                userId = randomUUID();
               }
-              if (!session.userId || !mode.active) {
-                // A session signflow activated that is gone now ran out (time or count) or was ended.
-                throw needsPerson(
-                  session.ours
-                    ? KonnektorFailureType.COMFORT_SIGNATURE_EXPIRED
-                    : KonnektorFailureType.COMFORT_SIGNATURE_NOT_ACTIVE,
-                  session.ours
-                    ? 'the comfort signature session has ended (time or count used up, or deactivated)'
-                    : 'no comfort signature session is active for the eHBA',
-                  'GetSignatureMode'
-                );
-              }
-              userId = session.userId;
-              capacity = Math.min(pending.length, mode.countRemaining);
-              countRemaining = mode.countRemaining;
-            } else {
-              // SignatureService 7.4: no comfort signature; each call asks for the PIN at the terminal.
-              userId = randomUUID();
-            }
-            const requests: SignRequestInput[] = pending.slice(0, capacity).map(([id, item]) => {
-              const doc = docs.get(id)!;
-              return {
-                requestId: id,
-                document: {
-                  size: doc.size,
-                  load: async () => {
-                    const content = await documentContent(item.documentId);
-                    sha256Of.set(id, sha256Hex(content));
-                    return content;
+              const requests: SignRequestInput[] = pending.slice(0, capacity).map(([id, item]) => {
+                const doc = docs.get(id)!;
+                return {
+                  requestId: id,
+                  document: {
+                    size: doc.size,
+                    load: async () => {
+                      const content = await documentContent(item.documentId);
+                      sha256Of.set(id, sha256Hex(content));
+                      return content;
+                    },
                   },
-                },
-                mimeType: doc.mimeType,
-                shortText: shortTextFor(doc.title || 'Vertrag'),
-              };
-            });
-            const byId = new Map(items);
-            const res = await konnektor.signDocuments(card.cardHandle, userId, requests, {
-              // The signatures are recorded per call below; only their ids and hashes are kept for the result.
-              keepSignatures: false,
-              onProgress: (done, total) => heartbeat({ done, total }),
-              onSigned: async (results) => {
-                const signedAt = now();
-                const rows = results.map((r) => {
-                  const item = byId.get(r.requestId)!;
-                  return {
-                    requestId: r.requestId,
-                    workflowId: item.workflowId,
-                    contractId: item.contractId,
-                    sourceDocumentId: item.documentId,
-                    sourceSha256: sha256Of.get(r.requestId)!,
-                    cardIccsn: card.iccsn ?? null,
-                    variant: r.variant,
-                    mimeType: r.signatureMimeType,
-                    signature: r.signature,
-                    signatureSha256: createHash('sha256').update(r.signature).digest('hex'),
-                    signedAt,
-                  };
-                });
-                await insertQesRows(db, rows);
-                // Re-read: an insert that lost a race keeps the first signature; report that one.
-                for (const row of await findQesRows(
-                  db,
-                  rows.map((x) => x.requestId)
-                ))
-                  recorded.set(row.requestId, row);
-                if (countRemaining !== undefined) countRemaining = Math.max(0, countRemaining - results.length);
-              },
-            });
-            calls += res.calls;
-            for (const r of res.rejected) {
-              const item = byId.get(r.requestId)!;
-              rejected.push({
-                requestId: r.requestId,
-                contractId: item.contractId,
-                workflowId: item.workflowId,
-                documentId: item.documentId,
-                failureType: r.error.failureType,
-                gematikCode: r.error.gematikCode,
-                message: `${r.error.message}. ${staffActionFor(r.error.failureType)}`,
+                  mimeType: doc.mimeType,
+                  shortText: shortTextFor(doc.title || 'Vertrag'),
+                };
               });
-            }
-            if (capacity < pending.length) {
-              throw needsPerson(
-                KonnektorFailureType.COMFORT_SIGNATURE_EXPIRED,
-                `the comfort signature has ${capacity} signature(s) left for ${pending.length} document(s); ${pending.length - capacity} wait for re-activation`,
-                'SignDocument'
-              );
-            }
-          });
-        },
-        () => ({ signedRequestIds: signedIds() })
-      );
+              const byId = new Map(items);
+              const res = await konnektor.signDocuments(card.cardHandle, userId, requests, {
+                // The signatures are recorded per call below; only their ids and hashes are kept for the result.
+                keepSignatures: false,
+                onProgress: (done, total) => {
+                  progress = { done, total };
+                  heartbeat(progress);
+                },
+                onSigned: async (results) => {
+                  const signedAt = now();
+                  const rows = results.map((r) => {
+                    const item = byId.get(r.requestId)!;
+                    return {
+                      requestId: r.requestId,
+                      workflowId: item.workflowId,
+                      contractId: item.contractId,
+                      sourceDocumentId: item.documentId,
+                      sourceSha256: sha256Of.get(r.requestId)!,
+                      cardIccsn: card.iccsn ?? null,
+                      variant: r.variant,
+                      mimeType: r.signatureMimeType,
+                      signature: r.signature,
+                      signatureSha256: createHash('sha256').update(r.signature).digest('hex'),
+                      signedAt,
+                    };
+                  });
+                  // The signed documents are stored with their signatures, the batch in one transaction: the
+                  // contracts then need no step (and no wait) of their own for it.
+                  await db.transaction(async (trx) => {
+                    await insertQesRows(trx, rows);
+                    for (const row of rows) await storeQesDocument(trx, row.requestId);
+                  });
+                  // Re-read: an insert that lost a race keeps the first signature; report that one.
+                  for (const row of await findQesRows(
+                    db,
+                    rows.map((x) => x.requestId)
+                  ))
+                    recorded.set(row.requestId, row);
+                  if (countRemaining !== undefined) countRemaining = Math.max(0, countRemaining - results.length);
+                },
+              });
+              calls += res.calls;
+              for (const r of res.rejected) {
+                const item = byId.get(r.requestId)!;
+                rejected.push({
+                  requestId: r.requestId,
+                  contractId: item.contractId,
+                  workflowId: item.workflowId,
+                  documentId: item.documentId,
+                  failureType: r.error.failureType,
+                  gematikCode: r.error.gematikCode,
+                  message: `${r.error.message}. ${staffActionFor(r.error.failureType)}`,
+                });
+              }
+              if (capacity < pending.length && deferred.length === 0) {
+                throw needsPerson(
+                  KonnektorFailureType.COMFORT_SIGNATURE_EXPIRED,
+                  `the comfort signature has ${capacity} signature(s) left for ${pending.length} document(s); ${pending.length - capacity} wait for re-activation`,
+                  'SignDocument'
+                );
+              }
+            });
+          },
+          () => ({ signedRequestIds: signedIds() })
+        );
+      } finally {
+        clearInterval(beat);
+      }
       const rejectedIds = new Set(rejected.map((r) => r.requestId));
       return {
         signed: items
@@ -420,60 +491,26 @@ export function createKonnektorActivities(deps: KonnektorActivityDeps) {
         rejected,
         signDocumentCalls: calls,
         countRemaining,
+        ...(deferred.length > 0 ? { deferred } : {}),
       };
     },
 
     /**
      * Stores a recorded signature as a `dokumente` row linked to the contract (template kind
-     * `crm.values.qesTemplateKind`, with MD5 and SHA-256). Idempotent per request id.
+     * `crm.values.qesTemplateKind`, with MD5 and SHA-256). Idempotent per request id. `signDocuments` stores them
+     * itself with the batch; this stays for contracts whose signer did not (and answers `alreadyStored` otherwise).
      */
     async storeCountersignature(input: StoreCountersignatureInput): Promise<StoredCountersignature> {
       return db.transaction(async (trx) => {
-        // Row lock on MySQL so two attempts cannot both insert a document; SQLite serialises writers anyway.
-        if (dialectOfDb(db) === 'mysql')
-          await trx('signflow_qes').where('request_id', input.requestId).forUpdate().first();
-        const qes = await findQesRow(trx, { requestId: input.requestId });
-        if (!qes) {
+        const stored = await storeQesDocument(trx, input.requestId);
+        if (!stored) {
           throw ApplicationFailure.create({
             type: 'COUNTERSIGNATURE_NOT_FOUND',
             message: `no recorded QES signature for request ${input.requestId}; call signDocuments first`,
             nonRetryable: true,
           });
         }
-        const base = {
-          requestId: qes.requestId,
-          contractId: qes.contractId,
-          variant: qes.variant,
-          sha256: qes.signatureSha256,
-          md5: md5Hex(qes.signature),
-        };
-        if (qes.qesDocumentId !== null) return { ...base, qesDocumentId: qes.qesDocumentId, alreadyStored: true };
-        const d = crm.documents;
-        const source = (await trx(d.table).where(d.id, qes.sourceDocumentId).first()) as
-          Record<string, unknown> | undefined;
-        const sourceTitle = source ? String(source[d.title] ?? '') : '';
-        const extension = qes.variant === 'PAdES' ? 'pdf' : 'p7s';
-        const [inserted] = await trx(d.table).insert({
-          [d.title]: `QES-Gegenzeichnung ${sourceTitle || `Honorarvertrag ${qes.contractId}`} (${extension})`.slice(
-            0,
-            255
-          ),
-          [d.templateKind]: crm.values.qesTemplateKind,
-          [d.mimeType]: qes.mimeType,
-          [d.content]: qes.signature,
-          [d.md5]: base.md5,
-          [d.sha256]: base.sha256,
-          [d.linkedObjectType]: crm.values.contractObjectType,
-          [d.linkedObjectId]: qes.contractId,
-          [d.createdAt]: now(),
-        });
-        const qesDocumentId = Number(
-          typeof inserted === 'object' && inserted !== null ? Object.values(inserted)[0] : inserted
-        );
-        await trx('signflow_qes')
-          .where('request_id', qes.requestId)
-          .update({ qes_document_id: qesDocumentId, stored_at: now() });
-        return { ...base, qesDocumentId, alreadyStored: false };
+        return stored;
       });
     },
 

@@ -80,7 +80,7 @@ export async function findQesRow(
 }
 
 /** Records signatures; a request id recorded before stays as it was (first signature wins). */
-export async function insertQesRows(db: Knex, rows: Omit<QesRow, 'qesDocumentId'>[]): Promise<void> {
+export async function insertQesRows(db: Knex | Knex.Transaction, rows: Omit<QesRow, 'qesDocumentId'>[]): Promise<void> {
   if (rows.length === 0) return;
   await db.transaction(async (trx) => {
     for (const r of rows) {

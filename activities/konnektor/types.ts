@@ -68,6 +68,13 @@ export interface CountersignItem {
 
 export interface SignDocumentsInput extends CardSelector {
   items: CountersignItem[];
+  /**
+   * Signatures of this eHBA's calls started before this one and perhaps still on the card (the signer prepares its
+   * next call while the card signs). The session's count read now may not include them yet, so they are taken off it:
+   * never more is sent than the comfort session allows. What does not fit because of them comes back in `deferred`,
+   * not as a failure. @default 0
+   */
+  ahead?: number;
 }
 
 export interface CountersignResult {
@@ -80,6 +87,8 @@ export interface CountersignResult {
   signatureSha256: string;
   /** True when an earlier attempt had already signed and recorded it; nothing was signed again. */
   alreadySigned: boolean;
+  /** The `dokumente` row the signature is stored in, when stored (`signDocuments` stores what it signs). */
+  qesDocumentId?: number;
 }
 
 /** A contract document the Konnektor will not sign: only that contract's countersignature fails. */
@@ -104,6 +113,11 @@ export interface SignDocumentsResult {
   signDocumentCalls: number;
   /** Comfort signatures left after this batch, when known. */
   countRemaining?: number;
+  /**
+   * Request ids not signed because the signatures `ahead` may have used the session's rest: sign them after those
+   * calls have answered (with nothing ahead, a session that is really used up fails as needs-a-person).
+   */
+  deferred?: string[];
 }
 
 export interface StoreCountersignatureInput {

@@ -110,14 +110,19 @@ describe.each(testDatabases())('Konnektor activities on $name', ({ name }) => {
     expect(again.signed.map((s) => s.signatureSha256)).toEqual(first.signed.map((s) => s.signatureSha256));
     expect(sim.admin.stats().signatures - sigsBefore).toBe(100);
 
+    // Each signature is stored as its contract's document with the batch: the contract has nothing left to store.
     const one = first.signed[3]!;
+    expect(one.qesDocumentId).toBeGreaterThan(0);
+    expect(new Set(first.signed.map((s) => s.qesDocumentId)).size).toBe(100);
+    expect(again.signed.map((s) => s.qesDocumentId)).toEqual(first.signed.map((s) => s.qesDocumentId));
     const stored = await acts.storeCountersignature({ requestId: one.requestId });
     expect(stored).toMatchObject({
       requestId: one.requestId,
       contractId: items[3]!.contractId,
       sha256: one.signatureSha256,
       variant: 'PAdES',
-      alreadyStored: false,
+      qesDocumentId: one.qesDocumentId,
+      alreadyStored: true,
     });
     const d = t.config.crm.documents;
     const doc = await t.db(d.table).where(d.id, stored.qesDocumentId).first();
@@ -129,7 +134,7 @@ describe.each(testDatabases())('Konnektor activities on $name', ({ name }) => {
     expect(createHash('md5').update(doc[d.content]).digest('hex')).toBe(doc[d.md5]);
     const storedAgain = await acts.storeCountersignature({ requestId: one.requestId });
     expect(storedAgain).toMatchObject({ qesDocumentId: stored.qesDocumentId, alreadyStored: true });
-    expect(await t.db(d.table).where(d.templateKind, 'Signatur').count({ n: '*' })).toEqual([{ n: 1 }]);
+    expect(await t.db(d.table).where(d.templateKind, 'Signatur').count({ n: '*' })).toEqual([{ n: 100 }]);
 
     const verified = await acts.verifyDocument({ qesDocumentId: stored.qesDocumentId });
     expect(verified).toMatchObject({ highLevelResult: 'VALID', valid: true, storedHashMatches: true });
@@ -234,6 +239,59 @@ describe.each(testDatabases())('Konnektor activities on $name', ({ name }) => {
     expect(missing.nonRetryable).toBe(true);
     sim.admin.setHbaInserted(true);
     expect((await acts.activateComfortSignature({})).active).toBe(true);
+  });
+
+  test('two batches of one eHBA at once: the second is prepared meanwhile but reaches the card only after the first answered', async () => {
+    const [a, b] = [await contractDocuments(5), await contractDocuments(5)];
+    sim.admin.faults.set({ operationLatencyMs: { SignDocument: 300 }, perDocumentLatencyMs: 20 });
+    sim.admin.clearCalls();
+    try {
+      const [ra, rb] = await Promise.all([
+        acts.signDocuments({ items: a }),
+        acts.signDocuments({ items: b, ahead: 5 }),
+      ]);
+      expect([...ra.signed, ...rb.signed].every((s) => !s.alreadySigned && (s.qesDocumentId ?? 0) > 0)).toBe(true);
+      expect(rb.deferred).toBeUndefined();
+    } finally {
+      sim.admin.faults.set({ operationLatencyMs: {}, perDocumentLatencyMs: 0 });
+    }
+    const calls = [...sim.admin.cardCalls()].sort((x, y) => x.receivedAt - y.receivedAt);
+    expect(calls.map((c) => c.documents)).toEqual([5, 5]);
+    // One SignDocument at a time per card from this worker: the second was sent after the first's answer.
+    expect(calls[1]!.receivedAt).toBeGreaterThanOrEqual(calls[0]!.answeredAt);
+  });
+
+  test('signatures ahead are taken off the session: what they may have used is deferred, not failed, and never sent', async () => {
+    await acts.deactivateComfortSignature({});
+    sim.admin.setComfort({ max: 8 });
+    await acts.activateComfortSignature({});
+    try {
+      const items = await contractDocuments(6);
+      const sigsBefore = sim.admin.stats().signatures;
+      // 5 signatures of an earlier call may still be on the card: of the session's 8, 3 are left for this one.
+      const r = await acts.signDocuments({ items, ahead: 5 });
+      expect(r.signed.map((s) => s.requestId)).toEqual(items.slice(0, 3).map(countersignRequestId));
+      expect(r.deferred).toEqual(items.slice(3).map(countersignRequestId));
+      expect(sim.admin.stats().signatures - sigsBefore).toBe(3);
+      // Nothing ahead: the session's real rest (5) is signed, then the used-up session is a needs-a-person failure.
+      const more = await contractDocuments(3);
+      const f = await failureOf(acts.signDocuments({ items: [...items.slice(3), ...more] }));
+      expect(f.type).toBe('COMFORT_SIGNATURE_EXPIRED');
+      expect(detailsOf(f).signedRequestIds).toHaveLength(5);
+      expect(sim.admin.stats().signatures - sigsBefore).toBe(8);
+      // Everything ahead, nothing left: no call at all.
+      await acts.activateComfortSignature({});
+      const calls = sim.admin.stats().signDocumentCalls;
+      const fresh = await contractDocuments(2);
+      const none = await acts.signDocuments({ items: fresh, ahead: 8 });
+      expect(none).toMatchObject({ signed: [], signDocumentCalls: 0 });
+      expect(none.deferred).toEqual(fresh.map(countersignRequestId));
+      expect(sim.admin.stats().signDocumentCalls).toBe(calls);
+    } finally {
+      await acts.deactivateComfortSignature({});
+      sim.admin.setComfort({ max: 250 });
+      await acts.activateComfortSignature({});
+    }
   });
 
   test('deactivation ends the session', async () => {

@@ -298,7 +298,12 @@ export interface CountersignRequest {
 
 /** Sent by the signing workflow to a contract workflow. */
 export type CountersignProgress =
-  | { kind: 'signed'; requestId: string }
+  | {
+      kind: 'signed';
+      requestId: string;
+      /** The `dokumente` row the signer already stored the countersignature in (signers with `qes-sign-ahead`). */
+      qesDocumentId?: number;
+    }
   | {
       kind: 'parked';
       /** ApplicationFailure type, e.g. COMFORT_SIGNATURE_EXPIRED. */

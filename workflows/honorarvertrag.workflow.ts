@@ -244,6 +244,13 @@ const STATUS_ATTRIBUTES = [SA_CONTRACT_STATUS, SA_SIGNATURE_STATUS, SA_WAITING_R
 /** See `progressQueue` in `runContract`: the signing workflow's progress signals handled one by one, in order. */
 const COUNTERSIGN_PROGRESS_IN_ORDER_PATCH = 'countersign-progress-in-order';
 
+/**
+ * From this patch on, a contract whose signer says it stored the countersignature already (`qesDocumentId` in the
+ * `signed` progress) takes that document instead of running `storeCountersignature`: one activity less per QES
+ * contract, and the last batch's contracts finish sooner after the card's last answer. Only QES contracts meet it.
+ */
+const COUNTERSIGN_STORED_BY_SIGNER_PATCH = 'countersign-stored-by-signer';
+
 async function runContract(
   input: ContractWorkflowInput,
   notify: WebhookNotifier,
@@ -887,10 +894,14 @@ async function runContract(
         progress = countersign as CountersignProgress;
       }
       if (progress.kind === 'signed') {
-        const stored = await acts.storeCountersignature.executeWithOptions(
-          { ...DB_WRITE, summary: 'Gegenzeichnung (QES) als Dokument speichern' },
-          [{ requestId: progress.requestId }]
-        );
+        // A signer from `qes-sign-ahead` on stored the countersignature with its batch: nothing left to do here.
+        const stored =
+          progress.qesDocumentId !== undefined && wf.patched(COUNTERSIGN_STORED_BY_SIGNER_PATCH)
+            ? { qesDocumentId: progress.qesDocumentId }
+            : await acts.storeCountersignature.executeWithOptions(
+                { ...DB_WRITE, summary: 'Gegenzeichnung (QES) als Dokument speichern' },
+                [{ requestId: progress.requestId }]
+              );
         wf.setCurrentDetails(`Gegengezeichnet (QES), Dokument ${stored.qesDocumentId}.`);
         setSearch(undefined, undefined, 'none');
         notify.emit('contract.countersigned', { documentId, qesDocumentId: stored.qesDocumentId });

@@ -66,6 +66,19 @@ const KONNEKTOR_QUEUE_PATCH = 'konnektor-task-queue';
  */
 const TELL_WHILE_SIGNING_PATCH = 'qes-tell-while-signing';
 
+/**
+ * From this patch on, the signer keeps a second batch going while the card signs the first: its `signDocuments` reads
+ * the documents, asks GetSignatureMode and GetJobNumber and builds the request meanwhile, then waits in the worker's
+ * per-card queue and goes out the moment the card answers (before, the card idled through one activity's end, a
+ * workflow task and the next activity's preparation between two calls). The second batch is told how many signatures
+ * are ahead of it (`ahead`), so both together never ask for more than the comfort session has left. Implies
+ * `qes-tell-while-signing` and `qes-reject-documents`.
+ */
+const SIGN_AHEAD_PATCH = 'qes-sign-ahead';
+
+/** Batches in flight at once with `SIGN_AHEAD_PATCH`: the one on the card and the next one, prepared and waiting. */
+const BATCHES_IN_FLIGHT = 2;
+
 interface FailureInfo {
   failureType: string;
   gematikCode?: number;
@@ -190,12 +203,22 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     while (telling.size > 0) await Promise.all([...telling]);
   };
 
-  const finishSigned = async (requestIds: string[], overlap = false) => {
+  /** `stored`: the documents the signatures are stored in, by request id (sent along, so the contract need not). */
+  const finishSigned = async (requestIds: string[], overlap = false, stored?: Map<string, number>) => {
     const done = requestIds.map((id) => pending.get(id)).filter((r): r is CountersignRequest => r !== undefined);
     for (const r of done) pending.delete(requestIdOf(r));
     state.pending = pending.size;
     state.signed += done.length;
-    const told = Promise.all(done.map((r) => tell([r], { kind: 'signed', requestId: requestIdOf(r) })));
+    const told = Promise.all(
+      done.map((r) => {
+        const qesDocumentId = stored?.get(requestIdOf(r));
+        return tell([r], {
+          kind: 'signed',
+          requestId: requestIdOf(r),
+          ...(qesDocumentId !== undefined ? { qesDocumentId } : {}),
+        });
+      })
+    );
     if (overlap) track(told);
     else await told;
   };
@@ -213,6 +236,106 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       });
     }
     state.pending = pending.size;
+  };
+
+  /**
+   * Signs what is pending with up to `BATCHES_IN_FLIGHT` batches at once (`SIGN_AHEAD_PATCH`), until nothing is left,
+   * continue-as-new is due, or a batch fails for a reason that needs a person: then, once every batch in flight has
+   * settled, that failure is returned (the caller parks). A failure of any other kind (a bug) is thrown.
+   */
+  const signAhead = async (): Promise<FailureInfo | undefined> => {
+    /** Request ids in a running batch; each running batch with its size (for `ahead`). */
+    const inFlight = new Set<string>();
+    const running = new Set<{ size: number }>();
+    let failure: FailureInfo | undefined;
+    let fatal: { err: unknown } | undefined;
+    /** A batch left some for after the ones ahead of it: start nothing more until every batch has settled. */
+    let holdUntilIdle = false;
+    let settled = 0;
+    const waiting = () => [...pending.values()].filter((r) => !inFlight.has(requestIdOf(r)));
+    // A batch goes ahead (waits for the card behind another) only when it is full: a partial one starts when the
+    // card is free, so the requests that arrive meanwhile still join it instead of costing a call of their own.
+    const canStart = () =>
+      !failure &&
+      !fatal &&
+      !(holdUntilIdle && running.size > 0) &&
+      running.size < BATCHES_IN_FLIGHT &&
+      !wf.workflowInfo().continueAsNewSuggested &&
+      waiting().length >= (running.size === 0 ? 1 : input.batchSize);
+
+    const start = (batch: CountersignRequest[]): void => {
+      const ahead = [...running].reduce((sum, b) => sum + b.size, 0);
+      const mine = { size: batch.length };
+      running.add(mine);
+      for (const r of batch) inFlight.add(requestIdOf(r));
+      const settle = () => {
+        running.delete(mine);
+        for (const r of batch) inFlight.delete(requestIdOf(r));
+        if (running.size === 0) holdUntilIdle = false;
+        settled++;
+      };
+      void acts.signDocuments
+        .executeWithOptions(
+          {
+            ...konnektorCall,
+            summary: `${batch.length} Dokument(e) qualifiziert signieren (Komfortsignatur)`,
+          },
+          [{ iccsn, items: batch, ...(ahead > 0 ? { ahead } : {}) }]
+        )
+        .then(
+          (result) => {
+            state.signDocumentCalls += result.signDocumentCalls;
+            const stored = new Map<string, number>();
+            for (const s of result.signed) if (s.qesDocumentId !== undefined) stored.set(s.requestId, s.qesDocumentId);
+            void finishSigned(
+              result.signed.map((s) => s.requestId),
+              true,
+              stored
+            );
+            if (result.rejected?.length) track(rejectAll(result.rejected));
+            settle();
+            if (result.deferred?.length && running.size > 0) holdUntilIdle = true;
+          },
+          (err: unknown) => {
+            const info = needsPerson(err);
+            if (info) {
+              void finishSigned(info.signedRequestIds, true);
+              failure ??= info;
+            } else fatal ??= { err };
+            settle();
+          }
+        );
+    };
+
+    for (;;) {
+      while (canStart()) start(waiting().slice(0, input.batchSize));
+      describe();
+      if (running.size === 0) break;
+      const seen = settled;
+      await wf.condition(() => settled !== seen || canStart());
+    }
+    if (fatal) throw fatal.err;
+    return failure;
+  };
+
+  /** The documents the Konnektor refuses on their own leave the queue at once; their contracts are told. */
+  const rejectAll = (rejected: RejectedCountersign[]): Promise<void> => {
+    const told: Promise<void>[] = [];
+    for (const r of rejected) {
+      if (!pending.delete(r.requestId)) continue;
+      state.rejected = (state.rejected ?? 0) + 1;
+      told.push(
+        tell([{ contractId: r.contractId, workflowId: r.workflowId, documentId: r.documentId }], {
+          kind: 'rejected',
+          requestId: r.requestId,
+          failureType: r.failureType,
+          gematikCode: r.gematikCode,
+          message: r.message,
+        })
+      );
+    }
+    state.pending = pending.size;
+    return Promise.all(told).then(() => undefined);
   };
 
   for (;;) {
@@ -266,6 +389,12 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       await wf.continueAsNew<typeof qesCountersigner>({ ...input, pending: [...pending.values()] });
     }
     if (pending.size === 0) continue;
+
+    if (wf.patched(SIGN_AHEAD_PATCH)) {
+      const failure = await signAhead();
+      if (failure) await park(failure);
+      continue;
+    }
 
     // The activity reads the signature mode itself and never asks for more signatures than the session has left (an
     // exhausted session would mean a PIN prompt): what it could not sign comes back as a needs-a-person failure with

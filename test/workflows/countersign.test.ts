@@ -148,24 +148,28 @@ describe('on the time-skipping server', () => {
     expect(verification).toMatchObject({ valid: true, storedHashMatches: true, highLevelResult: 'VALID' });
     const keys = stack.inbox.messages().map((m) => m.headers['x-signflow-mail-key']);
     expect(keys).toContain(`honorarvertrag-${contractId}:confirmation`);
-    // The order: the QES was stored (storeCountersignature completed) before the confirmation mail was scheduled.
+    // The order: the signer stored the QES with its batch and told the contract (its `signed` progress carries the
+    // document), before the confirmation mail was scheduled; the contract ran no store of its own.
     const events = await historyEvents(contractId);
-    const scheduledIdOf = (type: string) =>
-      events
-        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type)
-        .map((e) => String(e.eventId));
-    const [storeScheduled] = scheduledIdOf('storeCountersignature');
-    const stored = events.findIndex(
-      (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '') === storeScheduled
+    const activityNames = events.flatMap((e) => {
+      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      return name ? [name] : [];
+    });
+    expect(activityNames).not.toContain('storeCountersignature');
+    const progress = events.flatMap((e, i) =>
+      e.workflowExecutionSignaledEventAttributes?.signalName === 'countersignProgress' ? [i] : []
     );
     const mails = events.flatMap((e, i) =>
       e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendContractMail' ? [i] : []
     );
     // Reminders are off here: the invitation, then the confirmation.
     expect(mails).toHaveLength(2);
-    expect(storeScheduled).toBeDefined();
-    expect(stored).toBeGreaterThan(mails[0]!);
-    expect(mails[1]!).toBeGreaterThan(stored);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[progress.length - 1]!).toBeGreaterThan(mails[0]!);
+    expect(mails[1]!).toBeGreaterThan(progress[progress.length - 1]!);
+    const qesRow = await stack.t.db('signflow_qes').where('qes_document_id', result.qesDocumentId).first();
+    expect(Number(qesRow?.contract_id)).toBe(contractId);
+    await recordHistory(handle, 'countersign-signed.after-countersign-stored-by-signer');
   });
 
   test('without a staff signal, the periodic GetSignatureMode check resumes a parked contract', async () => {
@@ -183,6 +187,7 @@ describe('on the time-skipping server', () => {
     expect(result.qesDocumentId).toBeGreaterThan(0);
     // The signer parked (staff told by mail) and resumed: its history takes `staff-parked-notice`.
     await recordHistory(signerHandle(), 'qes-signer.parked-staff-notice');
+    await recordHistory(signerHandle(), 'qes-signer.parked-staff-notice.after-qes-sign-ahead');
   });
 });
 
@@ -225,6 +230,29 @@ describe('on the dev server', () => {
     expect(after.signDocumentCalls - before.signDocumentCalls).toBe(4);
     expect(after.batchSizes.slice(before.batchSizes.length)).toEqual([25, 25, 25, 25]);
     expect(await signerState()).toMatchObject({ pending: 0, signed: signedBefore + 100 });
+    // The card need not wait for the signer to prepare its second call: with 100 queued, the second batch was
+    // scheduled (and so read its documents and built its request) in the workflow task that started the first, while
+    // that one was still signing (`qes-sign-ahead`). (Later batches overlap too, but when depends on timing.)
+    const signerEvents = (await signerHandle().fetchHistory()).events ?? [];
+    const batches = signerEvents.flatMap((e) =>
+      e.activityTaskScheduledEventAttributes?.activityType?.name === 'signDocuments' ? [Number(e.eventId)] : []
+    );
+    const settledAt = (scheduled: number) =>
+      Number(
+        signerEvents.find(
+          (e) =>
+            Number(
+              e.activityTaskCompletedEventAttributes?.scheduledEventId ??
+                e.activityTaskFailedEventAttributes?.scheduledEventId ??
+                -1
+            ) === scheduled
+        )?.eventId
+      );
+    const lastFour = batches.slice(-4);
+    expect(lastFour).toHaveLength(4);
+    expect(lastFour[1]!).toBeLessThan(settledAt(lastFour[0]!));
+    // Parked, resumed, four batches with the next one always prepared while the card signs (`qes-sign-ahead`).
+    await recordHistory(signerHandle(), 'qes-signer.after-qes-sign-ahead');
   }, 900_000);
 
   test('the comfort signature runs out mid-batch: the rest park, staff re-activate, all complete, none signed twice', async () => {

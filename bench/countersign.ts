@@ -36,6 +36,11 @@ export interface CountersignVariantResult {
   toFirstCallMs: number;
   /** Sum of the card's idle time between two SignDocument calls (answer sent → next call started on the card), ms. */
   gapsMs: number[];
+  /**
+   * Of each gap: the time the next call had arrived whole at the Konnektor (answer sent or later) and was read and
+   * checked there before the card started on it, ms. The rest of the gap is signflow's (and the wire's).
+   */
+  gapsAtKonnektorMs: number[];
   /** The card's last answer → last contract completed (store the countersignature, confirmation mail), ms. */
   afterLastCallMs: number;
   /** Time the card spent signing (sum over the calls), ms. */
@@ -155,6 +160,9 @@ export async function runCountersignVariant(
     cardSpanMs: t1 - t0,
     toFirstCallMs: first ? first.cardStartedAt - t0Epoch : NaN,
     gapsMs: cardCalls.slice(1).map((c, i) => c.cardStartedAt - (cardCalls[i] as CardCall).answeredAt),
+    gapsAtKonnektorMs: cardCalls
+      .slice(1)
+      .map((c, i) => Math.max(0, c.cardStartedAt - Math.max(c.receivedAt, (cardCalls[i] as CardCall).answeredAt))),
     afterLastCallMs: last ? t1Epoch - last.answeredAt : NaN,
     cardBusyMs: cardCalls.reduce((sum, c) => sum + (c.answeredAt - c.cardStartedAt), 0),
     completedAfterMs: completedAt.map((t) => t - t0),

@@ -312,6 +312,9 @@ function countersignTable(
       row('of it: between SignDocument calls, sum, ms', (r) => sum(r.gapsMs)),
       row('of it: between SignDocument calls, p50 ms', (r) => percentile(r.gapsMs, 50)),
       row('of it: between SignDocument calls, max ms', (r) => (r.gapsMs.length ? Math.max(...r.gapsMs) : NaN)),
+      row('of the gaps: the next request whole at the Konnektor, read there before the card starts, sum ms', (r) =>
+        sum(r.gapsAtKonnektorMs)
+      ),
       row('of it: last answer → last contract completed (store, Prüfprotokoll, mail), ms', (r) => r.afterLastCallMs),
       row('SignDocument calls', (r) => r.signDocumentCalls, String),
       ['documents per SignDocument call', batches(batched), batches(single), ''],

@@ -11,7 +11,8 @@
  *    is not sent: it would ask for something that is over. The result says `skipped`, the audit trail `mail-skipped`
  *    (unless its row says `sent`: then `alreadySent`). (The workflow checks the same before it schedules the mail; this
  *    covers what changed while it was scheduled.)
- * 2. Read the contract and the contact through the CRM mapping and render the mail. A template or data problem fails
+ * 2. Read the contract and the contact through the CRM mapping (for an invitation or reminder in the same statement
+ *    as step 1's signature status) and render the mail. A template or data problem fails
  *    here, non-retryable, before anything is claimed or sent (unless the key's row says `sent`: then `alreadySent`).
  * 3. Claim the key: INSERT the row with status `sending`, without looking first (one statement for a first attempt).
  *    When the key has a row already, the row decides: `sent` → nothing is sent again, the result says
@@ -40,7 +41,7 @@ import { messageIdFor } from '../mail/mailer';
 import type { RenderedMail } from '../mail/render-mail';
 import { composeContractMail } from '../mail/contract-mail';
 import { readContractWithContact, readDocument, toDate } from '../db/crm-repository';
-import { closedStatus, requestSignatureStatus } from './contract/request-status';
+import { closedStatus, requestSignatureStatus, requestSignatureStatusAlso } from './contract/request-status';
 import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
 import { ErrorCode } from '../domain/errors';
 import type { MailKind, SendMailInput, SendMailResult } from './types';
@@ -189,8 +190,10 @@ export function createMailActivities(deps: MailActivityDeps) {
   }
 
   /** Reads the CRM and renders; every failure here is about data or templates, so none is retryable. */
-  async function compose(input: SendMailInput): Promise<{ to: string; rendered: RenderedMail }> {
-    const read = await readContractWithContact(db, crm, input.contractId);
+  async function compose(
+    input: SendMailInput,
+    read: Awaited<ReturnType<typeof readContractWithContact>>
+  ): Promise<{ to: string; rendered: RenderedMail }> {
     if (!read) {
       throw nonRetryable(ErrorCode.CONTRACT_NOT_FOUND, `contract ${input.contractId} not found`, {
         contractId: input.contractId,
@@ -214,9 +217,17 @@ export function createMailActivities(deps: MailActivityDeps) {
    * An invitation or reminder asks for a signature: once the signature is no longer pending (signed, confirmed,
    * withdrawn, expired), it would not be true any more. Returns the signature's status then, else undefined.
    */
-  async function requestClosed(input: SendMailInput): Promise<string | undefined> {
+  async function requestClosed(
+    input: SendMailInput,
+    read: Awaited<ReturnType<typeof readContractWithContact>>
+  ): Promise<string | undefined> {
     if (input.kind !== 'invitation' && input.kind !== 'reminder') return undefined;
-    const status = await requestSignatureStatus(db, crm, input.workflowId);
+    // Read with the contract (one statement); on its own only when the contract row is gone.
+    const status = read
+      ? read.also.signatureId == null
+        ? undefined
+        : read.also.status
+      : await requestSignatureStatus(db, crm, input.workflowId);
     return status === undefined ? undefined : closedStatus(crm, status);
   }
 
@@ -313,7 +324,14 @@ export function createMailActivities(deps: MailActivityDeps) {
       return { mailKey, messageId: row.message_id ?? messageIdFor(mailKey, config.mail.from), alreadySent: true };
     };
 
-    const closed = await requestClosed(input);
+    const asksForSignature = input.kind === 'invitation' || input.kind === 'reminder';
+    const read = await readContractWithContact(
+      db,
+      crm,
+      input.contractId,
+      asksForSignature ? requestSignatureStatusAlso(crm, input.workflowId) : undefined
+    );
+    const closed = await requestClosed(input, read);
     if (closed !== undefined) {
       // A mail sent before the request closed stays sent (a retry after a lost answer).
       const sent = await alreadySent();
@@ -330,7 +348,7 @@ export function createMailActivities(deps: MailActivityDeps) {
 
     let composed: { to: string; rendered: RenderedMail };
     try {
-      composed = await compose(input);
+      composed = await compose(input, read);
     } catch (err) {
       // A mail sent before the data or the templates changed stays sent; only an unsent one fails for them.
       const sent = await alreadySent();

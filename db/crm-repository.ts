@@ -82,22 +82,37 @@ const CONTACT_ALIAS = 'signflow_contact__';
 export async function readContractWithContact(
   db: Knex | Knex.Transaction,
   crm: CrmMapping,
-  id: number
-): Promise<{ contract: CrmContract; contact: CrmContact | undefined } | undefined> {
+  id: number,
+  also?: AlsoRead
+): Promise<{ contract: CrmContract; contact: CrmContact | undefined; also: Record<string, unknown> } | undefined> {
   const k = crm.contracts;
   const c = crm.contacts;
   const contactColumns = [c.id, c.firstName, c.lastName, c.email];
-  const row = (await db(`${k.table} as k`)
-    .leftJoin(`${c.table} as c`, `c.${c.id}`, `k.${k.contactId}`)
-    .where(`k.${k.id}`, id)
-    .first('k.*', Object.fromEntries(contactColumns.map((col) => [`${CONTACT_ALIAS}${col}`, `c.${col}`])))) as
-    Record<string, unknown> | undefined;
+  const query = db(`${k.table} as k`).leftJoin(`${c.table} as c`, `c.${c.id}`, `k.${k.contactId}`);
+  also?.join(query);
+  const row = (await query.where(`k.${k.id}`, id).first('k.*', {
+    ...Object.fromEntries(contactColumns.map((col) => [`${CONTACT_ALIAS}${col}`, `c.${col}`])),
+    ...Object.fromEntries(Object.entries(also?.columns ?? {}).map(([name, col]) => [`${ALSO_ALIAS}${name}`, col])),
+  })) as Record<string, unknown> | undefined;
   if (!row) return undefined;
   const contactRow = Object.fromEntries(contactColumns.map((col) => [col, row[`${CONTACT_ALIAS}${col}`]]));
   return {
     contract: contractFromRow(row, crm),
     contact: contactRow[c.id] == null ? undefined : contactFromRow(contactRow, crm),
+    also: Object.fromEntries(Object.keys(also?.columns ?? {}).map((name) => [name, row[`${ALSO_ALIAS}${name}`]])),
   };
+}
+
+/** Prefix of the columns an `AlsoRead` adds to `readContractWithContact`'s row. */
+const ALSO_ALIAS = 'signflow_also__';
+
+/**
+ * More of what a caller needs in the same statement as the contract: left joins on the query (its tables aliased
+ * apart from `k` and `c`) and the columns to return under the given names (in `also`).
+ */
+export interface AlsoRead {
+  join(query: Knex.QueryBuilder): void;
+  columns: Record<string, string>;
 }
 
 function contractFromRow(row: Record<string, unknown>, crm: CrmMapping): CrmContract {

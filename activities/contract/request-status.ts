@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { CrmMapping } from '../../db/crm-mapping';
+import type { AlsoRead } from '../../db/crm-repository';
 import { REQUESTS_TABLE } from './plugin-tables';
 
 /** The Unterschrift's status when the request is over (signed, confirmed, withdrawn, expired), else undefined. */
@@ -26,6 +27,25 @@ export async function requestSignatureStatus(
     .where('r.workflow_id', workflowId)
     .first({ status: `s.${s.status}` })) as { status: unknown } | undefined;
   return row ? row.status : undefined;
+}
+
+/**
+ * `requestSignatureStatus` as part of another read of the contract (`readContractWithContact`'s `also`): the request
+ * row of `workflowId` and its Unterschrift, left-joined. `signatureId` is null when there is no request (or no
+ * Unterschrift) for it, which `requestSignatureStatus` answers with undefined.
+ */
+export function requestSignatureStatusAlso(crm: CrmMapping, workflowId: string): AlsoRead {
+  const s = crm.signatures;
+  return {
+    join: (query) => {
+      query
+        .leftJoin(`${REQUESTS_TABLE} as sf_r`, (on) => {
+          on.onVal('sf_r.workflow_id', '=', workflowId);
+        })
+        .leftJoin(`${s.table} as sf_s`, `sf_s.${s.id}`, 'sf_r.signature_id');
+    },
+    columns: { signatureId: `sf_s.${s.id}`, status: `sf_s.${s.status}` },
+  };
 }
 
 /**

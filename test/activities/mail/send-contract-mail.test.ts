@@ -193,6 +193,54 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     expect(mailsFor(c.workflowId)).toEqual([]);
   });
 
+  test('an invitation whose signature is no longer pending is skipped; status and contract come in one read', async () => {
+    const s = config.crm.signatures;
+    const withRequest = async (status: string) => {
+      const c = await newContract();
+      const [signatureId] = await db(s.table).insert({
+        [s.status]: status,
+        [s.contactId]: c.contactId,
+        [s.documentId]: c.documentId,
+        [s.linkedObjectType]: config.crm.values.contractObjectType,
+        [s.linkedObjectId]: c.contractId,
+      });
+      await db('signflow_requests').insert({
+        workflow_id: c.workflowId,
+        contract_id: c.contractId,
+        contact_id: c.contactId,
+        document_id: c.documentId,
+        signature_id: Number(signatureId),
+        document_md5: 'm',
+        document_sha256: 's',
+        html: '<p></p>',
+        created_at: new Date(),
+      });
+      return c;
+    };
+    const statements: string[] = [];
+    const record = (q: { sql: string }) => void statements.push(q.sql);
+    const open = await withRequest(config.crm.values.signaturePending);
+    db.on('query', record);
+    try {
+      expect((await activities.sendContractMail({ ...open, kind: 'invitation' })).alreadySent).toBe(false);
+    } finally {
+      db.off('query', record);
+    }
+    expect(mailsFor(open.workflowId)).toHaveLength(1);
+    // The request's status with the contract and contact, then the claim and the mark: three statements.
+    expect(statements.filter((sql) => /^select/i.test(sql))).toHaveLength(1);
+    expect(statements).toHaveLength(3);
+
+    const signed = await withRequest(config.crm.values.signatureValid);
+    expect(await activities.sendContractMail({ ...signed, kind: 'invitation' })).toMatchObject({
+      skipped: 'request-closed',
+    });
+    expect(mailsFor(signed.workflowId)).toEqual([]);
+    expect(await rowsFor(signed.workflowId)).toEqual([]);
+    const audit = await db('signflow_audit_events').where({ workflow_id: signed.workflowId, event: 'mail-skipped' });
+    expect(audit).toHaveLength(1);
+  });
+
   test('calling it twice sends ONE mail; the second call reports alreadySent with the same id', async () => {
     const c = await newContract();
     const first = await activities.sendContractMail({ ...c, kind: 'invitation' });

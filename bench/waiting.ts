@@ -57,7 +57,11 @@ interface IsolateHeap {
   external: number;
 }
 
-/** Asks every thread of this process (bench/isolate-heaps.js, preloaded) for its V8 heap; answers within 500 ms. */
+/**
+ * Asks every thread of this process (bench/isolate-heaps.js, preloaded) for its V8 heap. Each answers after a full GC
+ * of its own, which takes a while in a busy workflow thread on a loaded machine: answers are collected for 3 s (0.5 s
+ * lost the workflow thread's answer at load 30).
+ */
 async function isolateHeaps(): Promise<IsolateHeap[]> {
   // Plain JavaScript (it is preloaded before tsx), so required for its channel names rather than imported.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -68,7 +72,7 @@ async function isolateHeaps(): Promise<IsolateHeap[]> {
   const ask = new BroadcastChannel(ASK);
   ask.postMessage('ask');
   ask.close();
-  await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 3000));
   answers.close();
   // This thread's own channel does not hear its own question: measured here.
   const s = v8.getHeapStatistics();

@@ -244,7 +244,8 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
       ],
       env: {
         ...process.env,
-        // As the systemd unit of docs/ops.md starts the worker; `--worker-env MALLOC_ARENA_MAX=` measures without.
+        // As the systemd unit of docs/ops.md starts the worker; `--worker-env MALLOC_ARENA_MAX=,MALLOC_MMAP_THRESHOLD_=` measures
+        // without.
         ...WORKER_MALLOC_ENV,
         ...o.workerEnv,
         BENCH_CONFIG: JSON.stringify({ ...overrides, database: { url: t.url } }),

@@ -6,14 +6,18 @@
  *
  * Why: every thread that allocates gets a malloc arena of its own (up to 8 per core): the Temporal Core's Rust threads,
  * the workflow sandbox thread, the PDF threads, V8's and libuv's helpers. After a burst of starts each arena keeps the
- * memory its thread freed, in pieces the allocator does not hand back. Measured with 1,000 contracts waiting
- * (docs/benchmarks.md, "Target 4"): 12 thread arenas held 96 MB of the worker's RSS; with `MALLOC_ARENA_MAX=2` the same
- * run held 11 MB in arenas plus a larger main heap, 60–65 MB less in all, at no measurable cost in throughput or
- * latency (the threads that allocate concurrently are few: Core's two Tokio threads and the JavaScript threads).
+ * memory its thread freed, in pieces the allocator does not hand back. `MALLOC_ARENA_MAX=2` caps the arenas; alone it
+ * moves the pieces into the main arena (which then grew to 170 MB after a fast burst), so blocks of 64 KiB and more
+ * are also taken from mmap and returned whole when freed (`MALLOC_MMAP_THRESHOLD_`). Measured side by side with 1,000
+ * contracts waiting (docs/benchmarks.md, "Target 4"): 344 MB without, 310 MB with the arena cap, 278 MB with both.
+ * Cost: a system call pair per large allocation.
  */
 
 /** What the worker's environment should hold (docs/ops.md, systemd unit). */
-export const WORKER_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+export const WORKER_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '65536',
+};
 
 /** True where the process runs on glibc (the only allocator these variables concern). */
 export function runsOnGlibc(): boolean {
@@ -34,7 +38,7 @@ export function mallocSettingsWarning(
   if (missing.length === 0) return undefined;
   const wanted = missing.map((name) => `${name}=${WORKER_MALLOC_ENV[name]}`).join(' ');
   return (
-    `${missing.join(', ')} not set: glibc keeps a malloc arena per allocating thread and the worker holds ~60 MB ` +
+    `${missing.join(', ')} not set: glibc keeps a malloc arena per allocating thread and the worker holds ~65 MB ` +
     `more with thousands of contracts waiting; set ${wanted} in the environment that starts the worker ` +
     `(systemd: Environment=${wanted}; docs/ops.md "Worker memory")`
   );

@@ -208,13 +208,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // Staff activate the comfort signature, as in the morning.
     /** Staff at the card terminal: the worker killer holds off meanwhile (see `killer`). */
     let activating = false;
-    const activate = async (): Promise<void> => {
+    /** The run is counted and ends: staff stop trying (see `staffDesk`). */
+    let deskClosed = false;
+    /** Activates the comfort signature as staff do, until it works; false if the run ended first. */
+    const activate = async (): Promise<boolean> => {
       activating = true;
       try {
         for (;;) {
           const run = await runCli(['konnektor', 'activate', '--json'], env);
-          if (run.code === 0) return;
-          event(`konnektor activate failed (exit ${run.code}), again in 5 s`);
+          if (run.code === 0) return true;
+          const code = cliErrorCode(run.stdout);
+          event(`konnektor activate failed (exit ${run.code}${code ? `, ${code}` : ''}), again in 5 s`);
+          // Activations that worked at the card but whose answer a fault lost hold sessions: once the eHBA has none
+          // free, staff do what the CLI tells them (deactivate the old sessions, then activate again).
+          if (code === 'COMFORT_SESSION_LIMIT') await runCli(['konnektor', 'deactivate', '--json'], env);
+          // Without this a desk still trying when the run ends kept the run from ever ending.
+          if (deskClosed) return false;
           await sleep(5_000);
         }
       } finally {
@@ -229,6 +238,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           const mode = JSON.parse(run.stdout) as { active?: boolean; countRemaining?: number };
           return mode.active === true && (mode.countRemaining ?? 0) > 0;
         }
+        // The run has ended: nothing to look at any more.
+        if (deskClosed) return true;
         await sleep(5_000);
       }
     };
@@ -238,7 +249,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
      */
     let staffActivations = 0;
     const handledNotices = new Set<string>();
-    let deskClosed = false;
     const staffDesk = (async () => {
       while (!deskClosed) {
         await sleep(2_000);
@@ -248,7 +258,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         if (notices.length === 0 || activating) continue;
         for (const key of notices) handledNotices.add(key);
         if (await sessionUsable()) continue;
-        await activate();
+        if (!(await activate())) break;
         staffActivations++;
         event(`staff got the signer's notice and activated the comfort signature again (#${staffActivations})`);
       }
@@ -373,6 +383,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     return { count, events, workerKills, staffActivations, durationMs: Date.now() - t0, explanations };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+}
+
+/** The domain code of a CLI failure answered with `--json` (`{"error":{"code":…}}`), if any. */
+function cliErrorCode(stdout: string): string | undefined {
+  try {
+    const code = (JSON.parse(stdout) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -24,9 +24,4 @@ export class CardQueue {
       if (this.tails.get(card) === tail) this.tails.delete(card);
     }
   }
-
-  /** Calls queued or on the card for `card` from this process. */
-  busy(card: string): boolean {
-    return this.tails.has(card);
-  }
 }

@@ -27,8 +27,8 @@ export interface ActionCounts {
   actions: number;
 }
 
-export function actionCounts(history: History): ActionCounts {
-  const c: ActionCounts = {
+function zeroCounts(): ActionCounts {
+  return {
     events: 0,
     starts: 0,
     activities: 0,
@@ -39,6 +39,10 @@ export function actionCounts(history: History): ActionCounts {
     versionUpserts: 0,
     actions: 0,
   };
+}
+
+export function actionCounts(history: History): ActionCounts {
+  const c = zeroCounts();
   for (const e of history.events ?? []) {
     c.events++;
     if (e.workflowExecutionStartedEventAttributes) c.starts++;
@@ -65,23 +69,10 @@ export function actionCounts(history: History): ActionCounts {
 
 /** Mean of each count over `histories`. */
 export function meanCounts(histories: History[]): ActionCounts {
-  const sum = histories.map(actionCounts).reduce(
-    (a, b) => {
-      for (const k of Object.keys(a) as (keyof ActionCounts)[]) a[k] += b[k];
-      return a;
-    },
-    {
-      events: 0,
-      starts: 0,
-      activities: 0,
-      messages: 0,
-      timers: 0,
-      upserts: 0,
-      markers: 0,
-      versionUpserts: 0,
-      actions: 0,
-    }
-  );
+  const sum = histories.map(actionCounts).reduce((a, b) => {
+    for (const k of Object.keys(a) as (keyof ActionCounts)[]) a[k] += b[k];
+    return a;
+  }, zeroCounts());
   const n = Math.max(histories.length, 1);
   for (const k of Object.keys(sum) as (keyof ActionCounts)[]) sum[k] /= n;
   return sum;

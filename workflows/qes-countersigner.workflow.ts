@@ -223,18 +223,21 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     else await told;
   };
 
+  /** A document the Konnektor refused on its own leaves the queue and its contract is told; undefined if it had left. */
+  const rejectOne = (r: RejectedCountersign): Promise<void> | undefined => {
+    if (!pending.delete(r.requestId)) return undefined;
+    state.rejected = (state.rejected ?? 0) + 1;
+    return tell([{ contractId: r.contractId, workflowId: r.workflowId, documentId: r.documentId }], {
+      kind: 'rejected',
+      requestId: r.requestId,
+      failureType: r.failureType,
+      gematikCode: r.gematikCode,
+      message: r.message,
+    });
+  };
+
   const finishRejected = async (rejected: RejectedCountersign[]) => {
-    for (const r of rejected) {
-      if (!pending.delete(r.requestId)) continue;
-      state.rejected = (state.rejected ?? 0) + 1;
-      await tell([{ contractId: r.contractId, workflowId: r.workflowId, documentId: r.documentId }], {
-        kind: 'rejected',
-        requestId: r.requestId,
-        failureType: r.failureType,
-        gematikCode: r.gematikCode,
-        message: r.message,
-      });
-    }
+    for (const r of rejected) await rejectOne(r);
     state.pending = pending.size;
   };
 
@@ -320,20 +323,7 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
 
   /** The documents the Konnektor refuses on their own leave the queue at once; their contracts are told. */
   const rejectAll = (rejected: RejectedCountersign[]): Promise<void> => {
-    const told: Promise<void>[] = [];
-    for (const r of rejected) {
-      if (!pending.delete(r.requestId)) continue;
-      state.rejected = (state.rejected ?? 0) + 1;
-      told.push(
-        tell([{ contractId: r.contractId, workflowId: r.workflowId, documentId: r.documentId }], {
-          kind: 'rejected',
-          requestId: r.requestId,
-          failureType: r.failureType,
-          gematikCode: r.gematikCode,
-          message: r.message,
-        })
-      );
-    }
+    const told = rejected.map(rejectOne).filter((t): t is Promise<void> => t !== undefined);
     state.pending = pending.size;
     return Promise.all(told).then(() => undefined);
   };

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Connection, WorkflowClient } from '@temporalio/client';
 import { startDevInbox, type DevInbox } from '../../mail/dev-inbox';
 import { DEV_API_CREDENTIALS } from '../../temporal.config';
-import { getFreePort } from '../../harness/temporal';
+import { stablePorts } from '../helpers/stable-ports';
 import { isAlive, readTemporalPidFile } from '../../dev-stack/temporal-pid-file';
 import { recordHistory } from '../helpers/histories';
 import { AesGcmPayloadCodec } from '../../codec/aes-gcm-codec';
@@ -101,8 +101,7 @@ describe('dev stack after kill -9', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-crash-'));
-    const ports: string[] = [];
-    for (let i = 0; i < 9; i++) ports.push(String(await getFreePort()));
+    const ports = (await stablePorts(9)).map(String);
     const [temporal, ui, smtp, inboxPage, apiPort, codec, sim, simAdmin, webhooks] = ports;
     env = {
       ...process.env,

@@ -22,7 +22,7 @@ import { verifyPdf } from '../../konnektor-simulator/cms';
 import { DEV_API_CREDENTIALS } from '../../temporal.config';
 import { runCli } from '../cli/run-cli';
 import { verapdf, withJava } from '../helpers/verapdf';
-import { getFreePort } from '../../harness/temporal';
+import { stablePorts } from '../helpers/stable-ports';
 
 const ENCRYPTED = 'binary/encrypted';
 const tokens = DEV_API_CREDENTIALS.tokens;
@@ -102,8 +102,7 @@ describe('dev stack', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signflow-devstack-'));
-    ports = [];
-    for (let i = 0; i < 9; i++) ports.push(await getFreePort());
+    ports = await stablePorts(9);
     const [temporal, ui, smtp, inbox, api, codec, sim, simAdmin, webhooks] = ports.map(String);
     env = {
       ...process.env,

@@ -234,6 +234,17 @@ describe.each(testDatabases())('on $name', (database) => {
     await record(handle, 'withdraw-races-signature.withdraw-wins.after-lean-contract-path');
   });
 
+  /** A contact of its own with this address (the SMTP inbox defers or holds mail by address). */
+  async function addContact(firstName: string, lastName: string, email: string): Promise<number> {
+    const c = stack.config.crm.contacts;
+    const [inserted] = (await stack.t
+      .db(c.table)
+      .insert({ [c.firstName]: firstName, [c.lastName]: lastName, [c.email]: email }, [c.id])) as Array<
+      number | Record<string, number>
+    >;
+    return typeof inserted === 'number' ? inserted : Number((inserted as Record<string, number>)[c.id]);
+  }
+
   /**
    * A contract signed while the mail server defers its contact: the invitation waits, the signature comes from the
    * portal meanwhile (the invitation is then skipped), and the confirmation waits too, so the workflow keeps running.
@@ -241,13 +252,7 @@ describe.each(testDatabases())('on $name', (database) => {
   async function signedWhileMailDeferred(tag: string) {
     const email = `${tag}.${database.name}@example.org`;
     deferred.add(email);
-    const c = stack.config.crm.contacts;
-    const [inserted] = (await stack.t
-      .db(c.table)
-      .insert({ [c.firstName]: 'Lena', [c.lastName]: 'Late', [c.email]: email }, [c.id])) as Array<
-      number | Record<string, number>
-    >;
-    const contact = typeof inserted === 'number' ? inserted : Number((inserted as Record<string, number>)[c.id]);
+    const contact = await addContact('Lena', 'Late', email);
     const contractId = await addSendableContract(stack.t, contact);
     await startContractWorkflow(stack.client, stack.config, contractId);
     await eventually(async () =>
@@ -265,13 +270,7 @@ describe.each(testDatabases())('on $name', (database) => {
     const email = `inflight.${database.name}@example.org`;
     let letMailThrough!: () => void;
     held.set(email, new Promise<void>((resolve) => (letMailThrough = resolve)));
-    const c = stack.config.crm.contacts;
-    const [inserted] = (await stack.t
-      .db(c.table)
-      .insert({ [c.firstName]: 'Ina', [c.lastName]: 'Inflight', [c.email]: email }, [c.id])) as Array<
-      number | Record<string, number>
-    >;
-    const contact = typeof inserted === 'number' ? inserted : Number((inserted as Record<string, number>)[c.id]);
+    const contact = await addContact('Ina', 'Inflight', email);
     const contractId = await addSendableContract(stack.t, contact);
     await startContractWorkflow(stack.client, stack.config, contractId);
     const handle = contractHandle(stack.client, contractId);

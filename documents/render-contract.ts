@@ -7,11 +7,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import * as fontkit from 'fontkit';
 import Handlebars from 'handlebars';
 import PDFDocument from 'pdfkit';
 import type { CrmContact, CrmContract } from '../db/crm-repository';
 import { templateFile } from '../templating/template-files';
+import { parseFont, type ParsedFont } from './parsed-fonts';
 import { renderPdfOffThread } from './pdf-threads';
 
 export interface ContractDocumentData {
@@ -76,9 +76,12 @@ const EURO = new Intl.NumberFormat('de-DE', { style: 'currency', currency: 'EUR'
 
 /** Compiled once per file (the built-in one, or the override in use). */
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
-/** A parsed font (fontkit), which pdfkit takes in place of the file's bytes. */
-type ParsedFont = ReturnType<typeof fontkit.create>;
-let fonts: { regular: ParsedFont; bold: ParsedFont } | undefined;
+/** The two fonts a document uses, parsed (fontkit). */
+export interface DocumentFonts {
+  regular: ParsedFont;
+  bold: ParsedFont;
+}
+let fonts: DocumentFonts | undefined;
 
 function template(): HandlebarsTemplateDelegate {
   const file = templateFile(CONTRACT_TEMPLATE);
@@ -91,15 +94,24 @@ function template(): HandlebarsTemplateDelegate {
   return t;
 }
 
-/**
- * Parsed once per process: given the bytes, pdfkit parses each 700 KiB TrueType file again for every document, which
- * was two thirds of the render time (bench: 24.6 of 36.9 ms). Each document still embeds its own subset.
- */
-function fontFiles(): { regular: ParsedFont; bold: ParsedFont } {
-  fonts ??= {
-    regular: fontkit.create(fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans.ttf'))),
-    bold: fontkit.create(fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans-Bold.ttf'))),
+/** The document fonts' files (DejaVu Sans, regular and bold). */
+export function fontFileBytes(): { regular: Buffer; bold: Buffer } {
+  return {
+    regular: fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans.ttf')),
+    bold: fs.readFileSync(path.join(FONT_DIR, 'DejaVuSans-Bold.ttf')),
   };
+}
+
+/**
+ * Parsed once per process (each PDF thread): given the bytes, pdfkit parses each 700 KiB TrueType file again for every
+ * document, which was two thirds of the render time (bench: 24.6 of 36.9 ms). Each document still embeds its own
+ * subset. parsed-fonts.ts also keeps the words' layouts and the glyphs' outlines across documents.
+ */
+function fontFiles(): DocumentFonts {
+  if (!fonts) {
+    const bytes = fontFileBytes();
+    fonts = { regular: parseFont(bytes.regular), bold: parseFont(bytes.bold) };
+  }
   return fonts;
 }
 
@@ -200,12 +212,20 @@ export function renderTextBlocksPdf(
   return renderPdfOffThread({ blocks, data: { title: data.title, createdAt: data.createdAt } });
 }
 
-/** `renderTextBlocksPdf` on this thread (the pool's threads run this). */
+/**
+ * `renderTextBlocksPdf` on this thread (the pool's threads run this). `fonts`: the process's own parsed fonts unless
+ * given (a test compares them with plainly parsed ones).
+ */
 export function renderTextBlocksPdfHere(
   blocks: (TextBlock | ImageBlock)[],
-  data: Pick<ContractDocumentData, 'createdAt'> & { title: string }
+  data: Pick<ContractDocumentData, 'createdAt'> & { title: string },
+  fonts: DocumentFonts = fontFiles()
 ): Promise<Buffer> {
+  const { regular, bold } = fonts;
   const doc = new PDFDocument({
+    // The starting font (what spacing before the first text block measures with): pdfkit's default, Helvetica, was
+    // parsed from its AFM file for every document (~0.7 ms of a render), although no text uses it.
+    font: regular as unknown as string,
     pdfVersion: '1.7',
     subset: 'PDF/A-3b',
     tagged: true,
@@ -228,7 +248,6 @@ export function renderTextBlocksPdfHere(
     doc.on('error', reject);
   });
 
-  const { regular, bold } = fontFiles();
   // pdfkit takes a parsed fontkit font (PDFFontFactory.open checks for `layout`); its type declarations only list bytes.
   doc.registerFont('regular', regular as unknown as Buffer);
   doc.registerFont('bold', bold as unknown as Buffer);

@@ -17,6 +17,8 @@ export interface BenchOptions {
   rounds: number;
   /** Contracts per subject in a separate CPU-profiled pass (CPU by kind of work); 0 = no profile. */
   profile: number;
+  /** Folder to write the profiled pass's V8 profiles to (`<db>-<subject>.cpuprofile`, for Chrome DevTools); none if unset. */
+  cpuprofileDir?: string;
   dbs: BenchDb[];
   scenarios: Scenario[];
   /** Contracts countersigned per batch-size variant. */
@@ -43,6 +45,7 @@ const USAGE = `npm run bench -- [options]
   --warmup N            unmeasured contracts per database first (default: --concurrency)
   --rounds N            measured rounds, signflow and the bare floor taking turns (default 2)
   --profile N           contracts per subject in a CPU-profiled pass after the rounds, 0 = none (default 10)
+  --cpuprofile DIR      also write the profiled pass's V8 profiles there (<db>-<subject>.cpuprofile, for DevTools)
   --db LIST             sqlite,mariadb (default both; mariadb needs SIGNFLOW_TEST_MYSQL_URL or scripts/start-mariadb.sh)
   --scenarios LIST      throughput,countersign (default both; per-activity latency comes with throughput)
   --qes-contracts N     contracts countersigned per variant (default 25)
@@ -89,6 +92,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       profile: { type: 'string' },
+      cpuprofile: { type: 'string' },
       db: { type: 'string' },
       scenarios: { type: 'string' },
       'qes-contracts': { type: 'string' },
@@ -117,6 +121,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     warmup: positiveInt('warmup', values.warmup, concurrency, 0),
     rounds: positiveInt('rounds', values.rounds, 2),
     profile: positiveInt('profile', values.profile, 10, 0),
+    cpuprofileDir: values.cpuprofile,
     dbs: list<BenchDb>('db', values.db, ['sqlite', 'mariadb']),
     scenarios: list<Scenario>('scenarios', values.scenarios, ['throughput', 'countersign']),
     qesContracts: positiveInt('qes-contracts', values['qes-contracts'], target ? 100 : 25),

@@ -4,7 +4,9 @@
  * database, a Handlebars call inside the mail activity as mail). Threads the profiler does not see (the workflow
  * sandbox threads, Temporal's Rust core, libuv's pool, GC helpers) are what the process used beyond the profile.
  */
+import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import path from 'node:path';
 
 export const CPU_KINDS = [
   'documents (PDF, fonts, HTML)',
@@ -44,8 +46,11 @@ function kindOf(url: string): CpuKind | undefined {
   return undefined;
 }
 
-/** Starts sampling the main thread; the returned function stops and gives ms of CPU per kind (idle excluded). */
-export async function startCpuProfile(): Promise<() => Promise<Record<CpuKind, number>>> {
+/**
+ * Starts sampling the main thread; the returned function stops and gives ms of CPU per kind (idle excluded), and
+ * writes the whole profile to `file` when given (open it in Chrome DevTools, or read it for the functions by name).
+ */
+export async function startCpuProfile(file?: string): Promise<() => Promise<Record<CpuKind, number>>> {
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
@@ -56,6 +61,10 @@ export async function startCpuProfile(): Promise<() => Promise<Record<CpuKind, n
       profile: { nodes: ProfileNode[]; samples?: number[]; timeDeltas?: number[] };
     };
     session.disconnect();
+    if (file) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, JSON.stringify(profile));
+    }
     const parent = new Map<number, number>();
     const byId = new Map<number, ProfileNode>();
     for (const n of profile.nodes) {

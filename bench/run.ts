@@ -438,7 +438,11 @@ async function main(): Promise<void> {
         });
         cleanup.add(`${kind} floor worker`, () => floor.stop());
         versions.push(await databaseVersion(stack.db, kind));
-        const both = await runThroughput([signflowSubject(stack), floor], { ...o, serverPid: server.server.pid });
+        const both = await runThroughput([signflowSubject(stack), floor], {
+          ...o,
+          serverPid: server.server.pid,
+          cpuprofile: o.cpuprofileDir ? { dir: o.cpuprofileDir, prefix: `${kind}-` } : undefined,
+        });
         results.set(kind, {
           signflow: both.get('signflow') as ThroughputResult,
           floor: both.get('floor') as ThroughputResult,

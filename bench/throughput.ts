@@ -6,6 +6,7 @@
 import { meanCounts, type ActionCounts } from './actions';
 import { cpuWindow, type CpuWindow } from './cpu';
 import { stepTimings, type StepTiming } from './history';
+import path from 'node:path';
 import { startCpuProfile, type CpuKind } from './profile';
 import { loopDelay, type LoopDelay } from './loop-delay';
 import { mapLimit } from './stack';
@@ -46,6 +47,8 @@ export interface ThroughputOptions {
   /** Contracts per subject in the profiled pass (0 = none). */
   profile: number;
   serverPid?: number;
+  /** Write each subject's profile to `<dir>/<prefix><subject>.cpuprofile`. */
+  cpuprofile?: { dir: string; prefix: string };
 }
 
 interface Acc {
@@ -115,7 +118,8 @@ export async function runThroughput(
   if (opts.profile > 0) {
     for (const s of subjects) {
       const items = await s.add(opts.profile);
-      const stop = await startCpuProfile();
+      const file = opts.cpuprofile && path.join(opts.cpuprofile.dir, `${opts.cpuprofile.prefix}${s.name}.cpuprofile`);
+      const stop = await startCpuProfile(file);
       const cpu = cpuWindow(undefined);
       await run(s, items, opts.concurrency);
       const processMs = cpu().selfMs;

@@ -3,25 +3,27 @@
  * for their signature (issue 9 target 4), and the `sign` round trip on a contract evicted from the workflow cache
  * beside one still cached.
  *
- * The worker runs in a process of its own (this file with `--waiting-worker`, forked with an IPC channel), so its RSS is
- * the worker's alone; this process is the driver (starts, Updates, counts) and the dev SMTP inbox; the Temporal dev
- * server is a third. Contracts are started through `startContracts` of commands/ (the path of the bulk API and
- * `signflow bulk`), on SQLite, QES off, no reminders.
+ * The worker is the production one, run as production runs it: the bench builds `dist/` (`npm run build`,
+ * scripts/build.ts) and starts `node dist/cli/main.js worker` in a process of its own, configured through the
+ * environment as the systemd unit does (docs/ops.md), with the allocator settings of that unit. Two preloads answer the
+ * bench's memory questions over the fork's IPC channel (bench/worker-probe.js, bench/isolate-heaps.js); the cache count
+ * comes from the worker's own SDK metrics. So its RSS is the worker's alone; this process is the driver (starts,
+ * Updates, counts) and the dev SMTP inbox; the Temporal dev server is a third. Contracts are started through
+ * `startContracts` of commands/ (the path of the bulk API and `signflow bulk`), on SQLite, QES off, no reminders.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import v8 from 'node:v8';
 import { signContractUpdate } from '../client/contract-client';
 import { startContracts } from '../commands/contract-commands';
 import { createTestDb } from '../harness/databases';
-import { bundleWorkflowsToFile, getFreePort, startDevServer } from '../harness/temporal';
+import { getFreePort, startDevServer } from '../harness/temporal';
 import { startDevInbox } from '../mail/dev-inbox';
 import { loadConfig } from '../temporal.config';
-import { createWorker } from '../worker/run-worker';
 import { WORKER_MALLOC_ENV } from '../worker/malloc-settings';
+import { buildProduction } from '../scripts/build';
 import { PDF_THREAD_IDLE_MS } from '../documents/pdf-threads';
 import { temporalCliPath } from '../dev-stack/tool-paths';
 import { loadAverage, machineLines } from './machine';
@@ -57,38 +59,6 @@ interface IsolateHeap {
   external: number;
 }
 
-/**
- * Asks every thread of this process (bench/isolate-heaps.js, preloaded) for its V8 heap. Each answers after a full GC
- * of its own, which takes a while in a busy workflow thread on a loaded machine: answers are collected for 3 s (0.5 s
- * lost the workflow thread's answer at load 30).
- */
-async function isolateHeaps(): Promise<IsolateHeap[]> {
-  // Plain JavaScript (it is preloaded before tsx), so required for its channel names rather than imported.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { ASK, ANSWER } = require('./isolate-heaps.js') as { ASK: string; ANSWER: string };
-  const answers = new BroadcastChannel(ANSWER);
-  const heaps: IsolateHeap[] = [];
-  answers.onmessage = (e) => heaps.push((e as { data: IsolateHeap }).data);
-  const ask = new BroadcastChannel(ASK);
-  ask.postMessage('ask');
-  ask.close();
-  await new Promise((r) => setTimeout(r, 3000));
-  answers.close();
-  // This thread's own channel does not hear its own question: measured here.
-  const s = v8.getHeapStatistics();
-  if (!heaps.some((h) => h.main))
-    heaps.push({
-      threadId: 0,
-      main: true,
-      heapTotal: s.total_heap_size,
-      heapPhysical: s.total_physical_size,
-      heapUsed: s.used_heap_size,
-      malloced: s.malloced_memory,
-      external: s.external_memory,
-    });
-  return heaps.sort((a, b) => a.threadId - b.threadId);
-}
-
 /** RSS of another process from /proc (Linux); 0 where there is none. */
 function rssOf(pid: number | undefined): number {
   if (!pid) return 0;
@@ -100,48 +70,46 @@ function rssOf(pid: number | undefined): number {
   }
 }
 
-function askWorker(child: ChildProcess): Promise<WorkerMemory> {
+/** What the worker says about itself (bench/worker-probe.js), plus its smaps (read here) and its cache count. */
+function askWorker(child: ChildProcess, sdkMetricsUrl: string): Promise<WorkerMemory> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: unknown) => {
-      const msg = m as { memory?: WorkerMemory };
+      const msg = m as { memory?: Omit<WorkerMemory, 'parts' | 'cachedWorkflows'>; error?: string };
+      if (msg.error) reject(new Error(`worker probe: ${msg.error}`));
       if (!msg.memory) return;
       child.off('message', onMessage);
-      resolve(msg.memory);
+      const memory = msg.memory;
+      cachedWorkflows(sdkMetricsUrl).then(
+        (cached) => resolve({ ...memory, cachedWorkflows: cached, parts: memoryParts(child.pid) }),
+        reject
+      );
     };
     child.on('message', onMessage);
     child.send({ measure: true }, (err) => err && reject(err));
   });
 }
 
-/** The worker process: signflow's worker from the config in the environment, answering memory questions over IPC. */
-async function workerProcess(): Promise<void> {
-  // The Runtime (quiet logger) is installed by harness/temporal.ts at import.
-  const config = loadConfig(JSON.parse(process.env.BENCH_CONFIG ?? '{}'));
-  const running = await createWorker(config, { workflowBundle: { codePath: process.env.BENCH_BUNDLE as string } });
-  const gc = (globalThis as { gc?: () => void }).gc;
-  process.on('message', (m: { measure?: boolean }) => {
-    if (!m.measure) return;
-    void (async () => {
-      // Two full collections a moment apart: what is left is what the worker holds.
-      gc?.();
-      await new Promise((r) => setTimeout(r, 200));
-      gc?.();
-      const u = process.memoryUsage();
-      const memory: WorkerMemory = {
-        rss: u.rss,
-        heapUsed: u.heapUsed,
-        external: u.external,
-        arrayBuffers: u.arrayBuffers,
-        cachedWorkflows: running.worker.getStatus().numCachedWorkflows,
-        parts: memoryParts(),
-        isolates: await isolateHeaps(),
-      };
-      process.send?.({ memory });
-    })();
-  });
-  process.on('disconnect', () => void running.shutdown().then(() => process.exit(0)));
-  process.send?.({ ready: true });
-  await running.done;
+/** Workflows in the worker's sticky cache: the SDK's own gauge (`sticky_cache_size`), from its Prometheus exporter. */
+async function cachedWorkflows(sdkMetricsUrl: string): Promise<number> {
+  const text = await (await fetch(sdkMetricsUrl)).text();
+  const m = /^(?:temporal_)?sticky_cache_size(?:\{[^}]*\})?\s+(\S+)$/m.exec(text);
+  // Core records the gauge from the first change of the cache on: none yet is an empty cache.
+  return m ? Number(m[1]) : 0;
+}
+
+/** Until the worker's `/readyz` answers 200 (connected, polling), or it exits. */
+async function workerReady(opsUrl: string, exited: Promise<number | null>): Promise<void> {
+  let gone: number | null | undefined;
+  void exited.then((code) => (gone = code));
+  for (;;) {
+    if (gone !== undefined) throw new Error(`worker process exited (${gone}) before it was ready`);
+    const ok = await fetch(`${opsUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 interface WaitingOptions {
@@ -206,9 +174,9 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
     out('## Worker memory with contracts waiting for their signature');
     out();
     for (const line of machineLines(temporalCliPath())) out(`- ${line}`);
-    progress('bundling the workflows, starting the dev server');
-    const bundle = await bundleWorkflowsToFile(require.resolve('../workflows'), dir);
-    const server = await startDevServer();
+    // The production build, fresh: what `npm run build` writes and the systemd unit runs.
+    progress('building dist/ (npm run build), starting the dev server');
+    const [build, server] = await Promise.all([buildProduction(), startDevServer()]);
     cleanup.push(() => server.stop());
     const inbox = await startDevInbox({ port: await getFreePort() });
     cleanup.push(() => inbox.close());
@@ -218,55 +186,73 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
       if (String(m.headers['x-signflow-mail-key'] ?? '').endsWith(':invitation')) invitations++;
       inbox.clear();
     });
-    const taskQueue = `signflow-bench-waiting-${process.pid}`;
-    const overrides = {
-      temporal: { taskQueue, namespace: server.namespace, address: server.address },
-      mail: { smtpUrl: `smtp://127.0.0.1:${inbox.port}` },
-      signature: { remindersEnabled: false, expiry: '30d' },
-      konnektor: { enabled: false },
-      observability: { workerMetricsPort: 0, sdkMetricsPort: 0 },
-      ...(o.cache === undefined ? {} : { worker: { maxCachedWorkflows: o.cache } }),
-    };
-    const t = await createTestDb('sqlite', { config: overrides });
+    const t = await createTestDb('sqlite');
     cleanup.push(() => t.destroy());
-    const config = loadConfig({ ...overrides, database: { url: t.url } }, {});
+    const [opsPort, sdkPort] = [await getFreePort(), await getFreePort()];
+    // The worker's whole configuration, as an environment file of docs/ops.md would hold it; the driver reads the same.
+    const workerConfigEnv: Record<string, string> = {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: server.namespace,
+      SIGNFLOW_TASK_QUEUE: `signflow-bench-waiting-${process.pid}`,
+      SIGNFLOW_DATABASE_URL: t.url,
+      SIGNFLOW_SMTP_URL: `smtp://127.0.0.1:${inbox.port}`,
+      SIGNFLOW_REMINDERS_ENABLED: 'false',
+      SIGNFLOW_EXPIRY: '30d',
+      SIGNFLOW_QES_ENABLED: 'false',
+      SIGNFLOW_WORKER_METRICS_PORT: String(opsPort),
+      SIGNFLOW_WORKER_SDK_METRICS_PORT: String(sdkPort),
+      // Production logs at info; warn keeps the bench's terminal readable (the log lines are not what is measured).
+      SIGNFLOW_LOG_LEVEL: 'warn',
+      ...(o.cache === undefined ? {} : { SIGNFLOW_WORKER_MAX_CACHED_WORKFLOWS: String(o.cache) }),
+    };
+    const config = loadConfig({}, workerConfigEnv);
+    const entry = path.join(build.outDir, 'cli', 'main.js');
 
-    progress('starting the worker process');
-    const child = fork(__filename, ['--waiting-worker'], {
-      // The preload first: it answers for every thread, tsx's loader thread included.
+    progress(`starting the worker process: node ${path.relative(process.cwd(), entry)} worker`);
+    const child = fork(entry, ['worker'], {
+      // The preloads first: isolate-heaps.js answers for every thread, worker-probe.js for the process.
       execArgv: [
         '--require',
         require.resolve('./isolate-heaps.js'),
-        '--import',
-        'tsx',
+        '--require',
+        require.resolve('./worker-probe.js'),
         '--expose-gc',
         ...o.workerFlags,
       ],
+      // Nothing of this shell's environment: only what the unit gives (its EnvironmentFile and Environment= lines).
       env: {
-        ...process.env,
-        // As the systemd unit of docs/ops.md starts the worker; `--worker-env MALLOC_ARENA_MAX=,MALLOC_MMAP_THRESHOLD_=` measures
-        // without.
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        ...workerConfigEnv,
+        // As the systemd unit of docs/ops.md starts the worker; `--worker-env MALLOC_ARENA_MAX=,MALLOC_MMAP_THRESHOLD_=`
+        // measures without.
         ...WORKER_MALLOC_ENV,
         ...o.workerEnv,
-        BENCH_CONFIG: JSON.stringify({ ...overrides, database: { url: t.url } }),
-        BENCH_BUNDLE: bundle.codePath,
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // The worker's log lines go to stderr with the bench's progress; stdout is the report.
+      stdio: ['ignore', 2, 2, 'ipc'],
     });
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     cleanup.push(async () => {
+      // The probe turns the closed channel into SIGTERM: the worker drains as under systemd.
       if (child.connected) child.disconnect();
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
     });
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
-      void exited.then((code) => reject(new Error(`worker process exited (${code}) before it was ready`)));
-    });
+    await workerReady(`http://127.0.0.1:${opsPort}`, exited);
+    const sdkMetricsUrl = `http://127.0.0.1:${sdkPort}/metrics`;
+    const ask = () => askWorker(child, sdkMetricsUrl);
 
     const serverPid = server.server.pid;
-    const idle = { worker: await askWorker(child), server: rssOf(serverPid), driver: process.memoryUsage.rss() };
+    const idle = { worker: await ask(), server: rssOf(serverPid), driver: process.memoryUsage.rss() };
+    out(
+      `- worker: the production build in a process of its own, \`node ${path.relative(process.cwd(), entry)} worker\` ` +
+        `(compiled JavaScript, prebuilt workflow bundle, no tsx), environment as the systemd unit of docs/ops.md ` +
+        `(${Object.entries({ ...WORKER_MALLOC_ENV, ...o.workerEnv })
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')})${o.workerFlags.length ? `, node flags ${o.workerFlags.join(' ')}` : ''}`
+    );
     out(
       `- options: ${o.waiting} contracts waiting, SQLite, QES off, no reminders; worker settings: ` +
         `maxCachedWorkflows ${config.worker.maxCachedWorkflows}, workflow tasks ${config.worker.maxConcurrentWorkflowTasks}, ` +
@@ -304,13 +290,13 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
       o.timeoutMs
     );
     const startSeconds = (Date.now() - tStart) / 1000;
-    const busy = await askWorker(child);
+    const busy = await ask();
     // What the worker keeps while the contracts wait: after the renders' threads have ended (documents/pdf-threads.ts).
     progress(
       `all waiting; measuring again in ${(PDF_THREAD_IDLE_MS + 3000) / 1000} s, once the idle PDF threads ended`
     );
     await new Promise((r) => setTimeout(r, PDF_THREAD_IDLE_MS + 3000));
-    const waiting = { worker: await askWorker(child), server: rssOf(serverPid), driver: process.memoryUsage.rss() };
+    const waiting = { worker: await ask(), server: rssOf(serverPid), driver: process.memoryUsage.rss() };
 
     // LRU cache: the first contracts started reached their wait first, and every later one took a cache slot after
     // them; with more than `cache + signs` contracts after them, they are out of the cache.
@@ -417,12 +403,5 @@ export async function runWaitingBench(argv: string[]): Promise<void> {
           return [kv.slice(0, eq), kv.slice(eq + 1)];
         })
     ),
-  });
-}
-
-if (require.main === module && process.argv.includes('--waiting-worker')) {
-  workerProcess().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
   });
 }

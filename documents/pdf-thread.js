@@ -1,10 +1,20 @@
 // One PDF rendering thread of documents/pdf-threads.ts. Plain JavaScript so it starts the same under tsx, jest and
-// node: it installs tsx's require hook itself, then renders with the same code the main thread would.
+// node: from the sources it installs tsx's require hook itself; in the production build (`npm run build` copies this
+// file beside the compiled render-contract.js) it loads the compiled code without tsx. Either way it renders with the
+// same code the main thread would.
 'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
 const { parentPort } = require('node:worker_threads');
 
-require('tsx/cjs');
-const { renderTextBlocksPdfHere } = require('./render-contract.ts');
+const compiled = path.join(__dirname, 'render-contract.js');
+let renderTextBlocksPdfHere;
+if (fs.existsSync(compiled)) {
+  ({ renderTextBlocksPdfHere } = require(compiled));
+} else {
+  require('tsx/cjs');
+  ({ renderTextBlocksPdfHere } = require('./render-contract.ts'));
+}
 
 parentPort.on('message', (job) => {
   // A Buffer arrives as a plain Uint8Array; pdfkit's image() wants a Buffer.

@@ -1,6 +1,6 @@
 /**
  * The signflow worker: one knex pool, one pooled SMTP transport, the activities built from them, and the workflow code
- * (pre-bundled in tests and production images, bundled at start in dev).
+ * (pre-bundled in tests and by the production build, bundled at start in dev: worker/workflow-source.ts).
  */
 import fs from 'node:fs';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -24,11 +24,15 @@ import { startOpsServer, type RunningOpsServer } from '../metrics/metrics-server
 import { setClusterStateSource } from '../metrics/signflow-metrics';
 import { WORKER_SETTINGS, workerTuning } from './worker-settings';
 import { workflowBuildOptions } from './workflow-build';
+import { workflowSource } from './workflow-source';
 import { konnektorRunsOnSite } from '../routing/konnektor-routing-config';
 import { KONNEKTOR_ACTIVITY_NAMES } from '../workflows/definitions';
 
 export interface RunWorkerOptions {
-  /** A pre-built bundle (`bundleWorkflowCode`); without it the worker bundles `workflows/` at start (~10 s). */
+  /**
+   * A pre-built bundle (`bundleWorkflowCode`); without it the compiled worker takes the build's and the one run from
+   * the sources bundles `workflows/` at start (~10 s).
+   */
   workflowBundle?: { codePath: string };
   /** Reuse a connection (tests); otherwise one is made from the config. */
   connection?: NativeConnection;
@@ -114,16 +118,13 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
   const temporal = opts.temporalClient ?? (ownClient as { client: Client }).client;
   // Compile the mail templates now: a broken template stops the start instead of the first contract's mail.
   loadMailTemplates();
-  const workflowSource = opts.workflowBundle
-    ? { workflowBundle: opts.workflowBundle }
-    : { workflowsPath: require.resolve('../workflows') };
   // The build id new contracts take their markerless path by, when the server records it (worker/workflow-build.ts).
   const buildOptions = await workflowBuildOptions(temporal.workflowService);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...workflowSource,
+    ...workflowSource(opts.workflowBundle),
     activities: withoutOnSiteActivities(createActivities({ config, db, mailer, konnektor, temporal }), onSite),
     dataConverter,
     ...WORKER_SETTINGS,

@@ -74,6 +74,7 @@ async function worker(ctx: CliContext, opts: { workflowBundle?: string }): Promi
   const { installRuntime } = await import('../../worker/runtime');
   const { createLogger } = await import('../../logging/logger');
   const { mallocSettingsWarning } = await import('../../worker/malloc-settings');
+  const { workflowSource } = await import('../../worker/workflow-source');
   // Before the first connection: the SDK's, workflows' and activities' lines as JSON (expected outcomes as one line
   // with their code), and the SDK's own metrics; as `worker/main.ts` does.
   const workerLogger = createLogger({ service: 'worker', level: config.observability.logLevel });
@@ -82,14 +83,20 @@ async function worker(ctx: CliContext, opts: { workflowBundle?: string }): Promi
   const mallocWarning = mallocSettingsWarning();
   if (mallocWarning) workerLogger.warn(mallocWarning);
   const signal = firstSignal(log);
+  // The build's bundle when run from dist/ (npm run build), else the given one, else workflows/ bundled at start.
+  const source = workflowSource(opts.workflowBundle ? { codePath: opts.workflowBundle } : undefined);
   const running = await createWorker(config, {
-    ...(opts.workflowBundle ? { workflowBundle: { codePath: opts.workflowBundle } } : {}),
+    ...('workflowBundle' in source ? { workflowBundle: source.workflowBundle } : {}),
     workerOptions: { shutdownGraceTime: ACTIVITY_GRACE },
     ops: { sdkMetricsUrl },
   }).catch(shutDownRuntimeAndThrow);
   log(
     `polling task queue ${config.temporal.taskQueue} at ${config.temporal.address} (namespace ` +
-      `${config.temporal.namespace}); SIGTERM or SIGINT drains and stops`
+      `${config.temporal.namespace}); workflow code: ${
+        'workflowBundle' in source
+          ? `bundle ${source.workflowBundle.codePath}`
+          : `${source.workflowsPath}, bundled at start`
+      }; SIGTERM or SIGINT drains and stops`
   );
   // The SDK's runtime reacts to SIGINT/SIGTERM itself and shuts the worker down; `done` resolves when it has.
   const stopped = await Promise.race([signal.then((s) => ({ signal: s })), running.done.then(() => undefined)]);
@@ -161,7 +168,11 @@ export function registerProcesses(program: Command, run: Runner): void {
   program
     .command('worker')
     .description('run a worker (workflows and activities) until SIGTERM/SIGINT, which drain it within 10 s')
-    .option('--workflow-bundle <file>', 'a pre-built workflow bundle (bundleWorkflowCode); default: bundle at start')
+    .option(
+      '--workflow-bundle <file>',
+      "a pre-built workflow bundle (bundleWorkflowCode); default: the build's dist/workflow-bundle.js when run from " +
+        'dist/ (npm run build), else bundled at start'
+    )
     .action((opts: { workflowBundle?: string }) => run({}, (ctx) => worker(ctx, opts)));
   program
     .command('konnektor-worker')

@@ -20,6 +20,7 @@ import {
   comfortSignatureReactivatedSignal,
   qesSignerStatusQuery,
   qesSignerWorkflowId,
+  reactivatedAfter,
   type ContractResult,
 } from '../workflows/definitions';
 import { stepTimings, type StepTiming } from './history';
@@ -130,7 +131,7 @@ export async function runCountersignVariant(
   ]);
   const queuedMs = performance.now() - tSign;
 
-  await acts.activateComfortSignature({ staffContactId: stack.t.seed.staffContactId });
+  const activation = await acts.activateComfortSignature({ staffContactId: stack.t.seed.staffContactId });
   // The simulator's stats object is live: keep the figures as they are now.
   const before = {
     signDocumentCalls: sim.admin.stats().signDocumentCalls,
@@ -139,7 +140,8 @@ export async function runCountersignVariant(
   sim.admin.clearCalls();
   const t0 = performance.now();
   const t0Epoch = Date.now();
-  await signer.signal(comfortSignatureReactivatedSignal, {});
+  // As `signflow konnektor activate` does: with what the activation read of the session.
+  await signer.signal(comfortSignatureReactivatedSignal, reactivatedAfter(activation));
   const completedAt = await Promise.all(results);
   const t1 = Math.max(...completedAt);
   const t1Epoch = t0Epoch + (t1 - t0);

@@ -196,6 +196,26 @@ export type WithdrawOutcome =
 export interface ComfortSignatureReactivatedInput {
   /** Card handle or ICCSN the staff re-activated; empty = any. */
   cardHandle?: string;
+  /**
+   * What the activation itself read: the GetSignatureMode that `activateComfortSignature` asks right after
+   * ActivateComfortSignature answered `COMFORT`. When it says the session is active with signatures left, the parked
+   * signer (patch `qes-resume-on-activation`) skips its own GetSignatureMode and sends its first batch at once: that
+   * batch's `signDocuments` asks GetSignatureMode before SignDocument anyway, and a session that ended in between
+   * fails it before anything is signed (the signer then stays parked, as after its own check). Unset (callers of
+   * earlier versions, a bare signal): the signer checks first, as before.
+   */
+  activation?: { active: boolean; countRemaining: number; checkedAt: string };
+}
+
+/** The reactivation signal after an activation: its card, and what the activation read of the session. */
+export function reactivatedAfter(activation: {
+  iccsn?: string;
+  active: boolean;
+  countRemaining: number;
+  checkedAt: string;
+}): ComfortSignatureReactivatedInput {
+  const { iccsn, active, countRemaining, checkedAt } = activation;
+  return { ...(iccsn ? { cardHandle: iccsn } : {}), activation: { active, countRemaining, checkedAt } };
 }
 
 export type ContractPhase =

@@ -76,6 +76,17 @@ const TELL_WHILE_SIGNING_PATCH = 'qes-tell-while-signing';
  */
 const SIGN_AHEAD_PATCH = 'qes-sign-ahead';
 
+/**
+ * From this patch on, a staff reactivation signal that carries the activation's own confirmation (the session active
+ * with signatures left, `ComfortSignatureReactivatedInput.activation`) resumes the parked signer without a
+ * GetSignatureMode of its own: the first batch goes out at once, and its `signDocuments` asks GetSignatureMode before
+ * SignDocument anyway. The resumption is tentative until a batch comes back: the waiting contracts are told `resumed`
+ * only then (not while the card is about to start), and a batch that fails before any SignDocument was sent (the
+ * session ended in between, the activation did not take) leaves the signer parked as it was: same reason, no new staff
+ * mail, the reminder still due when it was, exactly as when its own check found no session.
+ */
+const RESUME_ON_ACTIVATION_PATCH = 'qes-resume-on-activation';
+
 /** Batches in flight at once with `SIGN_AHEAD_PATCH`: the one on the card and the next one, prepared and waiting. */
 const BATCHES_IN_FLIGHT = 2;
 
@@ -84,6 +95,8 @@ interface FailureInfo {
   gematikCode?: number;
   message: string;
   signedRequestIds: string[];
+  /** The Konnektor operation that failed (`SignDocument`, `GetSignatureMode`…), when the activity said. */
+  operation?: string;
 }
 
 /** The needs-a-person failure behind an activity failure, or undefined for anything else (a bug: rethrown). */
@@ -95,12 +108,14 @@ function needsPerson(err: unknown): FailureInfo | undefined {
     gematikCode?: number;
     staffAction?: string;
     signedRequestIds?: string[];
+    operation?: string;
   };
   return {
     failureType: cause.type ?? KonnektorFailureType.KONNEKTOR_UNKNOWN_ERROR,
     gematikCode: details.gematikCode,
     message: details.staffAction ?? cause.message,
     signedRequestIds: details.signedRequestIds ?? [],
+    operation: details.operation,
   };
 }
 
@@ -115,6 +130,13 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
   for (const r of input.pending ?? []) pending.set(requestIdOf(r), r);
   const state: QesSignerState = { pending: pending.size, signed: 0, signDocumentCalls: 0 };
   let reactivated = false;
+  /** The last reactivation signal carried the activation's confirmation that the session is usable. */
+  let activationConfirmed = false;
+  /**
+   * Set while a resumption on a confirmed activation (`RESUME_ON_ACTIVATION_PATCH`) is not yet borne out by a batch:
+   * the parking it left and that parking's reminder time, restored if the first batch finds no session.
+   */
+  let tentative: { parked: NonNullable<QesSignerState['parked']>; reminderAt?: number } | undefined;
   /** When the current parking's one reminder mail is due (workflow time, ms); unset = none due. */
   let staffReminderAt: number | undefined;
 
@@ -138,8 +160,10 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       void tell([request], { kind: 'parked', ...state.parked });
     }
   });
-  wf.setHandler(comfortSignatureReactivatedSignal, () => {
+  wf.setHandler(comfortSignatureReactivatedSignal, (signal) => {
     reactivated = true;
+    const activation = signal?.activation;
+    activationConfirmed = !!activation?.active && activation.countRemaining > 0;
   });
   wf.setHandler(qesSignerStatusQuery, () => state);
 
@@ -241,6 +265,26 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     state.pending = pending.size;
   };
 
+  /** A batch came back from the Konnektor after a tentative resumption: the session is real, the waiting hear it. */
+  const resumeConfirmed = (): void => {
+    if (!tentative) return;
+    tentative = undefined;
+    track(tell([...pending.values()], { kind: 'resumed' }));
+  };
+
+  /**
+   * Whether `failure` of a tentative resumption's first batch means only that no session was there (the check the
+   * signer skipped would have said so: nothing signed, no SignDocument sent); then the parking it left is restored.
+   */
+  const resumeRefuted = (failure: FailureInfo): boolean => {
+    const trial = tentative;
+    tentative = undefined;
+    if (!trial || failure.signedRequestIds.length > 0 || failure.operation === 'SignDocument') return false;
+    state.parked = trial.parked;
+    staffReminderAt = trial.reminderAt;
+    return true;
+  };
+
   /**
    * Signs what is pending with up to `BATCHES_IN_FLIGHT` batches at once (`SIGN_AHEAD_PATCH`), until nothing is left,
    * continue-as-new is due, or a batch fails for a reason that needs a person: then, once every batch in flight has
@@ -296,6 +340,7 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
               stored
             );
             if (result.rejected?.length) track(rejectAll(result.rejected));
+            resumeConfirmed();
             settle();
             if (result.deferred?.length && running.size > 0) holdUntilIdle = true;
           },
@@ -321,6 +366,20 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     return failure;
   };
 
+  /** Parks for `failure`, unless it only refutes a tentative resumption: then the parking before it stands. */
+  const parkUnlessRefuted = async (failure: FailureInfo): Promise<void> => {
+    if (!resumeRefuted(failure)) {
+      await park(failure);
+      return;
+    }
+    describe();
+    // As after a check that found no session: the one reminder, if it is due.
+    if (staffReminderAt !== undefined && Date.now() >= staffReminderAt) {
+      staffReminderAt = undefined;
+      await notifyStaff('still-parked');
+    }
+  };
+
   /** The documents the Konnektor refuses on their own leave the queue at once; their contracts are told. */
   const rejectAll = (rejected: RejectedCountersign[]): Promise<void> => {
     const told = rejected.map(rejectOne).filter((t): t is Promise<void> => t !== undefined);
@@ -334,10 +393,19 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       // Wait for staff or the next periodic check, then ask the Konnektor whether the session is usable again.
       // Wake up for the staff reminder too, if it is due before the next check.
       const untilReminder = staffReminderAt === undefined ? Infinity : Math.max(1_000, staffReminderAt - Date.now());
-      await wf.condition(() => reactivated, Math.min(input.recheckIntervalMs, untilReminder), {
+      const signalled = await wf.condition(() => reactivated, Math.min(input.recheckIntervalMs, untilReminder), {
         summary: 'Komfortsignatur erneut prüfen',
       });
       reactivated = false;
+      const confirmed = signalled && activationConfirmed;
+      activationConfirmed = false;
+      if (confirmed && pending.size > 0 && wf.patched(RESUME_ON_ACTIVATION_PATCH)) {
+        // Staff just activated and the activation read the session as usable: sign at once (see the patch).
+        tentative = { parked: state.parked, reminderAt: staffReminderAt };
+        state.parked = undefined;
+        staffReminderAt = undefined;
+        continue;
+      }
       const mode = await acts.getSignatureMode
         .executeWithOptions({ ...konnektorCall, summary: 'Signaturmodus abfragen (geparkt)' }, [{ iccsn }])
         .catch((err: unknown) => {
@@ -382,7 +450,7 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
 
     if (wf.patched(SIGN_AHEAD_PATCH)) {
       const failure = await signAhead();
-      if (failure) await park(failure);
+      if (failure) await parkUnlessRefuted(failure);
       continue;
     }
 
@@ -405,11 +473,12 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       // One unfit document fails only its own contract's countersignature; without this it would stay pending and be
       // sent again with every batch.
       if (result.rejected?.length && wf.patched(REJECT_DOCUMENTS_PATCH)) await finishRejected(result.rejected);
+      resumeConfirmed();
     } catch (err) {
       const failure = needsPerson(err);
       if (!failure) throw err;
       await finishSigned(failure.signedRequestIds);
-      await park(failure);
+      await parkUnlessRefuted(failure);
     }
   }
 }

@@ -10,7 +10,7 @@ import { Argument, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { KonnektorClient } from '../../activities/konnektor/konnektor-client';
 import type { ComfortSignatureStatus } from '../../activities/konnektor/types';
-import { comfortSignatureReactivatedSignal, SA_WAITING_REASON } from '../../workflows/definitions';
+import { comfortSignatureReactivatedSignal, reactivatedAfter, SA_WAITING_REASON } from '../../workflows/definitions';
 import { parseId } from '../arguments';
 import { mapBounded } from '../bounded';
 import { classifyError } from '../classify-error';
@@ -47,12 +47,13 @@ function describeMode(s: ComfortSignatureStatus): string {
  * Signals every running contract of this task queue that waits for the comfort signature. The query uses only
  * search attributes (no personal data); at most 8 signals in flight.
  */
-async function notifyParkedContracts(client: Client, taskQueue: string, iccsn: string | undefined): Promise<number> {
+async function notifyParkedContracts(client: Client, taskQueue: string, mode: ComfortSignatureStatus): Promise<number> {
   const query = `${SA_WAITING_REASON.name} = 'comfort-signature' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue}'`;
   const ids: string[] = [];
   for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
   await mapBounded(ids, 8, (workflowId) =>
-    client.workflow.getHandle(workflowId).signal(comfortSignatureReactivatedSignal, { cardHandle: iccsn })
+    // With what the activation read, so the eHBA's signer can send its first batch without asking again.
+    client.workflow.getHandle(workflowId).signal(comfortSignatureReactivatedSignal, reactivatedAfter(mode))
   );
   return ids.length;
 }
@@ -78,7 +79,7 @@ async function konnektor(ctx: CliContext, action: KonnektorAction, opts: Konnekt
       if (opts.notify) {
         // The activation itself succeeded; a Temporal hiccup here only delays the parked contracts to their next check.
         try {
-          notified = await notifyParkedContracts(await ctx.temporal(), config.temporal.taskQueue, mode.iccsn);
+          notified = await notifyParkedContracts(await ctx.temporal(), config.temporal.taskQueue, mode);
         } catch (err) {
           const e = classifyError(err);
           notifyError = { code: e.code, message: e.message };

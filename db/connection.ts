@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { ConfigError } from '../temporal.config';
+import { keepPreparedStatements, type PreparingConnection } from './sqlite-statements';
 
 export type DbDialect = 'mysql' | 'sqlite';
 
@@ -73,7 +74,12 @@ export function createDb(url: string, options: CreateDbOptions = {}): Knex {
       min: 1,
       max: 1,
       // WAL lets the API read while the worker writes; NORMAL is durable enough with WAL and much faster.
-      afterCreate: (conn: { pragma: (s: string) => void }, done: (err: Error | null, conn: unknown) => void) => {
+      afterCreate: (
+        conn: PreparingConnection & { pragma: (s: string) => void },
+        done: (err: Error | null, conn: unknown) => void
+      ) => {
+        // One parse and plan per statement text, not per query (db/sqlite-statements.ts).
+        keepPreparedStatements(conn);
         conn.pragma('journal_mode = WAL');
         conn.pragma('synchronous = NORMAL');
         conn.pragma('foreign_keys = ON');

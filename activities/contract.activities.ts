@@ -35,7 +35,7 @@ import type {
   VoidSignatureResult,
 } from './types';
 import { rejection, withoutPersonalData } from './contract/failures';
-import { appendAudit, findRequest, insertRequest, type StoredRequest } from './contract/plugin-tables';
+import { appendAudit, AUDIT_TABLE, findRequest, insertRequest, type StoredRequest } from './contract/plugin-tables';
 import { decodeSignaturePng } from './contract/signature-image';
 import { whileHeartbeating } from './heartbeat';
 import { lockRow, revertSignatureRequest, type RevertResult } from './contract/revert-request';
@@ -59,6 +59,8 @@ interface Confirmation {
   image?: Buffer;
   /** The portal's client (signatures only), for the audit trail. */
   client?: { ip?: string; userAgent?: string };
+  /** The Update this confirmation answers, when the workflow records it with a local activity (see `sameUpdate`). */
+  updateId?: string;
 }
 
 function parseTime(value: string, field: string, contractId: number): Date {
@@ -253,6 +255,8 @@ export function createContractActivities(deps: ContractActivityDeps) {
     if (signature.status !== values.signaturePending) {
       // The hash covers document, signer, method, image and time: equal hash = this very confirmation, retried.
       if (signature.status === values.signatureValid && signature.md5Hash === md5Hash) return outcome;
+      const again = signature.status === values.signatureValid ? await sameUpdate(trx, ref, signature, c) : undefined;
+      if (again) return again;
       throw notPending(signature, ref.contractId);
     }
 
@@ -321,9 +325,42 @@ export function createContractActivities(deps: ContractActivityDeps) {
         imageDocumentId,
         md5Hash,
         ...(c.client ? { ip: c.client.ip ?? null, userAgent: c.client.userAgent ?? null } : {}),
+        ...(c.updateId ? { updateId: c.updateId } : {}),
       },
     });
     return outcome;
+  }
+
+  /**
+   * The stored outcome when this signature was confirmed by the same Update (`updateId` in its audit row), whatever
+   * time the workflow passes now. A local activity's input is not in the history: when the workflow task that recorded
+   * the signature is lost (a worker crash after the commit), the Update comes again in a new task, whose workflow time
+   * is later, so the time and the hash differ although it is the same signature. Any other confirmation of a `gültig`
+   * signature stays refused (SIGNATURE_ALREADY_CONFIRMED).
+   */
+  async function sameUpdate(
+    trx: Knex.Transaction,
+    ref: ContractRef,
+    signature: CrmSignature,
+    c: Confirmation
+  ): Promise<SignatureOutcome | undefined> {
+    if (!c.updateId || !signature.md5Hash || !signature.signedAt) return undefined;
+    const event = c.kind === 'signed' ? 'signature-recorded' : 'signature-confirmed-manually';
+    const rows = (await trx(AUDIT_TABLE).where({ workflow_id: ref.workflowId, event }).select('detail')) as Array<{
+      detail: unknown;
+    }>;
+    const recorded = rows
+      .map((r) => JSON.parse(String(r.detail)) as Record<string, unknown>)
+      .find((d) => d.updateId === c.updateId && d.signatureId === signature.id && d.md5Hash === signature.md5Hash);
+    if (!recorded || recorded.userContactId !== c.userContactId || recorded.method !== c.method) return undefined;
+    return {
+      kind: c.kind,
+      signatureId: signature.id,
+      userContactId: c.userContactId,
+      method: c.method,
+      confirmedAt: signature.signedAt.toISOString(),
+      md5Hash: signature.md5Hash,
+    };
   }
 
   /**
@@ -529,6 +566,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
             at,
             image,
             client: { ip: input.ip, userAgent: input.userAgent },
+            updateId: input.updateId,
           })
         );
       });
@@ -549,6 +587,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
             method: 'staff',
             userContactId: input.staffContactId,
             at,
+            updateId: input.updateId,
           });
           if (!(await readContact(trx, crm, input.staffContactId))) {
             throw rejection(

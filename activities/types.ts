@@ -72,6 +72,11 @@ export interface RecordSignatureInput extends ContractRef {
   /** The portal's client as the portal passed it (optional): audit trail only, not hashed. */
   ip?: string;
   userAgent?: string;
+  /**
+   * The `sign` Update's id, passed by a workflow that records with a local activity (generation 3 on): a re-run of the
+   * same Update after a lost workflow task returns what it recorded, even with a later `signedAt`. Audit trail only.
+   */
+  updateId?: string;
 }
 
 export interface RecordConfirmationInput extends ContractRef {
@@ -79,6 +84,8 @@ export interface RecordConfirmationInput extends ContractRef {
   staffContactId: number;
   /** ISO time the workflow accepted the confirmation. */
   confirmedAt: string;
+  /** The `confirmManually` Update's id (generation 3 on); see `RecordSignatureInput.updateId`. */
+  updateId?: string;
 }
 
 export interface VoidSignatureInput extends ContractRef {

@@ -69,6 +69,18 @@ const RECORD: wf.ActivityOptions = {
 };
 
 /**
+ * RECORD as a local activity (generation 3 on, `LOCAL_RECORDING_GENERATION`): the same timeout and retry policy, run by
+ * the worker inside the workflow task that handles the Update, so the signer waits for one workflow task instead of a
+ * workflow task, an activity task and a second workflow task. Backoffs stay under the SDK's local retry threshold
+ * (1 minute), so retries stay in the worker as they stayed with the server; a retry that waits longer than 8 s keeps
+ * the workflow task alive by heartbeating it (one more task each time), as the SDK does for every long local activity.
+ */
+const RECORD_LOCAL: wf.LocalActivityOptions = {
+  startToCloseTimeout: RECORD.startToCloseTimeout,
+  retry: RECORD.retry,
+};
+
+/**
  * Mail before `patched('mail-while-open')`: SMTP outages are retried by Temporal for a day; a rejected recipient is
  * final (MAIL_REJECTED).
  */
@@ -134,6 +146,8 @@ const LOAD_AND_PREPARE: wf.ActivityOptions = {
 
 /** Every call passes its own options with a summary (what the Temporal UI shows per step). */
 const acts = wf.proxyActivities<Activities>(DB_WRITE);
+/** The recording steps run in the workflow's own worker (generation 3 on); every call passes its own options. */
+const localActs = wf.proxyLocalActivities<Activities>(RECORD_LOCAL);
 
 /** The PNG signature bytes, base64: the validator's cheap check; the activity decodes the whole image. */
 const PNG_BASE64_PREFIX = 'iVBORw0KGgo';
@@ -180,13 +194,17 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
   // server recorded that worker's build id with the task, and the SDK reads it back on every replay (see
   // WORKFLOW_CODE_GENERATION). That code always takes the path of the newest patch here; no `patched()` call means no
   // marker and no `TemporalChangeVersion` upsert. Read here, in the first activation, where it names the first task.
-  const markerless =
-    workflowCodeGeneration(wf.workflowInfo().currentDeploymentVersion?.buildId) >= MARKERLESS_GENERATION;
+  const generation = workflowCodeGeneration(wf.workflowInfo().currentDeploymentVersion?.buildId);
+  const markerless = generation >= MARKERLESS_GENERATION;
   const fromStart = markerless || wf.patched(START_ATTRIBUTES_PATCH);
   const lean = fromStart || wf.patched(LEAN_PATH_PATCH);
   const notify = createWebhookNotifier(input.contractId, lean ? input.webhookEvents : undefined);
   try {
-    const result = await runContract(input, notify, lean, fromStart);
+    const result = await runContract(input, notify, {
+      lean,
+      fromStart,
+      localRecording: generation >= LOCAL_RECORDING_GENERATION,
+    });
     await settle(notify, lean);
     return result;
   } catch (err) {
@@ -238,6 +256,17 @@ const START_ATTRIBUTES_PATCH = 'search-attributes-from-start';
  */
 const MARKERLESS_GENERATION = 2;
 
+/**
+ * From this generation on, the `sign` and `confirmManually` Updates record the outcome with a local activity
+ * (`RECORD_LOCAL`) instead of an activity: the Update is accepted, recorded and answered in one workflow task, and its
+ * history has one `MarkerRecorded` where it had `ActivityTaskScheduled/Started/Completed` and a second workflow task.
+ * Chosen like `MARKERLESS_GENERATION`, by the build id recorded with the first workflow task: older contracts keep the
+ * activity. A local activity's input is not in the history: when a workflow task is lost after the recording committed
+ * (a worker crash), the Update comes again in a new task with a later workflow time, and the recording sees its own
+ * earlier write through the Update's id (`updateId`, see `recordSignature`).
+ */
+const LOCAL_RECORDING_GENERATION = 3;
+
 /** The status search attributes the workflow keeps (CrmContractId is set once, at the start). */
 const STATUS_ATTRIBUTES = [SA_CONTRACT_STATUS, SA_SIGNATURE_STATUS, SA_WAITING_REASON] as const;
 
@@ -251,11 +280,20 @@ const COUNTERSIGN_PROGRESS_IN_ORDER_PATCH = 'countersign-progress-in-order';
  */
 const COUNTERSIGN_STORED_BY_SIGNER_PATCH = 'countersign-stored-by-signer';
 
+/** The branches a contract takes, chosen in its first activation (see `honorarvertrag`). */
+interface ContractPath {
+  /** `patched('lean-contract-path')` or later. */
+  lean: boolean;
+  /** `patched('search-attributes-from-start')` or generation 2 on. */
+  fromStart: boolean;
+  /** Generation 3 on: the Updates record with a local activity. */
+  localRecording: boolean;
+}
+
 async function runContract(
   input: ContractWorkflowInput,
   notify: WebhookNotifier,
-  lean: boolean,
-  fromStart: boolean
+  { lean, fromStart, localRecording }: ContractPath
 ): Promise<ContractResult> {
   const { contractId, timing, labels } = input;
   /**
@@ -388,28 +426,28 @@ async function runContract(
     }
   };
 
+  /** The Update's id on the local path (the recording's key for a re-run after a lost workflow task). */
+  const updateKey = (): { updateId?: string } => (localRecording ? { updateId: wf.currentUpdateInfo()?.id } : {});
+
   wf.setHandler(
     signUpdate,
     (sign: SignInput) =>
       record((request) => {
-        return acts.recordSignature.executeWithOptions(
-          {
-            ...RECORD,
-            summary: `Unterschrift (${sign.method === 'click' ? 'Klick' : 'Bild'}) von Kontakt ${sign.contactId} speichern`,
-          },
-          [
-            {
-              ...ref,
-              signatureId: request.signatureId,
-              contactId: sign.contactId,
-              method: sign.method,
-              imagePngBase64: sign.imagePngBase64,
-              signedAt: actedAtOf(sign.actedAt),
-              ip: sign.ip?.slice(0, 64),
-              userAgent: sign.userAgent?.slice(0, 512),
-            },
-          ]
-        );
+        const summary = `Unterschrift (${sign.method === 'click' ? 'Klick' : 'Bild'}) von Kontakt ${sign.contactId} speichern`;
+        const entry = {
+          ...ref,
+          signatureId: request.signatureId,
+          contactId: sign.contactId,
+          method: sign.method,
+          imagePngBase64: sign.imagePngBase64,
+          signedAt: actedAtOf(sign.actedAt),
+          ip: sign.ip?.slice(0, 64),
+          userAgent: sign.userAgent?.slice(0, 512),
+          ...updateKey(),
+        };
+        return localRecording
+          ? localActs.recordSignature.executeWithOptions({ ...RECORD_LOCAL, summary }, [entry])
+          : acts.recordSignature.executeWithOptions({ ...RECORD, summary }, [entry]);
       }),
     {
       validator: (sign: SignInput) => {
@@ -435,13 +473,17 @@ async function runContract(
     confirmManuallyUpdate,
     ({ staffContactId, actedAt }) =>
       record((request) => {
-        return acts.recordManualConfirmation.executeWithOptions(
-          {
-            ...RECORD,
-            summary: `Manuelle Bestätigung durch Kontakt ${staffContactId} speichern`,
-          },
-          [{ ...ref, signatureId: request.signatureId, staffContactId, confirmedAt: actedAtOf(actedAt) }]
-        );
+        const summary = `Manuelle Bestätigung durch Kontakt ${staffContactId} speichern`;
+        const entry = {
+          ...ref,
+          signatureId: request.signatureId,
+          staffContactId,
+          confirmedAt: actedAtOf(actedAt),
+          ...updateKey(),
+        };
+        return localRecording
+          ? localActs.recordManualConfirmation.executeWithOptions({ ...RECORD_LOCAL, summary }, [entry])
+          : acts.recordManualConfirmation.executeWithOptions({ ...RECORD, summary }, [entry]);
       }),
     {
       validator: ({ staffContactId, actedAt }) => {

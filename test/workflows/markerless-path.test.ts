@@ -1,8 +1,10 @@
 /**
  * The contract path without a patch marker (issue 9, target 3): a contract whose first workflow task a worker of
- * generation 2 completed calls no `patched()`, so its history has no marker and no `TemporalChangeVersion` upsert,
- * and it replays on that branch because the server recorded the worker's build id with the task
- * (workflows/definitions.ts `WORKFLOW_CODE_GENERATION`, worker/workflow-build.ts).
+ * generation 2 or later completed calls no `patched()`, so its history has no marker and no `TemporalChangeVersion`
+ * upsert, and it replays on that branch because the server recorded the worker's build id with the task
+ * (workflows/definitions.ts `WORKFLOW_CODE_GENERATION`, worker/workflow-build.ts). From generation 3 on the `sign` and
+ * `confirmManually` Updates record with a local activity: one workflow task for the Update, a local-activity marker in
+ * the history instead of an activity (issue 9, targets 1 and 2).
  *
  * Real parts: the Temporal dev server (it records build ids), the time-skipping test server (it does not), workers with
  * the real activities, SQLite, the SMTP inbox. The action counts are the bench's (bench/actions.ts).
@@ -10,7 +12,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { actionCounts } from '../../bench/actions';
+import { actionCounts, LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
 import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
 import { createTimeSkippingEnv, startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
@@ -19,6 +21,7 @@ import { contractWorkflowId, WORKFLOW_BUILD_ID, workflowCodeGeneration } from '.
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
+import { ErrorCode } from '../../domain/errors';
 
 jest.setTimeout(180_000);
 
@@ -38,17 +41,42 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** A worker of the stack's config and database; `older` = one that gives the server no build id (older code). */
-async function startWorker(older: boolean): Promise<RunningWorker> {
+/**
+ * A worker of the stack's config and database: `current` gives the server this code's build id, `older` none (code
+ * before build ids), `generation-2` the build id of generation 2 (the code before local recording, as far as a
+ * contract started on it is concerned: it branches on the recorded id only).
+ */
+async function startWorker(kind: 'current' | 'older' | 'generation-2'): Promise<RunningWorker> {
   const worker = await createWorker(stack.config, {
     connection: server.env.nativeConnection,
     workflowBundle: await workflowBundle(),
     db: stack.t.db,
     temporalClient: server.env.client,
-    workerOptions: older ? { workerDeploymentOptions: undefined } : undefined,
+    workerOptions:
+      kind === 'older'
+        ? { workerDeploymentOptions: undefined }
+        : kind === 'generation-2'
+          ? {
+              workerDeploymentOptions: {
+                version: { deploymentName: 'signflow', buildId: 'signflow-workflows-2' },
+                useWorkerVersioning: false,
+              },
+            }
+          : undefined,
   });
   extraWorkers.push(worker);
   return worker;
+}
+
+let stackWorkerRunning = true;
+/** Stops every worker polling the stack's queue and starts one of `kind`: it alone takes the next start. */
+async function onlyWorker(kind: 'current' | 'older' | 'generation-2'): Promise<RunningWorker> {
+  if (stackWorkerRunning) {
+    stackWorkerRunning = false;
+    await stack.worker.shutdown();
+  }
+  for (const w of extraWorkers.splice(0)) await w.shutdown().catch(() => undefined);
+  return startWorker(kind);
 }
 
 /** Starts a contract and waits until it waits for the signature. */
@@ -78,13 +106,45 @@ const upsertedKeys = (history: History): string[][] =>
       : []
   );
 
+/** The activity types the history schedules as activities, and the local activities its markers record. */
+function steps(history: History): { activities: string[]; localActivities: string[] } {
+  const events = history.events ?? [];
+  return {
+    activities: events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+    localActivities: events.flatMap((e) => {
+      const m = e.markerRecordedEventAttributes;
+      if (m?.markerName !== LOCAL_ACTIVITY_MARKER) return [];
+      // Core writes the marker's `data` as JSON (seq, attempt, activity id and type, times).
+      const data = m.details?.data?.payloads?.[0]?.data;
+      return [
+        String((JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type?: string }).activity_type),
+      ];
+    }),
+  };
+}
+
+/** Workflow tasks completed, and those the Update was accepted in and completed in. */
+function updateTasks(history: History): { tasks: number; acceptedIn?: string; completedIn?: string } {
+  const events = history.events ?? [];
+  // The Update's events follow the WorkflowTaskCompleted of the task that produced them.
+  let lastCompleted: string | undefined;
+  let acceptedIn: string | undefined;
+  let completedIn: string | undefined;
+  for (const e of events) {
+    if (e.workflowTaskCompletedEventAttributes) lastCompleted = String(e.eventId);
+    if (e.workflowExecutionUpdateAcceptedEventAttributes) acceptedIn = lastCompleted;
+    if (e.workflowExecutionUpdateCompletedEventAttributes) completedIn = lastCompleted;
+  }
+  return { tasks: events.filter((e) => e.workflowTaskCompletedEventAttributes).length, acceptedIn, completedIn };
+}
+
 /** The build id the server recorded with the first completed workflow task. */
 const firstTaskBuildId = (history: History): string | undefined =>
   (history.events ?? []).find((e) => e.workflowTaskCompletedEventAttributes)?.workflowTaskCompletedEventAttributes
     ?.workerVersion?.buildId ?? undefined;
 
 test('the build id names the generation; any other id (the SDK default, none) is generation 0', () => {
-  expect(workflowCodeGeneration(WORKFLOW_BUILD_ID)).toBe(2);
+  expect(workflowCodeGeneration(WORKFLOW_BUILD_ID)).toBe(3);
   expect(workflowCodeGeneration('signflow-workflows-17')).toBe(17);
   for (const other of [
     undefined,
@@ -116,15 +176,39 @@ test('the worker gives its build id only to a server that records it', async () 
   }
 });
 
-test('a plain contract on a generation-2 worker: no patch marker, no TemporalChangeVersion upsert, 8 actions', async () => {
+test("a plain contract on a generation-3 worker: the signature recorded by a local activity in the Update's one task, no patch marker, 8 actions", async () => {
   const { contractId, handle, contactId } = await awaitingSignature();
   const history = await signAndComplete(contractId, handle, contactId);
 
   expect(firstTaskBuildId(history)).toBe(WORKFLOW_BUILD_ID);
+  // The recording is a local activity: no ActivityTaskScheduled for it, one marker, in the task that accepted and
+  // completed the Update.
+  expect(steps(history)).toEqual({
+    activities: [
+      'loadAndPrepareSignatureRequest',
+      'sendContractMail',
+      'createCompletionCertificate',
+      'sendContractMail',
+    ],
+    localActivities: ['recordSignature'],
+  });
+  const update = updateTasks(history);
+  expect(update.acceptedIn).toBeDefined();
+  expect(update.completedIn).toBe(update.acceptedIn);
   const counts = actionCounts(history);
-  expect(counts).toMatchObject({ starts: 1, activities: 5, messages: 1, upserts: 1, markers: 0, versionUpserts: 0 });
+  expect(counts).toMatchObject({
+    starts: 1,
+    activities: 4,
+    localActivities: 1,
+    localActivityTasks: 1,
+    messages: 1,
+    upserts: 1,
+    markers: 0,
+    versionUpserts: 0,
+  });
   // The expiry timer exists when the `sign` Update came after the workflow began to wait (here: always, it waited for
-  // the test); the floor has no expiry. Beside it: start, 5 activities, the Update, the status upsert at the signature.
+  // the test); the floor has no expiry. Beside it: start, 4 activities, the recording's workflow task (one action for
+  // its local activities), the Update, the status upsert at the signature.
   expect(counts.actions - counts.timers).toBe(8);
   expect(upsertedKeys(history)).toEqual([['ContractStatus', 'SignatureStatus', 'WaitingReason']]);
   // What ops filter by is unchanged, and the server's own BuildIds attribute (no upsert, no action) names the code.
@@ -136,7 +220,7 @@ test('a plain contract on a generation-2 worker: no patch marker, no TemporalCha
     WaitingReason: ['none'],
   });
   expect(sa.BuildIds).toContain(`unversioned:${WORKFLOW_BUILD_ID}`);
-  await recordHistory(handle, 'lean-click-signed.generation-2');
+  await recordHistory(handle, 'lean-click-signed.generation-3');
 
   // It replays (a replay worker has no build id: the recorded one decides) ...
   const bundle = await workflowBundle();
@@ -154,13 +238,90 @@ test('a plain contract on a generation-2 worker: no patch marker, no TemporalCha
   ).rejects.toThrow(/nondeterminism/i);
 });
 
-test('a contract an older worker started (no build id) keeps its marker and finishes on a generation-2 worker', async () => {
-  // A deployment in progress: only an older worker polls when the contract starts; the new one takes over after.
-  await stack.worker.shutdown();
-  const older = await startWorker(true);
+test('staff confirmation on a generation-3 worker: recorded by a local activity too', async () => {
+  const { contractId, handle } = await awaitingSignature();
+  await handle.executeUpdate('confirmManually', { args: [{ staffContactId: stack.t.seed.staffContactId }] });
+  expect(await settledResult(stack.client, contractId)).toMatchObject({ contractId, outcome: 'confirmed' });
+  const history = await handle.fetchHistory();
+  expect(steps(history).localActivities).toEqual(['recordManualConfirmation']);
+  expect(steps(history).activities).not.toContain('recordManualConfirmation');
+  const update = updateTasks(history);
+  expect(update.completedIn).toBe(update.acceptedIn);
+  expect(actionCounts(history)).toMatchObject({ markers: 0, versionUpserts: 0, localActivityTasks: 1 });
+  await recordHistory(handle, 'staff-confirmed.generation-3');
+});
+
+test('a contract a generation-2 worker started keeps the recording activity on a generation-3 worker', async () => {
+  await onlyWorker('generation-2');
   const { contractId, handle, contactId } = await awaitingSignature();
-  await older.shutdown();
-  await startWorker(false);
+  await onlyWorker('current');
+  const history = await signAndComplete(contractId, handle, contactId);
+
+  expect(workflowCodeGeneration(firstTaskBuildId(history))).toBe(2);
+  expect(steps(history)).toEqual({
+    activities: [
+      'loadAndPrepareSignatureRequest',
+      'sendContractMail',
+      'recordSignature',
+      'createCompletionCertificate',
+      'sendContractMail',
+    ],
+    localActivities: [],
+  });
+  expect(actionCounts(history)).toMatchObject({ markers: 0, versionUpserts: 0, localActivityTasks: 0 });
+  await Worker.runReplayHistory(
+    { workflowBundle: await workflowBundle(), replayName: 'generation-2-start' },
+    history,
+    handle.workflowId
+  );
+});
+
+test('a domain failure of the recording answers the Update as the activity did: same type, message and details', async () => {
+  // Starts with the PNG signature (the validator's cheap check) but is no PNG: the recording refuses it.
+  const notPng = 'iVBORw0KGgoAAAAAAAAAAAAA';
+  const failureOf = async (handle: WorkflowHandle, contactId: number) => {
+    const err = (await handle
+      .executeUpdate('sign', { args: [{ contactId, method: 'drawn', imagePngBase64: notPng }] })
+      .then(
+        () => undefined,
+        (e: unknown) => e
+      )) as { cause?: { type?: string; message?: string; nonRetryable?: boolean; details?: unknown[] } } | undefined;
+    const cause = err?.cause;
+    return { type: cause?.type, message: cause?.message, nonRetryable: cause?.nonRetryable, details: cause?.details };
+  };
+  await onlyWorker('current');
+  const local = await awaitingSignature();
+  const localFailure = await failureOf(local.handle, local.contactId);
+  // The same on the activity path: a contract a generation-2 worker started.
+  await onlyWorker('generation-2');
+  const remote = await awaitingSignature();
+  const remoteFailure = await failureOf(remote.handle, remote.contactId);
+  await onlyWorker('current');
+
+  expect(localFailure).toEqual({
+    type: ErrorCode.INVALID_SIGNATURE_INPUT,
+    message: `The signature image for contract ${local.contractId} is not a valid PNG.`,
+    nonRetryable: true,
+    details: [expect.objectContaining({ contractId: local.contractId })],
+  });
+  expect(remoteFailure).toEqual({
+    ...localFailure,
+    message: localFailure.message?.replace(String(local.contractId), String(remote.contractId)),
+    details: [{ ...(localFailure.details?.[0] as object), contractId: remote.contractId }],
+  });
+  // Refused, nothing recorded: both still wait for the signature and take a valid one.
+  for (const c of [local, remote]) {
+    expect((await contractStatus(stack.client, c.contractId)).phase).toBe('awaiting-signature');
+  }
+  const history = await signAndComplete(local.contractId, local.handle, local.contactId);
+  expect(steps(history).localActivities).toEqual(['recordSignature', 'recordSignature']);
+});
+
+test('a contract an older worker started (no build id) keeps its marker and finishes on a generation-3 worker', async () => {
+  // A deployment in progress: only an older worker polls when the contract starts; the new one takes over after.
+  await onlyWorker('older');
+  const { contractId, handle, contactId } = await awaitingSignature();
+  await onlyWorker('current');
   const history = await signAndComplete(contractId, handle, contactId);
 
   expect(workflowCodeGeneration(firstTaskBuildId(history))).toBe(0);

@@ -98,6 +98,41 @@ describe.each(testDatabases())('recordManualConfirmation on $name', ({ name }) =
     expect(await snapshotTables(t.db, t.config.crm)).toEqual(after);
   });
 
+  test('the same Update again with a later time (a local activity after a lost workflow task) returns the stored outcome', async () => {
+    const { fresh, prep } = await prepared();
+    const input = {
+      ...fresh.ref,
+      signatureId: prep.signatureId,
+      staffContactId: t.seed.staffContactId,
+      confirmedAt: '2026-11-28T15:00:00.000Z',
+      updateId: 'update-of-the-staff-desk',
+    };
+    const first = await activities.recordManualConfirmation(input);
+    const after = await snapshotTables(t.db, t.config.crm);
+    expect(await activities.recordManualConfirmation({ ...input, confirmedAt: '2026-11-28T15:00:42.000Z' })).toEqual(
+      first
+    );
+    expect(await snapshotTables(t.db, t.config.crm)).toEqual(after);
+    // Another Update at another time is refused as before.
+    await expectRejected(
+      activities.recordManualConfirmation({ ...input, confirmedAt: '2026-11-28T15:00:42.000Z', updateId: 'other' }),
+      ErrorCode.SIGNATURE_ALREADY_CONFIRMED
+    );
+    // The same Update id on the signature door is not this confirmation.
+    await expectRejected(
+      activities.recordSignature({
+        ...fresh.ref,
+        signatureId: prep.signatureId,
+        contactId: fresh.contactId,
+        method: 'click',
+        signedAt: '2026-11-28T15:00:42.000Z',
+        updateId: input.updateId,
+      }),
+      ErrorCode.SIGNATURE_ALREADY_CONFIRMED
+    );
+    expect(await snapshotTables(t.db, t.config.crm)).toEqual(after);
+  });
+
   test('after the contact signed: SIGNATURE_ALREADY_CONFIRMED and nothing changes', async () => {
     const { fresh, prep } = await prepared();
     await activities.recordSignature({

@@ -205,6 +205,45 @@ describe.each(testDatabases())('recordSignature on $name', ({ name }) => {
     }
   );
 
+  test.each(['click', 'drawn'] as const)(
+    'the same Update again with a later time (%s; a local activity after a lost workflow task) returns the stored outcome',
+    async (method) => {
+      const { fresh, prep } = await prepared();
+      const input = {
+        ...fresh.ref,
+        signatureId: prep.signatureId,
+        contactId: fresh.contactId,
+        method,
+        imagePngBase64: method === 'drawn' ? strokePngBase64() : undefined,
+        signedAt: '2026-11-25T10:00:00.000Z',
+        updateId: 'update-of-the-portal',
+      };
+      const first = await activities.recordSignature(input);
+      const after = await snapshotTables(t.db, t.config.crm);
+      // The workflow task that ran it was lost; the Update came again in a task 30 s later (its workflow time).
+      expect(await activities.recordSignature({ ...input, signedAt: '2026-11-25T10:00:30.000Z' })).toEqual(first);
+      expect(await snapshotTables(t.db, t.config.crm)).toEqual(after);
+      // Another Update (or none) at another time is another signature, refused as before.
+      for (const updateId of ['another-update', undefined]) {
+        await expectRejected(
+          activities.recordSignature({ ...input, signedAt: '2026-11-25T10:00:30.000Z', updateId }),
+          ErrorCode.SIGNATURE_ALREADY_CONFIRMED
+        );
+      }
+      // The same Update with another signer or method is not the recorded signature either.
+      await expectRejected(
+        activities.recordSignature({
+          ...input,
+          method: method === 'click' ? 'drawn' : 'click',
+          imagePngBase64: method === 'click' ? strokePngBase64() : undefined,
+          signedAt: '2026-11-25T10:00:30.000Z',
+        }),
+        ErrorCode.SIGNATURE_ALREADY_CONFIRMED
+      );
+      expect(await snapshotTables(t.db, t.config.crm)).toEqual(after);
+    }
+  );
+
   test('a gültig signature never changes: another time, method or image is SIGNATURE_ALREADY_CONFIRMED', async () => {
     const { fresh, prep } = await prepared();
     const base = { ...fresh.ref, signatureId: prep.signatureId, contactId: fresh.contactId };

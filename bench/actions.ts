@@ -20,6 +20,8 @@ export const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 export interface ActionCounts {
   events: number;
+  /** Workflow tasks completed (not an action; each is a round trip through the server's task queue). */
+  workflowTasks: number;
   starts: number;
   /** Activity attempts (a retry is another action). */
   activities: number;
@@ -42,6 +44,7 @@ export interface ActionCounts {
 function zeroCounts(): ActionCounts {
   return {
     events: 0,
+    workflowTasks: 0,
     starts: 0,
     activities: 0,
     messages: 0,
@@ -60,6 +63,7 @@ export function actionCounts(history: History): ActionCounts {
   const localActivityTasks = new Set<string>();
   for (const e of history.events ?? []) {
     c.events++;
+    if (e.workflowTaskCompletedEventAttributes) c.workflowTasks++;
     if (e.workflowExecutionStartedEventAttributes) c.starts++;
     else if (e.activityTaskStartedEventAttributes) c.activities += 1;
     else if (e.activityTaskScheduledEventAttributes) {

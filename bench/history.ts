@@ -1,9 +1,12 @@
 /**
  * Step timings read back from workflow histories: for every activity, how long its task waited in the queue
  * (Scheduled → Started) and how long it ran (Started → Completed, as the server saw it: worker execution plus one gRPC
- * round trip). The server writes ActivityTaskStarted with the time the worker picked the task up.
+ * round trip). The server writes ActivityTaskStarted with the time the worker picked the task up. A local activity
+ * has no task of its own: it comes as `<type> (local)`, queued 0, run from the start of the workflow task that ran it
+ * to the completion time core wrote into its marker (the worker's clock; on one machine the server's too).
  */
 import type { History } from '@temporalio/common/lib/proto-utils';
+import { LOCAL_ACTIVITY_MARKER } from './actions';
 
 interface TimestampLike {
   seconds?: number | { toNumber(): number } | null;
@@ -40,8 +43,28 @@ export function stepTimings(history: History): StepTiming[] {
   const mails: StepTiming[] = [];
   let wftScheduled: number | undefined;
   let wftStarted: number | undefined;
+  /** WorkflowTaskStarted time by the id of the task's WorkflowTaskCompleted (what a marker names). */
+  const taskStartedAt = new Map<string, number>();
+  let lastTaskStarted: number | undefined;
   for (const e of events) {
     const at = tsMs(e.eventTime as TimestampLike);
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === LOCAL_ACTIVITY_MARKER) {
+      const data = localActivityData(marker.details?.data?.payloads?.[0]?.data);
+      const startedAt = taskStartedAt.get(idOf(marker.workflowTaskCompletedEventId));
+      const completedAt = data?.complete_time ? tsMs(data.complete_time) : Number.NaN;
+      out.push({
+        step: `${data?.activity_type ?? '?'} (local)`,
+        queuedMs: 0,
+        runMs: startedAt === undefined ? Number.NaN : completedAt - startedAt,
+        attempt: data?.attempt ?? 1,
+      });
+      continue;
+    }
+    if (e.workflowTaskStartedEventAttributes) lastTaskStarted = at;
+    if (e.workflowTaskCompletedEventAttributes && lastTaskStarted !== undefined) {
+      taskStartedAt.set(idOf(e.eventId), lastTaskStarted);
+    }
     if (e.activityTaskScheduledEventAttributes) {
       scheduled.set(idOf(e.eventId), { name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at });
     } else if (e.activityTaskStartedEventAttributes) {
@@ -69,4 +92,20 @@ export function stepTimings(history: History): StepTiming[] {
   const confirmation = mails.length > 1 ? mails[mails.length - 1] : undefined;
   if (confirmation) out.push({ ...confirmation, step: 'sendContractMail (confirmation)' });
   return out;
+}
+
+/** The JSON core writes as a local activity marker's `data` (seq, attempt, activity id and type, times). */
+function localActivityData(
+  bytes: Uint8Array | null | undefined
+): { activity_type?: string; attempt?: number; complete_time?: TimestampLike } | undefined {
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as {
+      activity_type?: string;
+      attempt?: number;
+      complete_time?: TimestampLike;
+    };
+  } catch {
+    return undefined;
+  }
 }

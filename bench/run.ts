@@ -146,12 +146,23 @@ function throughputTable(results: Map<BenchDb, Pair>, o: BenchOptions): string {
     row(`one at a time (${o.alone}): \`sign\` Update, max ms`, alone('signUpdateMs', 100)),
     row(`one at a time (${o.alone}): start → completed, p50 ms`, alone('totalMs')),
     row('**history events per contract**', (r) => r.counts.events, fixed(1)),
+    row('workflow tasks per contract', (r) => r.counts.workflowTasks, fixed(1)),
     row('**billable actions per contract**', (r) => r.counts.actions, fixed(1)),
     row('of them: workflow starts', (r) => r.counts.starts, fixed(1)),
     row('of them: activities (attempts)', (r) => r.counts.activities, fixed(1)),
     row('of them: signals + Updates', (r) => r.counts.messages, fixed(1)),
     row('of them: timers', (r) => r.counts.timers, fixed(1)),
     row('of them: search-attribute upserts', (r) => r.counts.upserts, fixed(1)),
+    row(
+      'of them: workflow tasks running local activities (one action each, however many)',
+      (r) => r.counts.localActivityTasks,
+      fixed(1)
+    ),
+    row(
+      'local activities per contract (markers; counted in the line above)',
+      (r) => r.counts.localActivities,
+      fixed(1)
+    ),
     row('patch markers per contract (not counted above)', (r) => r.counts.markers, fixed(1)),
     row(
       '`TemporalChangeVersion` upserts per contract (exempt, not counted above)',

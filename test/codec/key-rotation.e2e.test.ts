@@ -17,6 +17,7 @@ import { createTestDb, type TestDb } from '../../harness/databases';
 import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { eventually } from '../helpers/waits';
 import { KEY_2025, KEY_2026 } from './codec-keys';
+import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
 
 jest.setTimeout(180_000);
 
@@ -93,6 +94,10 @@ test('a contract started under k2025 finishes after the current key became k2026
     ...(e.workflowExecutionStartedEventAttributes?.input?.payloads ?? []),
     ...(e.activityTaskScheduledEventAttributes?.input?.payloads ?? []),
     ...(e.activityTaskCompletedEventAttributes?.result?.payloads ?? []),
+    // A local activity's result (the recording, generation 3 on); the marker's `data` is core's own bookkeeping.
+    ...(e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER
+      ? (e.markerRecordedEventAttributes.details?.result?.payloads ?? [])
+      : []),
     ...(e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads ?? []),
     ...(e.workflowExecutionCompletedEventAttributes?.result?.payloads ?? []),
   ];
@@ -100,7 +105,14 @@ test('a contract started under k2025 finishes after the current key became k2026
   const keysAfter = new Set(events.slice(eventsBefore).flatMap(payloadsOf).map(keyIdOf));
   expect([...keysBefore]).toEqual([KEY_2025.id]);
   expect([...keysAfter]).toEqual([KEY_2026.id]);
-  // After the change: the sign update's input, the recording and mail activities and the result.
+  // After the change: the sign update's input, the recording (a local activity's marker), the certificate and mail
+  // activities and the result.
   expect(events.slice(eventsBefore).flatMap(payloadsOf).length).toBeGreaterThanOrEqual(4);
+  expect(
+    events
+      .slice(eventsBefore)
+      .filter((e) => e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER)
+      .flatMap(payloadsOf)
+  ).toHaveLength(1);
   expect(events.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
 });

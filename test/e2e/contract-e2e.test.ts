@@ -22,6 +22,7 @@ import { testDatabases } from '../../harness/databases';
 import { recordHistory } from '../helpers/histories';
 import { eventually } from '../helpers/waits';
 import { startDevServer, type DevServerHandle } from '../../harness/temporal';
+import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
 
 jest.setTimeout(180_000);
 
@@ -166,9 +167,13 @@ describe.each(testDatabases())('on $name', (database) => {
     // Search attributes and the memo carry no personal data.
     expect(JSON.stringify(d.raw.workflowExecutionInfo?.searchAttributes ?? {})).not.toContain(contact.nachname);
 
-    // The history explains itself: every activity has a summary.
+    // The history explains itself: every activity and every local activity (its marker: the recording, generation 3
+    // on) has a summary.
     const history = await handle.fetchHistory();
-    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    const scheduled = (history.events ?? []).filter(
+      (e) =>
+        e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER
+    );
     expect(scheduled.length).toBeGreaterThanOrEqual(5);
     for (const e of scheduled) expect(e.userMetadata?.summary?.data?.length ?? 0).toBeGreaterThan(0);
     // Exactly one invitation and one confirmation.

@@ -258,6 +258,10 @@ test('a contract a generation-2 worker started keeps the recording activity on a
   const history = await signAndComplete(contractId, handle, contactId);
 
   expect(workflowCodeGeneration(firstTaskBuildId(history))).toBe(2);
+  // Ops find it by the build id of its start; the one that finished it is listed too (docs/ops.md).
+  expect((await handle.describe()).searchAttributes.BuildIds).toEqual(
+    expect.arrayContaining(['unversioned:signflow-workflows-2', `unversioned:${WORKFLOW_BUILD_ID}`])
+  );
   expect(steps(history)).toEqual({
     activities: [
       'loadAndPrepareSignatureRequest',

@@ -20,7 +20,7 @@ import {
   type CertificateData,
   type CertificateEvent,
 } from '../documents/render-certificate';
-import { verifyDetachedCms, verifyPadesPdf, type QesSignerDetails } from '../documents/qes-verification';
+import type { QesSignerDetails } from '../documents/qes-verification';
 import { md5Hex, sha256Hex } from '../domain/signature-hash';
 import type { SignflowConfig } from '../temporal.config';
 import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
@@ -180,6 +180,9 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
 
   /** The QES signer's certificate and the signature's details, read from the stored signature itself. */
   async function qesSigner(r: Detail): Promise<QesSignerDetails | undefined> {
+    // Loaded here, for countersigned contracts only: its ASN.1 reader (node-forge, ~2 MB of heap) would otherwise sit in
+    // every worker, QES on or off.
+    const { verifyDetachedCms, verifyPadesPdf } = await import('../documents/qes-verification');
     const signature = Buffer.isBuffer(r.signature) ? r.signature : Buffer.from(r.signature as Uint8Array);
     if (r.variant === 'PAdES') return verifyPadesPdf(signature, []).signer;
     const source = await readDocument(db, crm, Number(r.source_document_id));

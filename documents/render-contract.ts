@@ -8,10 +8,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
-import PDFDocument from 'pdfkit';
+import type PDFKitDocument from 'pdfkit';
 import type { CrmContact, CrmContract } from '../db/crm-repository';
 import { templateFile } from '../templating/template-files';
-import { parseFont, type ParsedFont } from './parsed-fonts';
+import type { ParsedFont } from './parsed-fonts';
 import { renderPdfOffThread } from './pdf-threads';
 
 export interface ContractDocumentData {
@@ -73,6 +73,22 @@ const DAY_IN_BERLIN = new Intl.DateTimeFormat('de-DE', {
   timeZone: 'Europe/Berlin',
 });
 const EURO = new Intl.NumberFormat('de-DE', { style: 'currency', currency: 'EUR' });
+
+/**
+ * pdfkit and fontkit (with brotli, linebreak and the rest under them: ~5 MB of V8 heap and ~20 MB of RSS with their
+ * code) are loaded by the thread that lays out a PDF, on its first render: the PDF threads. The worker's main thread
+ * only hands renders to them (`renderPdfOffThread`), and a worker with thousands of contracts waiting for their
+ * signature should not hold a PDF library it never calls.
+ */
+function pdfDocumentClass(): typeof PDFKitDocument {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('pdfkit') as typeof PDFKitDocument;
+}
+
+function parseFont(bytes: Buffer): ParsedFont {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./parsed-fonts') as typeof import('./parsed-fonts')).parseFont(bytes);
+}
 
 /** Compiled once per file (the built-in one, or the override in use). */
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
@@ -222,6 +238,7 @@ export function renderTextBlocksPdfHere(
   fonts: DocumentFonts = fontFiles()
 ): Promise<Buffer> {
   const { regular, bold } = fonts;
+  const PDFDocument = pdfDocumentClass();
   const doc = new PDFDocument({
     // The starting font (what spacing before the first text block measures with): pdfkit's default, Helvetica, was
     // parsed from its AFM file for every document (~0.7 ms of a render), although no text uses it.

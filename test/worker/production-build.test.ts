@@ -7,7 +7,7 @@
  *
  * Real parts only: the Temporal dev server, a SQLite CRM, the dev SMTP inbox.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { signContractUpdate, contractHandle } from '../../client/contract-client';
@@ -73,6 +73,25 @@ describe('the production build: node dist/cli/main.js worker', () => {
     // Nothing of the tests or the bench is compiled into what production runs.
     expect(fs.existsSync(path.join(build.outDir, 'test'))).toBe(false);
     expect(fs.existsSync(path.join(build.outDir, 'bench'))).toBe(false);
+  });
+
+  test("the worker's modules load no PDF library and no node-forge in the main thread (only the PDF threads need them)", () => {
+    // What a worker holds while thousands of contracts wait: pdfkit, fontkit and node-forge only where they are used.
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(path.join(build.outDir, 'worker', 'run-worker.js'))});` +
+          `console.log(JSON.stringify(Object.keys(require.cache)` +
+          `.map((f) => (/node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(f) || [])[1]).filter(Boolean)))`,
+      ],
+      { encoding: 'utf8' }
+    );
+    expect(probe.stderr).toBe('');
+    const packages = new Set(JSON.parse(probe.stdout) as string[]);
+    // The probe sees the worker's other packages (it is not an empty list by accident).
+    expect(packages.has('@temporalio/worker')).toBe(true);
+    expect(['pdfkit', 'fontkit', 'node-forge'].filter((p) => packages.has(p))).toEqual([]);
   });
 
   test('starts with plain node on the prebuilt bundle and runs a contract to completion', async () => {

@@ -57,6 +57,12 @@ const USAGE = `npm run bench -- [options]
                         options win)
   --renders N           contract documents rendered alone (default 30)
   --timeout S           stop everything after S seconds (default 600)
+
+  --scenarios waiting   on its own: worker memory with contracts waiting for their signature (issue 9 target 4).
+                        Builds dist/ (npm run build) and measures the production worker, node dist/cli/main.js
+                        worker, in its own process. --waiting N (default 5000), --cache N
+                        (SIGNFLOW_WORKER_MAX_CACHED_WORKFLOWS), --signs N (default 10), --concurrency N starts in
+                        flight (default 8), --worker-env K=V,…, --worker-flags "…", --timeout S (default 3600)
 `;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {

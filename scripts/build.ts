@@ -7,7 +7,9 @@
  * 2. the files the compiled code reads beside itself: package.json (the CLI's version), templates, the portal's static files, the Konnektor WSDLs, the
  *    PDF thread's entry;
  * 3. the workflow bundle (`bundleWorkflowCode`, Temporal's practice for production), so the worker starts without
- *    webpack: `dist/workflow-bundle.js`, which the compiled worker takes by default (worker/workflow-source.ts).
+ *    webpack: `dist/workflow-bundle.js`, which the compiled worker takes by default (worker/workflow-source.ts);
+ * 4. `dist/build-info.json`: a digest of every compiled source, so the compiled worker says at start when the checkout
+ *    changed since the build (worker/build-freshness.ts).
  *
  * `npm run dev`, the tests and `bin/signflow.js` keep running the TypeScript sources through tsx; only what is started
  * from `dist/` uses the build.
@@ -16,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { writeBuildInfo } from '../worker/build-freshness';
 import { BUNDLE_FILE } from '../worker/workflow-source';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -43,6 +46,8 @@ export async function buildProduction(outDir: string = path.join(ROOT, 'dist')):
     { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] }
   );
   if (tsc.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed (exit ${tsc.status ?? tsc.signal})`);
+  // Before the assets are copied: only compiled files have a source to record.
+  writeBuildInfo(ROOT, outDir);
   for (const asset of ASSETS) {
     fs.cpSync(path.join(ROOT, asset), path.join(outDir, asset), { recursive: true });
   }

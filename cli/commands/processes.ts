@@ -75,6 +75,7 @@ async function worker(ctx: CliContext, opts: { workflowBundle?: string }): Promi
   const { createLogger } = await import('../../logging/logger');
   const { mallocSettingsWarning } = await import('../../worker/malloc-settings');
   const { workflowSource } = await import('../../worker/workflow-source');
+  const { ownBuild, staleBuildWarning } = await import('../../worker/build-freshness');
   // Before the first connection: the SDK's, workflows' and activities' lines as JSON (expected outcomes as one line
   // with their code), and the SDK's own metrics; as `worker/main.ts` does.
   const workerLogger = createLogger({ service: 'worker', level: config.observability.logLevel });
@@ -82,6 +83,10 @@ async function worker(ctx: CliContext, opts: { workflowBundle?: string }): Promi
   // glibc reads its allocator settings at process start: only the environment that starts this process can set them.
   const mallocWarning = mallocSettingsWarning();
   if (mallocWarning) workerLogger.warn(mallocWarning);
+  // Run from dist/: the sources beside it must be the ones it was built from, or this runs older code than checked out.
+  const build = ownBuild();
+  const staleWarning = build && staleBuildWarning(build.root, build.outDir);
+  if (staleWarning) workerLogger.warn(staleWarning);
   const signal = firstSignal(log);
   // The build's bundle when run from dist/ (npm run build), else the given one, else workflows/ bundled at start.
   const source = workflowSource(opts.workflowBundle ? { codePath: opts.workflowBundle } : undefined);

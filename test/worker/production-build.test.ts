@@ -67,6 +67,7 @@ describe('the production build: node dist/cli/main.js worker', () => {
       'documents/pdf-thread.js',
       'templates/mail',
       'package.json',
+      'build-info.json',
     ]) {
       expect({ file, exists: fs.existsSync(path.join(build.outDir, file)) }).toEqual({ file, exists: true });
     }
@@ -110,6 +111,8 @@ describe('the production build: node dist/cli/main.js worker', () => {
     }
     // The build's own bundle, not webpack at start.
     expect(workerLog).toContain(`workflow code: bundle ${build.bundlePath}`);
+    // Built from these very sources: no stale-build warning (worker/build-freshness.ts).
+    expect(workerLog).not.toContain('older than the sources');
 
     const config = loadConfig({}, env);
     const contractId = t.seed.contractIds[0]!;

@@ -134,9 +134,11 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
   let activationConfirmed = false;
   /**
    * Set while a resumption on a confirmed activation (`RESUME_ON_ACTIVATION_PATCH`) is not yet borne out by a batch:
-   * the parking it left and that parking's reminder time, restored if the first batch finds no session.
+   * the parking it left and that parking's reminder time, restored if the first batch finds no session, and the
+   * requests that arrived meanwhile (they were not told of a parking then, so they are if it is restored).
    */
-  let tentative: { parked: NonNullable<QesSignerState['parked']>; reminderAt?: number } | undefined;
+  let tentative:
+    { parked: NonNullable<QesSignerState['parked']>; reminderAt?: number; joined: CountersignRequest[] } | undefined;
   /** When the current parking's one reminder mail is due (workflow time, ms); unset = none due. */
   let staffReminderAt: number | undefined;
 
@@ -158,7 +160,7 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     if (state.parked) {
       // Tell a newcomer at once why it waits.
       void tell([request], { kind: 'parked', ...state.parked });
-    }
+    } else tentative?.joined.push(request);
   });
   wf.setHandler(comfortSignatureReactivatedSignal, (signal) => {
     reactivated = true;
@@ -282,6 +284,8 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
     if (!trial || failure.signedRequestIds.length > 0 || failure.operation === 'SignDocument') return false;
     state.parked = trial.parked;
     staffReminderAt = trial.reminderAt;
+    const joined = trial.joined.filter((r) => pending.has(requestIdOf(r)));
+    if (joined.length > 0) track(tell(joined, { kind: 'parked', ...trial.parked }));
     return true;
   };
 
@@ -401,7 +405,7 @@ export async function qesCountersigner(input: QesSignerInput): Promise<void> {
       activationConfirmed = false;
       if (confirmed && pending.size > 0 && wf.patched(RESUME_ON_ACTIVATION_PATCH)) {
         // Staff just activated and the activation read the session as usable: sign at once (see the patch).
-        tentative = { parked: state.parked, reminderAt: staffReminderAt };
+        tentative = { parked: state.parked, reminderAt: staffReminderAt, joined: [] };
         state.parked = undefined;
         staffReminderAt = undefined;
         continue;

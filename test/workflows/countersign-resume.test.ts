@@ -184,6 +184,36 @@ test('an activation that did not take: the signer stays parked as it was, no new
   await recordHistory(signer(), 'qes-signer.resume-on-activation-refuted');
 });
 
+test('a contract that asks while the tentative batch runs is told the parking when it is restored', async () => {
+  const [first] = await parkedContracts(1);
+  const mailsBefore = staffParkedMails().length;
+  const reactivated = await activate();
+  await activity.run(acts.deactivateComfortSignature, {});
+  // The Konnektor takes its time to answer the batch's GetSignatureMode (under the client's call timeout of 20 s):
+  // the resumption stays open meanwhile.
+  sim.admin.faults.set({ operationLatencyMs: { GetSignatureMode: 12_000 } });
+  try {
+    await contractHandle(client, first!).signal('comfortSignatureReactivated', reactivated);
+    await eventually(async () => expect((await signerState()).parked).toBeUndefined());
+    const newcomer = await confirmedContract();
+    // It reached the signer while the signer was not parked (the tentative resumption).
+    await eventually(async () => {
+      const st = await signerState();
+      expect(st.pending).toBe(2);
+      expect(st.parked).toBeUndefined();
+    });
+    // The batch finds no session: the parking is restored, and the newcomer hears of it like everyone before it.
+    await eventually(async () => expect((await signerState()).parked).toBeDefined(), 60_000);
+    await parked(newcomer);
+    expect(staffParkedMails()).toHaveLength(mailsBefore);
+  } finally {
+    sim.admin.faults.set({ operationLatencyMs: {} });
+  }
+  await contractHandle(client, first!).signal('comfortSignatureReactivated', await activate());
+  expect((await settledResult(client, first!)).qesDocumentId).toBeGreaterThan(0);
+  await recordHistory(signer(), 'qes-signer.resume-on-activation-joined');
+});
+
 test('a confirmed activation whose first SignDocument fails (PIN blocked) parks anew and mails staff', async () => {
   const [contractId] = await parkedContracts(1);
   const mailsBefore = staffParkedMails().length;

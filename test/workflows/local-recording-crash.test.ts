@@ -1,0 +1,138 @@
+/**
+ * Generation 3 records the `sign` Update with a local activity, whose input is not in the history. A worker killed
+ * after the recording committed and before its workflow task completed loses that task: the server times it out and
+ * hands the Update to the next task, on another worker, whose workflow time is later. The recording must then answer
+ * with what it stored (the same signature, found by the Update's id), not refuse it as a second signature.
+ *
+ * Real parts: the Temporal dev server, a real worker process (the only fault is its SIGKILL right after the recording
+ * returned, test/helpers/crash-after-recording-worker.ts), a worker in this process that takes over, SQLite, the SMTP
+ * inbox.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
+import { readSignature } from '../../db/crm-repository';
+import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
+import { createWorker, type RunningWorker } from '../../worker/run-worker';
+import { contractWorkflowId, type SignatureOutcome } from '../../workflows/definitions';
+import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
+import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { eventually, settledResult } from '../helpers/waits';
+
+jest.setTimeout(240_000);
+
+let server: DevServerHandle;
+let stack: ContractStack;
+let child: ChildProcess | undefined;
+let takeover: RunningWorker | undefined;
+
+beforeAll(async () => {
+  server = await startDevServer();
+  stack = await startContractStack(server.env, { config: { signature: { remindersEnabled: false, expiry: '30d' } } });
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await takeover?.shutdown();
+  await stack?.stop();
+  await server?.stop();
+});
+
+test('a worker killed after the local recording committed: the Update comes again and answers with the stored signature', async () => {
+  const contractId = await addSendableContract(stack.t);
+  await startContractWorkflow(stack.client, stack.config, contractId);
+  const { contactId } = await eventually(async () => {
+    const s = await contractStatus(stack.client, contractId);
+    expect(s.phase).toBe('awaiting-signature');
+    return s;
+  });
+  const handle = contractHandle(stack.client, contractId);
+
+  // From here only the worker process that dies after the recording polls the queue.
+  await stack.worker.shutdown();
+  let out = '';
+  child = spawn(
+    path.join(__dirname, '../../node_modules/.bin/tsx'),
+    [path.join(__dirname, '../helpers/crash-after-recording-worker.ts')],
+    {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        SIGNFLOW_WORKER_METRICS_PORT: '0',
+        SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
+        SIGNFLOW_CRASH_TEST_CONFIG: JSON.stringify({
+          temporal: {
+            address: server.address,
+            namespace: server.namespace,
+            taskQueue: stack.config.temporal.taskQueue,
+          },
+          database: { url: stack.t.url },
+          mail: { smtpUrl: stack.config.mail.smtpUrl },
+          signature: { remindersEnabled: false, expiry: '30d' },
+        }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }
+  );
+  // tsx runs the script in a node process of its own and exits with 128 + 9 when that one is killed.
+  const exited = new Promise<string>((resolve) =>
+    child?.on('exit', (code, signal) => resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `${code} ${signal}`))
+  );
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await eventually(async () => expect(out).toContain('polling'), 120_000);
+
+  // The door's clock a minute ahead of the workflow's: the recording takes the workflow's now, so the task after the
+  // lost one computes another time (as it does for any caller without `actedAt`).
+  const actedAt = new Date(Date.now() + 60_000).toISOString();
+  const answer = handle.executeUpdate('sign', {
+    args: [{ contactId, method: 'click', actedAt }],
+  }) as Promise<SignatureOutcome>;
+  answer.catch(() => undefined);
+  expect(await exited).toBe('killed');
+  expect(out).toContain('recorded recordSignature');
+  const crm = stack.t.config.crm;
+  // No worker polls now, so the request is read from the database, not the status query.
+  const request = (await stack.t
+    .db('signflow_requests')
+    .where({ workflow_id: contractWorkflowId(contractId) })
+    .first()) as {
+    signature_id: number;
+  };
+  const signatureId = Number(request.signature_id);
+  const stored = await readSignature(stack.t.db, crm, signatureId);
+  expect(stored?.status).toBe(crm.values.signatureValid);
+
+  // A worker of the same code takes over once the server has timed out the lost task.
+  takeover = await createWorker(stack.config, {
+    connection: server.env.nativeConnection,
+    workflowBundle: await workflowBundle(),
+    db: stack.t.db,
+    temporalClient: server.env.client,
+  });
+  const outcome = await answer;
+  expect(outcome).toMatchObject({
+    kind: 'signed',
+    signatureId,
+    userContactId: contactId,
+    method: 'click',
+    confirmedAt: stored?.signedAt?.toISOString(),
+    md5Hash: stored?.md5Hash,
+  });
+  expect(await settledResult(stack.client, contractId)).toMatchObject({ outcome: 'signed', signature: outcome });
+  await stack.waitForMail((m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(contractId)}:confirmation`);
+
+  // The lost task is in the history, the recording's marker only once (the attempt that completed its task), and the
+  // signature was written once.
+  const events = (await handle.fetchHistory()).events ?? [];
+  expect(
+    events.filter((e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes).length
+  ).toBeGreaterThan(0);
+  expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER)).toHaveLength(1);
+  expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+  const audit = await stack.t
+    .db('signflow_audit_events')
+    .where({ workflow_id: contractWorkflowId(contractId), event: 'signature-recorded' });
+  expect(audit).toHaveLength(1);
+  expect(await readSignature(stack.t.db, crm, signatureId)).toEqual(stored);
+});

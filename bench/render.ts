@@ -13,8 +13,8 @@ export interface RenderResult {
   htmlMs: number[];
   pdfBytes: number;
   /**
-   * A one-line PDF/A with the same two DejaVu fonts handed over as file bytes, as the renderer does: what every
-   * document pays for parsing and embedding its fonts, whatever its text.
+   * A one-line PDF/A with the same two DejaVu fonts handed over as file bytes, as the renderer once did: what a
+   * document would pay for parsing and embedding its fonts without the renderer's per-thread parsed fonts.
    */
   fontsOnlyMs: number[];
 }

@@ -78,7 +78,11 @@ class PdfThread {
       else p.reject(Object.assign(new Error(msg.error?.message ?? 'PDF rendering failed'), { name: msg.error?.name }));
     });
     const fail = (err: Error) => {
-      if (this.worker === worker) this.worker = undefined;
+      // Every pending render is on the current thread (a thread is replaced only when it has none, or here). An older
+      // thread's end, e.g. the exit of one retired while idle that arrives after a new render started its successor,
+      // concerns none of them.
+      if (this.worker !== worker) return;
+      this.worker = undefined;
       const pending = [...this.pending.values()];
       this.pending.clear();
       for (const p of pending) p.reject(err);

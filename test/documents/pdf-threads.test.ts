@@ -47,3 +47,11 @@ test('an idle thread ends (its memory with it) and the next render starts a fres
   expect(runningPdfThreads()).toBe(1);
   expect(again.pdf.equals(first.pdf)).toBe(true);
 }, 180_000);
+
+test('a render that arrives while the idle thread is still being ended goes to the fresh thread and succeeds', async () => {
+  const first = await renderContractDocument(data(43));
+  // The moment the idle thread is retired (its end is then still under way), not half a second later.
+  while (runningPdfThreads() > 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  const again = await renderContractDocument(data(43));
+  expect(again.pdf.equals(first.pdf)).toBe(true);
+}, 180_000);

@@ -12,9 +12,15 @@ import { ExitCode, usageError } from '../exit-codes';
 import type { Runner } from '../runner';
 import { verifyCertificate } from '../certificate-verification';
 import { signatureIdOfContract, verifySignature } from '../signature-verification';
-import { describeQes, loadTrustAnchors, verifyCountersignature, verifyPdfFile } from '../countersignature-verification';
 
-function verifyFile(ctx: CliContext, file: string): ExitCode {
+/**
+ * The QES checks (node-forge's ASN.1 reader under them) are loaded by this verb when it runs: every verb's module is
+ * loaded by the CLI, also by `signflow worker`, which must not hold them while contracts wait.
+ */
+const qesChecks = () => import('../countersignature-verification');
+
+async function verifyFile(ctx: CliContext, file: string): Promise<ExitCode> {
+  const { describeQes, loadTrustAnchors, verifyPdfFile } = await qesChecks();
   const v = verifyPdfFile(file, loadTrustAnchors(ctx.config));
   ctx.out.result({ file, ...v }, () => describeQes(v, file));
   return v.valid ? ExitCode.OK : ExitCode.REJECTED;
@@ -28,6 +34,7 @@ async function verify(
   if ((contractId === undefined) === (bySignature === undefined)) {
     throw usageError('give a contract id, or --signature <id> instead of it (not both)');
   }
+  const { describeQes, loadTrustAnchors, verifyCountersignature } = await qesChecks();
   const signatureId = bySignature ?? (await signatureIdOfContract(ctx.db, ctx.config.crm, contractId as number));
   const v = await verifySignature(ctx.db, ctx.config.crm, signatureId);
   // The Prüfprotokoll of the contract (when one was made): its bytes against the hash in the audit trail.

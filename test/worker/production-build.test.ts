@@ -82,7 +82,9 @@ describe('the production build: node dist/cli/main.js worker', () => {
       process.execPath,
       [
         '-e',
-        `require(${JSON.stringify(path.join(build.outDir, 'worker', 'run-worker.js'))});` +
+        // The production entry (the CLI, every verb's module, without running it) and the worker it starts.
+        `require(${JSON.stringify(path.join(build.outDir, 'cli', 'main.js'))});` +
+          `require(${JSON.stringify(path.join(build.outDir, 'worker', 'run-worker.js'))});` +
           `console.log(JSON.stringify(Object.keys(require.cache)` +
           `.map((f) => (/node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(f) || [])[1]).filter(Boolean)))`,
       ],
@@ -91,7 +93,10 @@ describe('the production build: node dist/cli/main.js worker', () => {
     expect(probe.stderr).toBe('');
     const packages = new Set(JSON.parse(probe.stdout) as string[]);
     // The probe sees the worker's other packages (it is not an empty list by accident).
-    expect(packages.has('@temporalio/worker')).toBe(true);
+    expect(['@temporalio/worker', 'commander'].filter((p) => packages.has(p))).toEqual([
+      '@temporalio/worker',
+      'commander',
+    ]);
     expect(['pdfkit', 'fontkit', 'node-forge'].filter((p) => packages.has(p))).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 /**
  * jest for signflow: TypeScript through ts-jest, Node environment, one run over test/**.
  *
- * - Transpile only (isolatedModules): type errors are `npm run build`'s job (tsc --noEmit); type-checking every file
+ * - Transpile only (isolatedModules): type errors are `npm run typecheck`'s job (tsc --noEmit); type-checking every file
  *   again inside each jest worker costs tens of seconds on 2 cores.
  * - Workflow code is bundled once per run by the globalSetup (test/helpers/global-setup.ts).
  * - Timeouts: workflow and end-to-end tests start real servers and workers; 2 minutes per test is the ceiling, each

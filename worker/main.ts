@@ -1,4 +1,8 @@
-/** `npx tsx worker/main.ts`: the production worker process, configured from the environment. */
+/**
+ * A worker process configured from the environment: `npx tsx worker/main.ts` from the sources (chaos runs use it), or
+ * `node dist/worker/main.js` from the build. Production runs `node dist/cli/main.js worker` (docs/ops.md), the same
+ * worker with the CLI's signal handling and drain.
+ */
 import { createLogger } from '../logging/logger';
 import { loadConfig } from '../temporal.config';
 import { createWorker } from './run-worker';

@@ -23,6 +23,7 @@ import { DEV_API_CREDENTIALS } from '../../temporal.config';
 import { runCli } from '../cli/run-cli';
 import { verapdf, withJava } from '../helpers/verapdf';
 import { stablePorts } from '../helpers/stable-ports';
+import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
 
 const ENCRYPTED = 'binary/encrypted';
 const tokens = DEV_API_CREDENTIALS.tokens;
@@ -83,15 +84,37 @@ function collectPayloads(node: unknown, at: string, out: RawPayload[]): RawPaylo
     out.push({ path: at, metadata: o.metadata as Record<string, Uint8Array>, data: o.data });
     return out;
   }
+  // A local activity's marker (the recording, generation 3 on): its `result` is the activity's encoded result; its
+  // `data` is the SDK core's own bookkeeping (sequence number, attempt, activity id and type, times), written by core
+  // and never given to a codec. `localActivityBookkeeping` checks that it holds nothing else.
+  const localMarker = o.markerName === LOCAL_ACTIVITY_MARKER;
   for (const [k, v] of Object.entries(o)) {
     // Search attributes are indexed by Temporal, and a patch marker's data (the patch id) is written by the SDK core:
     // neither goes through a codec, by Temporal's design, and neither carries personal data.
     if (k === 'searchAttributes' || k === 'indexedFields' || k === 'patch-data') continue;
+    if (localMarker && k === 'details') {
+      const details = v as Record<string, unknown>;
+      collectPayloads(details.result, `${at}.details.result`, out);
+      continue;
+    }
     collectPayloads(v, `${at}.${k}`, out);
   }
   return out;
 }
 const text = (b: Uint8Array | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('utf8');
+
+/**
+ * The keys of every local-activity marker's `data` (the SDK core's bookkeeping, not encrypted): only core's own fields,
+ * so nothing of the contract can hide there.
+ */
+function localActivityBookkeeping(events: { markerRecordedEventAttributes?: unknown }[]): string[][] {
+  return events.flatMap((e) => {
+    const m = e.markerRecordedEventAttributes as
+      { markerName?: string; details?: Record<string, { payloads?: { data?: Uint8Array }[] }> } | undefined;
+    if (m?.markerName !== LOCAL_ACTIVITY_MARKER) return [];
+    return (m.details?.data?.payloads ?? []).map((p) => Object.keys(JSON.parse(text(p.data)) as object).sort());
+  });
+}
 
 describe('dev stack', () => {
   let dir: string;
@@ -282,6 +305,19 @@ describe('dev stack', () => {
         execution: { workflowId: `honorarvertrag-${demo}` },
       });
       payloads = collectPayloads(history, 'history', []);
+      // The recording ran as a local activity (generation 3): its result is among the payloads above, encrypted.
+      const bookkeeping = localActivityBookkeeping(history?.events ?? []);
+      expect(bookkeeping).toHaveLength(1);
+      const coreFields = [
+        'activity_id',
+        'activity_type',
+        'attempt',
+        'backoff',
+        'complete_time',
+        'original_schedule_time',
+        'seq',
+      ];
+      for (const keys of bookkeeping) expect(coreFields).toEqual(expect.arrayContaining(keys));
     } finally {
       await connection.close();
     }

@@ -515,6 +515,12 @@ async function runContract(
     },
     {
       validator: (request: WithdrawInput) => {
+        // Withdrawn already (this is a second withdrawal while the workflow still voids the request or tells the
+        // contact): the same answer every door gives once the workflow has ended. A signature recorded meanwhile is
+        // the handler's to report (`already-signed`, with its outcome).
+        if (!state.outcome && (withdrawal || state.phase === 'withdrawn')) {
+          reject(ErrorCode.SIGNATURE_WITHDRAWN, `the signature request of contract ${contractId} was withdrawn`);
+        }
         if (state.phase === 'expired') {
           reject(ErrorCode.SIGNATURE_EXPIRED, `the signature request of contract ${contractId} has expired`);
         }

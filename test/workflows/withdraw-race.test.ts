@@ -10,6 +10,8 @@
  * - The `withdrawRequest` Update first, a `sign` while the withdrawal is being written: the withdrawal wins, the
  *   signature is refused with SIGNATURE_WITHDRAWN and nothing of it is recorded.
  *
+ * - A second withdrawal while the first is still carried out (its mail waits at the mail server): every door answers
+ *   SIGNATURE_WITHDRAWN, as they do once the workflow has ended.
  * - A withdrawal after the signature while the workflow still runs (its confirmation mail waits for the mail server):
  *   the API, the CLI and the outbox each answer SIGNATURE_ALREADY_CONFIRMED with the outcome that stands.
  *
@@ -244,6 +246,61 @@ describe.each(testDatabases())('on $name', (database) => {
     >;
     return typeof inserted === 'number' ? inserted : Number((inserted as Record<string, number>)[c.id]);
   }
+
+  test('a second withdrawal while the first is still being carried out: every door answers SIGNATURE_WITHDRAWN', async () => {
+    const email = `twice.${database.name}@example.org`;
+    const contact = await addContact('Wanda', 'Twice', email);
+    const contractId = await addSendableContract(stack.t, contact);
+    await startContractWorkflow(stack.client, stack.config, contractId);
+    await eventually(async () =>
+      expect((await contractStatus(stack.client, contractId)).phase).toBe('awaiting-signature')
+    );
+    const handle = contractHandle(stack.client, contractId);
+    // The mail telling the contact of the withdrawal is held at the mail server: the workflow runs on meanwhile.
+    let letMailThrough!: () => void;
+    held.set(email, new Promise<void>((resolve) => (letMailThrough = resolve)));
+    const cliEnv = {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: server.namespace,
+      SIGNFLOW_TASK_QUEUE: stack.config.temporal.taskQueue,
+      SIGNFLOW_DATABASE_URL: stack.t.url,
+    };
+    try {
+      const first = await api.call('POST', `/api/v1/contracts/${contractId}/withdrawal`, { as: 'staff', body: {} });
+      expect([first.status, first.json.result]).toEqual([200, 'withdrawn']);
+      await eventually(async () => expect(holdAsked.has(email)).toBe(true), 60_000);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+
+      const viaApi = await api.call('POST', `/api/v1/contracts/${contractId}/withdrawal`, { as: 'staff', body: {} });
+      expect([viaApi.status, viaApi.json.code]).toEqual([409, 'SIGNATURE_WITHDRAWN']);
+
+      const viaCli = await runCli(['withdraw', '--json', String(contractId)], cliEnv);
+      expect(viaCli.code).not.toBe(0);
+      expect(viaCli.json<{ error: { code: string } }>().error.code).toBe('SIGNATURE_WITHDRAWN');
+
+      const rowId = await enqueueOutboxCommand(stack.t.db, { command: 'withdraw', contractId });
+      await pollOutboxOnce({ config: stack.config, db: stack.t.db, client: stack.client }, 'withdraw-twice', {
+        batchSize: 10,
+      });
+      const [row] = await readOutboxRows(stack.t.db, [rowId]);
+      expect(row?.outcome).toBe('failed');
+      expect(row?.error).toMatch(/^SIGNATURE_WITHDRAWN: /);
+      // Still the same run, still carrying out the first withdrawal.
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+    } finally {
+      letMailThrough();
+      held.delete(email);
+    }
+    expect((await settledResult(stack.client, contractId)).outcome).toBe('withdrawn');
+    // Refused Updates leave no trace: one withdrawal in the history, one withdrawal mail.
+    expect(await messagesInHistory(handle)).toEqual(['u:withdrawRequest']);
+    await eventually(async () =>
+      expect(mailKeys(contractId)).toEqual([
+        `${contractWorkflowId(contractId)}:invitation`,
+        `${contractWorkflowId(contractId)}:withdrawal`,
+      ])
+    );
+  });
 
   /**
    * A contract signed while the mail server defers its contact: the invitation waits, the signature comes from the

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FAILURE_CONVERTER_PATH } from '../codec/data-converter';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { quietBundlerLogger } from '../worker/bundler-logger';
 import { startTemporalDevServer, type DevServerOptions, type RunningDevServer } from '../dev-stack/temporal-dev-server';
 import { registerSearchAttributes } from '../dev-stack/search-attributes';
 import { temporalTestServerPath } from '../dev-stack/tool-paths';
@@ -117,16 +118,6 @@ export async function bundleWorkflowsToFile(workflowsPath: string, dir: string):
   fs.writeFileSync(codePath, code);
   return { codePath };
 }
-
-// webpack's info lines would fill every test log; warnings and errors still show.
-const quietBundlerLogger = {
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string, meta?: Record<string, unknown>) => console.warn(message, meta ?? ''),
-  error: (message: string, meta?: Record<string, unknown>) => console.error(message, meta ?? ''),
-  log: () => undefined,
-};
 
 const bundles = new Map<string, Promise<WorkflowBundlePath>>();
 

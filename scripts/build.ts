@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { quietBundlerLogger } from '../worker/bundler-logger';
 import { writeBuildInfo } from '../worker/build-freshness';
 import { BUNDLE_FILE } from '../worker/workflow-source';
 
@@ -55,22 +56,12 @@ export async function buildProduction(outDir: string = path.join(ROOT, 'dist')):
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(outDir, 'workflows', 'index.js'),
     failureConverterPath: path.join(outDir, 'codec', 'failure-converter.js'),
-    logger: quietLogger,
+    logger: quietBundlerLogger,
   });
   const bundlePath = path.join(outDir, BUNDLE_FILE);
   fs.writeFileSync(bundlePath, code);
   return { outDir, bundlePath };
 }
-
-// webpack's info lines are noise in a build log; warnings and errors still show.
-const quietLogger = {
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string, meta?: Record<string, unknown>) => console.warn(message, meta ?? ''),
-  error: (message: string, meta?: Record<string, unknown>) => console.error(message, meta ?? ''),
-  log: () => undefined,
-};
 
 if (require.main === module) {
   const args = process.argv.slice(2);

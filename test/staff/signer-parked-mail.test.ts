@@ -8,14 +8,14 @@ import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporal
 import type { Client } from '@temporalio/client';
 import { createKonnektorActivities, type KonnektorActivities } from '../../activities/konnektor/konnektor.activities';
 import type { KonnektorClient } from '../../activities/konnektor/konnektor-client';
-import { contractHandle, startContractWorkflow } from '../../client/contract-client';
+import { contractHandle } from '../../client/contract-client';
 import { startKonnektorSimulator, type RunningKonnektorSimulator } from '../../konnektor-simulator';
 import type { CapturedMail } from '../../mail/dev-inbox';
-import { statusQuery } from '../../workflows/definitions';
 import { clientFor } from '../konnektor/helpers';
-import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { createTimeSkippingEnv } from '../../harness/temporal';
-import { eventually, settledResult } from '../helpers/waits';
+import { confirmedByStaff, parkedAtSigner } from '../helpers/countersign-contracts';
+import { settledResult } from '../helpers/waits';
 
 jest.setTimeout(300_000);
 
@@ -33,20 +33,9 @@ const isStaffParked = (m: CapturedMail): boolean =>
   String(m.headers['x-signflow-mail-key'] ?? '').includes(':staff-parked:');
 const staffParkedMails = (): CapturedMail[] => stack.inbox.messages().filter(isStaffParked);
 
-async function confirmedContract(): Promise<number> {
-  const contractId = await addSendableContract(stack.t);
-  await startContractWorkflow(client, stack.config, contractId);
-  const handle = contractHandle(client, contractId);
-  await eventually(async () => expect((await handle.query(statusQuery)).phase).toBe('awaiting-signature'));
-  await handle.executeUpdate('confirmManually', { args: [{ staffContactId: stack.t.seed.staffContactId }] });
-  return contractId;
-}
+const confirmedContract = (): Promise<number> => confirmedByStaff(stack, client);
 
-async function parked(contractId: number): Promise<void> {
-  await eventually(async () =>
-    expect((await contractHandle(client, contractId).query(statusQuery)).phase).toBe('waiting-for-comfort-signature')
-  );
-}
+const parked = (contractId: number): Promise<void> => parkedAtSigner(client, contractId);
 
 beforeAll(async () => {
   env = await createTimeSkippingEnv();

@@ -12,7 +12,7 @@ import type { temporal } from '@temporalio/proto';
 import { createKonnektorActivities, type KonnektorActivities } from '../../activities/konnektor/konnektor.activities';
 import type { KonnektorClient } from '../../activities/konnektor/konnektor-client';
 import type { ComfortSignatureStatus } from '../../activities/konnektor/types';
-import { contractHandle, startContractWorkflow } from '../../client/contract-client';
+import { contractHandle } from '../../client/contract-client';
 import { startKonnektorSimulator, type RunningKonnektorSimulator } from '../../konnektor-simulator';
 import type { CapturedMail } from '../../mail/dev-inbox';
 import {
@@ -25,8 +25,9 @@ import {
 } from '../../workflows/definitions';
 import { clientFor } from '../konnektor/helpers';
 import { recordHistory } from '../helpers/histories';
-import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { createTimeSkippingEnv } from '../../harness/temporal';
+import { confirmedByStaff, parkedAtSigner } from '../helpers/countersign-contracts';
 import { eventually, settledResult } from '../helpers/waits';
 
 jest.setTimeout(300_000);
@@ -59,20 +60,9 @@ function toldOf(e: HistoryEvent): CountersignProgress | undefined {
   return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as CountersignProgress) : undefined;
 }
 
-async function confirmedContract(): Promise<number> {
-  const contractId = await addSendableContract(stack.t);
-  await startContractWorkflow(client, stack.config, contractId);
-  const handle = contractHandle(client, contractId);
-  await eventually(async () => expect((await handle.query(statusQuery)).phase).toBe('awaiting-signature'));
-  await handle.executeUpdate('confirmManually', { args: [{ staffContactId: stack.t.seed.staffContactId }] });
-  return contractId;
-}
+const confirmedContract = (): Promise<number> => confirmedByStaff(stack, client);
 
-async function parked(contractId: number): Promise<void> {
-  await eventually(async () =>
-    expect((await contractHandle(client, contractId).query(statusQuery)).phase).toBe('waiting-for-comfort-signature')
-  );
-}
+const parked = (contractId: number): Promise<void> => parkedAtSigner(client, contractId);
 
 /** The card holder enters the PIN; returns what the activation read, as `signflow konnektor activate` sends it. */
 async function activate() {

@@ -28,6 +28,7 @@ import {
 import { clientFor } from '../konnektor/helpers';
 import { recordHistory } from '../helpers/histories';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { confirmedByStaff } from '../helpers/countersign-contracts';
 import { eventually, settledResult } from '../helpers/waits';
 import { createTimeSkippingEnv, startDevServer, type DevServerHandle } from '../../harness/temporal';
 
@@ -46,15 +47,7 @@ async function activateComfort(): Promise<void> {
   await activity.run(acts.activateComfortSignature, { staffContactId: stack.t.seed.staffContactId });
 }
 
-/** Starts a contract and confirms it by staff (the quickest way to a confirmed contract). */
-async function confirmedContract(): Promise<number> {
-  const contractId = await addSendableContract(stack.t);
-  await startContractWorkflow(client, stack.config, contractId);
-  const handle = contractHandle(client, contractId);
-  await eventually(async () => expect((await handle.query(statusQuery)).phase).toBe('awaiting-signature'));
-  await handle.executeUpdate('confirmManually', { args: [{ staffContactId: stack.t.seed.staffContactId }] });
-  return contractId;
-}
+const confirmedContract = (): Promise<number> => confirmedByStaff(stack, client);
 
 const stateOf = (contractId: number): Promise<ContractState> => contractHandle(client, contractId).query(statusQuery);
 

@@ -951,6 +951,9 @@ async function runContract(
                 [{ requestId: progress.requestId }]
               );
         wf.setCurrentDetails(`Gegengezeichnet (QES), Dokument ${stored.qesDocumentId}.`);
+        // The signer may answer `signed` without a `resumed` first (the activation's own batch): the contract no
+        // longer waits for anything, so its status must not keep the last parked reason (queries only, not history).
+        state.waitingDetail = undefined;
         setSearch(undefined, undefined, 'none');
         notify.emit('contract.countersigned', { documentId, qesDocumentId: stored.qesDocumentId });
         return stored.qesDocumentId;

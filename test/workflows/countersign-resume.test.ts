@@ -120,6 +120,12 @@ test('a confirmed activation: the first batch goes out without a GetSignatureMod
   sim.admin.clearCalls();
   await contractHandle(client, ids[0]!).signal('comfortSignatureReactivated', reactivated);
   for (const id of ids) expect((await settledResult(client, id)).qesDocumentId).toBeGreaterThan(0);
+  // Countersigned and completed: the status no longer names the reason it once waited for.
+  for (const id of ids) {
+    const status = await contractHandle(client, id).query(statusQuery);
+    expect(status.phase).toBe('completed');
+    expect(status.waitingDetail).toBeUndefined();
+  }
 
   const events = await signerEvents();
   const woke = events.findIndex((e) => signalName(e) === 'comfortSignatureReactivated');

@@ -16,6 +16,7 @@
  * test/documents/parsed-fonts.test.ts renders with these fonts and with plain ones and asserts identical bytes.
  */
 import * as fontkit from 'fontkit';
+import { assembleSubsetsFromBytes } from './truetype-subset';
 
 /** A parsed font (fontkit), which pdfkit takes in place of the file's bytes. */
 export type ParsedFont = fontkit.Font;
@@ -32,10 +33,45 @@ interface DecodingGlyph {
   _decode(): unknown;
 }
 
-/** `fontkit.create` of a TrueType file with the two memos above. Not for variable fonts (their outlines vary). */
+/**
+ * pdfkit's own word cache of an embedded font (`EmbeddedFont.layoutCache`: text → run, positions already scaled to
+ * 1000 units per em), which pdfkit starts empty for every document. Runs depend on the font alone (the scale is the
+ * font's), and pdfkit only reads them (it already hands one run out for every occurrence of a word in a document), so
+ * the documents of a thread share one per parsed font. Bounded like the layouts: checked every
+ * WORD_CACHE_CHECK_EVERY documents, it starts again beyond LAYOUT_CACHE_WORDS words.
+ */
+interface SharedWords {
+  runs: Record<string, unknown>;
+  documents: number;
+}
+const sharedWords = new WeakMap<ParsedFont, SharedWords>();
+const WORD_CACHE_CHECK_EVERY = 32;
+
+/** pdfkit's embedded font as far as it is used here. */
+interface PdfkitEmbeddedFont {
+  font: unknown;
+  layoutCache?: Record<string, unknown>;
+}
+
+/**
+ * Lets pdfkit's embedded font (`doc._font` right after `doc.font(name)`) use the word cache its parsed font shares with
+ * the thread's other documents. Fonts not from `parseFont` (a test's plain ones) keep pdfkit's per-document cache.
+ */
+export function shareWordCache(embedded: PdfkitEmbeddedFont): void {
+  const shared = sharedWords.get(embedded.font as ParsedFont);
+  if (!shared || !embedded.layoutCache) return;
+  if (++shared.documents % WORD_CACHE_CHECK_EVERY === 0 && Object.keys(shared.runs).length > LAYOUT_CACHE_WORDS) {
+    shared.runs = Object.create(null) as Record<string, unknown>;
+  }
+  embedded.layoutCache = shared.runs;
+}
+
+/** `fontkit.create` of a TrueType file with the memos above. Not for variable fonts (their outlines vary). */
 export function parseFont(bytes: Buffer): ParsedFont {
   const font = fontkit.create(bytes) as ParsedFont;
   if (Object.keys(font.variationAxes).length > 0) throw new Error('parseFont: variable fonts are not supported');
+  sharedWords.set(font, { runs: Object.create(null) as Record<string, unknown>, documents: 0 });
+  assembleSubsetsFromBytes(font);
   const layout = font.layout.bind(font);
   const runs = new Map<string, GlyphRun>();
   font.layout = ((text: string, ...rest: unknown[]): GlyphRun => {

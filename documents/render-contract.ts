@@ -85,9 +85,17 @@ function pdfDocumentClass(): typeof PDFKitDocument {
   return require('pdfkit') as typeof PDFKitDocument;
 }
 
-function parseFont(bytes: Buffer): ParsedFont {
+function parsedFonts(): typeof import('./parsed-fonts') {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('./parsed-fonts') as typeof import('./parsed-fonts')).parseFont(bytes);
+  return require('./parsed-fonts') as typeof import('./parsed-fonts');
+}
+
+function parseFont(bytes: Buffer): ParsedFont {
+  return parsedFonts().parseFont(bytes);
+}
+
+function shareWordCache(embedded: Parameters<typeof import('./parsed-fonts').shareWordCache>[0]): void {
+  parsedFonts().shareWordCache(embedded);
 }
 
 /** Compiled once per file (the built-in one, or the override in use). */
@@ -240,9 +248,12 @@ export function renderTextBlocksPdfHere(
   const { regular, bold } = fonts;
   const PDFDocument = pdfDocumentClass();
   const doc = new PDFDocument({
-    // The starting font (what spacing before the first text block measures with): pdfkit's default, Helvetica, was
-    // parsed from its AFM file for every document (~0.7 ms of a render), although no text uses it.
-    font: regular as unknown as string,
+    // No starting font: pdfkit's default, Helvetica, was parsed from its AFM file for every document (~0.7 ms of a
+    // render), although no text uses it; our regular font is selected by name below, before anything is measured.
+    // (Given here as the parsed font instead, it was keyed by its PostScript name only, so every later
+    // `font('regular')` made a new embedded font, compared it by JSON of its name table and dropped it, and with it
+    // pdfkit's layout cache.)
+    font: null as unknown as string,
     pdfVersion: '1.7',
     subset: 'PDF/A-3b',
     tagged: true,
@@ -268,6 +279,13 @@ export function renderTextBlocksPdfHere(
   // pdfkit takes a parsed fontkit font (PDFFontFactory.open checks for `layout`); its type declarations only list bytes.
   doc.registerFont('regular', regular as unknown as Buffer);
   doc.registerFont('bold', bold as unknown as Buffer);
+  // Both embedded fonts now (in this order: resource names F1, F2), each with the word cache the thread's documents
+  // share; the text starts with the regular one. An embedded font no text uses is not written into the PDF.
+  for (const name of ['regular', 'bold']) {
+    doc.font(name);
+    shareWordCache((doc as unknown as { _font: Parameters<typeof shareWordCache>[0] })._font);
+  }
+  doc.font('regular');
 
   const root = doc.struct('Document');
   doc.addStructure(root);

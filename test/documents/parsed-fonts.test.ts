@@ -123,3 +123,25 @@ test('a remembered layout is fontkit’s, handed out as a fresh copy each time; 
   expect(afterRestart.glyphs).not.toBe(first.glyphs);
   expect(shape(afterRestart)).toEqual(shape(want));
 });
+
+test('a document embeds each font once, and a repeated document lays out no word again (pdfkit’s word cache is shared)', async () => {
+  const fonts: DocumentFonts = { regular: parseFont(bytes.regular), bold: parseFont(bytes.bold) };
+  let subsets = 0;
+  let layouts = 0;
+  for (const font of [fonts.regular, fonts.bold]) {
+    const createSubset = font.createSubset.bind(font);
+    font.createSubset = () => (subsets++, createSubset());
+    const layout = font.layout.bind(font);
+    font.layout = ((...args: Parameters<typeof layout>) => (layouts++, layout(...args))) as typeof font.layout;
+  }
+  // A contract document and a Prüfprotokoll: one embedded font (one subset) per font and document; pdfkit once made a
+  // new one for every block in the regular font.
+  await documents(fonts, [4]);
+  expect(subsets).toBe(2 * 2);
+  expect(layouts).toBeGreaterThan(50);
+  subsets = 0;
+  layouts = 0;
+  await documents(fonts, [4]);
+  expect(subsets).toBe(2 * 2);
+  expect(layouts).toBe(0);
+});

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { ConfigError } from '../temporal.config';
+import { ImmediateSqliteClient } from './sqlite-client';
 import { keepPreparedStatements, type PreparingConnection } from './sqlite-statements';
 
 export type DbDialect = 'mysql' | 'sqlite';
@@ -67,7 +68,8 @@ export function createDb(url: string, options: CreateDbOptions = {}): Knex {
     else assertSqliteFileExists(file);
   }
   return knex({
-    client: 'better-sqlite3',
+    // better-sqlite3, with transactions that take the write lock at BEGIN (db/sqlite-client.ts).
+    client: ImmediateSqliteClient as unknown as Knex.Config['client'],
     connection: { filename: file },
     useNullAsDefault: true,
     pool: {
@@ -92,6 +94,7 @@ export function createDb(url: string, options: CreateDbOptions = {}): Knex {
 
 /** The dialect of an existing knex instance (for the few statements that differ, e.g. row locks). */
 export function dialectOfDb(db: Knex): DbDialect {
-  const client = String((db.client as { config?: { client?: unknown } }).config?.client ?? '');
-  return /mysql|maria/i.test(client) ? 'mysql' : 'sqlite';
+  // knex's dialect name: 'mysql' for mysql2, 'sqlite3' for better-sqlite3 (also when the client is a subclass).
+  const dialect = String((db.client as { dialect?: unknown }).dialect ?? '');
+  return /mysql|maria/i.test(dialect) ? 'mysql' : 'sqlite';
 }

@@ -11,6 +11,7 @@
 import type { Knex } from 'knex';
 import type { SignflowConfig } from '../../temporal.config';
 import { dialectOfDb } from '../../db/connection';
+import { beginsImmediate } from '../../db/sqlite-client';
 import { readContract, readSignature } from '../../db/crm-repository';
 import { appendAudit, AUDIT_TABLE, findRequest, REQUESTS_TABLE } from './plugin-tables';
 
@@ -39,11 +40,13 @@ export interface RevertResult {
  * Serialises writers of one row. Must be the first statement of its transaction, so that every later read sees what
  * a concurrent writer committed before us:
  * - MySQL: `SELECT … FOR UPDATE`; InnoDB takes the REPEATABLE READ snapshot at the first plain read, i.e. after it.
- * - SQLite: a no-op UPDATE, which takes the database's write lock (waiting up to busy_timeout) before the
- *   transaction has read anything. Reading first would pin a snapshot that SQLite then refuses to upgrade to a
- *   writer (SQLITE_BUSY_SNAPSHOT) after a concurrent commit.
+ * - SQLite: the database's write lock, taken (waiting up to busy_timeout) before the transaction has read anything.
+ *   Reading first would pin a snapshot that SQLite then refuses to upgrade to a writer (SQLITE_BUSY_SNAPSHOT) after a
+ *   concurrent commit. signflow's SQLite client begins every transaction with `BEGIN IMMEDIATE`, which has taken it
+ *   already (db/sqlite-client.ts): no statement. On any other SQLite knex, a no-op UPDATE takes it.
  */
 export async function lockRow(trx: Knex.Transaction, table: string, idColumn: string, id: number): Promise<void> {
+  if (beginsImmediate(trx)) return;
   if (dialectOfDb(trx) === 'mysql') {
     await trx(table).where(idColumn, id).forUpdate().first(idColumn);
   } else {

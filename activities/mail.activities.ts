@@ -40,7 +40,7 @@ import type { Mailer, OutgoingMail } from '../mail/mailer';
 import { messageIdFor } from '../mail/mailer';
 import type { RenderedMail } from '../mail/render-mail';
 import { composeContractMail } from '../mail/contract-mail';
-import { readContractWithContact, readDocument, toDate } from '../db/crm-repository';
+import { bufferOrNull, readContractWithContact, readDocument, toDate, type AlsoRead } from '../db/crm-repository';
 import { closedStatus, requestSignatureStatus, requestSignatureStatusAlso } from './contract/request-status';
 import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
 import { ErrorCode } from '../domain/errors';
@@ -280,19 +280,49 @@ export function createMailActivities(deps: MailActivityDeps) {
    * The confirmation carries the contract's Prüfprotokoll (made right before it) when `SIGNFLOW_CERTIFICATE_ATTACHMENT`
    * is on. A contract from before the certificate existed has none: its confirmation goes without.
    */
-  async function certificateAttachment(input: SendMailInput): Promise<NonNullable<OutgoingMail['attachments']>> {
-    if (input.kind !== 'confirmation' || !config.evidence.certificateAttachment) return [];
-    const documentId = input.certificateDocumentId ?? (await latestCertificateId(input.contractId));
-    if (documentId === undefined) return [];
-    const certificate = await readDocument(db, crm, documentId);
-    if (!certificate?.content) return [];
+  async function certificateAttachment(
+    input: SendMailInput,
+    read: Awaited<ReturnType<typeof readContractWithContact>>
+  ): Promise<NonNullable<OutgoingMail['attachments']>> {
+    if (!attachesCertificate(input)) return [];
+    let content: Buffer | null;
+    if (input.certificateDocumentId !== undefined && read) {
+      // Read with the contract (certificateAlso).
+      content = bufferOrNull(read.also.certificateContent);
+    } else {
+      const documentId = input.certificateDocumentId ?? (await latestCertificateId(input.contractId));
+      if (documentId === undefined) return [];
+      content = (await readDocument(db, crm, documentId))?.content ?? null;
+    }
+    if (!content) return [];
     return [
       {
         filename: `Pruefprotokoll-Honorarvertrag-${input.contractId}.pdf`,
-        content: certificate.content,
+        content,
         contentType: 'application/pdf',
       },
     ];
+  }
+
+  function attachesCertificate(input: SendMailInput): boolean {
+    return input.kind === 'confirmation' && config.evidence.certificateAttachment;
+  }
+
+  /**
+   * The Prüfprotokoll's content as part of the confirmation's read of the contract (`readContractWithContact`'s
+   * `also`): the document the workflow names, left-joined by its id, so null when it is gone. One statement instead of
+   * two on every confirmation.
+   */
+  function certificateAlso(documentId: number): AlsoRead {
+    const d = crm.documents;
+    return {
+      join: (query) => {
+        query.leftJoin(`${d.table} as sf_cert`, (on) => {
+          on.onVal(`sf_cert.${d.id}`, '=', documentId);
+        });
+      },
+      columns: { certificateContent: `sf_cert.${d.content}` },
+    };
   }
 
   /** The contract's latest Prüfprotokoll per the audit trail, for a confirmation scheduled without its id. */
@@ -329,7 +359,11 @@ export function createMailActivities(deps: MailActivityDeps) {
       db,
       crm,
       input.contractId,
-      asksForSignature ? requestSignatureStatusAlso(crm, input.workflowId) : undefined
+      asksForSignature
+        ? requestSignatureStatusAlso(crm, input.workflowId)
+        : attachesCertificate(input) && input.certificateDocumentId !== undefined
+          ? certificateAlso(input.certificateDocumentId)
+          : undefined
     );
     const closed = await requestClosed(input, read);
     if (closed !== undefined) {
@@ -356,7 +390,7 @@ export function createMailActivities(deps: MailActivityDeps) {
       throw err;
     }
     const { to, rendered } = composed;
-    const attachments = await certificateAttachment(input);
+    const attachments = await certificateAttachment(input, read);
     const claimed = await claim(input, mailKey, to, rendered.subject, attemptStartedAt);
     if ('sent' in claimed) {
       return {

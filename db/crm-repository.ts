@@ -199,7 +199,8 @@ export async function readSignatureWithDocumentContent(
   return { signature: signatureFromRow(row, crm), content: bufferOrNull(row[DOCUMENT_CONTENT_ALIAS]) };
 }
 
-function bufferOrNull(v: unknown): Buffer | null {
+/** A BLOB column's value as a Buffer (the drivers may hand back a Uint8Array), null for SQL NULL. */
+export function bufferOrNull(v: unknown): Buffer | null {
   return v == null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
 }
 

@@ -542,6 +542,21 @@ describe.each(testDatabases())('sendContractMail on $name', ({ name: kind }) => 
     expect(parsed.attachments).toHaveLength(1);
     expect(parsed.attachments[0]!.content.equals(named)).toBe(true);
     expect(statements.filter((sql) => sql.includes('signflow_audit_events'))).toEqual([]);
+    // The certificate with the contract and the contact in one read, then the claim and the mark: three statements.
+    expect(statements.filter((sql) => /^select/i.test(sql))).toHaveLength(1);
+    expect(statements).toHaveLength(3);
+  });
+
+  test('a named certificate that is gone: the confirmation goes without the attachment', async () => {
+    const c = await newContract();
+    await markConfirmed(c.contractId, c.contactId);
+    await storeCertificate(c.contractId, c.workflowId);
+    const d = config.crm.documents;
+    const [{ max }] = (await db(d.table).max({ max: d.id })) as [{ max: number }];
+    await activities.sendContractMail({ ...c, kind: 'confirmation', certificateDocumentId: Number(max) + 1000 });
+    const [mail] = mailsFor(c.workflowId);
+    expect(mail?.subject).toMatch(/^Bestätigt: /);
+    expect((await simpleParser(mail!.raw)).attachments).toEqual([]);
   });
 
   test('SIGNFLOW_CERTIFICATE_ATTACHMENT=false: the confirmation goes without the attachment', async () => {

@@ -3,7 +3,8 @@
  * (Scheduled → Started) and how long it ran (Started → Completed, as the server saw it: worker execution plus one gRPC
  * round trip). The server writes ActivityTaskStarted with the time the worker picked the task up. A local activity
  * has no task of its own: it comes as `<type> (local)`, queued 0, run from the start of the workflow task that ran it
- * to the completion time core wrote into its marker (the worker's clock; on one machine the server's too).
+ * to the completion time core wrote into its marker (the worker's clock; on one machine the server's too). The local
+ * confirmation mail (generation 4 on) comes as `sendContractMail (confirmation) (local)`.
  */
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { LOCAL_ACTIVITY_MARKER } from './actions';
@@ -33,7 +34,9 @@ const idOf = (id: unknown): string => String(id);
 
 /**
  * Activity timings of one history; the honorarvertrag workflow's two mails (no reminders in a benchmark run) are told
- * apart by order: the first is the invitation, the last the confirmation. Workflow tasks come as `(workflow task)`.
+ * apart by order: the first is the invitation, the last the confirmation. A contract of generation 4 or later sends its
+ * confirmation as a local activity: the mail activity is then the invitation alone, and the local mail comes as
+ * `sendContractMail (confirmation) (local)`. Workflow tasks come as `(workflow task)`.
  */
 export function stepTimings(history: History): StepTiming[] {
   const events = history.events ?? [];
@@ -46,22 +49,34 @@ export function stepTimings(history: History): StepTiming[] {
   /** WorkflowTaskStarted time by the id of the task's WorkflowTaskCompleted (what a marker names). */
   const taskStartedAt = new Map<string, number>();
   let lastTaskStarted: number | undefined;
+  /** Every WorkflowTaskStarted time, in order. */
+  const taskStarts: number[] = [];
   for (const e of events) {
     const at = tsMs(e.eventTime as TimestampLike);
     const marker = e.markerRecordedEventAttributes;
     if (marker?.markerName === LOCAL_ACTIVITY_MARKER) {
       const data = localActivityData(marker.details?.data?.payloads?.[0]?.data);
-      const startedAt = taskStartedAt.get(idOf(marker.workflowTaskCompletedEventId));
       const completedAt = data?.complete_time ? tsMs(data.complete_time) : Number.NaN;
+      // The task that ran it is the last one started before it completed: usually the task that recorded the marker,
+      // but after a lost workflow task core may complete the task that ran the attempt empty and record the marker
+      // in the next one (seen in the recovery of a lost local confirmation).
+      const recordedIn = taskStartedAt.get(idOf(marker.workflowTaskCompletedEventId));
+      const ranIn = taskStarts.filter((t) => t <= completedAt).at(-1);
+      const startedAt = recordedIn !== undefined && recordedIn <= completedAt ? recordedIn : (ranIn ?? recordedIn);
+      // Only the confirmation mail runs as a local activity (generation 4 on): its step is named for it.
+      const type = data?.activity_type === 'sendContractMail' ? 'sendContractMail (confirmation)' : data?.activity_type;
       out.push({
-        step: `${data?.activity_type ?? '?'} (local)`,
+        step: `${type ?? '?'} (local)`,
         queuedMs: 0,
         runMs: startedAt === undefined ? Number.NaN : completedAt - startedAt,
         attempt: data?.attempt ?? 1,
       });
       continue;
     }
-    if (e.workflowTaskStartedEventAttributes) lastTaskStarted = at;
+    if (e.workflowTaskStartedEventAttributes) {
+      lastTaskStarted = at;
+      taskStarts.push(at);
+    }
     if (e.workflowTaskCompletedEventAttributes && lastTaskStarted !== undefined) {
       taskStartedAt.set(idOf(e.eventId), lastTaskStarted);
     }

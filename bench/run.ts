@@ -195,7 +195,13 @@ function stepOrder(results: Map<BenchDb, ThroughputResult>): string[] {
   const seen = new Set<string>();
   for (const r of results.values()) for (const s of [...r.alone.steps, ...r.steps]) seen.add(s.step);
   const order = [...seen].filter((s) => s !== '(workflow task)' && !s.startsWith('sendContractMail (confirmation)'));
-  for (const last of ['sendContractMail (confirmation)', '(workflow task)']) if (seen.has(last)) order.push(last);
+  for (const last of [
+    'sendContractMail (confirmation)',
+    'sendContractMail (confirmation) (local)',
+    '(workflow task)',
+  ]) {
+    if (seen.has(last)) order.push(last);
+  }
   return order;
 }
 

@@ -114,6 +114,19 @@ const MAIL_ATTEMPT: wf.ActivityOptions = {
   },
 };
 /**
+ * MAIL_ATTEMPT as a local activity, for the confirmation mail from generation 4 on (`LOCAL_CONFIRMATION_GENERATION`):
+ * the same one attempt of at most a minute, never retried by the SDK (the workflow's own loop waits and tries again, as
+ * it does for the activity). The minute lets a slow SMTP server finish: while the attempt runs past 80 % of the
+ * workflow task timeout the worker keeps the task alive by completing it empty and taking the next (the SDK's
+ * workflow task heartbeat), so the task timeout does not cut it short. A local activity has no heartbeat timeout: a
+ * killed worker shows as its workflow task timing out, after which the next task runs the attempt again at once (the
+ * quick retry MAIL_LOST_WORKER_RETRY_MS gives the activity).
+ */
+const MAIL_LOCAL_ATTEMPT: wf.LocalActivityOptions = {
+  startToCloseTimeout: MAIL_ATTEMPT.startToCloseTimeout,
+  retry: MAIL_ATTEMPT.retry,
+};
+/**
  * The pause before the next attempt when the last one's worker was lost (heartbeat or start-to-close timeout): the
  * quick retry the server used to make, now through the workflow's check. Behind `patched('mail-lost-worker-retry')`,
  * met only by a contract whose mail attempt timed out.
@@ -146,7 +159,10 @@ const LOAD_AND_PREPARE: wf.ActivityOptions = {
 
 /** Every call passes its own options with a summary (what the Temporal UI shows per step). */
 const acts = wf.proxyActivities<Activities>(DB_WRITE);
-/** The recording steps run in the workflow's own worker (generation 3 on); every call passes its own options. */
+/**
+ * The recording steps (generation 3 on) and the confirmation mail (generation 4 on) run in the workflow's own worker;
+ * every call passes its own options.
+ */
 const localActs = wf.proxyLocalActivities<Activities>(RECORD_LOCAL);
 
 /** The PNG signature bytes, base64: the validator's cheap check; the activity decodes the whole image. */
@@ -204,6 +220,7 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
       lean,
       fromStart,
       localRecording: generation >= LOCAL_RECORDING_GENERATION,
+      localConfirmation: generation >= LOCAL_CONFIRMATION_GENERATION,
     });
     await settle(notify, lean);
     return result;
@@ -267,6 +284,18 @@ const MARKERLESS_GENERATION = 2;
  */
 const LOCAL_RECORDING_GENERATION = 3;
 
+/**
+ * From this generation on, the confirmation mail is a local activity (`MAIL_LOCAL_ATTEMPT`) run in the workflow task
+ * that the Prüfprotokoll's completion starts: that task sends the mail and completes the workflow, one activity, one
+ * workflow task and one activity task trip less per contract, one `MarkerRecorded` instead. The workflow's own retry
+ * loop, its backoff, give-up and `status` are the same for both (`sendMail`). Only the confirmation: an invitation,
+ * reminder or withdrawal mail races with `sign` and stays an activity. Chosen like `LOCAL_RECORDING_GENERATION`: older
+ * contracts keep the activity. A lost local attempt (worker killed while it runs) leaves no event of its own, only the
+ * workflow task's timeout before the marker; the chaos count reads that as a lost attempt (chaos/lost-mail-attempts.ts),
+ * and the next task's attempt finds the key's `sending` row and sends with the same Message-ID, as after a lost activity.
+ */
+const LOCAL_CONFIRMATION_GENERATION = 4;
+
 /** The status search attributes the workflow keeps (CrmContractId is set once, at the start). */
 const STATUS_ATTRIBUTES = [SA_CONTRACT_STATUS, SA_SIGNATURE_STATUS, SA_WAITING_REASON] as const;
 
@@ -288,12 +317,14 @@ interface ContractPath {
   fromStart: boolean;
   /** Generation 3 on: the Updates record with a local activity. */
   localRecording: boolean;
+  /** Generation 4 on: the confirmation mail is a local activity. */
+  localConfirmation: boolean;
 }
 
 async function runContract(
   input: ContractWorkflowInput,
   notify: WebhookNotifier,
-  { lean, fromStart, localRecording }: ContractPath
+  { lean, fromStart, localRecording, localConfirmation }: ContractPath
 ): Promise<ContractResult> {
   const { contractId, timing, labels } = input;
   /**
@@ -803,7 +834,10 @@ async function runContract(
         if (asksForSignature) askingMailsInFlight++;
         let sent;
         try {
-          sent = await acts.sendContractMail.executeWithOptions({ ...MAIL_ATTEMPT, summary }, [mailInput]);
+          sent =
+            kind === 'confirmation' && localConfirmation
+              ? await localActs.sendContractMail.executeWithOptions({ ...MAIL_LOCAL_ATTEMPT, summary }, [mailInput])
+              : await acts.sendContractMail.executeWithOptions({ ...MAIL_ATTEMPT, summary }, [mailInput]);
         } finally {
           if (asksForSignature) askingMailsInFlight--;
         }

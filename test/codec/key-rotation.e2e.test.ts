@@ -94,7 +94,8 @@ test('a contract started under k2025 finishes after the current key became k2026
     ...(e.workflowExecutionStartedEventAttributes?.input?.payloads ?? []),
     ...(e.activityTaskScheduledEventAttributes?.input?.payloads ?? []),
     ...(e.activityTaskCompletedEventAttributes?.result?.payloads ?? []),
-    // A local activity's result (the recording, generation 3 on); the marker's `data` is core's own bookkeeping.
+    // A local activity's result (the recording, generation 3 on; the confirmation mail, generation 4 on); the marker's
+    // `data` is core's own bookkeeping.
     ...(e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER
       ? (e.markerRecordedEventAttributes.details?.result?.payloads ?? [])
       : []),
@@ -105,14 +106,14 @@ test('a contract started under k2025 finishes after the current key became k2026
   const keysAfter = new Set(events.slice(eventsBefore).flatMap(payloadsOf).map(keyIdOf));
   expect([...keysBefore]).toEqual([KEY_2025.id]);
   expect([...keysAfter]).toEqual([KEY_2026.id]);
-  // After the change: the sign update's input, the recording (a local activity's marker), the certificate and mail
-  // activities and the result.
+  // After the change: the sign update's input, the recording and the confirmation mail (local activities' markers),
+  // the certificate activity and the result.
   expect(events.slice(eventsBefore).flatMap(payloadsOf).length).toBeGreaterThanOrEqual(4);
   expect(
     events
       .slice(eventsBefore)
       .filter((e) => e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER)
       .flatMap(payloadsOf)
-  ).toHaveLength(1);
+  ).toHaveLength(2);
   expect(events.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
 });

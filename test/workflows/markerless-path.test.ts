@@ -4,7 +4,8 @@
  * upsert, and it replays on that branch because the server recorded the worker's build id with the task
  * (workflows/definitions.ts `WORKFLOW_CODE_GENERATION`, worker/workflow-build.ts). From generation 3 on the `sign` and
  * `confirmManually` Updates record with a local activity: one workflow task for the Update, a local-activity marker in
- * the history instead of an activity (issue 9, targets 1 and 2).
+ * the history instead of an activity (issue 9, targets 1 and 2). From generation 4 on the confirmation mail is a local
+ * activity too, run in the workflow task the certificate's completion starts (issue 9, target 1).
  *
  * Real parts: the Temporal dev server (it records build ids), the time-skipping test server (it does not), workers with
  * the real activities, SQLite, the SMTP inbox. The action counts are the bench's (bench/actions.ts).
@@ -44,9 +45,12 @@ afterAll(async () => {
 /**
  * A worker of the stack's config and database: `current` gives the server this code's build id, `older` none (code
  * before build ids), `generation-2` the build id of generation 2 (the code before local recording, as far as a
- * contract started on it is concerned: it branches on the recorded id only).
+ * contract started on it is concerned: it branches on the recorded id only), `generation-3` that of generation 3 (the
+ * code before the local confirmation mail).
  */
-async function startWorker(kind: 'current' | 'older' | 'generation-2'): Promise<RunningWorker> {
+type WorkerKind = 'current' | 'older' | 'generation-2' | 'generation-3';
+
+async function startWorker(kind: WorkerKind): Promise<RunningWorker> {
   const worker = await createWorker(stack.config, {
     connection: server.env.nativeConnection,
     workflowBundle: await workflowBundle(),
@@ -55,10 +59,10 @@ async function startWorker(kind: 'current' | 'older' | 'generation-2'): Promise<
     workerOptions:
       kind === 'older'
         ? { workerDeploymentOptions: undefined }
-        : kind === 'generation-2'
+        : kind === 'generation-2' || kind === 'generation-3'
           ? {
               workerDeploymentOptions: {
-                version: { deploymentName: 'signflow', buildId: 'signflow-workflows-2' },
+                version: { deploymentName: 'signflow', buildId: `signflow-workflows-${kind.slice(-1)}` },
                 useWorkerVersioning: false,
               },
             }
@@ -70,7 +74,7 @@ async function startWorker(kind: 'current' | 'older' | 'generation-2'): Promise<
 
 let stackWorkerRunning = true;
 /** Stops every worker polling the stack's queue and starts one of `kind`: it alone takes the next start. */
-async function onlyWorker(kind: 'current' | 'older' | 'generation-2'): Promise<RunningWorker> {
+async function onlyWorker(kind: WorkerKind): Promise<RunningWorker> {
   if (stackWorkerRunning) {
     stackWorkerRunning = false;
     await stack.worker.shutdown();
@@ -144,7 +148,7 @@ const firstTaskBuildId = (history: History): string | undefined =>
     ?.workerVersion?.buildId ?? undefined;
 
 test('the build id names the generation; any other id (the SDK default, none) is generation 0', () => {
-  expect(workflowCodeGeneration(WORKFLOW_BUILD_ID)).toBe(3);
+  expect(workflowCodeGeneration(WORKFLOW_BUILD_ID)).toBe(4);
   expect(workflowCodeGeneration('signflow-workflows-17')).toBe(17);
   for (const other of [
     undefined,
@@ -176,39 +180,48 @@ test('the worker gives its build id only to a server that records it', async () 
   }
 });
 
-test("a plain contract on a generation-3 worker: the signature recorded by a local activity in the Update's one task, no patch marker, 8 actions", async () => {
+test("a plain contract on a generation-4 worker: the signature recorded by a local activity in the Update's one task, the confirmation mail a local activity, no patch marker, 8 actions", async () => {
   const { contractId, handle, contactId } = await awaitingSignature();
   const history = await signAndComplete(contractId, handle, contactId);
 
   expect(firstTaskBuildId(history)).toBe(WORKFLOW_BUILD_ID);
   // The recording is a local activity: no ActivityTaskScheduled for it, one marker, in the task that accepted and
-  // completed the Update.
+  // completed the Update. So is the confirmation mail (generation 4): one marker, in the task the certificate's
+  // completion started, which also completed the workflow.
   expect(steps(history)).toEqual({
-    activities: [
-      'loadAndPrepareSignatureRequest',
-      'sendContractMail',
-      'createCompletionCertificate',
-      'sendContractMail',
-    ],
-    localActivities: ['recordSignature'],
+    activities: ['loadAndPrepareSignatureRequest', 'sendContractMail', 'createCompletionCertificate'],
+    localActivities: ['recordSignature', 'sendContractMail'],
   });
+  const events = history.events ?? [];
+  const certificateDone = events.findIndex(
+    (e) =>
+      e.activityTaskCompletedEventAttributes &&
+      events.find((s) => String(s.eventId) === String(e.activityTaskCompletedEventAttributes?.scheduledEventId))
+        ?.activityTaskScheduledEventAttributes?.activityType?.name === 'createCompletionCertificate'
+  );
+  expect(
+    events
+      .slice(certificateDone)
+      .filter((e) => e.workflowTaskCompletedEventAttributes || e.workflowExecutionCompletedEventAttributes)
+      .map((e) => (e.workflowTaskCompletedEventAttributes ? 'task' : 'completed'))
+  ).toEqual(['task', 'completed']);
   const update = updateTasks(history);
   expect(update.acceptedIn).toBeDefined();
   expect(update.completedIn).toBe(update.acceptedIn);
   const counts = actionCounts(history);
   expect(counts).toMatchObject({
     starts: 1,
-    activities: 4,
-    localActivities: 1,
-    localActivityTasks: 1,
+    activities: 3,
+    localActivities: 2,
+    localActivityTasks: 2,
     messages: 1,
     upserts: 1,
     markers: 0,
     versionUpserts: 0,
   });
   // The expiry timer exists when the `sign` Update came after the workflow began to wait (here: always, it waited for
-  // the test); the floor has no expiry. Beside it: start, 4 activities, the recording's workflow task (one action for
-  // its local activities), the Update, the status upsert at the signature.
+  // the test); the floor has no expiry. Beside it: start, 3 activities, the recording's and the confirmation's workflow
+  // tasks (one action each for their local activities), the Update, the status upsert at the signature.
   expect(counts.actions - counts.timers).toBe(8);
   expect(upsertedKeys(history)).toEqual([['ContractStatus', 'SignatureStatus', 'WaitingReason']]);
   // What ops filter by is unchanged, and the server's own BuildIds attribute (no upsert, no action) names the code.
@@ -220,7 +233,7 @@ test("a plain contract on a generation-3 worker: the signature recorded by a loc
     WaitingReason: ['none'],
   });
   expect(sa.BuildIds).toContain(`unversioned:${WORKFLOW_BUILD_ID}`);
-  await recordHistory(handle, 'lean-click-signed.generation-3');
+  await recordHistory(handle, 'lean-click-signed.generation-4');
 
   // It replays (a replay worker has no build id: the recorded one decides) ...
   const bundle = await workflowBundle();
@@ -238,20 +251,20 @@ test("a plain contract on a generation-3 worker: the signature recorded by a loc
   ).rejects.toThrow(/nondeterminism/i);
 });
 
-test('staff confirmation on a generation-3 worker: recorded by a local activity too', async () => {
+test('staff confirmation on a generation-4 worker: recorded by a local activity too', async () => {
   const { contractId, handle } = await awaitingSignature();
   await handle.executeUpdate('confirmManually', { args: [{ staffContactId: stack.t.seed.staffContactId }] });
   expect(await settledResult(stack.client, contractId)).toMatchObject({ contractId, outcome: 'confirmed' });
   const history = await handle.fetchHistory();
-  expect(steps(history).localActivities).toEqual(['recordManualConfirmation']);
+  expect(steps(history).localActivities).toEqual(['recordManualConfirmation', 'sendContractMail']);
   expect(steps(history).activities).not.toContain('recordManualConfirmation');
   const update = updateTasks(history);
   expect(update.completedIn).toBe(update.acceptedIn);
-  expect(actionCounts(history)).toMatchObject({ markers: 0, versionUpserts: 0, localActivityTasks: 1 });
-  await recordHistory(handle, 'staff-confirmed.generation-3');
+  expect(actionCounts(history)).toMatchObject({ markers: 0, versionUpserts: 0, localActivityTasks: 2 });
+  await recordHistory(handle, 'staff-confirmed.generation-4');
 });
 
-test('a contract a generation-2 worker started keeps the recording activity on a generation-3 worker', async () => {
+test('a contract a generation-2 worker started keeps the recording activity on a generation-4 worker', async () => {
   await onlyWorker('generation-2');
   const { contractId, handle, contactId } = await awaitingSignature();
   await onlyWorker('current');
@@ -275,6 +288,30 @@ test('a contract a generation-2 worker started keeps the recording activity on a
   expect(actionCounts(history)).toMatchObject({ markers: 0, versionUpserts: 0, localActivityTasks: 0 });
   await Worker.runReplayHistory(
     { workflowBundle: await workflowBundle(), replayName: 'generation-2-start' },
+    history,
+    handle.workflowId
+  );
+});
+
+test('a contract a generation-3 worker started keeps the confirmation mail an activity on a generation-4 worker', async () => {
+  await onlyWorker('generation-3');
+  const { contractId, handle, contactId } = await awaitingSignature();
+  await onlyWorker('current');
+  const history = await signAndComplete(contractId, handle, contactId);
+
+  expect(workflowCodeGeneration(firstTaskBuildId(history))).toBe(3);
+  expect(steps(history)).toEqual({
+    activities: [
+      'loadAndPrepareSignatureRequest',
+      'sendContractMail',
+      'createCompletionCertificate',
+      'sendContractMail',
+    ],
+    localActivities: ['recordSignature'],
+  });
+  expect(actionCounts(history)).toMatchObject({ markers: 0, versionUpserts: 0, localActivityTasks: 1 });
+  await Worker.runReplayHistory(
+    { workflowBundle: await workflowBundle(), replayName: 'generation-3-start' },
     history,
     handle.workflowId
   );
@@ -318,10 +355,10 @@ test('a domain failure of the recording answers the Update as the activity did: 
     expect((await contractStatus(stack.client, c.contractId)).phase).toBe('awaiting-signature');
   }
   const history = await signAndComplete(local.contractId, local.handle, local.contactId);
-  expect(steps(history).localActivities).toEqual(['recordSignature', 'recordSignature']);
+  expect(steps(history).localActivities).toEqual(['recordSignature', 'recordSignature', 'sendContractMail']);
 });
 
-test('a contract an older worker started (no build id) keeps its marker and finishes on a generation-3 worker', async () => {
+test('a contract an older worker started (no build id) keeps its marker and finishes on a generation-4 worker', async () => {
   // A deployment in progress: only an older worker polls when the contract starts; the new one takes over after.
   await onlyWorker('older');
   const { contractId, handle, contactId } = await awaitingSignature();

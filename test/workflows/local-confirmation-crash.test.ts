@@ -1,0 +1,180 @@
+/**
+ * Generation 4 sends the confirmation mail as a local activity, in the workflow task the Prüfprotokoll's completion
+ * starts. A worker killed while that attempt runs leaves no event of its own: the server times the workflow task out
+ * and the next task, on another worker, runs the attempt again. The contract must complete, the mail arrive once (or,
+ * when the worker died after the SMTP server took it and before its row said `sent`, a second time with the same
+ * Message-ID), and the chaos count (chaos/lost-mail-attempts.ts) must allow that second copy from the history alone.
+ *
+ * Real parts: the Temporal dev server, a real worker process (the only fault is its SIGKILL inside the mail attempt,
+ * test/helpers/crash-in-local-mail-worker.ts), a worker in this process that takes over, SQLite or MariaDB, the SMTP
+ * inbox.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
+import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
+import { createWorker, type RunningWorker } from '../../worker/run-worker';
+import { contractWorkflowId, type SignatureOutcome } from '../../workflows/definitions';
+import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
+import { lostMailAttempts } from '../../chaos/lost-mail-attempts';
+import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { recordHistory } from '../helpers/histories';
+import { eventually, settledResult } from '../helpers/waits';
+
+jest.setTimeout(300_000);
+
+let server: DevServerHandle;
+let stack: ContractStack;
+let child: ChildProcess | undefined;
+let takeover: RunningWorker | undefined;
+
+beforeAll(async () => {
+  server = await startDevServer();
+  stack = await startContractStack(server.env, { config: { signature: { remindersEnabled: false, expiry: '30d' } } });
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await takeover?.shutdown();
+  await stack?.stop();
+  await server?.stop();
+});
+
+/** The activity types core wrote into the history's local-activity markers, in order. */
+function localActivities(events: { markerRecordedEventAttributes?: unknown }[]): string[] {
+  return events.flatMap((e) => {
+    const m = e.markerRecordedEventAttributes as
+      | { markerName?: string | null; details?: { data?: { payloads?: { data?: Uint8Array | null }[] | null } } }
+      | undefined;
+    if (m?.markerName !== LOCAL_ACTIVITY_MARKER) return [];
+    const data = m.details?.data?.payloads?.[0]?.data;
+    return [String((JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type?: string }).activity_type)];
+  });
+}
+
+/**
+ * Starts a contract on the stack's worker, leaves only a worker process that dies inside the confirmation mail
+ * (`at`), signs, and lets a worker in this process take over once that process is dead.
+ */
+async function signWithCrashInConfirmation(at: 'after-smtp' | 'before-smtp'): Promise<number> {
+  if (takeover) {
+    await takeover.shutdown();
+    takeover = undefined;
+  } else {
+    await stack.worker.shutdown();
+  }
+  // Started by a worker of this code (generation 4), so the confirmation is a local activity.
+  const starter = await createWorker(stack.config, {
+    connection: server.env.nativeConnection,
+    workflowBundle: await workflowBundle(),
+    db: stack.t.db,
+    temporalClient: server.env.client,
+  });
+  const contractId = await addSendableContract(stack.t);
+  await startContractWorkflow(stack.client, stack.config, contractId);
+  const { contactId } = await eventually(async () => {
+    const s = await contractStatus(stack.client, contractId);
+    expect(s.phase).toBe('awaiting-signature');
+    return s;
+  });
+  await starter.shutdown();
+
+  let out = '';
+  child = spawn(
+    path.join(__dirname, '../../node_modules/.bin/tsx'),
+    [path.join(__dirname, '../helpers/crash-in-local-mail-worker.ts')],
+    {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        SIGNFLOW_WORKER_METRICS_PORT: '0',
+        SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
+        SIGNFLOW_CRASH_AT: at,
+        SIGNFLOW_CRASH_TEST_CONFIG: JSON.stringify({
+          temporal: {
+            address: server.address,
+            namespace: server.namespace,
+            taskQueue: stack.config.temporal.taskQueue,
+          },
+          database: { url: stack.t.url },
+          mail: { smtpUrl: stack.config.mail.smtpUrl },
+          signature: { remindersEnabled: false, expiry: '30d' },
+        }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }
+  );
+  // tsx runs the script in a node process of its own and exits with 128 + 9 when that one is killed.
+  const exited = new Promise<string>((resolve) =>
+    child?.on('exit', (code, signal) => resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `${code} ${signal}`))
+  );
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await eventually(async () => expect(out).toContain('polling'), 120_000);
+
+  const answer = (await contractHandle(stack.client, contractId).executeUpdate('sign', {
+    args: [{ contactId, method: 'click' }],
+  })) as SignatureOutcome;
+  expect(answer.kind).toBe('signed');
+  expect(await exited).toBe('killed');
+  // It died inside the confirmation's local attempt, not in an activity.
+  expect(out).toContain(`crash ${at} local=true`);
+
+  takeover = await createWorker(stack.config, {
+    connection: server.env.nativeConnection,
+    workflowBundle: await workflowBundle(),
+    db: stack.t.db,
+    temporalClient: server.env.client,
+  });
+  expect(await settledResult(stack.client, contractId, 120_000)).toMatchObject({ outcome: 'signed' });
+  return contractId;
+}
+
+const confirmations = (contractId: number) =>
+  stack.inbox
+    .messages()
+    .filter((m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(contractId)}:confirmation`);
+
+test('killed after the SMTP server took the local confirmation: sent again with the same Message-ID, and the chaos count allows exactly that copy', async () => {
+  const contractId = await signWithCrashInConfirmation('after-smtp');
+  const key = `${contractWorkflowId(contractId)}:confirmation`;
+  const handle = contractHandle(stack.client, contractId);
+  const events = (await handle.fetchHistory()).events ?? [];
+
+  // The lost attempt is in the history only as the workflow task that timed out; the confirmation is a local activity
+  // (no ActivityTaskScheduled for it), its marker written once, by the attempt that completed its task.
+  expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length).toBeGreaterThan(0);
+  expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+  expect(
+    events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendContractMail')
+  ).toHaveLength(1);
+
+  // Delivered twice, the same message: the retry could not know the first had gone out.
+  await eventually(async () => expect(confirmations(contractId)).toHaveLength(2));
+  const copies = confirmations(contractId);
+  expect(new Set(copies.map((m) => m.messageId)).size).toBe(1);
+  const row = (await stack.t.db('signflow_mails').where({ mail_key: key }).first()) as { status: string };
+  expect(row.status).toBe('sent');
+
+  // The chaos count sees the lost local attempt and allows the second copy, and nothing else.
+  const lost = lostMailAttempts(events);
+  expect([...lost.entries()]).toEqual([[key, 1]]);
+  expect(copies.length).toBeLessThanOrEqual(1 + (lost.get(key) ?? 0));
+  await recordHistory(handle, 'confirmation-local-after-lost-worker.generation-4');
+});
+
+test('killed before the SMTP conversation: the next task sends the confirmation once', async () => {
+  const contractId = await signWithCrashInConfirmation('before-smtp');
+  const events = (await contractHandle(stack.client, contractId).fetchHistory()).events ?? [];
+  expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length).toBeGreaterThan(0);
+  expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+  await eventually(async () => expect(confirmations(contractId)).toHaveLength(1));
+  const invitations = stack.inbox
+    .messages()
+    .filter((m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(contractId)}:invitation`);
+  expect(invitations).toHaveLength(1);
+  const lost = lostMailAttempts(events);
+  expect(confirmations(contractId).length).toBeLessThanOrEqual(
+    1 + (lost.get(`${contractWorkflowId(contractId)}:confirmation`) ?? 0)
+  );
+});

@@ -2,7 +2,7 @@
  * A real SMTP server on loopback that keeps every message: the dev stack's mail sink and the tests' mail capture.
  * No auth, no TLS (loopback only); each message is parsed with mailparser, kept in memory and, with `dir`, written as
  * `<n>-<timestamp>.eml` so it opens in any mail program. Messages already in `dir` are loaded at start, so the dev
- * inbox survives a restart of the dev stack.
+ * inbox survives a restart of the dev stack. With `bodies: false` only the header block is parsed (the benchmark).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,8 +17,9 @@ export interface CapturedMail {
   /** Envelope recipients (RCPT TO): everyone the message was delivered to, Bcc included. */
   to: string[];
   subject: string;
+  /** The text part; '' when the inbox parses no bodies (`bodies: false`). */
   text: string;
-  /** The HTML part, '' when the message has none. */
+  /** The HTML part, '' when the message has none (or the inbox parses no bodies: `bodies: false`). */
   html: string;
   /** The Message-ID header including the angle brackets, '' when missing. */
   messageId: string;
@@ -55,6 +56,14 @@ export interface DevInboxOptions {
   dir?: string;
   /** Largest accepted message in bytes. @default 25 MiB */
   maxBytes?: number;
+  /**
+   * Parse the message bodies (`text`, `html`). `false`: only the header block goes through mailparser, so every header
+   * field is what a full parse gives, and `text` and `html` are ''. For a caller that finds mails by their headers only
+   * (the benchmark, which waits for `X-Signflow-Mail-Key`): the full parse of a confirmation with its Prüfprotokoll
+   * (~47 KB of quoted-printable and base64) costs about five times the header block's, in the process that also runs
+   * the worker. @default true
+   */
+  bodies?: boolean;
   /**
    * Recipients to refuse with `550 5.1.1 mailbox unavailable`, as a real server does for an address that does not
    * exist (tests of the MAIL_REJECTED path). @default none
@@ -94,8 +103,22 @@ function headersOf(parsed: ParsedMail): Record<string, string> {
   return out;
 }
 
-async function capture(id: number, raw: Buffer, envelopeTo: string[], receivedAt: Date): Promise<CapturedMail> {
-  const parsed = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true });
+/** The header block of a message: up to and including the first empty line (the whole message when it has none). */
+function headerBlock(raw: Buffer): Buffer {
+  const crlf = raw.indexOf('\r\n\r\n');
+  if (crlf >= 0) return raw.subarray(0, crlf + 4);
+  const lf = raw.indexOf('\n\n');
+  return lf >= 0 ? raw.subarray(0, lf + 2) : raw;
+}
+
+async function capture(
+  id: number,
+  raw: Buffer,
+  envelopeTo: string[],
+  receivedAt: Date,
+  bodies: boolean
+): Promise<CapturedMail> {
+  const parsed = await simpleParser(bodies ? raw : headerBlock(raw), { skipImageLinks: true, skipTextToHtml: true });
   const toFromHeaders = [parsed.to, parsed.cc]
     .flatMap((a) => (a ? (Array.isArray(a) ? a : [a]) : []))
     .flatMap((a) => a.value.map((v) => v.address ?? ''))
@@ -105,8 +128,8 @@ async function capture(id: number, raw: Buffer, envelopeTo: string[], receivedAt
     from: addressText(parsed.from),
     to: envelopeTo.length > 0 ? envelopeTo : toFromHeaders,
     subject: parsed.subject ?? '',
-    text: parsed.text ?? '',
-    html: typeof parsed.html === 'string' ? parsed.html : '',
+    text: bodies ? (parsed.text ?? '') : '',
+    html: bodies && typeof parsed.html === 'string' ? parsed.html : '',
     messageId: parsed.messageId ?? '',
     headers: headersOf(parsed),
     raw,
@@ -117,7 +140,7 @@ async function capture(id: number, raw: Buffer, envelopeTo: string[], receivedAt
 const EML_NAME = /^(\d+)-.*\.eml$/;
 
 /** Loads the `.eml` files of an earlier run (recipients from the To/Cc headers: the envelope is not kept). */
-async function loadExisting(dir: string): Promise<CapturedMail[]> {
+async function loadExisting(dir: string, bodies: boolean): Promise<CapturedMail[]> {
   const files = fs
     .readdirSync(dir)
     .filter((f) => EML_NAME.test(f))
@@ -126,7 +149,13 @@ async function loadExisting(dir: string): Promise<CapturedMail[]> {
   for (const f of files) {
     const file = path.join(dir, f);
     try {
-      const mail = await capture(Number(EML_NAME.exec(f)?.[1]), fs.readFileSync(file), [], fs.statSync(file).mtime);
+      const mail = await capture(
+        Number(EML_NAME.exec(f)?.[1]),
+        fs.readFileSync(file),
+        [],
+        fs.statSync(file).mtime,
+        bodies
+      );
       out.push({ ...mail, file });
     } catch {
       // A half-written or foreign file must not keep the dev stack from starting.
@@ -138,11 +167,12 @@ async function loadExisting(dir: string): Promise<CapturedMail[]> {
 export async function startDevInbox(options: DevInboxOptions): Promise<DevInbox> {
   const host = options.host ?? '127.0.0.1';
   const dir = options.dir;
+  const bodies = options.bodies ?? true;
   let messages: CapturedMail[] = [];
   let nextId = 1;
   if (dir) {
     fs.mkdirSync(dir, { recursive: true });
-    messages = await loadExisting(dir);
+    messages = await loadExisting(dir, bodies);
     nextId = messages.reduce((max, m) => Math.max(max, m.id), 0) + 1;
   }
   const listeners = new Set<(m: CapturedMail) => void>();
@@ -189,7 +219,7 @@ export async function startDevInbox(options: DevInboxOptions): Promise<DevInbox>
         const id = nextId++;
         const receivedAt = new Date();
         const envelopeTo = session.envelope.rcptTo.map((r) => r.address);
-        capture(id, raw, envelopeTo, receivedAt)
+        capture(id, raw, envelopeTo, receivedAt, bodies)
           .then((mail) => {
             if (dir) {
               const file = path.join(dir, `${id}-${receivedAt.toISOString().replace(/[:.]/g, '-')}.eml`);

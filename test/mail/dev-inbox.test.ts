@@ -62,6 +62,48 @@ describe('dev inbox', () => {
     expect(fs.readFileSync(path.join(dir, files[0] as string)).equals(mail?.raw as Buffer)).toBe(true);
   });
 
+  test('bodies: false parses the header block only: the same header fields as a full parse, no text or html', async () => {
+    const headersOnly = await startDevInbox({ port: 0, bodies: false });
+    try {
+      const mail = {
+        from: '"Praxis Dr. Müller" <praxis@signflow.invalid>',
+        to: 'Erika Mustermann <erika@example.org>',
+        bcc: 'archiv@example.org',
+        // Long enough to be folded into several encoded words, as the confirmation's subject is.
+        subject: 'Bestätigt: Honorarvertrag „Honorarvertrag Rückenschule für Fortgeschrittene, Kurs 12“',
+        text: 'Guten Tag,\nvielen Dank für Ihre Unterschrift.',
+        html: '<p>Guten Tag,</p><p>vielen Dank für Ihre Unterschrift.</p>',
+        messageId: '<honorarvertrag-12.confirmation.5f1c0a2b9e4d@signflow.invalid>',
+        headers: { 'X-Signflow-Mail-Key': 'honorarvertrag-12:confirmation', 'Auto-Submitted': 'auto-generated' },
+        attachments: [
+          { filename: 'Pruefprotokoll.pdf', content: Buffer.alloc(20_000, 7), contentType: 'application/pdf' },
+        ],
+      };
+      await transportTo(inbox).sendMail(mail);
+      await transportTo(headersOnly).sendMail(mail);
+      const [full] = inbox.messages();
+      const [light] = headersOnly.messages();
+      // The full parse decodes the bodies; the light one leaves them out and keeps every header field as decoded.
+      expect(full?.text).toContain('vielen Dank für Ihre Unterschrift.');
+      expect(light).toMatchObject({ id: 1, text: '', html: '' });
+      const fields = (m: typeof full) => {
+        const headers = { ...m?.headers };
+        // The MIME boundaries and the date differ between two sends of the same mail.
+        delete headers['content-type'];
+        delete headers['date'];
+        return { from: m?.from, to: m?.to, subject: m?.subject, messageId: m?.messageId, headers };
+      };
+      expect(fields(light)).toEqual(fields(full));
+      expect(light?.headers['x-signflow-mail-key']).toBe('honorarvertrag-12:confirmation');
+      expect(light?.subject).toBe(mail.subject);
+      expect(light?.headers['content-type']).toMatch(/^multipart\/mixed; boundary=/);
+      // The raw message is kept whole, attachment included.
+      expect(light?.raw.length).toBeGreaterThan(20_000);
+    } finally {
+      await headersOnly.close();
+    }
+  });
+
   test('waitFor resolves on a later mail and rejects on timeout naming what arrived', async () => {
     const waiting = inbox.waitFor((m) => m.subject === 'zweite', 5_000);
     const t = transportTo(inbox);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { ConfigError } from '../temporal.config';
+import { PreparedWritesMysqlClient, MYSQL_STATEMENTS_KEPT } from './mysql-client';
 import { ImmediateSqliteClient } from './sqlite-client';
 import { keepPreparedStatements, type PreparingConnection } from './sqlite-statements';
 
@@ -45,9 +46,16 @@ function assertSqliteFileExists(file: string): void {
 export function createDb(url: string, options: CreateDbOptions = {}): Knex {
   if (dialectOf(url) === 'mysql') {
     return knex({
-      client: 'mysql2',
+      // mysql2, with knex's writes as prepared statements (db/mysql-client.ts).
+      client: PreparedWritesMysqlClient as unknown as Knex.Config['client'],
       // mariadb:// is accepted as an alias; mysql2 only knows mysql://.
-      connection: { uri: url.replace(/^mariadb:/i, 'mysql:'), charset: 'utf8mb4', timezone: 'Z', dateStrings: false },
+      connection: {
+        uri: url.replace(/^mariadb:/i, 'mysql:'),
+        charset: 'utf8mb4',
+        timezone: 'Z',
+        dateStrings: false,
+        maxPreparedStatements: MYSQL_STATEMENTS_KEPT,
+      },
       pool: {
         min: 0,
         max: options.poolMax ?? 10,

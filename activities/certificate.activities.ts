@@ -22,6 +22,7 @@ import {
 } from '../documents/render-certificate';
 import type { QesSignerDetails } from '../documents/qes-verification';
 import { md5Hex, sha256Hex } from '../domain/signature-hash';
+import { insertRow } from '../db/compiled';
 import type { SignflowConfig } from '../temporal.config';
 import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
 
@@ -309,7 +310,7 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
         // An earlier attempt (a retry after a lost answer) or a concurrent one may have stored it.
         const stored = await existing(trx, input.workflowId);
         if (stored) return stored;
-        const [id] = await trx(d.table).insert({
+        const id = await insertRow(trx, d.table, {
           [d.title]: `Prüfprotokoll zu Honorarvertrag ${contract.id}`,
           [d.templateKind]: crm.values.certificateTemplateKind,
           [d.mimeType]: 'application/pdf',

@@ -14,6 +14,7 @@ import {
   readContractWithContact,
   readSignature,
   readSignatureWithDocumentContent,
+  shapeKeyOf,
   type CrmContact,
   type CrmContract,
   type CrmSignature,
@@ -23,6 +24,7 @@ import { checkContractMails } from '../mail/contract-mail';
 import { checkContract } from '../domain/contract-validation';
 import { ErrorCode } from '../domain/errors';
 import { hashableSigningTime, md5Hex, sha256Hex, signatureMd5 } from '../domain/signature-hash';
+import { compiledStatement, insertRow } from '../db/compiled';
 import type {
   ContractRef,
   ContractSnapshot,
@@ -263,7 +265,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
     let imageDocumentId: number | null = null;
     if (c.image) {
       const d = crm.documents;
-      const [id] = await trx(d.table).insert({
+      const id = await insertRow(trx, d.table, {
         [d.title]: `Unterschriftenbild zu Honorarvertrag ${ref.contractId}`,
         [d.templateKind]: values.signatureImageTemplateKind,
         [d.mimeType]: 'image/png',
@@ -277,17 +279,33 @@ export function createContractActivities(deps: ContractActivityDeps) {
       imageDocumentId = Number(id);
     }
 
-    const updated = await trx(s.table)
-      .where(s.id, signature.id)
-      .andWhere(s.status, values.signaturePending)
-      .update({
-        [s.status]: values.signatureValid,
-        [s.byAuthenticatedClick]: c.method === 'drawn' ? values.no : values.yes,
-        [s.image]: imageDocumentId,
-        [s.userId]: c.userContactId,
-        [s.md5Hash]: md5Hash,
-        [s.signedAt]: c.at,
-      });
+    // Compiled once per mapping (db/compiled.ts); labels are values, never part of the text.
+    const updated = await compiledStatement<number>(
+      trx,
+      `confirmSignature\u0000${shapeKeyOf(crm)}`,
+      (id, pending, valid, byClick, image, user, md5, at) =>
+        trx(s.table)
+          .where(s.id, id)
+          .andWhere(s.status, pending)
+          .update({
+            [s.status]: valid,
+            [s.byAuthenticatedClick]: byClick,
+            [s.image]: image,
+            [s.userId]: user,
+            [s.md5Hash]: md5,
+            [s.signedAt]: at,
+          }),
+      [
+        signature.id,
+        values.signaturePending,
+        values.signatureValid,
+        c.method === 'drawn' ? values.no : values.yes,
+        imageDocumentId,
+        c.userContactId,
+        md5Hash,
+        c.at,
+      ]
+    );
     if (updated !== 1) {
       // Only reachable if something bypassed the row lock; the rollback keeps the image row out too.
       throw rejection(
@@ -298,15 +316,21 @@ export function createContractActivities(deps: ContractActivityDeps) {
     }
 
     const k = crm.contracts;
-    const contractUpdated = await trx(k.table)
-      .where(k.id, ref.contractId)
-      .update({
-        [k.confirmedByFreelancer]: values.yes,
-        [k.status]: values.contractInProgress,
-        [k.lastStatusChange]: c.at,
-        [k.confirmedAt]: c.at,
-        [k.confirmedBy]: c.userContactId,
-      });
+    const contractUpdated = await compiledStatement<number>(
+      trx,
+      `confirmContract\u0000${shapeKeyOf(crm)}`,
+      (id, yes, inProgress, at, by) =>
+        trx(k.table)
+          .where(k.id, id)
+          .update({
+            [k.confirmedByFreelancer]: yes,
+            [k.status]: inProgress,
+            [k.lastStatusChange]: at,
+            [k.confirmedAt]: at,
+            [k.confirmedBy]: by,
+          }),
+      [ref.contractId, values.yes, values.contractInProgress, c.at, c.userContactId]
+    );
     if (contractUpdated !== 1) {
       throw rejection(ErrorCode.CONTRACT_NOT_FOUND, `Contract ${ref.contractId} does not exist.`, {
         contractId: ref.contractId,
@@ -391,7 +415,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
         const documentMd5 = md5Hex(rendered.pdf);
         const documentSha256 = sha256Hex(rendered.pdf);
         const d = crm.documents;
-        const [documentId] = await trx(d.table).insert({
+        const documentId = await insertRow(trx, d.table, {
           [d.title]: contract.title || `Honorarvertrag ${contract.id}`,
           [d.templateKind]: values.contractTemplateKind,
           [d.mimeType]: 'application/pdf',
@@ -404,7 +428,7 @@ export function createContractActivities(deps: ContractActivityDeps) {
         });
 
         const s = crm.signatures;
-        const [signatureId] = await trx(s.table).insert({
+        const signatureId = await insertRow(trx, s.table, {
           [s.status]: values.signaturePending,
           [s.contactId]: contact.id,
           [s.documentId]: Number(documentId),
@@ -413,10 +437,17 @@ export function createContractActivities(deps: ContractActivityDeps) {
         });
 
         const k = crm.contracts;
-        const updated = await trx(k.table)
-          .where(k.id, contract.id)
-          .whereIn(k.status, values.contractSendableStatuses)
-          .update({ [k.status]: values.contractSent, [k.lastStatusChange]: now });
+        const sendable = values.contractSendableStatuses;
+        const updated = await compiledStatement<number>(
+          trx,
+          `contractSent\u0000${shapeKeyOf(crm)}\u0000${sendable.length}`,
+          (id, sent, at, ...from) =>
+            trx(k.table)
+              .where(k.id, id)
+              .whereIn(k.status, from as string[])
+              .update({ [k.status]: sent, [k.lastStatusChange]: at }),
+          [contract.id, values.contractSent, now, ...sendable]
+        );
         if (updated !== 1) {
           throw rejection(
             ErrorCode.CONTRACT_NOT_SENDABLE,

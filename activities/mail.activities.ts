@@ -48,6 +48,7 @@ import type { MailKind, SendMailInput, SendMailResult } from './types';
 import { whileHeartbeating } from './heartbeat';
 import { writeAfterSend } from './write-after-send';
 import { isUniqueViolation } from '../db/unique-violation';
+import { compiledStatement, insertRow } from '../db/compiled';
 
 export const MAILS_TABLE = 'signflow_mails';
 
@@ -248,7 +249,7 @@ export function createMailActivities(deps: MailActivityDeps) {
   ): Promise<{ sent: MailRow } | { messageId: string }> {
     const messageId = messageIdFor(mailKey, config.mail.from);
     try {
-      await db(MAILS_TABLE).insert({
+      await insertRow(db, MAILS_TABLE, {
         mail_key: mailKey,
         workflow_id: input.workflowId,
         contract_id: input.contractId,
@@ -316,9 +317,11 @@ export function createMailActivities(deps: MailActivityDeps) {
   function certificateAlso(documentId: number): AlsoRead {
     const d = crm.documents;
     return {
-      join: (query) => {
+      key: 'certificateContent',
+      values: [documentId],
+      join: (query, [id]) => {
         query.leftJoin(`${d.table} as sf_cert`, (on) => {
-          on.onVal(`sf_cert.${d.id}`, '=', documentId);
+          on.onVal(`sf_cert.${d.id}`, '=', id as number);
         });
       },
       columns: { certificateContent: `sf_cert.${d.content}` },
@@ -440,9 +443,13 @@ export function createMailActivities(deps: MailActivityDeps) {
     // The SMTP server has the mail: a failed write here would send it again on the retry (see write-after-send.ts).
     await writeAfterSend(
       () =>
-        db(MAILS_TABLE)
-          .where('mail_key', mailKey)
-          .update({ status: 'sent', message_id: messageId, sent_at: new Date() }),
+        compiledStatement(
+          db,
+          'mailSent',
+          (key, id, at) =>
+            db(MAILS_TABLE).where('mail_key', key).update({ status: 'sent', message_id: id, sent_at: at }),
+          [mailKey, messageId, new Date()]
+        ),
       attemptStartedAt
     );
     return { mailKey, messageId, alreadySent: false };

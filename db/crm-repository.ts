@@ -3,6 +3,7 @@
  * each inside its transaction.
  */
 import type { Knex } from 'knex';
+import { compiledStatement } from './compiled';
 import type { CrmMapping } from './crm-mapping';
 
 export interface CrmContact {
@@ -88,12 +89,20 @@ export async function readContractWithContact(
   const k = crm.contracts;
   const c = crm.contacts;
   const contactColumns = [c.id, c.firstName, c.lastName, c.email];
-  const query = db(`${k.table} as k`).leftJoin(`${c.table} as c`, `c.${c.id}`, `k.${k.contactId}`);
-  also?.join(query);
-  const row = (await query.where(`k.${k.id}`, id).first('k.*', {
-    ...Object.fromEntries(contactColumns.map((col) => [`${CONTACT_ALIAS}${col}`, `c.${col}`])),
-    ...Object.fromEntries(Object.entries(also?.columns ?? {}).map(([name, col]) => [`${ALSO_ALIAS}${name}`, col])),
-  })) as Record<string, unknown> | undefined;
+  // Compiled once per mapping and variant (db/compiled.ts): three of every contract's statements are this one.
+  const row = await compiledStatement<Record<string, unknown> | undefined>(
+    db,
+    `contractWithContact\u0000${shapeKeyOf(crm)}\u0000${also?.key ?? ''}`,
+    (contractId, ...alsoValues) => {
+      const query = db(`${k.table} as k`).leftJoin(`${c.table} as c`, `c.${c.id}`, `k.${k.contactId}`);
+      also?.join(query, alsoValues);
+      return query.where(`k.${k.id}`, contractId).first('k.*', {
+        ...Object.fromEntries(contactColumns.map((col) => [`${CONTACT_ALIAS}${col}`, `c.${col}`])),
+        ...Object.fromEntries(Object.entries(also?.columns ?? {}).map(([name, col]) => [`${ALSO_ALIAS}${name}`, col])),
+      });
+    },
+    [id, ...(also?.values ?? [])]
+  );
   if (!row) return undefined;
   const contactRow = Object.fromEntries(contactColumns.map((col) => [col, row[`${CONTACT_ALIAS}${col}`]]));
   return {
@@ -108,11 +117,26 @@ const ALSO_ALIAS = 'signflow_also__';
 
 /**
  * More of what a caller needs in the same statement as the contract: left joins on the query (its tables aliased
- * apart from `k` and `c`) and the columns to return under the given names (in `also`).
+ * apart from `k` and `c`) and the columns to return under the given names (in `also`). `join` takes its values
+ * (ids, keys) from `values`, never from elsewhere, and `key` names everything else it uses (tables, columns): the
+ * statement is compiled once per key (db/compiled.ts). No value may be null (it is compared).
  */
 export interface AlsoRead {
-  join(query: Knex.QueryBuilder): void;
+  key: string;
+  values: Knex.Value[];
+  join(query: Knex.QueryBuilder, values: Knex.Value[]): void;
   columns: Record<string, string>;
+}
+
+/** The mapping's table and column names as one string: what a compiled statement's text depends on. */
+const mappingKeys = new WeakMap<CrmMapping, string>();
+export function shapeKeyOf(crm: CrmMapping): string {
+  let key = mappingKeys.get(crm);
+  if (key === undefined) {
+    key = JSON.stringify([crm.contracts, crm.contacts, crm.signatures, crm.documents]);
+    mappingKeys.set(crm, key);
+  }
+  return key;
 }
 
 function contractFromRow(row: Record<string, unknown>, crm: CrmMapping): CrmContract {

@@ -3,6 +3,7 @@
  * record of step 2) and the append-only audit trail. Column names are fixed by db/migrations/signflow.
  */
 import type { Knex } from 'knex';
+import { insertRow } from '../../db/compiled';
 import { toDate } from '../../db/crm-repository';
 
 export const REQUESTS_TABLE = 'signflow_requests';
@@ -37,7 +38,7 @@ export async function findRequest(db: Knex | Knex.Transaction, workflowId: strin
 }
 
 export async function insertRequest(trx: Knex.Transaction, request: StoredRequest, html: string): Promise<void> {
-  await trx(REQUESTS_TABLE).insert({
+  await insertRow(trx, REQUESTS_TABLE, {
     workflow_id: request.workflowId,
     contract_id: request.contractId,
     contact_id: request.contactId,
@@ -75,7 +76,7 @@ export async function appendAudit(
   trx: Knex | Knex.Transaction,
   event: { workflowId: string; contractId: number; event: AuditEvent; at: Date; detail: Record<string, unknown> }
 ): Promise<void> {
-  await trx(AUDIT_TABLE).insert({
+  await insertRow(trx, AUDIT_TABLE, {
     workflow_id: event.workflowId,
     contract_id: event.contractId,
     event: event.event,

@@ -37,10 +37,12 @@ export async function requestSignatureStatus(
 export function requestSignatureStatusAlso(crm: CrmMapping, workflowId: string): AlsoRead {
   const s = crm.signatures;
   return {
-    join: (query) => {
+    key: 'requestSignatureStatus',
+    values: [workflowId],
+    join: (query, [workflow]) => {
       query
         .leftJoin(`${REQUESTS_TABLE} as sf_r`, (on) => {
-          on.onVal('sf_r.workflow_id', '=', workflowId);
+          on.onVal('sf_r.workflow_id', '=', workflow as string);
         })
         .leftJoin(`${s.table} as sf_s`, `sf_s.${s.id}`, 'sf_r.signature_id');
     },

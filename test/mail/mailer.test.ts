@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { createMailer, messageIdFor, type Mailer } from '../../mail/mailer';
+import { Readable } from 'node:stream';
+import { createMailer, messageIdFor, wholeMessage, type Mailer } from '../../mail/mailer';
 import { startDevInbox, type DevInbox } from '../../mail/dev-inbox';
 
 const FROM = 'Praxis Dr. Beispiel <praxis@beispiel.test>';
@@ -73,6 +74,61 @@ describe('createMailer against a real SMTP server on loopback', () => {
     expect(got.from).toBe('"Praxis Dr. Beispiel" <praxis@beispiel.test>');
     expect(got.headers['x-signflow-mail-key']).toBe('honorarvertrag-7:invitation');
     expect(got.raw.toString('utf8')).toMatch(/^Content-Type: multipart\/alternative;/m);
+  });
+
+  test('a message goes to the socket in one write, attachment included, and arrives intact', async () => {
+    const messageId = messageIdFor('honorarvertrag-8:confirmation', FROM);
+    const pdf = Buffer.from(Array.from({ length: 30_000 }, (_, i) => (i * 7) % 256));
+    const written: string[] = [];
+    const originalWrite = net.Socket.prototype.write;
+    const write = jest.spyOn(net.Socket.prototype, 'write').mockImplementation(function (
+      this: net.Socket,
+      ...args: Parameters<net.Socket['write']>
+    ) {
+      written.push(Buffer.isBuffer(args[0]) ? args[0].toString('latin1') : String(args[0]));
+      return originalWrite.apply(this, args);
+    });
+    try {
+      await mailer.send({
+        to: 'anna.mueller@example.org',
+        subject: 'Bestätigt: Honorarvertrag „Test“',
+        text: 'Guten Tag,\n\nText.',
+        html: '<p>Guten Tag,</p>',
+        messageId,
+        headers: { 'X-Signflow-Mail-Key': 'honorarvertrag-8:confirmation' },
+        attachments: [{ filename: 'Pruefprotokoll.pdf', content: pdf, contentType: 'application/pdf' }],
+      });
+    } finally {
+      write.mockRestore();
+    }
+    // nodemailer writes each chunk of its MIME stream on its own (headers, each part, the attachment's base64 lines)
+    // unless the message is gathered first: then its first header and its attachment's last line share one write.
+    const lastBase64Line = pdf.toString('base64').slice(-40);
+    expect(written.filter((w) => w.includes('X-Signflow-Mail-Key') && w.includes(lastBase64Line))).toHaveLength(1);
+
+    const got = await smtp.waitFor((m) => m.messageId === messageId, 5_000);
+    expect(got.subject).toBe('Bestätigt: Honorarvertrag „Test“');
+    expect(got.text.trim()).toBe('Guten Tag,\n\nText.');
+    expect(got.headers['x-signflow-mail-key']).toBe('honorarvertrag-8:confirmation');
+    const base64 = /filename=Pruefprotokoll\.pdf\r\n\r\n([A-Za-z0-9+/=\r\n]+)\r\n--/.exec(got.raw.toString('latin1'));
+    expect(Buffer.from(base64?.[1] ?? '', 'base64').equals(pdf)).toBe(true);
+  });
+
+  test('wholeMessage hands on the bytes as one chunk and fails with its input', async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of wholeMessage(Readable.from([Buffer.from('Subject: a\r\n'), Buffer.from('\r\nbody\r\n')]))) {
+      chunks.push(c as Buffer);
+    }
+    expect(chunks.map((c) => c.toString())).toEqual(['Subject: a\r\n\r\nbody\r\n']);
+
+    const failing = new Readable({ read() {} });
+    const out = wholeMessage(failing);
+    const consumed = (async () => {
+      for await (const c of out) void c;
+    })();
+    failing.push(Buffer.from('Subject: b\r\n'));
+    failing.destroy(new Error('attachment unreadable'));
+    await expect(consumed).rejects.toThrow('attachment unreadable');
   });
 
   test('the transport is pooled: consecutive sends reuse one SMTP connection', async () => {

@@ -22,7 +22,12 @@ parentPort.on('message', (job) => {
     b.tag === 'img' ? { ...b, image: Buffer.from(b.image.buffer, b.image.byteOffset, b.image.byteLength) } : b
   );
   renderTextBlocksPdfHere(blocks, job.data).then(
-    (pdf) => parentPort.postMessage({ id: job.id, pdf }),
+    (pdf) => {
+      // Handed over, not copied: the PDF's own memory moves to the main thread. Only a buffer that is the whole of its
+      // ArrayBuffer may move (a small Buffer lives in Node's shared pool), anything else is copied once first.
+      const own = pdf.byteOffset === 0 && pdf.byteLength === pdf.buffer.byteLength ? pdf : new Uint8Array(pdf);
+      parentPort.postMessage({ id: job.id, pdf: own }, [own.buffer]);
+    },
     (err) =>
       parentPort.postMessage({ id: job.id, error: { name: err && err.name, message: String(err && err.message) } })
   );

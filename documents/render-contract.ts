@@ -13,6 +13,7 @@ import type { CrmContact, CrmContract } from '../db/crm-repository';
 import { templateFile } from '../templating/template-files';
 import type { ParsedFont } from './parsed-fonts';
 import { renderPdfOffThread } from './pdf-threads';
+import { compressStreamsRemembered } from './remembered-deflate';
 
 export interface ContractDocumentData {
   contractId: number;
@@ -269,6 +270,8 @@ export function renderTextBlocksPdfHere(
       CreationDate: data.createdAt,
     },
   });
+  // The ICC profile and a font subset seen before are not compressed again (same bytes).
+  compressStreamsRemembered(doc);
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
     doc.on('data', (chunk: Buffer) => chunks.push(chunk));

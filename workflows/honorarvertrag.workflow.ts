@@ -185,6 +185,24 @@ function unwrapActivityFailure(err: unknown): unknown {
   return err;
 }
 
+/**
+ * A local activity's final failure in the shape an activity's has. The SDK hands a local attempt's own failure (a
+ * non-retryable ApplicationFailure, a timeout) to the workflow as it is, where an activity's always comes wrapped in an
+ * ActivityFailure; the mail loop reads the domain code, `nonRetryable` and a lost worker from that wrapper, so without
+ * it a local confirmation refused for good (MAIL_REJECTED) was retried for a day instead of keeping the contract.
+ * A cancellation is left as it is.
+ */
+function asActivityFailure(err: unknown, activityType: string): unknown {
+  if (err instanceof wf.ActivityFailure || wf.isCancellation(err) || !(err instanceof wf.TemporalFailure)) return err;
+  const retryState =
+    err instanceof wf.TimeoutFailure
+      ? 'TIMEOUT'
+      : err instanceof wf.ApplicationFailure && err.nonRetryable
+        ? 'NON_RETRYABLE_FAILURE'
+        : 'MAXIMUM_ATTEMPTS_REACHED';
+  return new wf.ActivityFailure('Local activity failed', activityType, undefined, retryState, undefined, err);
+}
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** An ISO 8601 time with an explicit zone (`Z` or `±hh:mm`), as `Date.toISOString()` writes it. */
@@ -836,7 +854,11 @@ async function runContract(
         try {
           sent =
             kind === 'confirmation' && localConfirmation
-              ? await localActs.sendContractMail.executeWithOptions({ ...MAIL_LOCAL_ATTEMPT, summary }, [mailInput])
+              ? await localActs.sendContractMail
+                  .executeWithOptions({ ...MAIL_LOCAL_ATTEMPT, summary }, [mailInput])
+                  .catch((err: unknown) => {
+                    throw asActivityFailure(err, 'sendContractMail');
+                  })
               : await acts.sendContractMail.executeWithOptions({ ...MAIL_ATTEMPT, summary }, [mailInput]);
         } finally {
           if (asksForSignature) askingMailsInFlight--;

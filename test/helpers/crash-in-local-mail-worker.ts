@@ -3,7 +3,8 @@
  * `SIGNFLOW_CRASH_AT=after-smtp` right after the SMTP server accepted the mail and before the row says `sent` (the one
  * window in which a mail can go out twice), with `before-smtp` right before the SMTP conversation. A real worker cannot
  * be made to die at those moments on purpose; everything else is the real worker (real activities, mailer, database,
- * Temporal server). Config overrides come as JSON in `SIGNFLOW_CRASH_TEST_CONFIG`. Prints `polling` once it polls and
+ * Temporal server). Config overrides come as JSON in `SIGNFLOW_CRASH_TEST_CONFIG`, the confirmation's mail key in
+ * `SIGNFLOW_CRASH_MAIL_KEY`. Prints `polling` once it polls and
  * `crash <where> local=<bool>` just before it kills itself.
  */
 import { Context } from '@temporalio/activity';
@@ -28,7 +29,8 @@ async function main(): Promise<void> {
   };
   const mailer: Mailer = {
     async send(msg) {
-      const confirmation = msg.headers?.['X-Signflow-Mail-Key']?.endsWith(':confirmation') ?? false;
+      // Only the named contract's confirmation (another contract's mail may run on this worker too).
+      const confirmation = msg.headers?.['X-Signflow-Mail-Key'] === process.env.SIGNFLOW_CRASH_MAIL_KEY;
       if (confirmation && at === 'before-smtp') die();
       const sent = await real.send(msg);
       if (confirmation) die();

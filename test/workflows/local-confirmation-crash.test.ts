@@ -5,9 +5,13 @@
  * when the worker died after the SMTP server took it and before its row said `sent`, a second time with the same
  * Message-ID), and the chaos count (chaos/lost-mail-attempts.ts) must allow that second copy from the history alone.
  *
+ * The same door behaviour as the activity: a confirmation the recipient's server refuses for good (550) keeps the
+ * contract (completed, `mailsRejected`), one it defers (451) is tried again by the workflow's own loop, with `status`
+ * saying so meanwhile.
+ *
  * Real parts: the Temporal dev server, a real worker process (the only fault is its SIGKILL inside the mail attempt,
- * test/helpers/crash-in-local-mail-worker.ts), a worker in this process that takes over, SQLite or MariaDB, the SMTP
- * inbox.
+ * test/helpers/crash-in-local-mail-worker.ts), a worker in this process that takes over, SQLite and MariaDB, the SMTP
+ * inbox (its 550 and 451 answers are real SMTP replies).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -18,6 +22,7 @@ import { contractWorkflowId, type SignatureOutcome } from '../../workflows/defin
 import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
 import { lostMailAttempts } from '../../chaos/lost-mail-attempts';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { testDatabases } from '../helpers/databases';
 import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
 
@@ -26,19 +31,13 @@ jest.setTimeout(300_000);
 let server: DevServerHandle;
 let stack: ContractStack;
 let child: ChildProcess | undefined;
-let takeover: RunningWorker | undefined;
-
-beforeAll(async () => {
-  server = await startDevServer();
-  stack = await startContractStack(server.env, { config: { signature: { remindersEnabled: false, expiry: '30d' } } });
-});
-
-afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await takeover?.shutdown();
-  await stack?.stop();
-  await server?.stop();
-});
+/** The worker that polls now: the stack's own, then the one that took over after a crash. */
+let worker: RunningWorker;
+/** Recorded from the SQLite run only (one set of files; both runs make the same histories). */
+let record: typeof recordHistory = recordHistory;
+/** Addresses the SMTP inbox refuses with 550 / defers with 451 while they are in these sets. */
+const refused = new Set<string>();
+const deferred = new Set<string>();
 
 /** The activity types core wrote into the history's local-activity markers, in order. */
 function localActivities(events: { markerRecordedEventAttributes?: unknown }[]): string[] {
@@ -52,129 +51,220 @@ function localActivities(events: { markerRecordedEventAttributes?: unknown }[]):
   });
 }
 
-/**
- * Starts a contract on the stack's worker, leaves only a worker process that dies inside the confirmation mail
- * (`at`), signs, and lets a worker in this process take over once that process is dead.
- */
-async function signWithCrashInConfirmation(at: 'after-smtp' | 'before-smtp'): Promise<number> {
-  if (takeover) {
-    await takeover.shutdown();
-    takeover = undefined;
-  } else {
-    await stack.worker.shutdown();
+describe.each(testDatabases())('on $name', (database) => {
+  beforeAll(async () => {
+    // One dev server per database: contract ids (and so workflow ids) repeat across the two databases.
+    server = await startDevServer();
+    stack = await startContractStack(server.env, {
+      db: database.name,
+      config: { signature: { remindersEnabled: false, expiry: '30d' } },
+      rejectRecipient: (address) => refused.has(address),
+      deferRecipient: (address) => deferred.has(address),
+    });
+    worker = stack.worker;
+    record = database.name === 'sqlite' ? recordHistory : () => Promise.resolve();
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await worker?.shutdown();
+    await stack?.stop();
+    await server?.stop();
+  });
+
+  /** Starts a contract on the current worker and waits for its invitation; returns the contact's address. */
+  async function invited(): Promise<{ contractId: number; contactId: number; address: string }> {
+    const contractId = await addSendableContract(stack.t);
+    await startContractWorkflow(stack.client, stack.config, contractId);
+    const invitation = await stack.waitForMail(
+      (m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(contractId)}:invitation`,
+      60_000
+    );
+    const { contactId } = await eventually(async () => {
+      const s = await contractStatus(stack.client, contractId);
+      expect(s.phase).toBe('awaiting-signature');
+      return s;
+    }, 60_000);
+    return { contractId, contactId: contactId as number, address: invitation.to[0] as string };
   }
-  // Started by a worker of this code (generation 4), so the confirmation is a local activity.
-  const starter = await createWorker(stack.config, {
-    connection: server.env.nativeConnection,
-    workflowBundle: await workflowBundle(),
-    db: stack.t.db,
-    temporalClient: server.env.client,
-  });
-  const contractId = await addSendableContract(stack.t);
-  await startContractWorkflow(stack.client, stack.config, contractId);
-  const { contactId } = await eventually(async () => {
-    const s = await contractStatus(stack.client, contractId);
-    expect(s.phase).toBe('awaiting-signature');
-    return s;
-  });
-  await starter.shutdown();
 
-  let out = '';
-  child = spawn(
-    path.join(__dirname, '../../node_modules/.bin/tsx'),
-    [path.join(__dirname, '../helpers/crash-in-local-mail-worker.ts')],
-    {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        SIGNFLOW_WORKER_METRICS_PORT: '0',
-        SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
-        SIGNFLOW_CRASH_AT: at,
-        SIGNFLOW_CRASH_TEST_CONFIG: JSON.stringify({
-          temporal: {
-            address: server.address,
-            namespace: server.namespace,
-            taskQueue: stack.config.temporal.taskQueue,
-          },
-          database: { url: stack.t.url },
-          mail: { smtpUrl: stack.config.mail.smtpUrl },
-          signature: { remindersEnabled: false, expiry: '30d' },
-        }),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  test('a local confirmation the recipient server refuses for good (550) keeps the contract: completed, the refusal in status', async () => {
+    const { contractId, contactId, address } = await invited();
+    refused.add(address);
+    try {
+      await contractHandle(stack.client, contractId).executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
+      expect(await settledResult(stack.client, contractId, 120_000)).toMatchObject({ outcome: 'signed' });
+    } finally {
+      refused.delete(address);
     }
-  );
-  // tsx runs the script in a node process of its own and exits with 128 + 9 when that one is killed.
-  const exited = new Promise<string>((resolve) =>
-    child?.on('exit', (code, signal) => resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `${code} ${signal}`))
-  );
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await eventually(async () => expect(out).toContain('polling'), 120_000);
-
-  const answer = (await contractHandle(stack.client, contractId).executeUpdate('sign', {
-    args: [{ contactId, method: 'click' }],
-  })) as SignatureOutcome;
-  expect(answer.kind).toBe('signed');
-  expect(await exited).toBe('killed');
-  // It died inside the confirmation's local attempt, not in an activity.
-  expect(out).toContain(`crash ${at} local=true`);
-
-  takeover = await createWorker(stack.config, {
-    connection: server.env.nativeConnection,
-    workflowBundle: await workflowBundle(),
-    db: stack.t.db,
-    temporalClient: server.env.client,
+    const state = await contractStatus(stack.client, contractId);
+    expect(state).toMatchObject({ phase: 'completed', mailsRejected: ['confirmation'] });
+    expect(state.mailTrouble).toBeUndefined();
+    const row = (await stack.t
+      .db('signflow_mails')
+      .where({ mail_key: `${contractWorkflowId(contractId)}:confirmation` })
+      .first()) as { status: string };
+    expect(row.status).toBe('refused');
+    const events = (await contractHandle(stack.client, contractId).fetchHistory()).events ?? [];
+    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
   });
-  expect(await settledResult(stack.client, contractId, 120_000)).toMatchObject({ outcome: 'signed' });
-  return contractId;
-}
 
-const confirmations = (contractId: number) =>
-  stack.inbox
-    .messages()
-    .filter((m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(contractId)}:confirmation`);
+  test("a deferred local confirmation (451) is tried again by the workflow's own loop, status saying so meanwhile", async () => {
+    const { contractId, contactId, address } = await invited();
+    deferred.add(address);
+    try {
+      await contractHandle(stack.client, contractId).executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
+      const waiting = await eventually(async () => {
+        const s = await contractStatus(stack.client, contractId);
+        expect(s.mailTrouble).toMatchObject({ mail: 'confirmation', attempts: 1 });
+        return s;
+      }, 60_000);
+      expect(waiting.phase).toBe('confirming');
+      expect(waiting.mailTrouble?.lastError).toContain('MAIL_SEND_FAILED');
+      // The workflow's first pause: 10 s after the failed attempt (`since` is when the mail step began).
+      expect(
+        Date.parse(waiting.mailTrouble?.nextRetryAt ?? '') - Date.parse(waiting.mailTrouble?.since ?? '')
+      ).toBeGreaterThanOrEqual(10_000);
+    } finally {
+      deferred.delete(address);
+    }
+    expect(await settledResult(stack.client, contractId, 120_000)).toMatchObject({ outcome: 'signed' });
+    const state = await contractStatus(stack.client, contractId);
+    expect(state.phase).toBe('completed');
+    expect(state.mailTrouble).toBeUndefined();
+    await eventually(async () => expect(confirmations(contractId)).toHaveLength(1));
+    const events = (await contractHandle(stack.client, contractId).fetchHistory()).events ?? [];
+    // Two local attempts, the workflow's timer between them; no mail activity for the confirmation.
+    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail', 'sendContractMail']);
+    const firstMail = events.findIndex((e) => localActivities([e])[0] === 'sendContractMail');
+    expect(events.slice(firstMail).filter((e) => e.timerStartedEventAttributes)).toHaveLength(1);
+    expect(
+      events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendContractMail')
+    ).toHaveLength(1);
+  });
 
-test('killed after the SMTP server took the local confirmation: sent again with the same Message-ID, and the chaos count allows exactly that copy', async () => {
-  const contractId = await signWithCrashInConfirmation('after-smtp');
-  const key = `${contractWorkflowId(contractId)}:confirmation`;
-  const handle = contractHandle(stack.client, contractId);
-  const events = (await handle.fetchHistory()).events ?? [];
+  /**
+   * Starts a contract on the stack's worker, leaves only a worker process that dies inside the confirmation mail
+   * (`at`), signs, and lets a worker in this process take over once that process is dead.
+   */
+  async function signWithCrashInConfirmation(at: 'after-smtp' | 'before-smtp'): Promise<number> {
+    await worker.shutdown();
+    // Started by a worker of this code (generation 4), so the confirmation is a local activity.
+    const starter = await createWorker(stack.config, {
+      connection: server.env.nativeConnection,
+      workflowBundle: await workflowBundle(),
+      db: stack.t.db,
+      temporalClient: server.env.client,
+    });
+    const contractId = await addSendableContract(stack.t);
+    await startContractWorkflow(stack.client, stack.config, contractId);
+    const { contactId } = await eventually(async () => {
+      const s = await contractStatus(stack.client, contractId);
+      expect(s.phase).toBe('awaiting-signature');
+      return s;
+    });
+    await starter.shutdown();
 
-  // The lost attempt is in the history only as the workflow task that timed out; the confirmation is a local activity
-  // (no ActivityTaskScheduled for it), its marker written once, by the attempt that completed its task.
-  expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length).toBeGreaterThan(0);
-  expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
-  expect(
-    events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendContractMail')
-  ).toHaveLength(1);
+    let out = '';
+    child = spawn(
+      path.join(__dirname, '../../node_modules/.bin/tsx'),
+      [path.join(__dirname, '../helpers/crash-in-local-mail-worker.ts')],
+      {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          SIGNFLOW_WORKER_METRICS_PORT: '0',
+          SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
+          SIGNFLOW_CRASH_AT: at,
+          SIGNFLOW_CRASH_MAIL_KEY: `${contractWorkflowId(contractId)}:confirmation`,
+          SIGNFLOW_CRASH_TEST_CONFIG: JSON.stringify({
+            temporal: {
+              address: server.address,
+              namespace: server.namespace,
+              taskQueue: stack.config.temporal.taskQueue,
+            },
+            database: { url: stack.t.url },
+            mail: { smtpUrl: stack.config.mail.smtpUrl },
+            signature: { remindersEnabled: false, expiry: '30d' },
+          }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }
+    );
+    // tsx runs the script in a node process of its own and exits with 128 + 9 when that one is killed.
+    const exited = new Promise<string>((resolve) =>
+      child?.on('exit', (code, signal) =>
+        resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `${code} ${signal}`)
+      )
+    );
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await eventually(async () => expect(out).toContain('polling'), 120_000);
 
-  // Delivered twice, the same message: the retry could not know the first had gone out.
-  await eventually(async () => expect(confirmations(contractId)).toHaveLength(2));
-  const copies = confirmations(contractId);
-  expect(new Set(copies.map((m) => m.messageId)).size).toBe(1);
-  const row = (await stack.t.db('signflow_mails').where({ mail_key: key }).first()) as { status: string };
-  expect(row.status).toBe('sent');
+    const answer = (await contractHandle(stack.client, contractId).executeUpdate('sign', {
+      args: [{ contactId, method: 'click' }],
+    })) as SignatureOutcome;
+    expect(answer.kind).toBe('signed');
+    expect(await exited).toBe('killed');
+    // It died inside the confirmation's local attempt, not in an activity.
+    expect(out).toContain(`crash ${at} local=true`);
 
-  // The chaos count sees the lost local attempt and allows the second copy, and nothing else.
-  const lost = lostMailAttempts(events);
-  expect([...lost.entries()]).toEqual([[key, 1]]);
-  expect(copies.length).toBeLessThanOrEqual(1 + (lost.get(key) ?? 0));
-  await recordHistory(handle, 'confirmation-local-after-lost-worker.generation-4');
-});
+    worker = await createWorker(stack.config, {
+      connection: server.env.nativeConnection,
+      workflowBundle: await workflowBundle(),
+      db: stack.t.db,
+      temporalClient: server.env.client,
+    });
+    expect(await settledResult(stack.client, contractId, 120_000)).toMatchObject({ outcome: 'signed' });
+    return contractId;
+  }
 
-test('killed before the SMTP conversation: the next task sends the confirmation once', async () => {
-  const contractId = await signWithCrashInConfirmation('before-smtp');
-  const events = (await contractHandle(stack.client, contractId).fetchHistory()).events ?? [];
-  expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length).toBeGreaterThan(0);
-  expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
-  await eventually(async () => expect(confirmations(contractId)).toHaveLength(1));
-  const invitations = stack.inbox
-    .messages()
-    .filter((m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(contractId)}:invitation`);
-  expect(invitations).toHaveLength(1);
-  const lost = lostMailAttempts(events);
-  expect(confirmations(contractId).length).toBeLessThanOrEqual(
-    1 + (lost.get(`${contractWorkflowId(contractId)}:confirmation`) ?? 0)
-  );
+  const confirmations = (contractId: number) =>
+    stack.inbox
+      .messages()
+      .filter((m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(contractId)}:confirmation`);
+
+  test('killed after the SMTP server took the local confirmation: sent again with the same Message-ID, and the chaos count allows exactly that copy', async () => {
+    const contractId = await signWithCrashInConfirmation('after-smtp');
+    const key = `${contractWorkflowId(contractId)}:confirmation`;
+    const handle = contractHandle(stack.client, contractId);
+    const events = (await handle.fetchHistory()).events ?? [];
+
+    // The lost attempt is in the history only as the workflow task that timed out; the confirmation is a local activity
+    // (no ActivityTaskScheduled for it), its marker written once, by the attempt that completed its task.
+    expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length).toBeGreaterThan(0);
+    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+    expect(
+      events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendContractMail')
+    ).toHaveLength(1);
+
+    // Delivered twice, the same message: the retry could not know the first had gone out.
+    await eventually(async () => expect(confirmations(contractId)).toHaveLength(2));
+    const copies = confirmations(contractId);
+    expect(new Set(copies.map((m) => m.messageId)).size).toBe(1);
+    const row = (await stack.t.db('signflow_mails').where({ mail_key: key }).first()) as { status: string };
+    expect(row.status).toBe('sent');
+
+    // The chaos count sees the lost local attempt and allows the second copy, and nothing else.
+    const lost = lostMailAttempts(events);
+    expect([...lost.entries()]).toEqual([[key, 1]]);
+    expect(copies.length).toBeLessThanOrEqual(1 + (lost.get(key) ?? 0));
+    await record(handle, 'confirmation-local-after-lost-worker.generation-4');
+  });
+
+  test('killed before the SMTP conversation: the next task sends the confirmation once', async () => {
+    const contractId = await signWithCrashInConfirmation('before-smtp');
+    const events = (await contractHandle(stack.client, contractId).fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length).toBeGreaterThan(0);
+    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+    await eventually(async () => expect(confirmations(contractId)).toHaveLength(1));
+    const invitations = stack.inbox
+      .messages()
+      .filter((m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(contractId)}:invitation`);
+    expect(invitations).toHaveLength(1);
+    const lost = lostMailAttempts(events);
+    expect(confirmations(contractId).length).toBeLessThanOrEqual(
+      1 + (lost.get(`${contractWorkflowId(contractId)}:confirmation`) ?? 0)
+    );
+  });
 });

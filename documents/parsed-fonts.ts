@@ -45,7 +45,8 @@ interface SharedWords {
   documents: number;
 }
 const sharedWords = new WeakMap<ParsedFont, SharedWords>();
-const WORD_CACHE_CHECK_EVERY = 32;
+/** How often (in documents) the shared word cache's size is checked. */
+export const WORD_CACHE_CHECK_EVERY = 32;
 
 /** pdfkit's embedded font as far as it is used here. */
 interface PdfkitEmbeddedFont {

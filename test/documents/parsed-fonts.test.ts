@@ -15,7 +15,7 @@ import {
   type ContractDocumentData,
   type DocumentFonts,
 } from '../../documents/render-contract';
-import { LAYOUT_CACHE_WORDS, parseFont } from '../../documents/parsed-fonts';
+import { LAYOUT_CACHE_WORDS, parseFont, shareWordCache, WORD_CACHE_CHECK_EVERY } from '../../documents/parsed-fonts';
 
 const bytes = fontFileBytes();
 const plain = (): DocumentFonts => ({
@@ -144,4 +144,29 @@ test('a document embeds each font once, and a repeated document lays out no word
   await documents(fonts, [4]);
   expect(subsets).toBe(2 * 2);
   expect(layouts).toBe(0);
+});
+
+test('the shared word cache starts again once it holds more than LAYOUT_CACHE_WORDS words', () => {
+  const font = parseFont(bytes.regular);
+  const embedded = () => ({ font, layoutCache: {} as Record<string, unknown> });
+  const first = embedded();
+  shareWordCache(first);
+  const shared = first.layoutCache;
+  for (let i = 0; i <= LAYOUT_CACHE_WORDS; i++) shared[`w${i}`] = i;
+  let last = first;
+  // Checked every WORD_CACHE_CHECK_EVERY documents: until then the documents share the full cache.
+  for (let d = 2; d < WORD_CACHE_CHECK_EVERY; d++) {
+    last = embedded();
+    shareWordCache(last);
+    expect(last.layoutCache).toBe(shared);
+  }
+  last = embedded();
+  shareWordCache(last);
+  expect(last.layoutCache).not.toBe(shared);
+  expect(Object.keys(last.layoutCache)).toHaveLength(0);
+  // A font that parseFont did not make keeps pdfkit's own cache.
+  const plainEmbedded = { font: fontkit.create(bytes.regular), layoutCache: {} };
+  const own = plainEmbedded.layoutCache;
+  shareWordCache(plainEmbedded);
+  expect(plainEmbedded.layoutCache).toBe(own);
 });

@@ -22,9 +22,21 @@ function clockTicks(): number {
 /** utime + stime of `pid` in ms, or NaN when /proc cannot tell. */
 function processCpuMs(pid: number | undefined): number {
   if (!pid) return Number.NaN;
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU of this process's main thread alone (the event loop: activities, the SDK's JavaScript, the driver), ms; NaN when
+ * /proc cannot tell. The main thread's task id is the process id. In clock ticks (10 ms each, usually).
+ */
+export function mainThreadCpuMs(): number {
+  return statCpuMs(`/proc/self/task/${process.pid}/stat`);
+}
+
+function statCpuMs(file: string): number {
   try {
     // The command name (field 2) may contain spaces: count fields after its closing parenthesis.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(file, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) / clockTicks()) * 1000;
   } catch {

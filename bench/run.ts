@@ -173,10 +173,19 @@ function throughputTable(results: Map<BenchDb, Pair>, o: BenchOptions): string {
     row('CPU per contract, this process (worker + driver + inbox), ms', (r) => per(r, r.cpu.selfMs)),
     row('CPU per contract, Temporal dev server, ms', (r) => per(r, r.cpu.serverMs)),
     ...CPU_KINDS.map((k) => row(`profiled pass, main thread: ${k}, ms/contract`, split(k))),
+    row('profiled pass: main thread (the kinds above), ms/contract', (r) =>
+      r.cpuSplit ? Object.values(r.cpuSplit.perKind).reduce((x, y) => x + y, 0) : Number.NaN
+    ),
     row('profiled pass: whole process, ms/contract', (r) => r.cpuSplit?.processMs ?? Number.NaN),
-    row('profiled pass: other threads (workflow sandbox, Temporal core, GC), ms/contract', (r) =>
+    row('profiled pass: other threads (workflow sandbox, PDF, Temporal core, V8 GC + compiler), ms/contract', (r) =>
       r.cpuSplit
-        ? Math.max(0, r.cpuSplit.processMs - Object.values(r.cpuSplit.perKind).reduce((x, y) => x + y, 0))
+        ? Math.max(
+            0,
+            r.cpuSplit.processMs -
+              (Number.isFinite(r.cpuSplit.mainThreadMs)
+                ? r.cpuSplit.mainThreadMs
+                : Object.values(r.cpuSplit.perKind).reduce((x, y) => x + y, 0))
+          )
         : Number.NaN
     ),
     row('event-loop delay of this process, p99 ms', (r) => r.eventLoopDelay.p99),
@@ -479,7 +488,8 @@ async function main(): Promise<void> {
           `same closed loop, same worker settings. ${o.rounds} rounds each, taking turns. Closed loop, no reminders, ` +
           'no countersignature. signflow / floor above 1 = signflow slower or costlier; for contracts/s it is the ' +
           "share of the floor's throughput reached. The CPU split comes from a separate profiled pass of " +
-          `${o.profile} contracts each (V8 sampling profile of the main thread, idle excluded).`
+          `${o.profile} contracts each (V8 sampling profile of the main thread, idle excluded: each kind's share of ` +
+          "the samples times the main thread's CPU time from /proc)."
       );
       out();
       out(throughputTable(results, o));

@@ -33,7 +33,7 @@ export interface ThroughputResult {
   /** Largest resident set of this process sampled during the subject's rounds, MiB. */
   rssMaxMiB: number;
   /** Main-thread CPU by kind from a separate profiled pass, ms per contract; with the process's total in it. */
-  cpuSplit?: { perKind: Record<CpuKind, number>; processMs: number; contracts: number };
+  cpuSplit?: { perKind: Record<CpuKind, number>; processMs: number; mainThreadMs: number; contracts: number };
   /** The same path one contract at a time before the loaded rounds: the latency without queueing. */
   alone: { contracts: ContractTiming[]; steps: StepTiming[] };
 }
@@ -123,9 +123,14 @@ export async function runThroughput(
       const cpu = cpuWindow(undefined);
       await run(s, items, opts.concurrency);
       const processMs = cpu().selfMs;
-      const perKind = await stop();
+      const { perKind, mainThreadMs } = await stop();
       for (const k of Object.keys(perKind) as CpuKind[]) perKind[k] /= items.length;
-      split.set(s.name, { perKind, processMs: processMs / items.length, contracts: items.length });
+      split.set(s.name, {
+        perKind,
+        processMs: processMs / items.length,
+        mainThreadMs: mainThreadMs / items.length,
+        contracts: items.length,
+      });
     }
   }
   // After the clocks stopped: reading the histories costs nothing measured.

@@ -21,6 +21,8 @@ class Placeholder {
 }
 
 interface Compiled {
+  /** False when knex.raw would read the text otherwise than knex wrote it (see `rawReadsAsWritten`): builder only. */
+  reusable: boolean;
   sql: string;
   method: string;
   /** Per binding of the SQL text: the index of the caller's value, or a value knex added itself (`limit 1`). */
@@ -33,10 +35,22 @@ function compile(build: (...values: Knex.Value[]) => Knex.QueryBuilder, count: n
     method: string;
   };
   return {
+    reusable: rawReadsAsWritten(sql, bindings.length),
     sql,
     method,
     order: bindings.map((b) => (b instanceof Placeholder ? { arg: b.index } : { value: b })),
   };
+}
+
+/**
+ * Whether knex.raw finds exactly the statement's placeholders in its text. knex.raw reads every `?` as a value, `??`
+ * as an identifier and `\\?` as a literal; the builder's text has a `?` per value, but a table or column name from
+ * the CRM mapping may hold a `?` or `\\` of its own (any name is allowed), which knex.raw would take for a value.
+ * Such a shape keeps running through the builder.
+ */
+function rawReadsAsWritten(sql: string, count: number): boolean {
+  const marks = sql.match(/\\?\?\??/g) ?? [];
+  return marks.length === count && marks.every((m) => m === '?');
 }
 
 function run<T>(q: Knex | Knex.Transaction, compiled: Compiled, values: readonly Knex.Value[]): Promise<T> {
@@ -75,6 +89,7 @@ export function compiledStatement<T>(
     compiled = compile(build, values.length);
     shapes.set(shapeKey, compiled);
   }
+  if (!compiled.reusable) return build(...values) as unknown as Promise<T>;
   return run<T>(q, compiled, values);
 }
 

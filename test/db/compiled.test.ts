@@ -21,6 +21,9 @@ describe.each(testDatabases())('compiled statements on $name', ({ name: kind }) 
       tb.string('event').notNullable();
       tb.text('detail').nullable();
       tb.integer('n').nullable();
+      // The CRM mapping allows any name: one that knex.raw would read as a placeholder or an escape.
+      tb.string('bestätigt?').nullable();
+      tb.string('a\\?b').nullable();
     });
   });
   afterAll(async () => {
@@ -91,5 +94,23 @@ describe.each(testDatabases())('compiled statements on $name', ({ name: kind }) 
     expect(seen).toEqual([
       `insert into \`${table}\` (\`detail\`, \`event\`, \`n\`, \`workflow_id\`) values (?, ?, ?, ?)`,
     ]);
+  });
+
+  test('a table or column name with a `?` or `\\?` (any CRM name is allowed) is written as the builder writes it', async () => {
+    const id = await insertRow(db, table, { workflow_id: 'wf-q', event: 'x', 'bestätigt?': 'ja', 'a\\?b': 'y' });
+    expect(await db(table).where('id', id).first('bestätigt?', 'a\\?b')).toEqual({ 'bestätigt?': 'ja', 'a\\?b': 'y' });
+    const confirm = (rowId: number, value: string) =>
+      compiledStatement<number>(
+        db,
+        `${table}:confirm?`,
+        (i, v) =>
+          db(table)
+            .where('id', i as number)
+            .update({ 'bestätigt?': v as string }),
+        [rowId, value]
+      );
+    expect(await confirm(id, 'nein')).toBe(1);
+    expect(await confirm(id, 'doch')).toBe(1);
+    expect(await db(table).where('id', id).first('bestätigt?')).toEqual({ 'bestätigt?': 'doch' });
   });
 });

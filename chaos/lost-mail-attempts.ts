@@ -61,7 +61,9 @@ export function lostMailAttempts(events: HistoryEvent[]): Map<string, number> {
     const marker = e.markerRecordedEventAttributes;
     if (marker?.markerName === LOCAL_ACTIVITY_MARKER) {
       if (localActivityType(marker) === 'sendContractMail') {
-        add(confirmationKey, lostTasks + (marker.failure?.timeoutFailureInfo ? 1 : 0));
+        // A timeout may come as the failure itself or as its cause (an activity failure around it).
+        const timedOutAttempt = marker.failure?.timeoutFailureInfo ?? marker.failure?.cause?.timeoutFailureInfo;
+        add(confirmationKey, lostTasks + (timedOutAttempt ? 1 : 0));
       }
       lostTasks = 0;
       continue;

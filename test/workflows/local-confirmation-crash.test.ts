@@ -38,6 +38,8 @@ let record: typeof recordHistory = recordHistory;
 /** Addresses the SMTP inbox refuses with 550 / defers with 451 while they are in these sets. */
 const refused = new Set<string>();
 const deferred = new Set<string>();
+/** Addresses whose RCPT TO the SMTP inbox answers only when the promise settles (a slow mail server). */
+const held = new Map<string, Promise<void>>();
 
 /** The activity types core wrote into the history's local-activity markers, in order. */
 function localActivities(events: { markerRecordedEventAttributes?: unknown }[]): string[] {
@@ -60,6 +62,7 @@ describe.each(testDatabases())('on $name', (database) => {
       config: { signature: { remindersEnabled: false, expiry: '30d' } },
       rejectRecipient: (address) => refused.has(address),
       deferRecipient: (address) => deferred.has(address),
+      holdRecipient: (address) => held.get(address),
     });
     worker = stack.worker;
     record = database.name === 'sqlite' ? recordHistory : () => Promise.resolve();
@@ -107,6 +110,49 @@ describe.each(testDatabases())('on $name', (database) => {
     expect(row.status).toBe('refused');
     const events = (await contractHandle(stack.client, contractId).fetchHistory()).events ?? [];
     expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+  });
+
+  test('a slow SMTP server keeps the local confirmation past the workflow task timeout: the task is kept alive, the mail sent once', async () => {
+    const { contractId, contactId, address } = await invited();
+    let release = (): void => undefined;
+    held.set(
+      address,
+      new Promise<void>((resolve) => {
+        release = resolve;
+      })
+    );
+    const handle = contractHandle(stack.client, contractId);
+    try {
+      await handle.executeUpdate('sign', { args: [{ contactId, method: 'click' }] });
+      // Held until the worker has kept the task alive at least once while the attempt waits for the server: a
+      // workflow task completed with no command after the certificate (the SDK's workflow task heartbeat, at 80 % of
+      // the task timeout).
+      await eventually(async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        const certificate = events.findIndex((e) =>
+          JSON.stringify(e.activityTaskScheduledEventAttributes?.activityType ?? {}).includes(
+            'createCompletionCertificate'
+          )
+        );
+        expect(certificate).toBeGreaterThan(0);
+        const after = events.slice(certificate);
+        expect(after.filter((e) => e.workflowTaskCompletedEventAttributes).length).toBeGreaterThan(0);
+        expect(localActivities(after)).toEqual([]);
+      }, 90_000);
+    } finally {
+      held.delete(address);
+      release();
+    }
+    expect(await settledResult(stack.client, contractId, 120_000)).toMatchObject({ outcome: 'signed' });
+    await eventually(async () => expect(confirmations(contractId)).toHaveLength(1));
+    const events = (await handle.fetchHistory()).events ?? [];
+    // One attempt, never cut off: no workflow task lost, one marker, no retry of the workflow's own.
+    expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes)).toEqual(
+      []
+    );
+    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+    expect(lostMailAttempts(events).size).toBe(0);
+    expect((await contractStatus(stack.client, contractId)).mailTrouble).toBeUndefined();
   });
 
   test("a deferred local confirmation (451) is tried again by the workflow's own loop, status saying so meanwhile", async () => {

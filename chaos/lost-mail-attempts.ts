@@ -19,7 +19,8 @@
  *   task runs the attempt again. So every workflow task lost between the workflow's last command before a local mail
  *   marker (the certificate's activity, the backoff timer of the previous attempt) and that marker counts as a lost
  *   attempt of it, and so does a marker that records a timeout (the attempt ran past its start-to-close timeout and
- *   was abandoned, perhaps mid-send). A task lost there while the workflow waited for something else (a signal's task
+ *   was abandoned, perhaps mid-send). A task lost several times in a row leaves one timeout (or failure) event; its
+ *   further attempts are read from the attempt number of the task that finally ran. A task lost there while the workflow waited for something else (a signal's task
  *   while the certificate still ran) is counted too: that part errs on the lenient side. A task that timed out before
  *   any worker took it (schedule to start) ran nothing and is not counted.
  */
@@ -56,6 +57,14 @@ export function lostMailAttempts(events: HistoryEvent[]): Map<string, number> {
     }
     if (e.workflowTaskFailedEventAttributes) {
       lostTasks++;
+      continue;
+    }
+    // A workflow task lost again and again is retried as a transient task: the server writes the timeout or failure
+    // of its first attempt only, and the scheduled event of the attempt that finally ran, with its number. Attempts 2
+    // to n-1 of that run were lost too, and ran the local mail just as the first did.
+    const scheduledTask = e.workflowTaskScheduledEventAttributes;
+    if (scheduledTask) {
+      lostTasks += Math.max(0, (scheduledTask.attempt ?? 1) - 2);
       continue;
     }
     const marker = e.markerRecordedEventAttributes;

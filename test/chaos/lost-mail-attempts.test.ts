@@ -113,3 +113,19 @@ test('a local confirmation attempt that ran past its start-to-close timeout (aba
   });
   expect([...lostMailAttempts(events).entries()]).toEqual([['honorarvertrag-7:confirmation', 1]]);
 });
+
+test('a local confirmation whose workflow task was lost three times in a row (the later attempts transient, without events of their own) allows three more copies', () => {
+  const events = loadLocal((json) => {
+    // As the server writes it: the sticky task's timeout (no new attempt), the first task on the normal queue and its
+    // timeout, then nothing for its lost attempt 2, and the scheduled event of attempt 3, which ran the mail.
+    const lost = json.events.findIndex(isTimedOutTask);
+    const [scheduled, started] = json.events
+      .slice(lost + 1, lost + 3)
+      .map((e) => JSON.parse(JSON.stringify(e)) as JsonEvent);
+    const timedOut = JSON.parse(JSON.stringify(json.events[lost])) as JsonEvent;
+    json.events.splice(lost + 1, 0, scheduled as JsonEvent, started as JsonEvent, timedOut);
+    (json.events[lost + 4]?.workflowTaskScheduledEventAttributes as Record<string, unknown>).attempt = 3;
+    json.events.forEach((e, i) => (e.eventId = String(i + 1)));
+  });
+  expect([...lostMailAttempts(events).entries()]).toEqual([['honorarvertrag-7:confirmation', 3]]);
+});

@@ -305,9 +305,10 @@ describe('dev stack', () => {
         execution: { workflowId: `honorarvertrag-${demo}` },
       });
       payloads = collectPayloads(history, 'history', []);
-      // The recording ran as a local activity (generation 3): its result is among the payloads above, encrypted.
+      // The recording (generation 3) and the confirmation mail (generation 4) ran as local activities: their results
+      // are among the payloads above, encrypted.
       const bookkeeping = localActivityBookkeeping(history?.events ?? []);
-      expect(bookkeeping).toHaveLength(1);
+      expect(bookkeeping).toHaveLength(2);
       const coreFields = [
         'activity_id',
         'activity_type',

@@ -11,8 +11,15 @@ export interface BenchOptions {
   alone: number;
   /** Contracts in flight at once (closed loop: a finished contract makes room for the next). */
   concurrency: number;
-  /** Contracts per database run before measuring (JIT, pools, SMTP connections), not counted. @default concurrency */
+  /**
+   * Contracts per database and subject run before measuring, not counted: the JIT, pools and SMTP connections of a
+   * worker that has been running a while. V8 keeps compiling signflow's code for a few hundred contracts (TurboFan
+   * ~10 ms CPU per contract on its helper threads at first, docs/benchmarks.md), a one-time cost of a worker's start
+   * that a worker running for days does not pay per contract. @default 200
+   */
   warmup: number;
+  /** Contracts countersigned first (batched) in scenario 3, not counted. @default concurrency */
+  qesWarmup: number;
   /** Measured rounds per subject, signflow and the bare floor workflow taking turns; `contracts` split over them. */
   rounds: number;
   /** Contracts per subject in a separate CPU-profiled pass (CPU by kind of work); 0 = no profile. */
@@ -42,7 +49,8 @@ const USAGE = `npm run bench -- [options]
   --contracts N         contracts per database and subject, throughput scenario (default 50)
   --concurrency N       contracts in flight at once (default 10)
   --alone N             contracts one at a time first, for the unloaded latency (default 5)
-  --warmup N            unmeasured contracts per database first (default: --concurrency)
+  --warmup N            unmeasured contracts per database and subject first (default 200: past the JIT's warm-up)
+  --qes-warmup N        unmeasured contracts countersigned first in scenario 3 (default: --concurrency)
   --rounds N            measured rounds, signflow and the bare floor taking turns (default 2)
   --profile N           contracts per subject in a CPU-profiled pass after the rounds, 0 = none (default 10)
   --cpuprofile DIR      also write the profiled pass's V8 profiles there (<db>-<subject>.cpuprofile, for DevTools)
@@ -96,6 +104,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       concurrency: { type: 'string' },
       alone: { type: 'string' },
       warmup: { type: 'string' },
+      'qes-warmup': { type: 'string' },
       rounds: { type: 'string' },
       profile: { type: 'string' },
       cpuprofile: { type: 'string' },
@@ -124,7 +133,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     contracts: positiveInt('contracts', values.contracts, 50),
     concurrency,
     alone: positiveInt('alone', values.alone, 5),
-    warmup: positiveInt('warmup', values.warmup, concurrency, 0),
+    warmup: positiveInt('warmup', values.warmup, 200, 0),
+    qesWarmup: positiveInt('qes-warmup', values['qes-warmup'], concurrency, 0),
     rounds: positiveInt('rounds', values.rounds, 2),
     profile: positiveInt('profile', values.profile, 10, 0),
     cpuprofileDir: values.cpuprofile,

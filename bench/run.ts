@@ -404,8 +404,8 @@ async function main(): Promise<void> {
       }
     }
     out(
-      `- options: ${o.contracts} contracts per database (+${o.warmup} warm-up), ${o.concurrency} in flight; ` +
-        `countersign ${o.qesContracts} contracts, batchSize ${o.qesBatch} vs 1; Konnektor latency ${o.latencyMs} ms per ` +
+      `- options: ${o.contracts} contracts per database (+${o.warmup} warm-up per subject), ${o.concurrency} in flight; ` +
+        `countersign ${o.qesContracts} contracts (+${o.qesWarmup} warm-up), batchSize ${o.qesBatch} vs 1; Konnektor latency ${o.latencyMs} ms per ` +
         `SignDocument call + ${o.perDocumentLatencyMs} ms/document, other calls ${o.otherLatencyMs} ms`
     );
 
@@ -537,7 +537,7 @@ async function main(): Promise<void> {
         },
       });
       const deps = { stack, sim, konnektor };
-      if (o.warmup > 0) await runCountersignVariant(deps, o.qesBatch, o.warmup);
+      if (o.qesWarmup > 0) await runCountersignVariant(deps, o.qesBatch, o.qesWarmup);
       const batched = await runCountersignVariant(deps, o.qesBatch, o.qesContracts);
       progress('countersign: batchSize 1');
       const single = await runCountersignVariant(deps, 1, o.qesContracts);

@@ -46,12 +46,12 @@ export interface BenchOptions {
 
 const USAGE = `npm run bench -- [options]
 
-  --contracts N         contracts per database and subject, throughput scenario (default 50)
+  --contracts N         contracts per database and subject, throughput scenario (default 200)
   --concurrency N       contracts in flight at once (default 10)
   --alone N             contracts one at a time first, for the unloaded latency (default 5)
   --warmup N            unmeasured contracts per database and subject first (default 200: past the JIT's warm-up)
   --qes-warmup N        unmeasured contracts countersigned first in scenario 3 (default: --concurrency)
-  --rounds N            measured rounds, signflow and the bare floor taking turns (default 2)
+  --rounds N            measured rounds, signflow and the bare floor taking turns (default 4)
   --profile N           contracts per subject in a CPU-profiled pass after the rounds, 0 = none (default 10)
   --cpuprofile DIR      also write the profiled pass's V8 profiles there (<db>-<subject>.cpuprofile, for DevTools)
   --db LIST             sqlite,mariadb (default both; mariadb needs SIGNFLOW_TEST_MYSQL_URL or scripts/start-mariadb.sh)
@@ -130,12 +130,12 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   const concurrency = positiveInt('concurrency', values.concurrency, 10);
   const target = values['qes-target'] === true;
   return {
-    contracts: positiveInt('contracts', values.contracts, 50),
+    contracts: positiveInt('contracts', values.contracts, 200),
     concurrency,
     alone: positiveInt('alone', values.alone, 5),
     warmup: positiveInt('warmup', values.warmup, 200, 0),
     qesWarmup: positiveInt('qes-warmup', values['qes-warmup'], concurrency, 0),
-    rounds: positiveInt('rounds', values.rounds, 2),
+    rounds: positiveInt('rounds', values.rounds, 4),
     profile: positiveInt('profile', values.profile, 10, 0),
     cpuprofileDir: values.cpuprofile,
     dbs: list<BenchDb>('db', values.db, ['sqlite', 'mariadb']),

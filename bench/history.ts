@@ -4,7 +4,8 @@
  * round trip). The server writes ActivityTaskStarted with the time the worker picked the task up. A local activity
  * has no task of its own: it comes as `<type> (local)`, queued 0, run from the start of the workflow task that ran it
  * to the completion time core wrote into its marker (the worker's clock; on one machine the server's too). The local
- * confirmation mail (generation 4 on) comes as `sendContractMail (confirmation) (local)`.
+ * confirmation mail (generation 4 on) comes as `sendContractMail (confirmation) (local)`, the local preparation of a
+ * lean contract (generation 5 on) as `loadAndPrepareSignatureRequest (local)`.
  */
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { LOCAL_ACTIVITY_MARKER } from './actions';
@@ -63,7 +64,7 @@ export function stepTimings(history: History): StepTiming[] {
       const recordedIn = taskStartedAt.get(idOf(marker.workflowTaskCompletedEventId));
       const ranIn = taskStarts.filter((t) => t <= completedAt).at(-1);
       const startedAt = recordedIn !== undefined && recordedIn <= completedAt ? recordedIn : (ranIn ?? recordedIn);
-      // Only the confirmation mail runs as a local activity (generation 4 on): its step is named for it.
+      // Of the mails only the confirmation runs as a local activity (generation 4 on): its step is named for it.
       const type = data?.activity_type === 'sendContractMail' ? 'sendContractMail (confirmation)' : data?.activity_type;
       out.push({
         step: `${type ?? '?'} (local)`,

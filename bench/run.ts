@@ -263,12 +263,16 @@ function renderTable(r: RenderResult, results: Map<BenchDb, ThroughputResult>): 
     ['PDF size, KiB', (r.pdfBytes / 1024).toFixed(0)],
   ];
   for (const [db, res] of results) {
-    // The lean contract path renders in loadAndPrepareSignatureRequest; histories from before it in prepare….
+    // The lean contract path renders in loadAndPrepareSignatureRequest (a local activity from generation 5 on);
+    // histories from before it in prepare….
+    const prepSteps = new Set([
+      'loadAndPrepareSignatureRequest',
+      'loadAndPrepareSignatureRequest (local)',
+      'prepareSignatureRequest',
+    ]);
     const prep = (steps: StepTiming[]) =>
       percentile(
-        steps
-          .filter((s) => s.step === 'loadAndPrepareSignatureRequest' || s.step === 'prepareSignatureRequest')
-          .map((s) => s.runMs),
+        steps.filter((s) => prepSteps.has(s.step)).map((s) => s.runMs),
         50
       );
     rows.push([

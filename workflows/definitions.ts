@@ -18,7 +18,7 @@ export const TASK_QUEUE = 'signflow';
  * Raise the number with a workflow change that new contracts take this way (and keep every older branch); a worker
  * whose server does not record build ids sends none (generation 0: the patched path).
  */
-export const WORKFLOW_CODE_GENERATION = 4;
+export const WORKFLOW_CODE_GENERATION = 5;
 export const WORKER_DEPLOYMENT_NAME = 'signflow';
 const BUILD_ID_PREFIX = 'signflow-workflows-';
 export const WORKFLOW_BUILD_ID = `${BUILD_ID_PREFIX}${WORKFLOW_CODE_GENERATION}`;

@@ -157,11 +157,25 @@ const LOAD_AND_PREPARE: wf.ActivityOptions = {
   },
 };
 
+/**
+ * LOAD_AND_PREPARE as a local activity, for step 2 of a lean contract from generation 5 on (`LOCAL_PREPARE_GENERATION`):
+ * the same minute per attempt and the same retry policy (bad input fails at once; a database that is down is retried
+ * with backoff, past the SDK's local retry threshold of a minute by a timer in the workflow). The minute lets the PDF
+ * renderer's cold start finish: while an attempt runs past 80 % of the workflow task timeout the worker keeps the task
+ * alive (the SDK's workflow task heartbeat). A local activity has no heartbeat timeout (`whileHeartbeating` does not
+ * beat in one): a killed worker shows as its workflow task timing out, and the next task runs the attempt again, which
+ * finds the request stored under the workflow id.
+ */
+const LOAD_AND_PREPARE_LOCAL: wf.LocalActivityOptions = {
+  startToCloseTimeout: LOAD_AND_PREPARE.startToCloseTimeout,
+  retry: LOAD_AND_PREPARE.retry,
+};
+
 /** Every call passes its own options with a summary (what the Temporal UI shows per step). */
 const acts = wf.proxyActivities<Activities>(DB_WRITE);
 /**
- * The recording steps (generation 3 on) and the confirmation mail (generation 4 on) run in the workflow's own worker;
- * every call passes its own options.
+ * The recording steps (generation 3 on), the confirmation mail (generation 4 on) and step 2 of a lean contract
+ * (generation 5 on) run in the workflow's own worker; every call passes its own options.
  */
 const localActs = wf.proxyLocalActivities<Activities>(RECORD_LOCAL);
 
@@ -239,6 +253,7 @@ export async function honorarvertrag(input: ContractWorkflowInput): Promise<Cont
       fromStart,
       localRecording: generation >= LOCAL_RECORDING_GENERATION,
       localConfirmation: generation >= LOCAL_CONFIRMATION_GENERATION,
+      localPrepare: generation >= LOCAL_PREPARE_GENERATION,
     });
     await settle(notify, lean);
     return result;
@@ -314,6 +329,20 @@ const LOCAL_RECORDING_GENERATION = 3;
  */
 const LOCAL_CONFIRMATION_GENERATION = 4;
 
+/**
+ * From this generation on, step 2 of a lean contract (`loadAndPrepareSignatureRequest`: document, signature record and
+ * contract status) is a local activity (`LOAD_AND_PREPARE_LOCAL`) run in the contract's first workflow task: that task
+ * prepares the request and schedules the invitation, one activity, one workflow task and one activity task trip less
+ * per contract, one `MarkerRecorded` instead. Its final failure reaches the step's `.catch` wrapped as an activity's
+ * (`asActivityFailure`), so the search attributes, the workflow's failure and its domain code are the activity's.
+ * Updates that come before the preparation ended are answered as before (SIGNATURE_NOT_READY): one that comes with the
+ * first task runs its validator before the step, one that comes later waits for the next task. Chosen like
+ * `LOCAL_CONFIRMATION_GENERATION`: older contracts keep the activity. A worker lost inside the attempt loses the first
+ * task; the next task's attempt finds the request stored under the workflow id and returns it (one document, one
+ * signature record).
+ */
+const LOCAL_PREPARE_GENERATION = 5;
+
 /** The status search attributes the workflow keeps (CrmContractId is set once, at the start). */
 const STATUS_ATTRIBUTES = [SA_CONTRACT_STATUS, SA_SIGNATURE_STATUS, SA_WAITING_REASON] as const;
 
@@ -337,12 +366,14 @@ interface ContractPath {
   localRecording: boolean;
   /** Generation 4 on: the confirmation mail is a local activity. */
   localConfirmation: boolean;
+  /** Generation 5 on: step 2 of the lean path is a local activity. */
+  localPrepare: boolean;
 }
 
 async function runContract(
   input: ContractWorkflowInput,
   notify: WebhookNotifier,
-  { lean, fromStart, localRecording, localConfirmation }: ContractPath
+  { lean, fromStart, localRecording, localConfirmation, localPrepare }: ContractPath
 ): Promise<ContractResult> {
   const { contractId, timing, labels } = input;
   /**
@@ -708,26 +739,27 @@ async function runContract(
   }
 
   // 2. Document, signature record and contract status in one transaction.
+  const leanSummary = `Honorarvertrag ${contractId} prüfen, Dokument erzeugen, Unterschrift anlegen, Vertrag auf versendet setzen`;
   const request = lean
-    ? await acts.loadAndPrepareSignatureRequest
-        .executeWithOptions(
-          {
-            ...LOAD_AND_PREPARE,
-            summary: `Honorarvertrag ${contractId} prüfen, Dokument erzeugen, Unterschrift anlegen, Vertrag auf versendet setzen`,
-          },
-          [ref]
-        )
-        .catch((err: unknown) => {
-          // Nothing was prepared: the start's values (sent, pending, waiting for the signature) never came true.
-          if (fromStart) {
-            upsert([
-              { key: SA_CONTRACT_STATUS, value: null },
-              { key: SA_SIGNATURE_STATUS, value: null },
-              { key: SA_WAITING_REASON, value: 'none' },
-            ]);
-          }
-          throw unwrapActivityFailure(err);
-        })
+    ? await (
+        localPrepare
+          ? localActs.loadAndPrepareSignatureRequest
+              .executeWithOptions({ ...LOAD_AND_PREPARE_LOCAL, summary: leanSummary }, [ref])
+              .catch((err: unknown) => {
+                throw asActivityFailure(err, 'loadAndPrepareSignatureRequest');
+              })
+          : acts.loadAndPrepareSignatureRequest.executeWithOptions({ ...LOAD_AND_PREPARE, summary: leanSummary }, [ref])
+      ).catch((err: unknown) => {
+        // Nothing was prepared: the start's values (sent, pending, waiting for the signature) never came true.
+        if (fromStart) {
+          upsert([
+            { key: SA_CONTRACT_STATUS, value: null },
+            { key: SA_SIGNATURE_STATUS, value: null },
+            { key: SA_WAITING_REASON, value: 'none' },
+          ]);
+        }
+        throw unwrapActivityFailure(err);
+      })
     : await acts.prepareSignatureRequest.executeWithOptions(
         {
           ...PREPARE,

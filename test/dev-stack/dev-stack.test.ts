@@ -305,10 +305,10 @@ describe('dev stack', () => {
         execution: { workflowId: `honorarvertrag-${demo}` },
       });
       payloads = collectPayloads(history, 'history', []);
-      // The recording (generation 3) and the confirmation mail (generation 4) ran as local activities: their results
-      // are among the payloads above, encrypted.
+      // The preparation (generation 5), the recording (generation 3) and the confirmation mail (generation 4) ran as
+      // local activities: their results are among the payloads above, encrypted.
       const bookkeeping = localActivityBookkeeping(history?.events ?? []);
-      expect(bookkeeping).toHaveLength(2);
+      expect(bookkeeping).toHaveLength(3);
       const coreFields = [
         'activity_id',
         'activity_type',

@@ -5,7 +5,8 @@
  * (workflows/definitions.ts `WORKFLOW_CODE_GENERATION`, worker/workflow-build.ts). From generation 3 on the `sign` and
  * `confirmManually` Updates record with a local activity: one workflow task for the Update, a local-activity marker in
  * the history instead of an activity (issue 9, targets 1 and 2). From generation 4 on the confirmation mail is a local
- * activity too, run in the workflow task the certificate's completion starts (issue 9, target 1).
+ * activity too, run in the workflow task the certificate's completion starts, and from generation 5 on step 2
+ * (`loadAndPrepareSignatureRequest`) runs as a local activity in the contract's first workflow task (issue 9, target 1).
  *
  * Real parts: the Temporal dev server (it records build ids), the time-skipping test server (it does not), workers with
  * the real activities, SQLite, the SMTP inbox. The action counts are the bench's (bench/actions.ts).
@@ -46,9 +47,9 @@ afterAll(async () => {
  * A worker of the stack's config and database: `current` gives the server this code's build id, `older` none (code
  * before build ids), `generation-2` the build id of generation 2 (the code before local recording, as far as a
  * contract started on it is concerned: it branches on the recorded id only), `generation-3` that of generation 3 (the
- * code before the local confirmation mail).
+ * code before the local confirmation mail), `generation-4` that of generation 4 (before the local preparation).
  */
-type WorkerKind = 'current' | 'older' | 'generation-2' | 'generation-3';
+type WorkerKind = 'current' | 'older' | 'generation-2' | 'generation-3' | 'generation-4';
 
 async function startWorker(kind: WorkerKind): Promise<RunningWorker> {
   const worker = await createWorker(stack.config, {
@@ -59,7 +60,7 @@ async function startWorker(kind: WorkerKind): Promise<RunningWorker> {
     workerOptions:
       kind === 'older'
         ? { workerDeploymentOptions: undefined }
-        : kind === 'generation-2' || kind === 'generation-3'
+        : kind === 'generation-2' || kind === 'generation-3' || kind === 'generation-4'
           ? {
               workerDeploymentOptions: {
                 version: { deploymentName: 'signflow', buildId: `signflow-workflows-${kind.slice(-1)}` },
@@ -148,7 +149,7 @@ const firstTaskBuildId = (history: History): string | undefined =>
     ?.workerVersion?.buildId ?? undefined;
 
 test('the build id names the generation; any other id (the SDK default, none) is generation 0', () => {
-  expect(workflowCodeGeneration(WORKFLOW_BUILD_ID)).toBe(4);
+  expect(workflowCodeGeneration(WORKFLOW_BUILD_ID)).toBe(5);
   expect(workflowCodeGeneration('signflow-workflows-17')).toBe(17);
   for (const other of [
     undefined,
@@ -180,17 +181,17 @@ test('the worker gives its build id only to a server that records it', async () 
   }
 });
 
-test("a plain contract on a generation-4 worker: the signature recorded by a local activity in the Update's one task, the confirmation mail a local activity, no patch marker, 8 actions", async () => {
+test("a plain contract on a generation-5 worker: prepared by a local activity in the first task, the signature recorded by a local activity in the Update's one task, the confirmation mail a local activity, no patch marker, 8 actions", async () => {
   const { contractId, handle, contactId } = await awaitingSignature();
   const history = await signAndComplete(contractId, handle, contactId);
 
   expect(firstTaskBuildId(history)).toBe(WORKFLOW_BUILD_ID);
   // The recording is a local activity: no ActivityTaskScheduled for it, one marker, in the task that accepted and
   // completed the Update. So is the confirmation mail (generation 4): one marker, in the task the certificate's
-  // completion started, which also completed the workflow.
+  // completion started, which also completed the workflow. So is step 2 (generation 5), in the first task.
   expect(steps(history)).toEqual({
-    activities: ['loadAndPrepareSignatureRequest', 'sendContractMail', 'createCompletionCertificate'],
-    localActivities: ['recordSignature', 'sendContractMail'],
+    activities: ['sendContractMail', 'createCompletionCertificate'],
+    localActivities: ['loadAndPrepareSignatureRequest', 'recordSignature', 'sendContractMail'],
   });
   // The task that recorded the mail's marker also completed the workflow: no activity task and no workflow task of
   // its own for the confirmation.
@@ -206,23 +207,40 @@ test("a plain contract on a generation-4 worker: the signature recorded by a loc
   expect(String(mailMarker?.markerRecordedEventAttributes?.workflowTaskCompletedEventId)).toBe(
     String(completed?.workflowExecutionCompletedEventAttributes?.workflowTaskCompletedEventId)
   );
+  // The first workflow task prepared the request and scheduled the invitation: no task of its own for step 2.
+  const firstCompleted = events.find((e) => e.workflowTaskCompletedEventAttributes);
+  const prepareMarker = events.find(
+    (e) =>
+      e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER &&
+      Buffer.from(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]?.data ?? []).includes(
+        '"activity_type":"loadAndPrepareSignatureRequest"'
+      )
+  );
+  const invitation = events.find((e) => e.activityTaskScheduledEventAttributes);
+  expect(String(prepareMarker?.markerRecordedEventAttributes?.workflowTaskCompletedEventId)).toBe(
+    String(firstCompleted?.eventId)
+  );
+  expect(String(invitation?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId)).toBe(
+    String(firstCompleted?.eventId)
+  );
   const update = updateTasks(history);
   expect(update.acceptedIn).toBeDefined();
   expect(update.completedIn).toBe(update.acceptedIn);
   const counts = actionCounts(history);
   expect(counts).toMatchObject({
     starts: 1,
-    activities: 3,
-    localActivities: 2,
-    localActivityTasks: 2,
+    activities: 2,
+    localActivities: 3,
+    localActivityTasks: 3,
     messages: 1,
     upserts: 1,
     markers: 0,
     versionUpserts: 0,
   });
   // The expiry timer exists when the `sign` Update came after the workflow began to wait (here: always, it waited for
-  // the test); the floor has no expiry. Beside it: start, 3 activities, the recording's and the confirmation's workflow
-  // tasks (one action each for their local activities), the Update, the status upsert at the signature.
+  // the test); the floor has no expiry. Beside it: start, 2 activities, the preparation's, the recording's and the
+  // confirmation's workflow tasks (one action each for their local activities), the Update, the status upsert at the
+  // signature.
   expect(counts.actions - counts.timers).toBe(8);
   expect(upsertedKeys(history)).toEqual([['ContractStatus', 'SignatureStatus', 'WaitingReason']]);
   // What ops filter by is unchanged, and the server's own BuildIds attribute (no upsert, no action) names the code.
@@ -234,7 +252,7 @@ test("a plain contract on a generation-4 worker: the signature recorded by a loc
     WaitingReason: ['none'],
   });
   expect(sa.BuildIds).toContain(`unversioned:${WORKFLOW_BUILD_ID}`);
-  await recordHistory(handle, 'lean-click-signed.generation-4');
+  await recordHistory(handle, 'lean-click-signed.generation-5');
 
   // It replays (a replay worker has no build id: the recorded one decides) ...
   const bundle = await workflowBundle();
@@ -252,20 +270,24 @@ test("a plain contract on a generation-4 worker: the signature recorded by a loc
   ).rejects.toThrow(/nondeterminism/i);
 });
 
-test('staff confirmation on a generation-4 worker: recorded by a local activity too', async () => {
+test('staff confirmation on a generation-5 worker: recorded by a local activity too', async () => {
   const { contractId, handle } = await awaitingSignature();
   await handle.executeUpdate('confirmManually', { args: [{ staffContactId: stack.t.seed.staffContactId }] });
   expect(await settledResult(stack.client, contractId)).toMatchObject({ contractId, outcome: 'confirmed' });
   const history = await handle.fetchHistory();
-  expect(steps(history).localActivities).toEqual(['recordManualConfirmation', 'sendContractMail']);
-  expect(steps(history).activities).not.toContain('recordManualConfirmation');
+  expect(steps(history).localActivities).toEqual([
+    'loadAndPrepareSignatureRequest',
+    'recordManualConfirmation',
+    'sendContractMail',
+  ]);
+  expect(steps(history).activities).toEqual(['sendContractMail', 'createCompletionCertificate']);
   const update = updateTasks(history);
   expect(update.completedIn).toBe(update.acceptedIn);
-  expect(actionCounts(history)).toMatchObject({ markers: 0, versionUpserts: 0, localActivityTasks: 2 });
-  await recordHistory(handle, 'staff-confirmed.generation-4');
+  expect(actionCounts(history)).toMatchObject({ markers: 0, versionUpserts: 0, localActivityTasks: 3 });
+  await recordHistory(handle, 'staff-confirmed.generation-5');
 });
 
-test('a contract a generation-2 worker started keeps the recording activity on a generation-4 worker', async () => {
+test('a contract a generation-2 worker started keeps the recording activity on a generation-5 worker', async () => {
   await onlyWorker('generation-2');
   const { contractId, handle, contactId } = await awaitingSignature();
   await onlyWorker('current');
@@ -294,7 +316,7 @@ test('a contract a generation-2 worker started keeps the recording activity on a
   );
 });
 
-test('a contract a generation-3 worker started keeps the confirmation mail an activity on a generation-4 worker', async () => {
+test('a contract a generation-3 worker started keeps the confirmation mail an activity on a generation-5 worker', async () => {
   await onlyWorker('generation-3');
   const { contractId, handle, contactId } = await awaitingSignature();
   await onlyWorker('current');
@@ -316,6 +338,77 @@ test('a contract a generation-3 worker started keeps the confirmation mail an ac
     history,
     handle.workflowId
   );
+});
+
+test('a contract a generation-4 worker started keeps step 2 an activity on a generation-5 worker', async () => {
+  await onlyWorker('generation-4');
+  const { contractId, handle, contactId } = await awaitingSignature();
+  await onlyWorker('current');
+  const history = await signAndComplete(contractId, handle, contactId);
+
+  expect(workflowCodeGeneration(firstTaskBuildId(history))).toBe(4);
+  expect(steps(history)).toEqual({
+    activities: ['loadAndPrepareSignatureRequest', 'sendContractMail', 'createCompletionCertificate'],
+    localActivities: ['recordSignature', 'sendContractMail'],
+  });
+  expect(actionCounts(history)).toMatchObject({ markers: 0, versionUpserts: 0, localActivityTasks: 2 });
+  await Worker.runReplayHistory(
+    { workflowBundle: await workflowBundle(), replayName: 'generation-4-start' },
+    history,
+    handle.workflowId
+  );
+});
+
+test('a refused preparation fails the contract as the activity did: same code, message, details, search attributes, nothing written', async () => {
+  const seed = stack.t.seed;
+  const run = async (kind: WorkerKind, contractId: number) => {
+    await onlyWorker(kind);
+    await startContractWorkflow(stack.client, stack.config, contractId);
+    const handle = contractHandle(stack.client, contractId);
+    const err = (await handle.result().then(
+      () => undefined,
+      (e: unknown) => e
+    )) as { cause?: { type?: string; message?: string; nonRetryable?: boolean; details?: unknown[] } } | undefined;
+    const history = await handle.fetchHistory();
+    const sa = (await handle.describe()).searchAttributes;
+    return {
+      failure: {
+        type: err?.cause?.type,
+        message: err?.cause?.message,
+        nonRetryable: err?.cause?.nonRetryable,
+        details: err?.cause?.details,
+      },
+      sa: {
+        ContractStatus: sa.ContractStatus ?? [],
+        SignatureStatus: sa.SignatureStatus ?? [],
+        WaitingReason: sa.WaitingReason,
+      },
+      history,
+    };
+  };
+  const countRows = async (id: number) =>
+    Promise.all([
+      stack.t.db('signflow_requests').where('contract_id', id).count({ n: '*' }),
+      stack.t.db('signflow_mails').where('contract_id', id).count({ n: '*' }),
+    ]);
+  for (const [contractId, code] of [
+    [987_650, ErrorCode.CONTRACT_NOT_FOUND],
+    [seed.invalidEmailContractId, ErrorCode.CONTACT_EMAIL_INVALID],
+  ] as const) {
+    const before = await countRows(contractId);
+    const local = await run('current', contractId);
+    expect(workflowCodeGeneration(firstTaskBuildId(local.history))).toBe(5);
+    expect(steps(local.history)).toEqual({ activities: [], localActivities: ['loadAndPrepareSignatureRequest'] });
+    // The same contract on the activity path (a contract a generation-4 worker started): a new run of its workflow id.
+    const remote = await run('generation-4', contractId);
+    expect(steps(remote.history)).toEqual({ activities: ['loadAndPrepareSignatureRequest'], localActivities: [] });
+    expect(local.failure).toMatchObject({ type: code, nonRetryable: true });
+    expect(remote.failure).toEqual(local.failure);
+    expect(local.sa).toEqual({ ContractStatus: [], SignatureStatus: [], WaitingReason: ['none'] });
+    expect(remote.sa).toEqual(local.sa);
+    expect(await countRows(contractId)).toEqual(before);
+  }
+  await onlyWorker('current');
 });
 
 test('a domain failure of the recording answers the Update as the activity did: same type, message and details', async () => {

@@ -1,0 +1,159 @@
+/**
+ * Generation 5 prepares a lean contract (`loadAndPrepareSignatureRequest`: document, signature record, contract status)
+ * with a local activity in the contract's first workflow task. A worker killed after that transaction committed and
+ * before its task completed loses the task: the server times it out and the next task, on another worker, runs the
+ * preparation again. It must find the request stored under the workflow id and return it: one document, one signature
+ * record, one invitation.
+ *
+ * Real parts: the Temporal dev server, a real worker process (the only fault is its SIGKILL right after the preparation
+ * returned, test/helpers/crash-after-recording-worker.ts with `SIGNFLOW_CRASH_AFTER`), a worker in this process that
+ * takes over, SQLite or MariaDB, the SMTP inbox.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
+import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
+import { createWorker, type RunningWorker } from '../../worker/run-worker';
+import { contractWorkflowId, WORKFLOW_BUILD_ID } from '../../workflows/definitions';
+import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
+import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { testDatabases } from '../helpers/databases';
+import { eventually } from '../helpers/waits';
+
+jest.setTimeout(240_000);
+
+let server: DevServerHandle | undefined;
+let stack: ContractStack | undefined;
+let child: ChildProcess | undefined;
+let takeover: RunningWorker | undefined;
+
+describe.each(testDatabases())('on $name', (database) => {
+  beforeAll(async () => {
+    // One dev server per database: contract ids (and so workflow ids) repeat across the two databases.
+    server = await startDevServer();
+    stack = await startContractStack(server.env, {
+      db: database.name,
+      config: { signature: { remindersEnabled: false, expiry: '30d' } },
+    });
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await takeover?.shutdown();
+    takeover = undefined;
+    await stack?.stop();
+    await server?.stop();
+  });
+
+  test('a worker killed after the local preparation committed: the next task finds the stored request; one document, one signature, one invitation', async () => {
+    if (!stack || !server) throw new Error('no stack');
+    const s = stack;
+    const contractId = await addSendableContract(s.t);
+    const workflowId = contractWorkflowId(contractId);
+
+    // Only the worker process that dies after the preparation polls the queue.
+    await s.worker.shutdown();
+    let out = '';
+    child = spawn(
+      path.join(__dirname, '../../node_modules/.bin/tsx'),
+      [path.join(__dirname, '../helpers/crash-after-recording-worker.ts')],
+      {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          SIGNFLOW_WORKER_METRICS_PORT: '0',
+          SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
+          SIGNFLOW_CRASH_AFTER: 'loadAndPrepareSignatureRequest',
+          SIGNFLOW_CRASH_TEST_CONFIG: JSON.stringify({
+            temporal: {
+              address: server.address,
+              namespace: server.namespace,
+              taskQueue: s.config.temporal.taskQueue,
+            },
+            database: { url: s.t.url },
+            mail: { smtpUrl: s.config.mail.smtpUrl },
+            signature: { remindersEnabled: false, expiry: '30d' },
+          }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }
+    );
+    // tsx runs the script in a node process of its own and exits with 128 + 9 when that one is killed.
+    const exited = new Promise<string>((resolve) =>
+      child?.on('exit', (code, signal) =>
+        resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `${code} ${signal}`)
+      )
+    );
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await eventually(async () => expect(out).toContain('polling'), 120_000);
+
+    await startContractWorkflow(s.client, s.config, contractId);
+    expect(await exited).toBe('killed');
+    // It died in the local preparation (generation 5), after its transaction committed.
+    expect(out).toContain('recorded loadAndPrepareSignatureRequest local=true');
+    const stored = await s.t.db('signflow_requests').where({ workflow_id: workflowId });
+    expect(stored).toHaveLength(1);
+    const { signature_id: signatureId, document_id: documentId } = stored[0] as {
+      signature_id: number;
+      document_id: number;
+    };
+
+    // A worker of the same code takes over once the server has timed out the lost task.
+    takeover = await createWorker(s.config, {
+      connection: server.env.nativeConnection,
+      workflowBundle: await workflowBundle(),
+      db: s.t.db,
+      temporalClient: server.env.client,
+    });
+    const state = await eventually(async () => {
+      const st = await contractStatus(s.client, contractId);
+      expect(st.phase).toBe('awaiting-signature');
+      return st;
+    }, 120_000);
+    expect(state).toMatchObject({ signatureId: Number(signatureId), documentId: Number(documentId) });
+    await s.waitForMail((m) => m.headers['x-signflow-mail-key'] === `${workflowId}:invitation`);
+
+    const history = await contractHandle(s.client, contractId).fetchHistory();
+    const events = history.events ?? [];
+    // The first task ran on generation 5 and was lost; the preparation's marker is there once, from the next task.
+    expect(
+      events.find((e) => e.workflowTaskCompletedEventAttributes)?.workflowTaskCompletedEventAttributes?.workerVersion
+        ?.buildId
+    ).toBe(WORKFLOW_BUILD_ID);
+    expect(
+      events.filter((e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes).length
+    ).toBeGreaterThan(0);
+    const preparations = events.filter(
+      (e) =>
+        e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER &&
+        Buffer.from(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]?.data ?? []).includes(
+          '"activity_type":"loadAndPrepareSignatureRequest"'
+        )
+    );
+    expect(preparations).toHaveLength(1);
+    expect(
+      events.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'loadAndPrepareSignatureRequest'
+      )
+    ).toHaveLength(0);
+
+    // One document, one signature record, one request, one invitation.
+    const documents = await s.t
+      .db('dokumente')
+      .where({ verknuepftes_objekt_typ: 'Honorarvertrag', verknuepftes_objekt_id: contractId });
+    expect(documents).toHaveLength(1);
+    expect(Number((documents[0] as { id: number }).id)).toBe(Number(documentId));
+    const signatures = await s.t.db('unterschriften').where({ verknuepftes_objekt_id: contractId });
+    expect(signatures).toHaveLength(1);
+    expect(Number((signatures[0] as { id: number }).id)).toBe(Number(signatureId));
+    expect(await s.t.db('signflow_requests').where({ contract_id: contractId })).toHaveLength(1);
+    const invitations = s.inbox
+      .messages()
+      .filter((m) => m.headers['x-signflow-mail-key'] === `${workflowId}:invitation`);
+    expect(invitations).toHaveLength(1);
+
+    await takeover.shutdown();
+    takeover = undefined;
+  });
+});

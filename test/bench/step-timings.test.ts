@@ -41,3 +41,35 @@ test('the local confirmation counts as a local activity in a workflow task of it
     markers: 0,
   });
 });
+
+/**
+ * Generation 5 (test/histories/lean-click-signed.generation-5, recorded by test/workflows/markerless-path.test.ts):
+ * step 2 runs as a local activity in the first workflow task and shows as `loadAndPrepareSignatureRequest (local)`.
+ */
+const generation5 = historyFromJSON(
+  JSON.parse(
+    fs.readFileSync(path.join(__dirname, '..', 'histories', 'lean-click-signed.generation-5.json'), 'utf8')
+  ) as unknown
+);
+
+test('generation 5: the local preparation is its own step; the only mail activity is the invitation', () => {
+  const steps = stepTimings(generation5).filter((s) => s.step !== '(workflow task)');
+  expect(steps.map((s) => s.step).sort()).toEqual(
+    [
+      'createCompletionCertificate',
+      'loadAndPrepareSignatureRequest (local)',
+      'recordSignature (local)',
+      'sendContractMail (confirmation) (local)',
+      'sendContractMail (invitation)',
+    ].sort()
+  );
+  const prepare = steps.find((s) => s.step === 'loadAndPrepareSignatureRequest (local)');
+  expect(prepare?.queuedMs).toBe(0);
+  expect(prepare?.runMs).toBeGreaterThanOrEqual(0);
+  expect(actionCounts(generation5)).toMatchObject({
+    activities: 2,
+    localActivities: 3,
+    localActivityTasks: 3,
+    markers: 0,
+  });
+});

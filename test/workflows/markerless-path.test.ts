@@ -11,7 +11,8 @@
  * Real parts: the Temporal dev server (it records build ids), the time-skipping test server (it does not), workers with
  * the real activities, SQLite, the SMTP inbox. The action counts are the bench's (bench/actions.ts).
  */
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { actionCounts, LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
@@ -19,7 +20,13 @@ import { contractHandle, contractStatus, startContractWorkflow } from '../../cli
 import { createTimeSkippingEnv, startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import { workflowBuildOptions } from '../../worker/workflow-build';
-import { contractWorkflowId, WORKFLOW_BUILD_ID, workflowCodeGeneration } from '../../workflows/definitions';
+import {
+  contractWorkflowId,
+  signUpdate,
+  withdrawUpdate,
+  WORKFLOW_BUILD_ID,
+  workflowCodeGeneration,
+} from '../../workflows/definitions';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
@@ -409,6 +416,67 @@ test('a refused preparation fails the contract as the activity did: same code, m
     expect(await countRows(contractId)).toEqual(before);
   }
   await onlyWorker('current');
+});
+
+test('Updates that come with the first workflow task, before the local preparation, are answered SIGNATURE_NOT_READY', async () => {
+  // No worker polls while the messages arrive: they come to the worker with the contract's first workflow task.
+  const worker = await onlyWorker('current');
+  await worker.shutdown();
+  extraWorkers.splice(0);
+  const contractId = await addSendableContract(stack.t);
+  await startContractWorkflow(stack.client, stack.config, contractId);
+  const handle = contractHandle(stack.client, contractId);
+  const failureOf = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => (e as { cause?: { type?: string } }).cause?.type
+    );
+  const sign = failureOf(
+    handle.startUpdate(signUpdate, {
+      args: [{ contactId: stack.t.seed.contactIds[0] as number, method: 'click' }],
+      updateId: 'early-sign',
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    })
+  );
+  const withdraw = failureOf(
+    handle.startUpdate(withdrawUpdate, {
+      args: [{ staffContactId: stack.t.seed.staffContactId }],
+      updateId: 'early-withdraw',
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    })
+  );
+  // Both admitted by the server before any worker saw the contract.
+  for (const updateId of ['early-sign', 'early-withdraw']) {
+    await eventually(async () => {
+      const polled = await stack.client.workflowService.pollWorkflowExecutionUpdate({
+        namespace: server.namespace,
+        updateRef: { workflowExecution: { workflowId: contractWorkflowId(contractId) }, updateId },
+        waitPolicy: {
+          lifecycleStage:
+            temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage
+              .UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED,
+        },
+      });
+      expect(polled.stage).toBeDefined();
+    });
+  }
+  await startWorker('current');
+  expect(await sign).toBe(ErrorCode.SIGNATURE_NOT_READY);
+  expect(await withdraw).toBe(ErrorCode.SIGNATURE_NOT_READY);
+  // The contract goes on as if they had not come: prepared in its first task, then signed.
+  const { contactId } = await eventually(async () => {
+    const st = await contractStatus(stack.client, contractId);
+    expect(st.phase).toBe('awaiting-signature');
+    return st;
+  });
+  const history = await signAndComplete(contractId, handle, contactId as number);
+  expect(workflowCodeGeneration(firstTaskBuildId(history))).toBe(5);
+  expect(steps(history).localActivities).toEqual([
+    'loadAndPrepareSignatureRequest',
+    'recordSignature',
+    'sendContractMail',
+  ]);
+  expect(history.events?.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
 });
 
 test('a domain failure of the recording answers the Update as the activity did: same type, message and details', async () => {

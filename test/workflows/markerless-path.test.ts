@@ -520,7 +520,7 @@ test('a domain failure of the recording answers the Update as the activity did: 
   expect(steps(history).localActivities).toEqual(['recordSignature', 'recordSignature', 'sendContractMail']);
 });
 
-test('a contract an older worker started (no build id) keeps its marker and finishes on a generation-4 worker', async () => {
+test('a contract an older worker started (no build id) keeps its marker and finishes on a generation-5 worker', async () => {
   // A deployment in progress: only an older worker polls when the contract starts; the new one takes over after.
   await onlyWorker('older');
   const { contractId, handle, contactId } = await awaitingSignature();

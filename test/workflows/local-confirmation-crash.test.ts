@@ -41,7 +41,7 @@ const deferred = new Set<string>();
 /** Addresses whose RCPT TO the SMTP inbox answers only when the promise settles (a slow mail server). */
 const held = new Map<string, Promise<void>>();
 
-/** The activity types core wrote into the history's local-activity markers, in order. */
+/** The activity types core wrote into the history's local-activity markers, in order (step 2 one from generation 5 on). */
 function localActivities(events: { markerRecordedEventAttributes?: unknown }[]): string[] {
   return events.flatMap((e) => {
     const m = e.markerRecordedEventAttributes as
@@ -109,7 +109,7 @@ describe.each(testDatabases())('on $name', (database) => {
       .first()) as { status: string };
     expect(row.status).toBe('refused');
     const events = (await contractHandle(stack.client, contractId).fetchHistory()).events ?? [];
-    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+    expect(localActivities(events)).toEqual(['loadAndPrepareSignatureRequest', 'recordSignature', 'sendContractMail']);
   });
 
   test('a slow SMTP server keeps the local confirmation past the workflow task timeout: the task is kept alive, the mail sent once', async () => {
@@ -150,7 +150,7 @@ describe.each(testDatabases())('on $name', (database) => {
     expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes)).toEqual(
       []
     );
-    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+    expect(localActivities(events)).toEqual(['loadAndPrepareSignatureRequest', 'recordSignature', 'sendContractMail']);
     expect(lostMailAttempts(events).size).toBe(0);
     expect((await contractStatus(stack.client, contractId)).mailTrouble).toBeUndefined();
   });
@@ -181,7 +181,12 @@ describe.each(testDatabases())('on $name', (database) => {
     await eventually(async () => expect(confirmations(contractId)).toHaveLength(1));
     const events = (await contractHandle(stack.client, contractId).fetchHistory()).events ?? [];
     // Two local attempts, the workflow's timer between them; no mail activity for the confirmation.
-    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail', 'sendContractMail']);
+    expect(localActivities(events)).toEqual([
+      'loadAndPrepareSignatureRequest',
+      'recordSignature',
+      'sendContractMail',
+      'sendContractMail',
+    ]);
     const firstMail = events.findIndex((e) => localActivities([e])[0] === 'sendContractMail');
     expect(events.slice(firstMail).filter((e) => e.timerStartedEventAttributes)).toHaveLength(1);
     expect(
@@ -279,7 +284,7 @@ describe.each(testDatabases())('on $name', (database) => {
     // The lost attempt is in the history only as the workflow task that timed out; the confirmation is a local activity
     // (no ActivityTaskScheduled for it), its marker written once, by the attempt that completed its task.
     expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length).toBeGreaterThan(0);
-    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+    expect(localActivities(events)).toEqual(['loadAndPrepareSignatureRequest', 'recordSignature', 'sendContractMail']);
     expect(
       events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendContractMail')
     ).toHaveLength(1);
@@ -302,7 +307,7 @@ describe.each(testDatabases())('on $name', (database) => {
     const contractId = await signWithCrashInConfirmation('before-smtp');
     const events = (await contractHandle(stack.client, contractId).fetchHistory()).events ?? [];
     expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length).toBeGreaterThan(0);
-    expect(localActivities(events)).toEqual(['recordSignature', 'sendContractMail']);
+    expect(localActivities(events)).toEqual(['loadAndPrepareSignatureRequest', 'recordSignature', 'sendContractMail']);
     await eventually(async () => expect(confirmations(contractId)).toHaveLength(1));
     const invitations = stack.inbox
       .messages()

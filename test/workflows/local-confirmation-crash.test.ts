@@ -13,8 +13,6 @@
  * test/helpers/crash-in-local-mail-worker.ts), a worker in this process that takes over, SQLite and MariaDB, the SMTP
  * inbox (its 550 and 451 answers are real SMTP replies).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
 import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
@@ -25,12 +23,13 @@ import { addSendableContract, startContractStack, type ContractStack } from '../
 import { testDatabases } from '../helpers/databases';
 import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
+import { startCrashingWorker, type CrashingWorker } from '../helpers/crashing-worker-process';
 
 jest.setTimeout(300_000);
 
 let server: DevServerHandle;
 let stack: ContractStack;
-let child: ChildProcess | undefined;
+let crashing: CrashingWorker | undefined;
 /** The worker that polls now: the stack's own, then the one that took over after a crash. */
 let worker: RunningWorker;
 /** Recorded from the SQLite run only (one set of files; both runs make the same histories). */
@@ -69,7 +68,7 @@ describe.each(testDatabases())('on $name', (database) => {
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    crashing?.stop();
     await worker?.shutdown();
     await stack?.stop();
     await server?.stop();
@@ -216,49 +215,21 @@ describe.each(testDatabases())('on $name', (database) => {
     });
     await starter.shutdown();
 
-    let out = '';
-    child = spawn(
-      path.join(__dirname, '../../node_modules/.bin/tsx'),
-      [path.join(__dirname, '../helpers/crash-in-local-mail-worker.ts')],
-      {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          SIGNFLOW_WORKER_METRICS_PORT: '0',
-          SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
-          SIGNFLOW_CRASH_AT: at,
-          SIGNFLOW_CRASH_MAIL_KEY: `${contractWorkflowId(contractId)}:confirmation`,
-          SIGNFLOW_CRASH_TEST_CONFIG: JSON.stringify({
-            temporal: {
-              address: server.address,
-              namespace: server.namespace,
-              taskQueue: stack.config.temporal.taskQueue,
-            },
-            database: { url: stack.t.url },
-            mail: { smtpUrl: stack.config.mail.smtpUrl },
-            signature: { remindersEnabled: false, expiry: '30d' },
-          }),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }
-    );
-    // tsx runs the script in a node process of its own and exits with 128 + 9 when that one is killed.
-    const exited = new Promise<string>((resolve) =>
-      child?.on('exit', (code, signal) =>
-        resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `${code} ${signal}`)
-      )
-    );
-    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await eventually(async () => expect(out).toContain('polling'), 120_000);
+    crashing = await startCrashingWorker({
+      script: 'crash-in-local-mail-worker.ts',
+      temporal: { address: server.address, namespace: server.namespace, taskQueue: stack.config.temporal.taskQueue },
+      databaseUrl: stack.t.url,
+      smtpUrl: stack.config.mail.smtpUrl,
+      env: { SIGNFLOW_CRASH_AT: at, SIGNFLOW_CRASH_MAIL_KEY: `${contractWorkflowId(contractId)}:confirmation` },
+    });
 
     const answer = (await contractHandle(stack.client, contractId).executeUpdate('sign', {
       args: [{ contactId, method: 'click' }],
     })) as SignatureOutcome;
     expect(answer.kind).toBe('signed');
-    expect(await exited).toBe('killed');
+    expect(await crashing.exited).toBe('killed');
     // It died inside the confirmation's local attempt, not in an activity.
-    expect(out).toContain(`crash ${at} local=true`);
+    expect(crashing.output()).toContain(`crash ${at} local=true`);
 
     worker = await createWorker(stack.config, {
       connection: server.env.nativeConnection,

@@ -9,8 +9,6 @@
  * returned, test/helpers/crash-after-recording-worker.ts with `SIGNFLOW_CRASH_AFTER`), a worker in this process that
  * takes over, SQLite or MariaDB, the SMTP inbox.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
 import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
@@ -19,12 +17,13 @@ import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { testDatabases } from '../helpers/databases';
 import { eventually } from '../helpers/waits';
+import { startCrashingWorker, type CrashingWorker } from '../helpers/crashing-worker-process';
 
 jest.setTimeout(240_000);
 
 let server: DevServerHandle | undefined;
 let stack: ContractStack | undefined;
-let child: ChildProcess | undefined;
+let crashing: CrashingWorker | undefined;
 let takeover: RunningWorker | undefined;
 
 describe.each(testDatabases())('on $name', (database) => {
@@ -38,7 +37,7 @@ describe.each(testDatabases())('on $name', (database) => {
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    crashing?.stop();
     await takeover?.shutdown();
     takeover = undefined;
     await stack?.stop();
@@ -53,45 +52,18 @@ describe.each(testDatabases())('on $name', (database) => {
 
     // Only the worker process that dies after the preparation polls the queue.
     await s.worker.shutdown();
-    let out = '';
-    child = spawn(
-      path.join(__dirname, '../../node_modules/.bin/tsx'),
-      [path.join(__dirname, '../helpers/crash-after-recording-worker.ts')],
-      {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          SIGNFLOW_WORKER_METRICS_PORT: '0',
-          SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
-          SIGNFLOW_CRASH_AFTER: 'loadAndPrepareSignatureRequest',
-          SIGNFLOW_CRASH_TEST_CONFIG: JSON.stringify({
-            temporal: {
-              address: server.address,
-              namespace: server.namespace,
-              taskQueue: s.config.temporal.taskQueue,
-            },
-            database: { url: s.t.url },
-            mail: { smtpUrl: s.config.mail.smtpUrl },
-            signature: { remindersEnabled: false, expiry: '30d' },
-          }),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }
-    );
-    // tsx runs the script in a node process of its own and exits with 128 + 9 when that one is killed.
-    const exited = new Promise<string>((resolve) =>
-      child?.on('exit', (code, signal) =>
-        resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `${code} ${signal}`)
-      )
-    );
-    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await eventually(async () => expect(out).toContain('polling'), 120_000);
+    crashing = await startCrashingWorker({
+      script: 'crash-after-recording-worker.ts',
+      temporal: { address: server.address, namespace: server.namespace, taskQueue: s.config.temporal.taskQueue },
+      databaseUrl: s.t.url,
+      smtpUrl: s.config.mail.smtpUrl,
+      env: { SIGNFLOW_CRASH_AFTER: 'loadAndPrepareSignatureRequest' },
+    });
 
     await startContractWorkflow(s.client, s.config, contractId);
-    expect(await exited).toBe('killed');
+    expect(await crashing.exited).toBe('killed');
     // It died in the local preparation (generation 5), after its transaction committed.
-    expect(out).toContain('recorded loadAndPrepareSignatureRequest local=true');
+    expect(crashing.output()).toContain('recorded loadAndPrepareSignatureRequest local=true');
     const stored = await s.t.db('signflow_requests').where({ workflow_id: workflowId });
     expect(stored).toHaveLength(1);
     const { signature_id: signatureId, document_id: documentId } = stored[0] as {

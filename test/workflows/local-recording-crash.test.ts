@@ -8,8 +8,6 @@
  * returned, test/helpers/crash-after-recording-worker.ts), a worker in this process that takes over, SQLite, the SMTP
  * inbox.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
 import { readSignature } from '../../db/crm-repository';
 import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
@@ -18,12 +16,13 @@ import { contractWorkflowId, type SignatureOutcome } from '../../workflows/defin
 import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
 import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
 import { eventually, settledResult } from '../helpers/waits';
+import { startCrashingWorker, type CrashingWorker } from '../helpers/crashing-worker-process';
 
 jest.setTimeout(240_000);
 
 let server: DevServerHandle;
 let stack: ContractStack;
-let child: ChildProcess | undefined;
+let crashing: CrashingWorker | undefined;
 let takeover: RunningWorker | undefined;
 
 beforeAll(async () => {
@@ -32,7 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  crashing?.stop();
   await takeover?.shutdown();
   await stack?.stop();
   await server?.stop();
@@ -50,37 +49,12 @@ test('a worker killed after the local recording committed: the Update comes agai
 
   // From here only the worker process that dies after the recording polls the queue.
   await stack.worker.shutdown();
-  let out = '';
-  child = spawn(
-    path.join(__dirname, '../../node_modules/.bin/tsx'),
-    [path.join(__dirname, '../helpers/crash-after-recording-worker.ts')],
-    {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        SIGNFLOW_WORKER_METRICS_PORT: '0',
-        SIGNFLOW_WORKER_SDK_METRICS_PORT: '0',
-        SIGNFLOW_CRASH_TEST_CONFIG: JSON.stringify({
-          temporal: {
-            address: server.address,
-            namespace: server.namespace,
-            taskQueue: stack.config.temporal.taskQueue,
-          },
-          database: { url: stack.t.url },
-          mail: { smtpUrl: stack.config.mail.smtpUrl },
-          signature: { remindersEnabled: false, expiry: '30d' },
-        }),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }
-  );
-  // tsx runs the script in a node process of its own and exits with 128 + 9 when that one is killed.
-  const exited = new Promise<string>((resolve) =>
-    child?.on('exit', (code, signal) => resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `${code} ${signal}`))
-  );
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await eventually(async () => expect(out).toContain('polling'), 120_000);
+  crashing = await startCrashingWorker({
+    script: 'crash-after-recording-worker.ts',
+    temporal: { address: server.address, namespace: server.namespace, taskQueue: stack.config.temporal.taskQueue },
+    databaseUrl: stack.t.url,
+    smtpUrl: stack.config.mail.smtpUrl,
+  });
 
   // The door's clock a minute ahead of the workflow's: the recording takes the workflow's now, so the task after the
   // lost one computes another time (as it does for any caller without `actedAt`).
@@ -89,8 +63,8 @@ test('a worker killed after the local recording committed: the Update comes agai
     args: [{ contactId, method: 'click', actedAt }],
   }) as Promise<SignatureOutcome>;
   answer.catch(() => undefined);
-  expect(await exited).toBe('killed');
-  expect(out).toContain('recorded recordSignature');
+  expect(await crashing.exited).toBe('killed');
+  expect(crashing.output()).toContain('recorded recordSignature');
   const crm = stack.t.config.crm;
   // No worker polls now, so the request is read from the database, not the status query.
   const request = (await stack.t

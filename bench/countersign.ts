@@ -103,7 +103,7 @@ export async function runCountersignVariant(
   // Up to the invitation first (not measured): what is measured is what follows the signature.
   await mapLimit(rows, 10, async (c) => {
     await startContractWorkflow(stack.client, config, c.contractId);
-    await stack.inbox.waitFor((m) => m.headers['x-signflow-mail-key'] === invitationKey(c.contractId), 120_000);
+    await stack.waitForMail(invitationKey(c.contractId), 120_000);
   });
 
   const tSign = performance.now();

@@ -44,9 +44,7 @@ export function signflowSubject(stack: BenchStack): Subject {
     async one({ contractId, contactId }) {
       const t0 = performance.now();
       await startContractWorkflow(stack.client, stack.config, contractId);
-      // The key once, not per mail the inbox holds (waitFor first looks through every mail received so far).
-      const invitationKey = mailKey(contractId, 'invitation');
-      await stack.inbox.waitFor((m) => m.headers['x-signflow-mail-key'] === invitationKey, 60_000);
+      await stack.waitForMail(mailKey(contractId, 'invitation'), 60_000);
       const t1 = performance.now();
       await signContractUpdate(stack.client, contractId, { contactId, method: 'click' });
       const t2 = performance.now();

@@ -2,7 +2,8 @@
  * A real SMTP server on loopback that keeps every message: the dev stack's mail sink and the tests' mail capture.
  * No auth, no TLS (loopback only); each message is parsed with mailparser, kept in memory and, with `dir`, written as
  * `<n>-<timestamp>.eml` so it opens in any mail program. Messages already in `dir` are loaded at start, so the dev
- * inbox survives a restart of the dev stack. With `bodies: false` only the header block is parsed (the benchmark).
+ * inbox survives a restart of the dev stack. With `bodies: false` only the header block is parsed; with `parse: false`
+ * (the benchmark) nothing goes through mailparser, the header fields are taken as sent.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,6 +66,14 @@ export interface DevInboxOptions {
    */
   bodies?: boolean;
   /**
+   * `false`: no mailparser at all. `headers` holds every header field as sent (names in lower case, folded lines
+   * joined, encoded words NOT decoded), `from`, `subject` and `messageId` are those raw values, `to` the envelope's
+   * recipients, `text` and `html` ''. For a caller that finds mails by a plain ASCII header (the benchmark, which waits
+   * for `X-Signflow-Mail-Key`): mailparser's pass over even the header block is most of what the inbox costs per mail
+   * in the process that also runs the worker, and a real mail server is not in that process. @default true
+   */
+  parse?: boolean;
+  /**
    * Recipients to refuse with `550 5.1.1 mailbox unavailable`, as a real server does for an address that does not
    * exist (tests of the MAIL_REJECTED path). @default none
    */
@@ -111,13 +120,45 @@ function headerBlock(raw: Buffer): Buffer {
   return lf >= 0 ? raw.subarray(0, lf + 2) : raw;
 }
 
+/** The header fields of a header block as sent: lower-case names, folded lines joined (RFC 5322 unfolding), not decoded. */
+export function rawHeaders(block: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  const unfolded = block.toString('utf8').replace(/\r?\n(?=[ \t])/g, '');
+  for (const line of unfolded.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const key = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    out[key] = out[key] === undefined ? value : `${out[key]}\n${value}`;
+  }
+  return out;
+}
+
+function captureUnparsed(id: number, raw: Buffer, envelopeTo: string[], receivedAt: Date): CapturedMail {
+  const headers = rawHeaders(headerBlock(raw));
+  return {
+    id,
+    from: headers.from ?? '',
+    to: envelopeTo,
+    subject: headers.subject ?? '',
+    text: '',
+    html: '',
+    messageId: headers['message-id'] ?? '',
+    headers,
+    raw,
+    receivedAt,
+  };
+}
+
 async function capture(
   id: number,
   raw: Buffer,
   envelopeTo: string[],
   receivedAt: Date,
-  bodies: boolean
+  bodies: boolean,
+  parse = true
 ): Promise<CapturedMail> {
+  if (!parse) return captureUnparsed(id, raw, envelopeTo, receivedAt);
   const parsed = await simpleParser(bodies ? raw : headerBlock(raw), { skipImageLinks: true, skipTextToHtml: true });
   const toFromHeaders = [parsed.to, parsed.cc]
     .flatMap((a) => (a ? (Array.isArray(a) ? a : [a]) : []))
@@ -168,6 +209,7 @@ export async function startDevInbox(options: DevInboxOptions): Promise<DevInbox>
   const host = options.host ?? '127.0.0.1';
   const dir = options.dir;
   const bodies = options.bodies ?? true;
+  const parse = options.parse ?? true;
   let messages: CapturedMail[] = [];
   let nextId = 1;
   if (dir) {
@@ -219,7 +261,7 @@ export async function startDevInbox(options: DevInboxOptions): Promise<DevInbox>
         const id = nextId++;
         const receivedAt = new Date();
         const envelopeTo = session.envelope.rcptTo.map((r) => r.address);
-        capture(id, raw, envelopeTo, receivedAt, bodies)
+        capture(id, raw, envelopeTo, receivedAt, bodies, parse)
           .then((mail) => {
             if (dir) {
               const file = path.join(dir, `${id}-${receivedAt.toISOString().replace(/[:.]/g, '-')}.eml`);

@@ -104,6 +104,45 @@ describe('dev inbox', () => {
     }
   });
 
+  test('parse: false takes the header fields as sent: ASCII fields as a full parse gives them, encoded words kept', async () => {
+    const unparsed = await startDevInbox({ port: 0, parse: false });
+    try {
+      const mail = {
+        from: '"Praxis Dr. Müller" <praxis@signflow.invalid>',
+        to: 'Erika Mustermann <erika@example.org>',
+        subject: 'Bestätigt: Honorarvertrag „Honorarvertrag Rückenschule für Fortgeschrittene, Kurs 12“',
+        text: 'Guten Tag,\nvielen Dank für Ihre Unterschrift.',
+        html: '<p>Guten Tag,</p>',
+        messageId: '<honorarvertrag-13.confirmation.5f1c0a2b9e4d@signflow.invalid>',
+        headers: { 'X-Signflow-Mail-Key': 'honorarvertrag-13:confirmation', 'Auto-Submitted': 'auto-generated' },
+        attachments: [
+          { filename: 'Pruefprotokoll.pdf', content: Buffer.alloc(5_000, 7), contentType: 'application/pdf' },
+        ],
+      };
+      const full = await startDevInbox({ port: 0 });
+      try {
+        await transportTo(full).sendMail(mail);
+        await transportTo(unparsed).sendMail(mail);
+        const [parsed] = full.messages();
+        const [raw] = unparsed.messages();
+        expect(raw).toMatchObject({ id: 1, text: '', html: '', to: ['erika@example.org'] });
+        for (const key of ['x-signflow-mail-key', 'auto-submitted', 'message-id', 'mime-version']) {
+          expect(raw?.headers[key]).toBe(parsed?.headers[key]);
+        }
+        expect(raw?.messageId).toBe(mail.messageId);
+        // The subject is folded into several encoded words on the wire: joined, not decoded.
+        expect(raw?.subject).toMatch(/^=\?UTF-8\?Q\?Best=C3=A4tigt/);
+        expect(raw?.subject).not.toMatch(/[\r\n]/);
+        expect(raw?.headers['content-type']).toMatch(/^multipart\/mixed; boundary=/);
+        expect(raw?.raw.length).toBeGreaterThan(5_000);
+      } finally {
+        await full.close();
+      }
+    } finally {
+      await unparsed.close();
+    }
+  });
+
   test('waitFor resolves on a later mail and rejects on timeout naming what arrived', async () => {
     const waiting = inbox.waitFor((m) => m.subject === 'zweite', 5_000);
     const t = transportTo(inbox);

@@ -3,15 +3,18 @@
  * seeded), an SMTP inbox on loopback, and a signflow worker with the real activities connected to a Temporal
  * environment (time-skipping or dev server). Nothing is mocked.
  */
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
 import { startDevInbox, type CapturedMail, type DevInbox } from '../../mail/dev-inbox';
 import type { KonnektorClient } from '../../activities/konnektor/konnektor-client';
 import { createMailer, type Mailer } from '../../mail/mailer';
 import { loadConfig, deepMerge, type SignflowConfig } from '../../temporal.config';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import { createTestDb, type TestDb, type TestDbKind } from '../../harness/databases';
-import { getFreePort, workflowBundle } from '../../harness/temporal';
+import { getFreePort, startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
+import type { ContractState } from '../../workflows/definitions';
+import { eventually } from './waits';
 
 export interface ContractStack {
   t: TestDb;
@@ -47,6 +50,41 @@ export async function addSendableContract(t: TestDb, contactId = t.seed.contactI
   );
   const first = inserted[0] as number | Record<string, number>;
   return typeof first === 'number' ? first : Number(first[c.id]);
+}
+
+/** Polls the `status` query until the contract waits for its signature (phase `awaiting-signature`); returns that status. */
+export async function untilAwaitingSignature(
+  client: Client,
+  contractId: number,
+  timeoutMs = 60_000
+): Promise<ContractState> {
+  return eventually(async () => {
+    const state = await contractStatus(client, contractId);
+    expect(state.phase).toBe('awaiting-signature');
+    return state;
+  }, timeoutMs);
+}
+
+export interface AwaitingContract {
+  contractId: number;
+  /** The freelancer who may sign (from the status). */
+  contactId: number;
+  state: ContractState;
+  handle: WorkflowHandle;
+}
+
+/**
+ * One more sendable contract (`addSendableContract`, for `contactId` or the first seeded freelancer), its workflow
+ * started, once it waits for the signature.
+ */
+export async function startAwaitingSignature(
+  stack: Pick<ContractStack, 't' | 'client' | 'config'>,
+  { contactId, timeoutMs }: { contactId?: number; timeoutMs?: number } = {}
+): Promise<AwaitingContract> {
+  const contractId = await addSendableContract(stack.t, contactId);
+  await startContractWorkflow(stack.client, stack.config, contractId);
+  const state = await untilAwaitingSignature(stack.client, contractId, timeoutMs);
+  return { contractId, contactId: state.contactId as number, state, handle: contractHandle(stack.client, contractId) };
 }
 
 export interface ContractStackOptions {
@@ -109,4 +147,26 @@ export async function startContractStack(
       await t.destroy();
     },
   };
+}
+
+/** Reminders off and a month to expiry: a contract waits for its signature as long as a test needs, no timer fires. */
+export const QUIET_SIGNATURE_CONFIG = { signature: { remindersEnabled: false, expiry: '30d' } };
+
+/**
+ * A Temporal dev server of its own and a contract stack on `db` beside it, with `QUIET_SIGNATURE_CONFIG` unless
+ * `opts.config` says otherwise. One dev server per database: contract ids (and so workflow ids) repeat across the two
+ * databases.
+ */
+export async function startDevContractStack(
+  db: TestDbKind,
+  opts: Omit<ContractStackOptions, 'db'> = {}
+): Promise<{ server: DevServerHandle; stack: ContractStack }> {
+  const server = await startDevServer();
+  try {
+    const stack = await startContractStack(server.env, { config: QUIET_SIGNATURE_CONFIG, ...opts, db });
+    return { server, stack };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
 }

@@ -13,13 +13,13 @@
  * test/helpers/crash-in-local-mail-worker.ts), a worker in this process that takes over, SQLite and MariaDB, the SMTP
  * inbox (its 550 and 451 answers are real SMTP replies).
  */
-import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
-import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
+import { contractHandle, contractStatus } from '../../client/contract-client';
+import { workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import { contractWorkflowId, type SignatureOutcome } from '../../workflows/definitions';
 import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
 import { lostMailAttempts } from '../../chaos/lost-mail-attempts';
-import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import { startAwaitingSignature, startDevContractStack, type ContractStack } from '../helpers/contract-stack';
 import { testDatabases } from '../helpers/databases';
 import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
@@ -54,15 +54,11 @@ function localActivities(events: { markerRecordedEventAttributes?: unknown }[]):
 
 describe.each(testDatabases())('on $name', (database) => {
   beforeAll(async () => {
-    // One dev server per database: contract ids (and so workflow ids) repeat across the two databases.
-    server = await startDevServer();
-    stack = await startContractStack(server.env, {
-      db: database.name,
-      config: { signature: { remindersEnabled: false, expiry: '30d' } },
+    ({ server, stack } = await startDevContractStack(database.name, {
       rejectRecipient: (address) => refused.has(address),
       deferRecipient: (address) => deferred.has(address),
       holdRecipient: (address) => held.get(address),
-    });
+    }));
     worker = stack.worker;
     record = database.name === 'sqlite' ? recordHistory : () => Promise.resolve();
   });
@@ -76,18 +72,12 @@ describe.each(testDatabases())('on $name', (database) => {
 
   /** Starts a contract on the current worker and waits for its invitation; returns the contact's address. */
   async function invited(): Promise<{ contractId: number; contactId: number; address: string }> {
-    const contractId = await addSendableContract(stack.t);
-    await startContractWorkflow(stack.client, stack.config, contractId);
+    const { contractId, contactId } = await startAwaitingSignature(stack);
     const invitation = await stack.waitForMail(
       (m) => m.headers['x-signflow-mail-key'] === `${contractWorkflowId(contractId)}:invitation`,
       60_000
     );
-    const { contactId } = await eventually(async () => {
-      const s = await contractStatus(stack.client, contractId);
-      expect(s.phase).toBe('awaiting-signature');
-      return s;
-    }, 60_000);
-    return { contractId, contactId: contactId as number, address: invitation.to[0] as string };
+    return { contractId, contactId, address: invitation.to[0] as string };
   }
 
   test('a local confirmation the recipient server refuses for good (550) keeps the contract: completed, the refusal in status', async () => {
@@ -206,13 +196,7 @@ describe.each(testDatabases())('on $name', (database) => {
       db: stack.t.db,
       temporalClient: server.env.client,
     });
-    const contractId = await addSendableContract(stack.t);
-    await startContractWorkflow(stack.client, stack.config, contractId);
-    const { contactId } = await eventually(async () => {
-      const s = await contractStatus(stack.client, contractId);
-      expect(s.phase).toBe('awaiting-signature');
-      return s;
-    });
+    const { contractId, contactId } = await startAwaitingSignature(stack);
     await starter.shutdown();
 
     crashing = await startCrashingWorker({

@@ -9,14 +9,18 @@
  * returned, test/helpers/crash-after-recording-worker.ts with `SIGNFLOW_CRASH_AFTER`), a worker in this process that
  * takes over, SQLite or MariaDB, the SMTP inbox.
  */
-import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
-import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
+import { contractHandle, startContractWorkflow } from '../../client/contract-client';
+import { workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import { contractWorkflowId, WORKFLOW_BUILD_ID } from '../../workflows/definitions';
 import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
-import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import {
+  addSendableContract,
+  startDevContractStack,
+  untilAwaitingSignature,
+  type ContractStack,
+} from '../helpers/contract-stack';
 import { testDatabases } from '../helpers/databases';
-import { eventually } from '../helpers/waits';
 import { startCrashingWorker, type CrashingWorker } from '../helpers/crashing-worker-process';
 
 jest.setTimeout(240_000);
@@ -28,12 +32,7 @@ let takeover: RunningWorker | undefined;
 
 describe.each(testDatabases())('on $name', (database) => {
   beforeAll(async () => {
-    // One dev server per database: contract ids (and so workflow ids) repeat across the two databases.
-    server = await startDevServer();
-    stack = await startContractStack(server.env, {
-      db: database.name,
-      config: { signature: { remindersEnabled: false, expiry: '30d' } },
-    });
+    ({ server, stack } = await startDevContractStack(database.name));
   });
 
   afterAll(async () => {
@@ -78,11 +77,7 @@ describe.each(testDatabases())('on $name', (database) => {
       db: s.t.db,
       temporalClient: server.env.client,
     });
-    const state = await eventually(async () => {
-      const st = await contractStatus(s.client, contractId);
-      expect(st.phase).toBe('awaiting-signature');
-      return st;
-    }, 120_000);
+    const state = await untilAwaitingSignature(s.client, contractId, 120_000);
     expect(state).toMatchObject({ signatureId: Number(signatureId), documentId: Number(documentId) });
     await s.waitForMail((m) => m.headers['x-signflow-mail-key'] === `${workflowId}:invitation`);
 

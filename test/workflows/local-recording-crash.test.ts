@@ -8,14 +8,13 @@
  * returned, test/helpers/crash-after-recording-worker.ts), a worker in this process that takes over, SQLite, the SMTP
  * inbox.
  */
-import { contractHandle, contractStatus, startContractWorkflow } from '../../client/contract-client';
 import { readSignature } from '../../db/crm-repository';
-import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
+import { workflowBundle, type DevServerHandle } from '../../harness/temporal';
 import { createWorker, type RunningWorker } from '../../worker/run-worker';
 import { contractWorkflowId, type SignatureOutcome } from '../../workflows/definitions';
 import { LOCAL_ACTIVITY_MARKER } from '../../bench/actions';
-import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
-import { eventually, settledResult } from '../helpers/waits';
+import { startAwaitingSignature, startDevContractStack, type ContractStack } from '../helpers/contract-stack';
+import { settledResult } from '../helpers/waits';
 import { startCrashingWorker, type CrashingWorker } from '../helpers/crashing-worker-process';
 
 jest.setTimeout(240_000);
@@ -26,8 +25,7 @@ let crashing: CrashingWorker | undefined;
 let takeover: RunningWorker | undefined;
 
 beforeAll(async () => {
-  server = await startDevServer();
-  stack = await startContractStack(server.env, { config: { signature: { remindersEnabled: false, expiry: '30d' } } });
+  ({ server, stack } = await startDevContractStack('sqlite'));
 });
 
 afterAll(async () => {
@@ -38,14 +36,7 @@ afterAll(async () => {
 });
 
 test('a worker killed after the local recording committed: the Update comes again and answers with the stored signature', async () => {
-  const contractId = await addSendableContract(stack.t);
-  await startContractWorkflow(stack.client, stack.config, contractId);
-  const { contactId } = await eventually(async () => {
-    const s = await contractStatus(stack.client, contractId);
-    expect(s.phase).toBe('awaiting-signature');
-    return s;
-  });
-  const handle = contractHandle(stack.client, contractId);
+  const { contractId, contactId, handle } = await startAwaitingSignature(stack);
 
   // From here only the worker process that dies after the recording polls the queue.
   await stack.worker.shutdown();

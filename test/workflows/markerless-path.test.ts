@@ -27,7 +27,12 @@ import {
   WORKFLOW_BUILD_ID,
   workflowCodeGeneration,
 } from '../../workflows/definitions';
-import { addSendableContract, startContractStack, type ContractStack } from '../helpers/contract-stack';
+import {
+  addSendableContract,
+  startAwaitingSignature,
+  startContractStack,
+  type ContractStack,
+} from '../helpers/contract-stack';
 import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
 import { ErrorCode } from '../../domain/errors';
@@ -89,18 +94,6 @@ async function onlyWorker(kind: WorkerKind): Promise<RunningWorker> {
   }
   for (const w of extraWorkers.splice(0)) await w.shutdown().catch(() => undefined);
   return startWorker(kind);
-}
-
-/** Starts a contract and waits until it waits for the signature. */
-async function awaitingSignature(): Promise<{ contractId: number; handle: WorkflowHandle; contactId: number }> {
-  const contractId = await addSendableContract(stack.t);
-  await startContractWorkflow(stack.client, stack.config, contractId);
-  const state = await eventually(async () => {
-    const s = await contractStatus(stack.client, contractId);
-    expect(s.phase).toBe('awaiting-signature');
-    return s;
-  });
-  return { contractId, handle: contractHandle(stack.client, contractId), contactId: state.contactId as number };
 }
 
 /** Signs by click and waits until the contract has completed (confirmation mail sent). */
@@ -189,7 +182,7 @@ test('the worker gives its build id only to a server that records it', async () 
 });
 
 test("a plain contract on a generation-5 worker: prepared by a local activity in the first task, the signature recorded by a local activity in the Update's one task, the confirmation mail a local activity, no patch marker, 8 actions", async () => {
-  const { contractId, handle, contactId } = await awaitingSignature();
+  const { contractId, handle, contactId } = await startAwaitingSignature(stack);
   const history = await signAndComplete(contractId, handle, contactId);
 
   expect(firstTaskBuildId(history)).toBe(WORKFLOW_BUILD_ID);
@@ -278,7 +271,7 @@ test("a plain contract on a generation-5 worker: prepared by a local activity in
 });
 
 test('staff confirmation on a generation-5 worker: recorded by a local activity too', async () => {
-  const { contractId, handle } = await awaitingSignature();
+  const { contractId, handle } = await startAwaitingSignature(stack);
   await handle.executeUpdate('confirmManually', { args: [{ staffContactId: stack.t.seed.staffContactId }] });
   expect(await settledResult(stack.client, contractId)).toMatchObject({ contractId, outcome: 'confirmed' });
   const history = await handle.fetchHistory();
@@ -296,7 +289,7 @@ test('staff confirmation on a generation-5 worker: recorded by a local activity 
 
 test('a contract a generation-2 worker started keeps the recording activity on a generation-5 worker', async () => {
   await onlyWorker('generation-2');
-  const { contractId, handle, contactId } = await awaitingSignature();
+  const { contractId, handle, contactId } = await startAwaitingSignature(stack);
   await onlyWorker('current');
   const history = await signAndComplete(contractId, handle, contactId);
 
@@ -325,7 +318,7 @@ test('a contract a generation-2 worker started keeps the recording activity on a
 
 test('a contract a generation-3 worker started keeps the confirmation mail an activity on a generation-5 worker', async () => {
   await onlyWorker('generation-3');
-  const { contractId, handle, contactId } = await awaitingSignature();
+  const { contractId, handle, contactId } = await startAwaitingSignature(stack);
   await onlyWorker('current');
   const history = await signAndComplete(contractId, handle, contactId);
 
@@ -349,7 +342,7 @@ test('a contract a generation-3 worker started keeps the confirmation mail an ac
 
 test('a contract a generation-4 worker started keeps step 2 an activity on a generation-5 worker', async () => {
   await onlyWorker('generation-4');
-  const { contractId, handle, contactId } = await awaitingSignature();
+  const { contractId, handle, contactId } = await startAwaitingSignature(stack);
   await onlyWorker('current');
   const history = await signAndComplete(contractId, handle, contactId);
 
@@ -497,11 +490,11 @@ test('a domain failure of the recording answers the Update as the activity did: 
     return { type: cause?.type, message: cause?.message, nonRetryable: cause?.nonRetryable, details: cause?.details };
   };
   await onlyWorker('current');
-  const local = await awaitingSignature();
+  const local = await startAwaitingSignature(stack);
   const localFailure = await failureOf(local.handle, local.contactId);
   // The same on the activity path: a contract a generation-2 worker started.
   await onlyWorker('generation-2');
-  const remote = await awaitingSignature();
+  const remote = await startAwaitingSignature(stack);
   const remoteFailure = await failureOf(remote.handle, remote.contactId);
   await onlyWorker('current');
 
@@ -532,7 +525,7 @@ test('a domain failure of the recording answers the Update as the activity did: 
 test('a contract an older worker started (no build id) keeps its marker and finishes on a generation-5 worker', async () => {
   // A deployment in progress: only an older worker polls when the contract starts; the new one takes over after.
   await onlyWorker('older');
-  const { contractId, handle, contactId } = await awaitingSignature();
+  const { contractId, handle, contactId } = await startAwaitingSignature(stack);
   await onlyWorker('current');
   const history = await signAndComplete(contractId, handle, contactId);
 

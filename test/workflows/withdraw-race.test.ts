@@ -28,16 +28,10 @@ import { enqueueOutboxCommand, readOutboxRows } from '../../outbox/outbox-reposi
 import { pollOutboxOnce } from '../../outbox/outbox.activities';
 import { testDatabases } from '../../harness/databases';
 import { startDevServer, workflowBundle, type DevServerHandle } from '../../harness/temporal';
-import {
-  contractWorkflowId,
-  signUpdate,
-  withdrawSignal,
-  withdrawUpdate,
-  type ContractState,
-} from '../../workflows/definitions';
+import { contractWorkflowId, signUpdate, withdrawSignal, withdrawUpdate } from '../../workflows/definitions';
 import { startApiStack, type ApiStack } from '../api/api-stack';
 import { runCli } from '../cli/run-cli';
-import { addSendableContract, type ContractStack } from '../helpers/contract-stack';
+import { addSendableContract, startAwaitingSignature, type ContractStack } from '../helpers/contract-stack';
 import { recordHistory } from '../helpers/histories';
 import { eventually, settledResult } from '../helpers/waits';
 
@@ -81,17 +75,6 @@ describe.each(testDatabases())('on $name', (database) => {
     await api?.stop();
     await server?.stop();
   });
-
-  async function awaitingSignature(): Promise<{ contractId: number; state: ContractState; handle: WorkflowHandle }> {
-    const contractId = await addSendableContract(stack.t);
-    await startContractWorkflow(stack.client, stack.config, contractId);
-    const state = await eventually(async () => {
-      const s = await contractStatus(stack.client, contractId);
-      expect(s.phase).toBe('awaiting-signature');
-      return s;
-    }, 60_000);
-    return { contractId, state, handle: contractHandle(stack.client, contractId) };
-  }
 
   /** Stops the running worker, runs `whileStopped` (what it sends waits at the server), then starts a worker again. */
   async function withWorkerStopped<T>(whileStopped: () => Promise<T>): Promise<T> {
@@ -145,7 +128,7 @@ describe.each(testDatabases())('on $name', (database) => {
   }
 
   test('the withdraw signal and the sign Update in one workflow task: the signature wins, the signal changes nothing', async () => {
-    const { contractId, state, handle } = await awaitingSignature();
+    const { contractId, state, handle } = await startAwaitingSignature(stack);
     const contactId = state.contactId as number;
     // Wrapped: an async function returning the pending Update itself would wait for it, and so for the worker.
     const { signed } = await withWorkerStopped(async () => {
@@ -175,7 +158,7 @@ describe.each(testDatabases())('on $name', (database) => {
   });
 
   test('the withdrawRequest Update while the signature is written: it waits and answers already-signed', async () => {
-    const { contractId, state, handle } = await awaitingSignature();
+    const { contractId, state, handle } = await startAwaitingSignature(stack);
     const contactId = state.contactId as number;
     const lock = await lockSignatureRow(state.signatureId as number);
     let answer;
@@ -203,7 +186,7 @@ describe.each(testDatabases())('on $name', (database) => {
   });
 
   test('the withdrawRequest Update first: the withdrawal wins, a signature while it is written is refused', async () => {
-    const { contractId, state, handle } = await awaitingSignature();
+    const { contractId, state, handle } = await startAwaitingSignature(stack);
     const contactId = state.contactId as number;
     const lock = await lockSignatureRow(state.signatureId as number);
     let refused: unknown;
@@ -250,12 +233,7 @@ describe.each(testDatabases())('on $name', (database) => {
   test('a second withdrawal while the first is still being carried out: every door answers SIGNATURE_WITHDRAWN', async () => {
     const email = `twice.${database.name}@example.org`;
     const contact = await addContact('Wanda', 'Twice', email);
-    const contractId = await addSendableContract(stack.t, contact);
-    await startContractWorkflow(stack.client, stack.config, contractId);
-    await eventually(async () =>
-      expect((await contractStatus(stack.client, contractId)).phase).toBe('awaiting-signature')
-    );
-    const handle = contractHandle(stack.client, contractId);
+    const { contractId, handle } = await startAwaitingSignature(stack, { contactId: contact });
     // The mail telling the contact of the withdrawal is held at the mail server: the workflow runs on meanwhile.
     let letMailThrough!: () => void;
     held.set(email, new Promise<void>((resolve) => (letMailThrough = resolve)));

@@ -40,7 +40,7 @@ import { rejection, withoutPersonalData } from './contract/failures';
 import { appendAudit, AUDIT_TABLE, findRequest, insertRequest, type StoredRequest } from './contract/plugin-tables';
 import { decodeSignaturePng } from './contract/signature-image';
 import { whileHeartbeating } from './heartbeat';
-import { lockRow, revertSignatureRequest, type RevertResult } from './contract/revert-request';
+import { lockInFirstRead, lockRow, revertSignatureRequest, type RevertResult } from './contract/revert-request';
 
 export interface ContractActivityDeps {
   db: Knex;
@@ -83,16 +83,17 @@ export function createContractActivities(deps: ContractActivityDeps) {
   async function validate(
     q: Db,
     ref: ContractRef,
-    requireSendable: boolean
+    requireSendable: boolean,
+    lock?: 'forUpdate'
   ): Promise<{ contract: CrmContract; contact: CrmContact }> {
-    const check = await checked(q, ref, requireSendable);
+    const check = await checked(q, ref, requireSendable, lock);
     if (!check.ok) throw rejection(check.code, check.message, check.details);
     return check;
   }
 
   /** The same rule the doors apply before starting (commands/), so both give the same code; contract and contact in one read. */
-  async function checked(q: Db, ref: ContractRef, requireSendable: boolean) {
-    const read = await readContractWithContact(q, crm, ref.contractId);
+  async function checked(q: Db, ref: ContractRef, requireSendable: boolean, lock?: 'forUpdate') {
+    const read = await readContractWithContact(q, crm, ref.contractId, undefined, lock);
     return checkContract(
       ref.contractId,
       read?.contract,
@@ -162,8 +163,10 @@ export function createContractActivities(deps: ContractActivityDeps) {
     ref: ContractRef,
     signatureId: number
   ): Promise<{ signature: CrmSignature; content: Buffer | null }> {
-    await lockRow(trx, crm.signatures.table, crm.signatures.id, signatureId);
-    const read = await readSignatureWithDocumentContent(trx, crm, signatureId);
+    // On MySQL the read takes the row lock itself (one statement); elsewhere `lockRow` first.
+    const lockingRead = lockInFirstRead(trx);
+    if (!lockingRead) await lockRow(trx, crm.signatures.table, crm.signatures.id, signatureId);
+    const read = await readSignatureWithDocumentContent(trx, crm, signatureId, lockingRead ? 'forUpdate' : undefined);
     return { signature: ofContract(read?.signature, ref, signatureId), content: read?.content ?? null };
   }
 
@@ -401,11 +404,13 @@ export function createContractActivities(deps: ContractActivityDeps) {
 
     try {
       return await db.transaction(async (trx) => {
-        await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
+        // The contract row's lock first: on MySQL taken by the read of contract and contact itself (one statement).
+        const lockingRead = lockInFirstRead(trx);
+        if (!lockingRead) await lockRow(trx, crm.contracts.table, crm.contracts.id, ref.contractId);
         // No look for a request stored meanwhile (a concurrent attempt of this workflow id that committed first): its
         // contract is `versendet` now, so the check refuses, or, were that status sendable, the request row's unique
         // workflow id refuses our insert; either way the catch below returns the stored request.
-        const { contract, contact } = await validate(trx, ref, true);
+        const { contract, contact } = await validate(trx, ref, true, lockingRead ? 'forUpdate' : undefined);
         const current = documentData(contract, contact, now);
         if (JSON.stringify(current) !== JSON.stringify(data)) {
           data = current;

@@ -84,11 +84,16 @@ export async function readContractWithContact(
   db: Knex | Knex.Transaction,
   crm: CrmMapping,
   id: number,
-  also?: AlsoRead
+  also?: AlsoRead,
+  lock?: 'forUpdate'
 ): Promise<{ contract: CrmContract; contact: CrmContact | undefined; also: Record<string, unknown> } | undefined> {
   const k = crm.contracts;
   const c = crm.contacts;
   const contactColumns = [c.id, c.firstName, c.lastName, c.email];
+  if (lock) {
+    if (also) throw new Error('readContractWithContact: a locking read takes no AlsoRead');
+    return lockedContractWithContact(db, crm, id);
+  }
   // Compiled once per mapping and variant (db/compiled.ts): three of every contract's statements are this one.
   const row = await compiledStatement<Record<string, unknown> | undefined>(
     db,
@@ -109,6 +114,49 @@ export async function readContractWithContact(
     contract: contractFromRow(row, crm),
     contact: contactRow[c.id] == null ? undefined : contactFromRow(contactRow, crm),
     also: Object.fromEntries(Object.keys(also?.columns ?? {}).map((name) => [name, row[`${ALSO_ALIAS}${name}`]])),
+  };
+}
+
+/**
+ * `readContractWithContact` as a locking read of the contract row (MySQL/MariaDB, `SELECT … FOR UPDATE`): the lock and
+ * the read in one statement, where `lockRow` and the read were two. The contact's columns come from scalar subqueries,
+ * not a join: InnoDB locks every row a `FOR UPDATE` reads in its own query block (a join would lock the contact's row
+ * too, and MariaDB has no `FOR UPDATE OF`), while a subquery without a locking clause of its own reads without a lock.
+ * The contract row is read as committed when the lock was granted, the contact as a plain read right after: what
+ * `lockRow` followed by the plain read saw.
+ */
+async function lockedContractWithContact(
+  db: Knex | Knex.Transaction,
+  crm: CrmMapping,
+  id: number
+): Promise<{ contract: CrmContract; contact: CrmContact | undefined; also: Record<string, unknown> } | undefined> {
+  const k = crm.contracts;
+  const c = crm.contacts;
+  const contactColumns = [c.id, c.firstName, c.lastName, c.email];
+  const row = await compiledStatement<Record<string, unknown> | undefined>(
+    db,
+    `contractWithContactForUpdate\u0000${shapeKeyOf(crm)}`,
+    (contractId) =>
+      db(`${k.table} as k`)
+        .where(`k.${k.id}`, contractId)
+        .first(
+          'k.*',
+          ...contactColumns.map((col) =>
+            db(`${c.table} as c`)
+              .where(`c.${c.id}`, db.ref(`k.${k.contactId}`))
+              .select(`c.${col}`)
+              .as(`${CONTACT_ALIAS}${col}`)
+          )
+        )
+        .forUpdate(),
+    [id]
+  );
+  if (!row) return undefined;
+  const contactRow = Object.fromEntries(contactColumns.map((col) => [col, row[`${CONTACT_ALIAS}${col}`]]));
+  return {
+    contract: contractFromRow(row, crm),
+    contact: contactRow[c.id] == null ? undefined : contactFromRow(contactRow, crm),
+    also: {},
   };
 }
 
@@ -211,14 +259,34 @@ const DOCUMENT_CONTENT_ALIAS = 'signflow_document__content';
 export async function readSignatureWithDocumentContent(
   db: Knex | Knex.Transaction,
   crm: CrmMapping,
-  id: number
+  id: number,
+  lock?: 'forUpdate'
 ): Promise<{ signature: CrmSignature; content: Buffer | null } | undefined> {
   const s = crm.signatures;
   const d = crm.documents;
-  const row = (await db(`${s.table} as s`)
-    .leftJoin(`${d.table} as d`, `d.${d.id}`, `s.${s.documentId}`)
-    .where(`s.${s.id}`, id)
-    .first('s.*', { [DOCUMENT_CONTENT_ALIAS]: `d.${d.content}` })) as Record<string, unknown> | undefined;
+  // Compiled once per mapping and variant (db/compiled.ts). Locking (MySQL/MariaDB): the signature row only, the
+  // content from a scalar subquery that reads without a lock (see `lockedContractWithContact`).
+  const row = await compiledStatement<Record<string, unknown> | undefined>(
+    db,
+    `signatureWithDocumentContent\u0000${shapeKeyOf(crm)}\u0000${lock ?? ''}`,
+    (signatureId) =>
+      lock
+        ? db(`${s.table} as s`)
+            .where(`s.${s.id}`, signatureId)
+            .first(
+              's.*',
+              db(`${d.table} as d`)
+                .where(`d.${d.id}`, db.ref(`s.${s.documentId}`))
+                .select(`d.${d.content}`)
+                .as(DOCUMENT_CONTENT_ALIAS)
+            )
+            .forUpdate()
+        : db(`${s.table} as s`)
+            .leftJoin(`${d.table} as d`, `d.${d.id}`, `s.${s.documentId}`)
+            .where(`s.${s.id}`, signatureId)
+            .first('s.*', { [DOCUMENT_CONTENT_ALIAS]: `d.${d.content}` }),
+    [id]
+  );
   if (!row) return undefined;
   return { signature: signatureFromRow(row, crm), content: bufferOrNull(row[DOCUMENT_CONTENT_ALIAS]) };
 }

@@ -56,6 +56,15 @@ export async function lockRow(trx: Knex.Transaction, table: string, idColumn: st
   }
 }
 
+/**
+ * Whether the transaction's first read should take the row lock itself (`SELECT … FOR UPDATE` of that row, the
+ * locking variants of the reads in db/crm-repository.ts) instead of `lockRow` and a plain read: on MySQL, one statement
+ * less per locked step. Elsewhere `lockRow` stays (nothing on signflow's SQLite client).
+ */
+export function lockInFirstRead(trx: Knex.Transaction): boolean {
+  return !beginsImmediate(trx) && dialectOfDb(trx) === 'mysql';
+}
+
 /** The status the contract had before `versendet`, as step 2 recorded it; older requests fall back to the first sendable one. */
 async function previousStatus(trx: Knex.Transaction, config: SignflowConfig, workflowId: string): Promise<string> {
   const row = (await trx(AUDIT_TABLE)

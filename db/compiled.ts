@@ -5,9 +5,10 @@
  * each shape is compiled once, with placeholders for its values, and every later call sends that SQL text with the
  * values in the order knex itself put them (read from the placeholders, never written by hand).
  *
- * The statements still go through knex (its pool, transactions, `query` events) and come back as the builder's would:
- * the compiled query keeps the builder's method, so `first` gives a row, `insert` the new id, `update` the number of
- * rows changed, on both databases.
+ * The statements still go through knex's client (its pool, transactions, `query` events, error messages) and come
+ * back as the builder's would: the compiled query keeps the builder's method, so `first` gives a row, `insert` the new
+ * id, `update` the number of rows changed, on both databases. They are handed to the client directly (`run`), not
+ * through a `knex.raw` object and knex's runner per call.
  *
  * Only for values that do not change the SQL text: knex writes `is null` for a null it compares, and `DEFAULT` or NULL
  * for an undefined value it inserts. A compiled statement refuses undefined (knex.raw does) and must not compare a
@@ -53,15 +54,64 @@ function rawReadsAsWritten(sql: string, count: number): boolean {
   return marks.length === count && marks.every((m) => m === '?');
 }
 
-function run<T>(q: Knex | Knex.Transaction, compiled: Compiled, values: readonly Knex.Value[]): Promise<T> {
-  const raw = q.raw(
-    compiled.sql,
-    compiled.order.map((o) => ('arg' in o ? values[o.arg] : o.value)) as Knex.RawBinding[]
-  );
-  // The builder's method, so knex answers as for the builder's own query (and mysql-client.ts sees a write).
-  const toSQL = raw.toSQL.bind(raw);
-  raw.toSQL = ((...args: Parameters<typeof toSQL>) => ({ ...toSQL(...args), method: compiled.method })) as typeof toSQL;
-  return raw as unknown as Promise<T>;
+/**
+ * The part of knex's client (a transaction's client included) that `run` uses: what knex's own runner calls for every
+ * query, after the builder or `knex.raw` made the query object.
+ */
+interface RunningClient {
+  acquireConnection(): Promise<Connection>;
+  releaseConnection(connection: Connection): Promise<unknown>;
+  /** Emits `query`, sends the statement, puts the driver's answer on the object; a transaction's refuses once done. */
+  query(connection: Connection, obj: QueryObject): Promise<QueryObject>;
+  processResponse(obj: QueryObject, runner: undefined): unknown;
+  postProcessResponse(response: unknown, queryContext: undefined): unknown;
+  emit(event: string, ...args: unknown[]): boolean;
+  listenerCount(event: string): number;
+}
+interface Connection {
+  __knexUid?: string;
+  __knexTxId?: string;
+}
+interface QueryObject {
+  sql: string;
+  bindings: unknown[];
+  method: string;
+  options: Record<string, unknown>;
+}
+
+/**
+ * Runs a compiled statement the way knex's runner runs a query (`Runner.query` inside `ensureConnection`): a
+ * connection from the pool or the transaction, the client's `query` (the `query` event, the driver, knex's SQL in the
+ * message of a driver error and the `query-error` event, a finished transaction's refusal), the dialect's
+ * `processResponse` for the builder's method, the `query-response` event, the connection back. What it leaves out is
+ * what a compiled statement does not need: a `knex.raw` object and its `toSQL` per call (placeholders scanned, a query
+ * id drawn), the runner object and the builder's own events (nobody listens on a statement nobody holds).
+ */
+async function run<T>(q: Knex | Knex.Transaction, compiled: Compiled, values: readonly Knex.Value[]): Promise<T> {
+  const bindings = compiled.order.map((o) => ('arg' in o ? values[o.arg] : o.value));
+  // What knex.raw refuses, before anything is sent.
+  if (bindings.some((b) => b === undefined)) {
+    const keys = bindings.flatMap((b, i) => (b === undefined ? [i] : []));
+    throw new Error(
+      `Undefined binding(s) detected for keys [${keys.join(',')}] when compiling RAW query: ${compiled.sql}`
+    );
+  }
+  const client = q.client as unknown as RunningClient;
+  const connection = await client.acquireConnection();
+  try {
+    const obj: QueryObject = { sql: compiled.sql, bindings, method: compiled.method, options: {} };
+    const response = client.postProcessResponse(
+      client.processResponse(await client.query(connection, obj), undefined),
+      undefined
+    );
+    if (client.listenerCount('query-response') > 0) {
+      const { __knexUid, __knexTxId } = connection;
+      client.emit('query-response', response, { __knexUid, __knexTxId, ...obj }, undefined);
+    }
+    return response as T;
+  } finally {
+    await client.releaseConnection(connection);
+  }
 }
 
 /** Kept shapes per dialect; past this many, further shapes run through the builder (no unbounded growth). */

@@ -96,6 +96,74 @@ describe.each(testDatabases())('compiled statements on $name', ({ name: kind }) 
     ]);
   });
 
+  test('a failing statement fails as the builder’s does: its SQL in the message, the driver’s code, a query-error event', async () => {
+    const errors: Error[] = [];
+    const onError = (err: Error) => void errors.push(err);
+    db.on('query-error', onError);
+    const row = { detail: null, event: 'x', n: 5, workflow_id: null };
+    let viaBuilder: Error & { code?: unknown };
+    let viaCompiled: Error & { code?: unknown };
+    try {
+      viaBuilder = (await db(table)
+        .insert(row)
+        .then(
+          () => new Error('no error'),
+          (err: Error) => err
+        )) as Error & { code?: unknown };
+      viaCompiled = (await insertRow(db, table, row).then(
+        () => new Error('no error'),
+        (err: Error) => err
+      )) as Error & { code?: unknown };
+    } finally {
+      db.off('query-error', onError);
+    }
+    expect(viaBuilder.message).toMatch(/^insert into /);
+    expect(viaCompiled.message).toBe(viaBuilder.message);
+    expect(viaCompiled.code).toBe(viaBuilder.code);
+    expect(errors).toEqual([viaBuilder, viaCompiled]);
+    expect(await db(table).whereNull('workflow_id')).toEqual([]);
+  });
+
+  test('an undefined value is refused before anything is sent, as knex.raw refuses it', async () => {
+    const find = (workflowId: string | undefined) =>
+      compiledStatement<unknown>(
+        db,
+        `${table}:undefined`,
+        (w) =>
+          db(table)
+            .where('workflow_id', w as string)
+            .first('id'),
+        [workflowId as Knex.Value]
+      );
+    expect(await find('wf-none')).toBeUndefined();
+    const { sql } = db(table).where('workflow_id', 'w').first('id').toSQL();
+    await expect(find(undefined)).rejects.toThrow(
+      `Undefined binding(s) detected for keys [0] when compiling RAW query: ${sql}`
+    );
+  });
+
+  test('a finished transaction refuses a compiled statement as knex refuses any; answers come with query-response', async () => {
+    let finished: Knex.Transaction | undefined;
+    await db.transaction(async (trx) => {
+      finished = trx;
+      await insertRow(trx, table, { workflow_id: 'wf-trx', event: 'x', detail: null, n: 6 });
+    });
+    await expect(
+      insertRow(finished!, table, { workflow_id: 'wf-trx', event: 'y', detail: null, n: 7 })
+    ).rejects.toThrow('Transaction query already complete');
+    expect(await db(table).where('workflow_id', 'wf-trx').select('event')).toEqual([{ event: 'x' }]);
+
+    const answers: unknown[] = [];
+    const onResponse = (response: unknown, obj: { method?: string }) => void answers.push([obj.method, response]);
+    db.on('query-response', onResponse);
+    try {
+      const id = await insertRow(db, table, { workflow_id: 'wf-5', event: 'x', detail: null, n: 8 });
+      expect(answers).toEqual([['insert', [id]]]);
+    } finally {
+      db.off('query-response', onResponse);
+    }
+  });
+
   test('a table or column name with a `?` or `\\?` (any CRM name is allowed) is written as the builder writes it', async () => {
     const id = await insertRow(db, table, { workflow_id: 'wf-q', event: 'x', 'bestätigt?': 'ja', 'a\\?b': 'y' });
     expect(await db(table).where('id', id).first('bestätigt?', 'a\\?b')).toEqual({ 'bestätigt?': 'ja', 'a\\?b': 'y' });

@@ -23,6 +23,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FAILURE_CONVERTER_PATH } from '../codec/data-converter';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { quietBundlerLogger } from '../worker/bundler-logger';
+import { limitWorkflowStackTraces } from '../worker/workflow-stack-traces';
 import { startTemporalDevServer, type DevServerOptions, type RunningDevServer } from '../dev-stack/temporal-dev-server';
 import { registerSearchAttributes } from '../dev-stack/search-attributes';
 import { temporalTestServerPath } from '../dev-stack/tool-paths';
@@ -112,6 +113,7 @@ export async function bundleWorkflowsToFile(workflowsPath: string, dir: string):
     workflowsPath,
     logger: quietBundlerLogger,
     failureConverterPath: FAILURE_CONVERTER_PATH,
+    webpackConfigHook: limitWorkflowStackTraces,
   });
   fs.mkdirSync(dir, { recursive: true });
   const codePath = path.join(dir, `${path.basename(workflowsPath).replace(/\.[^.]+$/, '')}-bundle.js`);

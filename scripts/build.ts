@@ -21,6 +21,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { quietBundlerLogger } from '../worker/bundler-logger';
 import { writeBuildInfo } from '../worker/build-freshness';
 import { BUNDLE_FILE } from '../worker/workflow-source';
+import { limitWorkflowStackTraces } from '../worker/workflow-stack-traces';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -57,6 +58,7 @@ export async function buildProduction(outDir: string = path.join(ROOT, 'dist')):
     workflowsPath: path.join(outDir, 'workflows', 'index.js'),
     failureConverterPath: path.join(outDir, 'codec', 'failure-converter.js'),
     logger: quietBundlerLogger,
+    webpackConfigHook: limitWorkflowStackTraces,
   });
   const bundlePath = path.join(outDir, BUNDLE_FILE);
   fs.writeFileSync(bundlePath, code);

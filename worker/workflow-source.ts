@@ -7,11 +7,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { limitWorkflowStackTraces } from './workflow-stack-traces';
 
 /** The bundle's file name in the build's root folder (`dist/workflow-bundle.js`). */
 export const BUNDLE_FILE = 'workflow-bundle.js';
 
-export type WorkflowSource = { workflowBundle: { codePath: string } } | { workflowsPath: string };
+export type WorkflowSource =
+  | { workflowBundle: { codePath: string } }
+  | { workflowsPath: string; bundlerOptions: { webpackConfigHook: typeof limitWorkflowStackTraces } };
 
 /** The build's bundle when this module runs compiled and the bundle is there; undefined from the sources. */
 export function prebuiltBundle(): string | undefined {
@@ -23,5 +26,11 @@ export function prebuiltBundle(): string | undefined {
 /** An explicit bundle (`--workflow-bundle`, tests) wins; then the build's; else `workflows/` bundled at start. */
 export function workflowSource(explicit?: { codePath: string }): WorkflowSource {
   const codePath = explicit?.codePath ?? prebuiltBundle();
-  return codePath ? { workflowBundle: { codePath } } : { workflowsPath: require.resolve('../workflows') };
+  return codePath
+    ? { workflowBundle: { codePath } }
+    : // The same bundle settings as the build's (worker/workflow-stack-traces.ts).
+      {
+        workflowsPath: require.resolve('../workflows'),
+        bundlerOptions: { webpackConfigHook: limitWorkflowStackTraces },
+      };
 }

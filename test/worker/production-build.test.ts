@@ -17,6 +17,7 @@ import { startDevServer, type DevServerHandle } from '../../harness/temporal';
 import { startDevInbox, type DevInbox } from '../../mail/dev-inbox';
 import { buildProduction, type BuildResult } from '../../scripts/build';
 import { loadConfig } from '../../temporal.config';
+import { WORKFLOW_STACK_TRACE_LIMIT } from '../../worker/workflow-stack-traces';
 import { statusQuery } from '../../workflows/definitions';
 import { eventually, settledResult } from '../helpers/waits';
 
@@ -74,6 +75,10 @@ describe('the production build: node dist/cli/main.js worker', () => {
     // Nothing of the tests or the bench is compiled into what production runs.
     expect(fs.existsSync(path.join(build.outDir, 'test'))).toBe(false);
     expect(fs.existsSync(path.join(build.outDir, 'bench'))).toBe(false);
+    // The sandbox's stack-trace depth is the bundle's first line (worker/workflow-stack-traces.ts).
+    expect(fs.readFileSync(build.bundlePath, 'utf8').split('\n')[0]).toBe(
+      `Error.stackTraceLimit = ${WORKFLOW_STACK_TRACE_LIMIT};`
+    );
   });
 
   test("the worker's modules load no PDF library and no node-forge in the main thread (only the PDF threads need them)", () => {

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
-function clockTicks(): number {
+/** Clock ticks per second, the unit of /proc's CPU times. */
+export function clockTicks(): number {
   if (ticksPerSecond === undefined) {
     try {
       ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;

@@ -13,6 +13,7 @@ import { createMailer } from '../mail/mailer';
 import { deepMerge, loadConfig, type SignflowConfig } from '../temporal.config';
 import { createTestDb, type TestDb } from '../harness/databases';
 import { getFreePort } from '../harness/temporal';
+import { labelNewThreads } from './threads';
 import { createWorker, type RunningWorker } from '../worker/run-worker';
 import type { BenchDb } from './options';
 
@@ -73,14 +74,16 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     stops.push(() => db.destroy());
     const mailer = createMailer(config.mail.smtpUrl, config.mail.from);
     stops.push(async () => mailer.close());
-    const worker = await createWorker(config, {
-      connection: o.connection,
-      workflowBundle: o.bundle,
-      db,
-      mailer,
-      konnektor: o.konnektor,
-      temporalClient: o.client,
-    });
+    const worker = await labelNewThreads(`signflow-${o.kind}`, () =>
+      createWorker(config, {
+        connection: o.connection,
+        workflowBundle: o.bundle,
+        db,
+        mailer,
+        konnektor: o.konnektor,
+        temporalClient: o.client,
+      })
+    );
     stops.push(() => worker.shutdown());
     return { kind: o.kind, t, db, config, inbox, waitForMail, client: o.client, worker, stop: stopAll };
   } catch (err) {

@@ -4,6 +4,7 @@
  * machine's noise hits both; their figures are summed over their rounds and compared from the same run.
  */
 import { meanCounts, type ActionCounts } from './actions';
+import { threadLabels, threadTicks } from './threads';
 import { cpuWindow, type CpuWindow } from './cpu';
 import { stepTimings, type StepTiming } from './history';
 import path from 'node:path';
@@ -88,6 +89,7 @@ export async function runThroughput(
       },
     ])
   );
+  const threadAcc = new Map<string, number>();
   const perRound = Math.max(1, Math.floor(opts.contracts / opts.rounds));
   for (let r = 0; r < opts.rounds; r++) {
     const order = r % 2 === 0 ? subjects : [...subjects].reverse();
@@ -98,10 +100,15 @@ export async function runThroughput(
       const rssTimer = setInterval(() => (a.rss = Math.max(a.rss, process.memoryUsage.rss())), 200);
       a.loop.start();
       const cpu = cpuWindow(opts.serverPid);
+      const tt0 = threadTicks();
       const t0 = performance.now();
       const contracts = await run(s, items, opts.concurrency);
       const wall = performance.now() - t0;
       const used = cpu();
+      for (const [tid, t] of threadTicks()) {
+        const d = t - (tt0.get(tid) ?? 0);
+        if (d > 0) threadAcc.set(`${s.name} ${tid}`, (threadAcc.get(`${s.name} ${tid}`) ?? 0) + d);
+      }
       a.loop.stop();
       clearInterval(rssTimer);
       a.rss = Math.max(a.rss, process.memoryUsage.rss());
@@ -113,6 +120,21 @@ export async function runThroughput(
       a.cpu.selfMs += used.selfMs;
       a.cpu.serverMs += used.serverMs;
     }
+  }
+  for (const s of subjects) {
+    const n = (acc.get(s.name) as Acc).items.length;
+    const rows = [...threadAcc]
+      .filter(([k]) => k.startsWith(`${s.name} `))
+      .map(([k, t]) => {
+        const tid = Number(k.split(' ')[1]);
+        return { tid, label: tid === process.pid ? 'main' : (threadLabels.get(tid) ?? '-'), ms: t / n };
+      })
+      .sort((x, y) => y.ms - x.ms);
+    console.error(
+      `[threads] ${s.name} ${n} contracts, ms/contract: ` +
+        rows.map((r) => `${r.label}(${r.tid})=${r.ms.toFixed(2)}`).join(' ') +
+        ` | total=${rows.reduce((x, r) => x + r.ms, 0).toFixed(1)}`
+    );
   }
   const split = new Map<string, ThroughputResult['cpuSplit']>();
   if (opts.profile > 0) {

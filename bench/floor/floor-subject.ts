@@ -2,6 +2,7 @@
  * The floor as a benchmark subject: a worker on its own task queue of the same server and connection, with signflow's
  * worker settings (worker/worker-settings.ts) and data converter, running the bare workflow with no-op activities.
  */
+import { labelNewThreads } from '../threads';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
@@ -24,20 +25,22 @@ export async function startFloorSubject(o: {
 }): Promise<Subject & { stop(): Promise<void> }> {
   const waiting = new Map<number, () => void>();
   const invitedEarly = new Set<number>();
-  const worker = await Worker.create({
-    connection: o.connection,
-    namespace: o.namespace,
-    taskQueue: o.taskQueue,
-    workflowBundle: o.bundle,
-    activities: createFloorActivities((id) => {
-      const w = waiting.get(id);
-      if (w) w();
-      else invitedEarly.add(id);
-    }),
-    dataConverter: { failureConverterPath: FAILURE_CONVERTER_PATH },
-    ...WORKER_SETTINGS,
-    ...workerTuning(o.tuning),
-  });
+  const worker = await labelNewThreads('floor', () =>
+    Worker.create({
+      connection: o.connection,
+      namespace: o.namespace,
+      taskQueue: o.taskQueue,
+      workflowBundle: o.bundle,
+      activities: createFloorActivities((id) => {
+        const w = waiting.get(id);
+        if (w) w();
+        else invitedEarly.add(id);
+      }),
+      dataConverter: { failureConverterPath: FAILURE_CONVERTER_PATH },
+      ...WORKER_SETTINGS,
+      ...workerTuning(o.tuning),
+    })
+  );
   const running = worker.run();
   const workflowId = (id: number) => `bench-floor-${process.pid}-${id}`;
   let stopped: Promise<void> | undefined;

@@ -22,7 +22,7 @@ import {
 } from '../documents/render-certificate';
 import type { QesSignerDetails } from '../documents/qes-verification';
 import { md5Hex, sha256Hex } from '../domain/signature-hash';
-import { insertRow } from '../db/compiled';
+import { compiledStatement, insertRow } from '../db/compiled';
 import type { SignflowConfig } from '../temporal.config';
 import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
 
@@ -163,7 +163,13 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
   }
 
   async function mailEvents(contractId: number, current: string): Promise<CertificateEvent[]> {
-    const rows = (await db('signflow_mails').where({ contract_id: contractId, status: 'sent' })) as Detail[];
+    // Compiled once (db/compiled.ts), as the other reads of the certificate.
+    const rows = await compiledStatement<Detail[]>(
+      db,
+      'certificate:mails',
+      (id, status) => db('signflow_mails').where({ contract_id: id, status }),
+      [contractId, 'sent']
+    );
     const out: CertificateEvent[] = [];
     for (const r of rows) {
       const at = toDate(r.sent_at);
@@ -191,7 +197,12 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
   }
 
   async function qesEvents(contractId: number): Promise<CertificateEvent[]> {
-    const rows = (await db('signflow_qes').where({ contract_id: contractId })) as Detail[];
+    const rows = await compiledStatement<Detail[]>(
+      db,
+      'certificate:qes',
+      (id) => db('signflow_qes').where({ contract_id: id }),
+      [contractId]
+    );
     const out: CertificateEvent[] = [];
     for (const r of rows) {
       const signer = await qesSigner(r);
@@ -231,7 +242,12 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
       // Every request of the contract, by contract id: a later request's rows are keyed by its request key, and an
       // earlier request's withdrawal or expiry belongs to the contract's history too.
       const request = input.requestKey ?? input.workflowId;
-      const audit = (await db(AUDIT_TABLE).where({ contract_id: input.contractId }).orderBy('id')) as Detail[];
+      const audit = await compiledStatement<Detail[]>(
+        db,
+        'certificate:audit',
+        (id) => db(AUDIT_TABLE).where({ contract_id: id }).orderBy('id'),
+        [input.contractId]
+      );
       const events: CertificateEvent[] = [
         ...(await mailEvents(input.contractId, request)),
         ...(await qesEvents(input.contractId)),
@@ -280,8 +296,12 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
 
   /** The certificate this workflow id stored before (an attempt that committed, then lost its answer). */
   async function existing(q: Knex | Knex.Transaction, workflowId: string): Promise<CreatedCertificate | undefined> {
-    const row = (await q(AUDIT_TABLE).where({ workflow_id: workflowId, event: CERTIFICATE_EVENT }).first()) as
-      Detail | undefined;
+    const row = await compiledStatement<Detail | undefined>(
+      q,
+      'certificate:existing',
+      (id, event) => q(AUDIT_TABLE).where({ workflow_id: id, event }).first(),
+      [workflowId, CERTIFICATE_EVENT]
+    );
     if (!row) return undefined;
     const d = JSON.parse(String(row.detail)) as { documentId: number; sha256: string };
     return { certificateDocumentId: d.documentId, sha256: d.sha256 };

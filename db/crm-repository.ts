@@ -339,12 +339,19 @@ export async function readDocumentAndSignatureMd5(
 ): Promise<{ document: CrmDocument | undefined; signatureMd5: string | null }> {
   const d = crm.documents;
   const s = crm.signatures;
-  const row = (await db(`${d.table} as d`)
-    .leftJoin(`${s.table} as s`, (join) => {
-      join.on(`s.${s.id}`, '=', db.raw('?', [signatureId]));
-    })
-    .where(`d.${d.id}`, documentId)
-    .first('d.*', { [SIGNATURE_MD5_ALIAS]: `s.${s.md5Hash}` })) as Record<string, unknown> | undefined;
+  // Compiled once per mapping (db/compiled.ts).
+  const row = await compiledStatement<Record<string, unknown> | undefined>(
+    db,
+    `documentAndSignatureMd5\u0000${shapeKeyOf(crm)}`,
+    (signature, document) =>
+      db(`${d.table} as d`)
+        .leftJoin(`${s.table} as s`, (join) => {
+          join.on(`s.${s.id}`, '=', db.raw('?', [signature]));
+        })
+        .where(`d.${d.id}`, document)
+        .first('d.*', { [SIGNATURE_MD5_ALIAS]: `s.${s.md5Hash}` }),
+    [signatureId, documentId]
+  );
   if (!row) return { document: undefined, signatureMd5: null };
   const md5 = row[SIGNATURE_MD5_ALIAS];
   return { document: documentFromRow(row, crm), signatureMd5: md5 == null ? null : String(md5) };

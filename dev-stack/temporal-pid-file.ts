@@ -46,14 +46,45 @@ export function removeTemporalPidFile(dataDir: string, pid: number): void {
   if (readTemporalPidFile(dataDir)?.pid === pid) fs.rmSync(pidFile(dataDir), { force: true });
 }
 
+/**
+ * True while `pid` runs. A zombie (exited, not yet reaped) counts as gone: `kill(pid, 0)` still succeeds on one, and
+ * where PID 1 does not reap orphans (many containers) a stack killed with `kill -9` stays a zombie for good, so the
+ * next start would take it for a running stack and refuse, or wait forever for its server to go.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
+}
+
+/** The process state letter: `/proc/<pid>/stat` on Linux, `ps -o stat=` elsewhere (macOS). */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).charAt(0) || undefined;
+  } catch {
+    // Gone since kill(pid, 0) on Linux ("X": dead); no /proc at all: ask ps.
+    if (fs.existsSync('/proc/self/stat')) return 'X';
+  }
+  try {
+    return (
+      execFileSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' })
+        .trim()
+        .charAt(0) || undefined
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+function isZombie(pid: number): boolean {
+  const state = processState(pid);
+  return state === 'Z' || state === 'X';
 }
 
 /** The command line of a running process (`ps` works on Linux and macOS alike), or undefined when it is gone. */

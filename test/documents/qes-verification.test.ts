@@ -18,7 +18,9 @@ import { signDetached, signPdf } from '../../konnektor-simulator/cms';
 import { createPki, type SimulatorPki } from '../../konnektor-simulator/pki';
 import { runCli } from '../cli/run-cli';
 
-const signingTime = new Date('2026-11-30T10:00:00Z');
+// The chain is checked at the signing time, and the simulator's PKI is issued from "a day ago": a fixed date would
+// fall before its certificates once the calendar moves on. An hour ago, in whole seconds (CMS signingTime precision).
+const signingTime = new Date(Math.floor((Date.now() - 3600_000) / 1000) * 1000);
 let dir: string;
 let pki: SimulatorPki;
 let otherPki: SimulatorPki;

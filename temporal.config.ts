@@ -500,6 +500,7 @@ export function configInputFromEnv(e: Env = process.env): Record<string, unknown
       maxConcurrentActivities: env(e, 'SIGNFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES'),
       workflowTaskPollers: env(e, 'SIGNFLOW_WORKER_WORKFLOW_POLLERS'),
       activityTaskPollers: env(e, 'SIGNFLOW_WORKER_ACTIVITY_POLLERS'),
+      pdfThreadIdleSeconds: env(e, 'SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS'),
     },
     observability: {
       logLevel: env(e, 'SIGNFLOW_LOG_LEVEL'),

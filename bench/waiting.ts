@@ -24,7 +24,6 @@ import { startDevInbox } from '../mail/dev-inbox';
 import { loadConfig } from '../temporal.config';
 import { WORKER_MALLOC_ENV } from '../worker/malloc-settings';
 import { buildProduction } from '../scripts/build';
-import { PDF_THREAD_IDLE_MS } from '../documents/pdf-threads';
 import { temporalCliPath } from '../dev-stack/tool-paths';
 import { loadAverage, machineLines } from './machine';
 import { memoryParts, type MemoryParts } from './process-memory';
@@ -292,10 +291,9 @@ async function orchestrate(o: WaitingOptions): Promise<void> {
     const startSeconds = (Date.now() - tStart) / 1000;
     const busy = await ask();
     // What the worker keeps while the contracts wait: after the renders' threads have ended (documents/pdf-threads.ts).
-    progress(
-      `all waiting; measuring again in ${(PDF_THREAD_IDLE_MS + 3000) / 1000} s, once the idle PDF threads ended`
-    );
-    await new Promise((r) => setTimeout(r, PDF_THREAD_IDLE_MS + 3000));
+    const idleMs = config.worker.pdfThreadIdleSeconds * 1000;
+    progress(`all waiting; measuring again in ${(idleMs + 3000) / 1000} s, once the idle PDF threads ended`);
+    await new Promise((r) => setTimeout(r, idleMs + 3000));
     const waiting = { worker: await ask(), server: rssOf(serverPid), driver: process.memoryUsage.rss() };
 
     // LRU cache: the first contracts started reached their wait first, and every later one took a cache slot after

@@ -3,10 +3,12 @@
  * document on the reference machine), which stalled the Temporal worker's event loop, and with it every other
  * contract's activities and the `sign` Update's round trip. A small pool of worker threads (cores − 1, at least one)
  * renders instead; the main thread only waits. Each thread parses the fonts once. Idle threads do not keep the process
- * alive, and a thread idle for PDF_THREAD_IDLE_MS ends: its heap (fonts, pdfkit, what hundreds of renders left) is tens
- * of MB the worker would otherwise hold while thousands of contracts wait for their signature; the next render starts
- * a fresh one (tens of ms). A thread that dies fails the renders it had (the activity is retried) and is replaced on
- * the next render.
+ * alive, and a thread idle for `pdfThreadIdleMs()` ends: its heap (fonts, pdfkit, what hundreds of renders left) is
+ * tens of MB the worker would otherwise hold while thousands of contracts wait for their signature. The next render
+ * starts a fresh one, which costs far more than one render: modules, fonts and its first renders before V8 compiled
+ * them, about 2 s of CPU on a 2-core machine (50 renders at 54 ms CPU each against 11-14 warm). So the idle time is the
+ * worker's setting `pdfThreadIdleSeconds` (60 s by default), not a few seconds. A thread that dies fails the renders
+ * it had (the activity is retried) and is replaced on the next render.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -28,8 +30,21 @@ export const PDF_THREADS = Math.max(1, (os.availableParallelism?.() ?? os.cpus()
 
 const ENTRY = path.join(__dirname, 'pdf-thread.js');
 
-/** A thread without a render for this long ends (see above). */
-export const PDF_THREAD_IDLE_MS = 10_000;
+/** A thread without a render for this long ends (see above); the default of `config.worker.pdfThreadIdleSeconds`. */
+export const DEFAULT_PDF_THREAD_IDLE_MS = 60_000;
+let idleMs = DEFAULT_PDF_THREAD_IDLE_MS;
+
+/** How long an idle thread stays; the worker sets it from its configuration at start. */
+export function pdfThreadIdleMs(): number {
+  return idleMs;
+}
+
+/** Sets the idle time for threads that become idle from now on (a whole number of ms, at least 1). */
+export function setPdfThreadIdleMs(ms: number): void {
+  if (!Number.isSafeInteger(ms) || ms < 1)
+    throw new RangeError(`PDF thread idle time must be a positive integer of ms, got ${ms}`);
+  idleMs = ms;
+}
 
 class PdfThread {
   private worker: Worker | undefined;
@@ -72,7 +87,7 @@ class PdfThread {
       this.pending.delete(msg.id);
       if (this.pending.size === 0) {
         worker.unref();
-        this.idleTimer = setTimeout(() => this.retire(worker), PDF_THREAD_IDLE_MS).unref();
+        this.idleTimer = setTimeout(() => this.retire(worker), idleMs).unref();
       }
       if (msg.pdf) p.resolve(Buffer.from(msg.pdf.buffer, msg.pdf.byteOffset, msg.pdf.byteLength));
       else p.reject(Object.assign(new Error(msg.error?.message ?? 'PDF rendering failed'), { name: msg.error?.name }));
@@ -102,7 +117,7 @@ export function renderPdfOffThread(job: PdfJob): Promise<Buffer> {
   return thread.render(job);
 }
 
-/** Threads of the pool running now (idle ones end after PDF_THREAD_IDLE_MS); for tests and diagnostics. */
+/** Threads of the pool running now (idle ones end after `pdfThreadIdleMs()`); for tests and diagnostics. */
 export function runningPdfThreads(): number {
   return pool?.filter((t) => t.running).length ?? 0;
 }

@@ -17,6 +17,7 @@ import { createMailer, type Mailer } from '../mail/mailer';
 import { loadMailTemplates } from '../mail/render-mail';
 import { assertTemplates } from '../templating/check-templates';
 import { useTemplatesDir } from '../templating/template-files';
+import { setPdfThreadIdleMs } from '../documents/pdf-threads';
 import { databaseUrl, type SignflowConfig } from '../temporal.config';
 import { activityMetricsInterceptor } from '../metrics/activity-metrics';
 import { clusterStateFrom } from '../metrics/cluster-state';
@@ -76,6 +77,7 @@ export async function createWorker(config: SignflowConfig, opts: RunWorkerOption
   const templatesDir = config.evidence.templatesDir;
   if (templatesDir) assertTemplates(templatesDir);
   useTemplatesDir(templatesDir);
+  setPdfThreadIdleMs(config.worker.pdfThreadIdleSeconds * 1000);
   const ownDb = !opts.db;
   const ownMailer = !opts.mailer;
   const db = opts.db ?? createDb(databaseUrl(config), { poolMax: config.database.poolMax });

@@ -41,6 +41,14 @@ export const ZWorkerConfig = z
      * `SIGNFLOW_WORKER_ACTIVITY_POLLERS`. @default 10, or `maxConcurrentActivities` when that is smaller
      */
     activityTaskPollers: count(1, 1_000).optional(),
+    /**
+     * Seconds a PDF rendering thread (documents/pdf-threads.ts) stays after its last render before it ends. An ended
+     * thread gives back its heap (pdfkit, fontkit, the parsed fonts: tens of MB while thousands of contracts wait), but
+     * the next render pays a cold start: the modules loaded, the fonts parsed, its first renders before V8 has
+     * compiled them, about 2 s of CPU on a 2-core machine (docs/benchmarks.md). Longer than the gaps between a
+     * practice's renders keeps that cost off every burst. Env `SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS`. @default 60
+     */
+    pdfThreadIdleSeconds: count(1, 86_400).default(60),
   })
   // Unset dependents follow what they depend on (as the SDK's own defaults do); set ones are checked below.
   .transform((w) => {
@@ -87,4 +95,5 @@ export const WORKER_CONFIG_VARIABLES: Array<[string, string]> = [
   ['worker.maxConcurrentActivities', 'SIGNFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES'],
   ['worker.workflowTaskPollers', 'SIGNFLOW_WORKER_WORKFLOW_POLLERS'],
   ['worker.activityTaskPollers', 'SIGNFLOW_WORKER_ACTIVITY_POLLERS'],
+  ['worker.pdfThreadIdleSeconds', 'SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS'],
 ];

@@ -9,7 +9,12 @@ import {
   textBlocks,
   type ContractDocumentData,
 } from '../../documents/render-contract';
-import { runningPdfThreads } from '../../documents/pdf-threads';
+import {
+  DEFAULT_PDF_THREAD_IDLE_MS,
+  pdfThreadIdleMs,
+  runningPdfThreads,
+  setPdfThreadIdleMs,
+} from '../../documents/pdf-threads';
 import { eventually } from '../helpers/waits';
 
 const data = (contractId: number): ContractDocumentData => ({
@@ -38,7 +43,28 @@ test('a document rendered on a pool thread has the bytes of one rendered here, a
   expect(new Set(offThread.map((r) => r.pdf.toString('base64'))).size).toBe(ids.length);
 });
 
+test('the idle time is 60 s unless set, and only a positive whole number of ms is taken', () => {
+  expect(pdfThreadIdleMs()).toBe(DEFAULT_PDF_THREAD_IDLE_MS);
+  expect(DEFAULT_PDF_THREAD_IDLE_MS).toBe(60_000);
+  for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    expect(() => setPdfThreadIdleMs(bad)).toThrow(RangeError);
+  }
+  expect(pdfThreadIdleMs()).toBe(DEFAULT_PDF_THREAD_IDLE_MS);
+});
+
+test('a thread idle for less than the idle time stays', async () => {
+  setPdfThreadIdleMs(DEFAULT_PDF_THREAD_IDLE_MS);
+  await renderContractDocument(data(41));
+  const running = runningPdfThreads();
+  expect(running).toBeGreaterThan(0);
+  // Long against the event loop, short against the 60 s (the old idle end came after 10 s of a busy machine's time).
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(runningPdfThreads()).toBe(running);
+});
+
 test('an idle thread ends (its memory with it) and the next render starts a fresh one with the same bytes', async () => {
+  // A short idle time, so that the test does not wait a minute; the setting applies from the next idle period.
+  setPdfThreadIdleMs(1000);
   const first = await renderContractDocument(data(42));
   expect(runningPdfThreads()).toBeGreaterThan(0);
   // Waits for the state, however long the idle period plus a busy machine take.

@@ -16,6 +16,7 @@ test('defaults are explicit and handed to the SDK as such', () => {
     maxConcurrentActivities: 100,
     workflowTaskPollers: 10,
     activityTaskPollers: 10,
+    pdfThreadIdleSeconds: 60,
   });
   expect(workerTuning(w)).toEqual({
     maxCachedWorkflows: 100,
@@ -34,6 +35,7 @@ test('every setting is read from its variable', () => {
       SIGNFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES: '20',
       SIGNFLOW_WORKER_WORKFLOW_POLLERS: '4',
       SIGNFLOW_WORKER_ACTIVITY_POLLERS: '3',
+      SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS: '600',
     })
   ).toEqual({
     maxCachedWorkflows: 500,
@@ -41,6 +43,7 @@ test('every setting is read from its variable', () => {
     maxConcurrentActivities: 20,
     workflowTaskPollers: 4,
     activityTaskPollers: 3,
+    pdfThreadIdleSeconds: 600,
   });
 });
 
@@ -72,6 +75,9 @@ test.each([
     { SIGNFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES: '5', SIGNFLOW_WORKER_ACTIVITY_POLLERS: '6' },
     'SIGNFLOW_WORKER_ACTIVITY_POLLERS',
   ],
+  [{ SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS: '0' }, 'SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS'],
+  [{ SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS: '2.5' }, 'SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS'],
+  [{ SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS: '1m' }, 'SIGNFLOW_WORKER_PDF_THREAD_IDLE_SECONDS'],
 ])('%j is refused, naming %s', (env, variable) => {
   let error: unknown;
   try {

@@ -50,14 +50,68 @@ export interface CpuWindow {
   selfMs: number;
   /** The Temporal server, ms of CPU (NaN off Linux). */
   serverMs: number;
+  /** The database server (mariadbd) when it runs on this machine, ms of CPU; NaN for SQLite or a remote server. */
+  dbServerMs: number;
 }
 
 /** Starts a window; the returned function ends it. */
-export function cpuWindow(serverPid: number | undefined): () => CpuWindow {
+export function cpuWindow(serverPid: number | undefined, dbServerPid?: number): () => CpuWindow {
   const self = process.cpuUsage();
   const server = processCpuMs(serverPid);
+  const dbServer = processCpuMs(dbServerPid);
   return () => {
     const d = process.cpuUsage(self);
-    return { selfMs: (d.user + d.system) / 1000, serverMs: processCpuMs(serverPid) - server };
+    return {
+      selfMs: (d.user + d.system) / 1000,
+      serverMs: processCpuMs(serverPid) - server,
+      dbServerMs: processCpuMs(dbServerPid) - dbServer,
+    };
   };
+}
+
+/**
+ * The pid of the process on this machine that listens on TCP `port` of a loopback `host` (the database server of a
+ * `mysql://127.0.0.1:3306/` URL): the socket's inode from /proc/net/tcp and tcp6, then the process holding it. Undefined
+ * for another host, or when /proc does not tell (not Linux, another user's process without the right to look).
+ */
+export function loopbackListenerPid(host: string, port: number): number | undefined {
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) return undefined;
+  const inodes = new Set<string>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    // sl local_address rem_address st … inode: local_address is HEXIP:HEXPORT, st 0A is LISTEN, the inode is field 10.
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length > 9 && c[3] === '0A' && parseInt(c[1]?.split(':')[1] ?? '', 16) === port) inodes.add(c[9] as string);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1] as string)) return Number(pid);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return undefined;
 }

@@ -20,6 +20,7 @@ import { cardBoundFloorMs, runCountersignVariant, type CountersignVariantResult 
 import { runKonnektorMemoryBench } from './konnektor-memory';
 import { runWaitingBench } from './waiting';
 import { runBulkBench } from './bulk';
+import { loopbackListenerPid } from './cpu';
 import { databaseVersion, loadAverage, machineLines } from './machine';
 import { parseBenchOptions, type BenchDb, type BenchOptions } from './options';
 import { runRender, type RenderResult } from './render';
@@ -78,6 +79,17 @@ function mariadbUrl(): { url?: string; why?: string } {
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? err).trim();
     return { why: `scripts/start-mariadb.sh failed: ${stderr.split('\n').pop() ?? ''}` };
+  }
+}
+
+/** mariadbd's pid when the URL names a server on this machine: its CPU goes beside the Temporal server's. */
+function databaseServerPid(url: string | undefined): number | undefined {
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    return loopbackListenerPid(u.hostname, Number(u.port || 3306));
+  } catch {
+    return undefined;
   }
 }
 
@@ -172,6 +184,7 @@ function throughputTable(results: Map<BenchDb, Pair>, o: BenchOptions): string {
     row('SQL statements per contract (worker pool)', (r) => per(r, r.sqlStatements), fixed(1)),
     row('CPU per contract, this process (worker + driver + inbox), ms', (r) => per(r, r.cpu.selfMs)),
     row('CPU per contract, Temporal dev server, ms', (r) => per(r, r.cpu.serverMs)),
+    row('CPU per contract, database server (MariaDB on this machine), ms', (r) => per(r, r.cpu.dbServerMs)),
     ...CPU_KINDS.map((k) => row(`profiled pass, main thread: ${k}, ms/contract`, split(k))),
     row('profiled pass: main thread (the kinds above), ms/contract', (r) =>
       r.cpuSplit ? Object.values(r.cpuSplit.perKind).reduce((x, y) => x + y, 0) : Number.NaN
@@ -471,6 +484,7 @@ async function main(): Promise<void> {
         const both = await runThroughput([signflowSubject(stack), floor], {
           ...o,
           serverPid: server.server.pid,
+          dbServerPid: kind === 'mariadb' ? databaseServerPid(stack.config.database.url) : undefined,
           cpuprofile: o.cpuprofileDir ? { dir: o.cpuprofileDir, prefix: `${kind}-` } : undefined,
         });
         results.set(kind, {

@@ -48,6 +48,8 @@ export interface ThroughputOptions {
   /** Contracts per subject in the profiled pass (0 = none). */
   profile: number;
   serverPid?: number;
+  /** The database server's process when it runs on this machine (MariaDB), for its CPU per contract. */
+  dbServerPid?: number;
   /** Write each subject's profile to `<dir>/<prefix><subject>.cpuprofile`. */
   cpuprofile?: { dir: string; prefix: string };
 }
@@ -82,7 +84,7 @@ export async function runThroughput(
         items: [],
         wallMs: 0,
         perRound: [],
-        cpu: { selfMs: 0, serverMs: 0 },
+        cpu: { selfMs: 0, serverMs: 0, dbServerMs: 0 },
         sql: s.sql ? 0 : Number.NaN,
         loop: loopDelay(),
         rss: 0,
@@ -99,7 +101,7 @@ export async function runThroughput(
       s.sql?.on();
       const rssTimer = setInterval(() => (a.rss = Math.max(a.rss, process.memoryUsage.rss())), 200);
       a.loop.start();
-      const cpu = cpuWindow(opts.serverPid);
+      const cpu = cpuWindow(opts.serverPid, opts.dbServerPid);
       const tt0 = threadTicks();
       const t0 = performance.now();
       const contracts = await run(s, items, opts.concurrency);
@@ -119,6 +121,7 @@ export async function runThroughput(
       a.perRound.push((items.length / wall) * 1000);
       a.cpu.selfMs += used.selfMs;
       a.cpu.serverMs += used.serverMs;
+      a.cpu.dbServerMs += used.dbServerMs;
     }
   }
   for (const s of subjects) {

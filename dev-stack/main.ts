@@ -142,8 +142,9 @@ export async function runDevStack(options: DevStackOptions = {}): Promise<DevSta
       );
       stopRequested();
     } else if (now - firstSignalAt > 1_000) {
-      // tsx relays the terminal's Ctrl-C, so one key press arrives twice: only a later one forces the exit. The
-      // 'exit' hook of the Temporal child still kills the server.
+      // Run through the tsx CLI (not `npm run dev`, which is one process: `node --import tsx`), one key press arrives
+      // twice, the terminal's and tsx's relay: only a later one forces the exit. The 'exit' hook of the Temporal child
+      // still kills the server.
       console.log('[dev] forced exit');
       process.exit(130);
     }

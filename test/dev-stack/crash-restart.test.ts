@@ -25,7 +25,6 @@ import { decodeCodecKey } from '../../codec/codec-config';
 import { loadOrCreateDevCodecKeys } from '../../dev-stack/dev-codec';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const TSX = path.join(REPO, 'node_modules', '.bin', 'tsx');
 const tokens = DEV_API_CREDENTIALS.tokens;
 
 async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 120_000) {
@@ -44,9 +43,12 @@ interface StackProcess {
   exited: Promise<number | null>;
 }
 
-/** `tsx dev-stack/main.ts` in its own process group, as a terminal runs `npm run dev` (without the setup script). */
+/**
+ * `node --import tsx dev-stack/main.ts` in its own process group, as a terminal runs `npm run dev` (without the setup
+ * script): one process, so the group's SIGTERM reaches the stack itself.
+ */
 function startStack(env: NodeJS.ProcessEnv): StackProcess {
-  const child = spawn(TSX, ['dev-stack/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'dev-stack/main.ts'], {
     cwd: REPO,
     env,
     detached: true,

@@ -61,8 +61,8 @@ export function isAlive(pid: number): boolean {
   return !isZombie(pid);
 }
 
-/** The process state letter: `/proc/<pid>/stat` on Linux, `ps -o stat=` elsewhere (macOS). */
-function processState(pid: number): string | undefined {
+/** The process state letter (`Z` zombie, `X` gone, …): `/proc/<pid>/stat` on Linux, `ps -o stat=` elsewhere (macOS). */
+export function processState(pid: number): string | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ")".

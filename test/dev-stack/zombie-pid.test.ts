@@ -2,26 +2,21 @@
  * `isAlive` (dev-stack/temporal-pid-file.ts) on a zombie: a process that has exited but that its parent has not
  * reaped. `kill(pid, 0)` still succeeds on it; where PID 1 does not reap orphans (many CI containers) the dev stack
  * killed with `kill -9` stays such a zombie, and the next start took it for a running stack (seen on CI). The zombie
- * here is made for real: a shell starts `true` in the background and then becomes `sleep`, which never waits for it.
+ * here is made for real: a Python process forks a child that exits at once, and never waits for it.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { isAlive } from '../../dev-stack/temporal-pid-file';
+import { isAlive, processState as state } from '../../dev-stack/temporal-pid-file';
 
 const linux = fs.existsSync('/proc/self/stat');
 
-function state(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).charAt(0);
-  } catch {
-    return undefined;
-  }
-}
-
 (linux ? describe : describe.skip)('isAlive and zombies', () => {
   test('a zombie is not alive, its running parent is, a reaped one is not', async () => {
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Python forks a child that exits at once and never waits for it (no SIGCHLD handler): a zombie until the parent
+    // ends. (A shell's `true & exec sleep` sometimes reaped `true` before the exec.)
+    const script =
+      'import os, sys, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(600)\n';
+    const parent = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const zombie = await new Promise<number>((resolve, reject) => {
         parent.stdout.once('data', (c: Buffer) => resolve(Number(c.toString('utf8').trim())));

@@ -51,6 +51,20 @@ export interface DevServerOptions {
    * has drained. @default false
    */
   detached?: boolean;
+  /**
+   * How many times to start the server when it exits before it is ready. @default 3
+   *
+   * The CLI picks its internal ports (HTTP API, metrics, each service's gRPC and membership port) as "free a moment
+   * ago" and binds them only while the services are built; another process starting at the same time (parallel test
+   * workers, a second stack) can take one in between, and the server then dies with a Go panic (exit code 2). A new
+   * start picks new ports. A server that does not get ready in time is not started again.
+   */
+  startAttempts?: number;
+}
+
+/** The server exited before it was ready (as opposed to not getting ready in time). */
+export class DevServerExitedError extends Error {
+  override readonly name = 'DevServerExitedError';
 }
 
 export interface RunningDevServer {
@@ -110,7 +124,7 @@ async function waitUntilReady(
   try {
     while (Date.now() < deadline) {
       const exitReason = exited();
-      if (exitReason) throw new Error(`temporal dev server exited during start (${exitReason})`);
+      if (exitReason) throw new DevServerExitedError(`temporal dev server exited during start (${exitReason})`);
       try {
         connection ??= await Connection.connect({ address, connectTimeout: 2_000 });
         await connection.workflowService.describeNamespace({ namespace });
@@ -129,7 +143,46 @@ async function waitUntilReady(
   }
 }
 
+/**
+ * The server's output for an error message: its last 4,000 characters and, when it panicked earlier than that, the
+ * panic's first 1,500 (Go prints the reason first, then a stack trace longer than the tail).
+ */
+function describeOutput(out: string): string {
+  if (!out.trim()) return '';
+  const tail = out.slice(-4000);
+  const panicAt = out.startsWith('panic: ') ? 0 : out.indexOf('\npanic: ') + 1;
+  const panicCut = (panicAt > 0 || out.startsWith('panic: ')) && panicAt < out.length - tail.length;
+  const panic = panicCut ? `\n--- panic ---\n${out.slice(panicAt, panicAt + 1500)}` : '';
+  return `${panic}\n--- server output (tail) ---\n${tail}`;
+}
+
+/**
+ * Starts the dev server and waits until it is ready (see the file comment). A server that exits during its start is
+ * started again, on new free ports where the caller left the choice to us (`startAttempts`); the error of the last
+ * attempt carries every attempt's exit reason.
+ */
 export async function startTemporalDevServer(options: DevServerOptions = {}): Promise<RunningDevServer> {
+  const attempts = options.startAttempts ?? 3;
+  if (!Number.isInteger(attempts) || attempts < 1) {
+    throw new Error(`startAttempts must be a whole number of at least 1, got ${String(attempts)}`);
+  }
+  const t0 = Date.now();
+  const exits: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const server = await startOnce(options);
+      return { ...server, startedInMs: Date.now() - t0 };
+    } catch (err) {
+      if (!(err instanceof DevServerExitedError) || attempt >= attempts) {
+        if (exits.length > 0) (err as Error).message += `\nearlier attempts exited: ${exits.join('; ')}`;
+        throw err;
+      }
+      exits.push(err.message.split('\n')[0] ?? err.message);
+    }
+  }
+}
+
+async function startOnce(options: DevServerOptions): Promise<RunningDevServer> {
   const t0 = Date.now();
   const cliPath = options.cliPath ?? temporalCliPath();
   const ip = options.ip ?? '127.0.0.1';
@@ -213,8 +266,8 @@ export async function startTemporalDevServer(options: DevServerOptions = {}): Pr
     );
   } catch (err) {
     await stop();
-    const output = tail().trim() ? `\n--- server output (tail) ---\n${tail().slice(-4000)}` : '';
-    throw new Error(`${(err as Error).message}\ncommand: ${cliPath} ${args.join(' ')}${output}`);
+    const message = `${(err as Error).message}\ncommand: ${cliPath} ${args.join(' ')}${describeOutput(tail())}`;
+    throw err instanceof DevServerExitedError ? new DevServerExitedError(message) : new Error(message);
   }
 
   return {

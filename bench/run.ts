@@ -365,6 +365,11 @@ function countersignTable(
       row('comfort active → contract completed, p50 ms', (r) => percentile(r.completedAfterMs, 50)),
       row('comfort active → contract completed, p95 ms', (r) => percentile(r.completedAfterMs, 95)),
       row('all signed at once → all queued at the signer (not card-bound), s', (r) => r.queuedMs / 1000, s2),
+      row(
+        'all queued → every contract told it waits, the signer idle (before the activation, not card-bound), s',
+        (r) => r.settledMs / 1000,
+        s2
+      ),
     ]),
     '',
     `SOAP calls from the activation on, batchSize ${batched.batchSize}: ${ops(batched)}`,
@@ -564,8 +569,9 @@ async function main(): Promise<void> {
       out();
       out(
         `${o.qesContracts} contracts signed at once with the comfort signature off: their countersignature requests ` +
-          `queue at the eHBA's parked signing workflow (\`qesCountersigner\`). Then a comfort session is activated and ` +
-          `the signer told; the card-bound span runs from there to the last contract completed (countersignature ` +
+          `queue at the eHBA's parked signing workflow (\`qesCountersigner\`). When every contract has been told why it ` +
+          `waits and the signer is idle (as when the card holder enters the PIN after the staff mail), a comfort ` +
+          `session is activated and the signer told; the card-bound span runs from there to the last contract completed (countersignature ` +
           `stored, confirmation mail sent). Konnektor simulator: ${o.latencyMs} ms per SignDocument call + ` +
           `${o.perDocumentLatencyMs} ms per document, the card signing one call at a time; other SOAP calls ` +
           `${o.otherLatencyMs} ms (${kind}).`

@@ -519,8 +519,8 @@ async function main(): Promise<void> {
           `same closed loop, same worker settings. ${o.rounds} rounds each, taking turns. Closed loop, no reminders, ` +
           'no countersignature. signflow / floor above 1 = signflow slower or costlier; for contracts/s it is the ' +
           "share of the floor's throughput reached. With the cores saturated it follows the inverse of the ratio of " +
-          'all CPU per contract, the steadier figure of a single run. The CPU split comes from a separate profiled pass of ' +
-          `${o.profile} contracts each (V8 sampling profile of the main thread, idle excluded: each kind's share of ` +
+          'all CPU per contract, the steadier figure of a single run. The CPU split comes from a separate profiled ' +
+          `pass of ${o.profile} contracts each (V8 sampling profile of the main thread, idle excluded: each kind's share of ` +
           "the samples times the main thread's CPU time from /proc)."
       );
       out();
@@ -580,8 +580,8 @@ async function main(): Promise<void> {
         `${o.qesContracts} contracts signed at once with the comfort signature off: their countersignature requests ` +
           `queue at the eHBA's parked signing workflow (\`qesCountersigner\`). When every contract has been told why it ` +
           `waits and the signer is idle (as when the card holder enters the PIN after the staff mail), a comfort ` +
-          `session is activated and the signer told; the card-bound span runs from there to the last contract completed (countersignature ` +
-          `stored, confirmation mail sent). Konnektor simulator: ${o.latencyMs} ms per SignDocument call + ` +
+          `session is activated and the signer told; the card-bound span runs from there to the last contract ` +
+          `completed (countersignature stored, confirmation mail sent). Konnektor simulator: ${o.latencyMs} ms per SignDocument call + ` +
           `${o.perDocumentLatencyMs} ms per document, the card signing one call at a time; other SOAP calls ` +
           `${o.otherLatencyMs} ms (${kind}).`
       );

@@ -150,9 +150,10 @@ async function waitUntilReady(
 function describeOutput(out: string): string {
   if (!out.trim()) return '';
   const tail = out.slice(-4000);
-  const panicAt = out.startsWith('panic: ') ? 0 : out.indexOf('\npanic: ') + 1;
-  const panicCut = (panicAt > 0 || out.startsWith('panic: ')) && panicAt < out.length - tail.length;
-  const panic = panicCut ? `\n--- panic ---\n${out.slice(panicAt, panicAt + 1500)}` : '';
+  const m = /(^|\n)panic: /.exec(out);
+  const panicAt = m ? m.index + (m[1] ?? '').length : -1;
+  const panic =
+    panicAt >= 0 && panicAt < out.length - tail.length ? `\n--- panic ---\n${out.slice(panicAt, panicAt + 1500)}` : '';
   return `${panic}\n--- server output (tail) ---\n${tail}`;
 }
 

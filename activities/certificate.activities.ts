@@ -6,11 +6,12 @@
  */
 import type { Knex } from 'knex';
 import {
+  bufferOrNull,
   readContact,
   readContractWithContact,
   readDocument,
-  readDocumentAndSignatureMd5,
   toDate,
+  type AlsoRead,
   type CrmContact,
 } from '../db/crm-repository';
 import {
@@ -25,6 +26,8 @@ import { md5Hex, sha256Hex } from '../domain/signature-hash';
 import { compiledStatement, insertRow } from '../db/compiled';
 import type { SignflowConfig } from '../temporal.config';
 import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
+import { lockRow } from './contract/revert-request';
+import type { CrmMapping } from '../db/crm-mapping';
 
 export interface CreateCertificateInput {
   contractId: number;
@@ -162,17 +165,10 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
     }
   }
 
-  async function mailEvents(contractId: number, current: string): Promise<CertificateEvent[]> {
-    // Compiled once (db/compiled.ts), as the other reads of the certificate.
-    const rows = await compiledStatement<Detail[]>(
-      db,
-      'certificate:mails',
-      (id, status) => db('signflow_mails').where({ contract_id: id, status }),
-      [contractId, 'sent']
-    );
+  function mailEvents(rows: Detail[], current: string): CertificateEvent[] {
     const out: CertificateEvent[] = [];
     for (const r of rows) {
-      const at = toDate(r.sent_at);
+      const at = toDate(r.at);
       // The confirmation carries this certificate: it is sent after it is made.
       if (!at || r.kind === 'confirmation') continue;
       const label = r.kind === 'invitation' ? 'Einladung gesendet' : `${String(r.sequence ?? '')}. Erinnerung gesendet`;
@@ -228,30 +224,80 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
     return out;
   }
 
+  /**
+   * The contract's audit trail (by id) and its sent mails in one statement (`UNION ALL`, the columns the other side
+   * lacks as NULL), where they were two: both are signflow's own tables, so their names are fixed.
+   */
+  async function auditAndMails(contractId: number): Promise<{ audit: Detail[]; mails: Detail[] }> {
+    const rows = await compiledStatement<Detail[]>(
+      db,
+      'certificate:auditAndMails',
+      (id, mailContractId, status) =>
+        db(AUDIT_TABLE)
+          .where({ contract_id: id })
+          .select(
+            db.raw("'audit' as source"),
+            'id',
+            'workflow_id',
+            'event',
+            'at',
+            'detail',
+            db.raw('null as kind'),
+            db.raw('null as sequence'),
+            db.raw('null as recipient')
+          )
+          .unionAll((union) =>
+            union
+              .from('signflow_mails')
+              .where({ contract_id: mailContractId, status })
+              .select(
+                db.raw("'mail' as source"),
+                'id',
+                'workflow_id',
+                db.raw('null as event'),
+                db.raw('sent_at as at'),
+                db.raw('null as detail'),
+                'kind',
+                'sequence',
+                'recipient'
+              )
+          ),
+      [contractId, contractId, 'sent']
+    );
+    // The union's order is the database's: the audit trail is shown in the order it was written.
+    const byId = (a: Detail, b: Detail) => Number(a.id) - Number(b.id);
+    return {
+      audit: rows.filter((r) => r.source === 'audit').sort(byId),
+      mails: rows.filter((r) => r.source === 'mail').sort(byId),
+    };
+  }
+
   return {
     /** The certificate's data for a contract's completed request; throws when the contract or its document is gone. */
     async collect(input: CreateCertificateInput): Promise<{ data: CertificateData; contractId: number }> {
-      const [read, { document, signatureMd5 }] = await Promise.all([
-        readContractWithContact(db, crm, input.contractId),
-        readDocumentAndSignatureMd5(db, crm, input.documentId, input.signatureId),
-      ]);
+      const read = await readContractWithContact(
+        db,
+        crm,
+        input.contractId,
+        documentAndSignatureAlso(crm, input.documentId, input.signatureId)
+      );
       const contract = read?.contract;
-      if (!contract || !document?.content) {
+      const content = bufferOrNull(read?.also.documentContent);
+      if (!contract || read?.also.documentId == null || !content) {
         throw new Error(`contract ${input.contractId} or its document ${input.documentId} is gone`);
       }
+      const document = {
+        id: Number(read.also.documentId),
+        title: String(read.also.documentTitle ?? ''),
+        sha256: read.also.documentSha256 == null ? null : String(read.also.documentSha256),
+      };
+      const md5 = read.also.signatureMd5;
+      const signatureMd5 = md5 == null ? null : String(md5);
       // Every request of the contract, by contract id: a later request's rows are keyed by its request key, and an
       // earlier request's withdrawal or expiry belongs to the contract's history too.
       const request = input.requestKey ?? input.workflowId;
-      const audit = await compiledStatement<Detail[]>(
-        db,
-        'certificate:audit',
-        (id) => db(AUDIT_TABLE).where({ contract_id: id }).orderBy('id'),
-        [input.contractId]
-      );
-      const events: CertificateEvent[] = [
-        ...(await mailEvents(input.contractId, request)),
-        ...(await qesEvents(input.contractId)),
-      ];
+      const { audit, mails } = await auditAndMails(input.contractId);
+      const events: CertificateEvent[] = [...mailEvents(mails, request), ...(await qesEvents(input.contractId))];
       const contacts: Contacts = new Map(read?.contact ? [[read.contact.id, read.contact]] : []);
       let views = 0;
       let firstView: Date | undefined;
@@ -275,9 +321,9 @@ export function certificateEvidence(deps: { db: Knex; config: SignflowConfig }) 
         practiceName: config.mail.practiceName,
         documentId: document.id,
         documentTitle: document.title,
-        documentSha256: document.sha256 ?? sha256Hex(document.content),
+        documentSha256: document.sha256 ?? sha256Hex(content),
         signatureMd5,
-        pageCount: countPdfPages(document.content),
+        pageCount: countPdfPages(content),
         views: { count: views, first: firstView ?? null },
         events,
         workflowId: input.workflowId,
@@ -327,7 +373,11 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
       const sha256 = sha256Hex(pdf);
       const d = crm.documents;
       return db.transaction(async (trx) => {
-        // An earlier attempt (a retry after a lost answer) or a concurrent one may have stored it.
+        // An earlier attempt (a retry after a lost answer) or one still running (a retry the server started after a
+        // timeout) may have stored it. The contract row's lock makes overlapping attempts take turns: on MySQL a plain
+        // check inside the transaction does not wait for the other attempt's uncommitted row and both stored one.
+        // (SQLite's transaction holds the write lock from its BEGIN: nothing is sent.)
+        await lockRow(trx, crm.contracts.table, crm.contracts.id, contractId);
         const stored = await existing(trx, input.workflowId);
         if (stored) return stored;
         const id = await insertRow(trx, d.table, {
@@ -351,6 +401,36 @@ export function createCertificateActivities(deps: { db: Knex; config: SignflowCo
         });
         return { certificateDocumentId, sha256 };
       });
+    },
+  };
+}
+
+/**
+ * The contract document and the signature's MD5 hash as part of the certificate's read of the contract
+ * (`readContractWithContact`'s `also`: both left-joined by the ids the workflow passes, so null when gone), one
+ * statement where they were two.
+ */
+function documentAndSignatureAlso(crm: CrmMapping, documentId: number, signatureId: number): AlsoRead {
+  const d = crm.documents;
+  const s = crm.signatures;
+  return {
+    key: 'certificateDocumentAndSignature',
+    values: [documentId, signatureId],
+    join: (query, [document, signature]) => {
+      query
+        .leftJoin(`${d.table} as sf_doc`, (on) => {
+          on.onVal(`sf_doc.${d.id}`, '=', document as number);
+        })
+        .leftJoin(`${s.table} as sf_sig`, (on) => {
+          on.onVal(`sf_sig.${s.id}`, '=', signature as number);
+        });
+    },
+    columns: {
+      documentId: `sf_doc.${d.id}`,
+      documentTitle: `sf_doc.${d.title}`,
+      documentContent: `sf_doc.${d.content}`,
+      documentSha256: `sf_doc.${d.sha256}`,
+      signatureMd5: `sf_sig.${s.md5Hash}`,
     },
   };
 }

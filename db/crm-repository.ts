@@ -323,40 +323,6 @@ export async function readDocument(
   return documentFromRow(row, crm);
 }
 
-/** Alias of the signature's MD5 column in `readDocumentAndSignatureMd5`'s one row. */
-const SIGNATURE_MD5_ALIAS = 'signflow_signature__md5';
-
-/**
- * A document and the MD5 hash of a signature, in one statement (the signature left-joined by its id), what
- * `readDocument` and `readSignature` give in two: the completion certificate shows both. `signatureMd5` is null when
- * the signature does not exist or has no hash.
- */
-export async function readDocumentAndSignatureMd5(
-  db: Knex | Knex.Transaction,
-  crm: CrmMapping,
-  documentId: number,
-  signatureId: number
-): Promise<{ document: CrmDocument | undefined; signatureMd5: string | null }> {
-  const d = crm.documents;
-  const s = crm.signatures;
-  // Compiled once per mapping (db/compiled.ts).
-  const row = await compiledStatement<Record<string, unknown> | undefined>(
-    db,
-    `documentAndSignatureMd5\u0000${shapeKeyOf(crm)}`,
-    (signature, document) =>
-      db(`${d.table} as d`)
-        .leftJoin(`${s.table} as s`, (join) => {
-          join.on(`s.${s.id}`, '=', db.raw('?', [signature]));
-        })
-        .where(`d.${d.id}`, document)
-        .first('d.*', { [SIGNATURE_MD5_ALIAS]: `s.${s.md5Hash}` }),
-    [signatureId, documentId]
-  );
-  if (!row) return { document: undefined, signatureMd5: null };
-  const md5 = row[SIGNATURE_MD5_ALIAS];
-  return { document: documentFromRow(row, crm), signatureMd5: md5 == null ? null : String(md5) };
-}
-
 function documentFromRow(row: Record<string, unknown>, crm: CrmMapping): CrmDocument {
   const d = crm.documents;
   return {

@@ -26,7 +26,7 @@ import { md5Hex, sha256Hex } from '../domain/signature-hash';
 import { compiledStatement, insertRow } from '../db/compiled';
 import type { SignflowConfig } from '../temporal.config';
 import { AUDIT_TABLE, appendAudit } from './contract/plugin-tables';
-import { lockRow } from './contract/revert-request';
+import { lockRow } from '../db/row-lock';
 import type { CrmMapping } from '../db/crm-mapping';
 
 export interface CreateCertificateInput {

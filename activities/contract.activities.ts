@@ -40,7 +40,8 @@ import { rejection, withoutPersonalData } from './contract/failures';
 import { appendAudit, AUDIT_TABLE, findRequest, insertRequest, type StoredRequest } from './contract/plugin-tables';
 import { decodeSignaturePng } from './contract/signature-image';
 import { whileHeartbeating } from './heartbeat';
-import { lockInFirstRead, lockRow, revertSignatureRequest, type RevertResult } from './contract/revert-request';
+import { revertSignatureRequest, type RevertResult } from './contract/revert-request';
+import { lockInFirstRead, lockRow } from '../db/row-lock';
 
 export interface ContractActivityDeps {
   db: Knex;

@@ -92,11 +92,7 @@ describe.each(testDatabases())('the Prüfprotokoll stored once on $name', ({ nam
     const activities = createCertificateActivities({ db: t.db, config: t.config });
     const input = await signedContract();
     const first = await activities.createCompletionCertificate(input);
-    const again = await activities.createCompletionCertificate({
-      ...input,
-      runId: 'run-1',
-      completedAt: input.completedAt,
-    });
+    const again = await activities.createCompletionCertificate(input);
     expect(again).toEqual(first);
     const { documentIds, audit } = await storedCertificates(input.contractId, input.workflowId);
     expect(documentIds).toEqual([first.certificateDocumentId]);

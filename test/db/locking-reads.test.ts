@@ -10,7 +10,7 @@ import { createDb } from '../../db/connection';
 import { readContractWithContact, readSignatureWithDocumentContent } from '../../db/crm-repository';
 import { createTestDb, testDatabases, type TestDb } from '../../harness/databases';
 import { createContractActivities } from '../../activities/contract.activities';
-import { lockInFirstRead } from '../../activities/contract/revert-request';
+import { lockInFirstRead } from '../../db/row-lock';
 import { insertFreshContract } from '../activities/contract/fixtures';
 
 const mariadb = testDatabases().filter((d) => d.name === 'mariadb');

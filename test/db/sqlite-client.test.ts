@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import knex, { type Knex } from 'knex';
 import { createDb } from '../../db/connection';
-import { lockRow } from '../../activities/contract/revert-request';
+import { lockRow } from '../../db/row-lock';
 
 let dir: string;
 let file: string;

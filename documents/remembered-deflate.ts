@@ -26,6 +26,20 @@ let compressions = 0;
 /** zlib's compression of `raw` (as pdfkit calls it), from the streams kept when it repeats. */
 export function deflateRemembered(raw: Uint8Array): Uint8Array {
   if (raw.length < MIN_REMEMBERED_BYTES) return deflate(raw);
+  const same = byObject.get(raw);
+  if (same) return same;
+  const compressed = deflateRememberedByHash(raw);
+  byObject.set(raw, compressed);
+  return compressed;
+}
+
+/**
+ * The compressed bytes of a stream handed over as the very same array again (a font file the subsetter kept,
+ * documents/truetype-subset.ts): found without hashing. Such arrays are never written to after they are handed out.
+ */
+const byObject = new WeakMap<Uint8Array, Uint8Array>();
+
+function deflateRememberedByHash(raw: Uint8Array): Uint8Array {
   const key = createHash('sha256').update(raw).digest('base64');
   const hit = kept.get(key);
   if (hit) {
@@ -79,7 +93,8 @@ export function compressStreamsRemembered(doc: object): void {
     const finalize = reference.finalize.bind(reference);
     reference.finalize = () => {
       if (reference.compress && reference.buffer.length > 0) {
-        reference.buffer = [deflateRemembered(Buffer.concat(reference.buffer))];
+        const raw = reference.buffer.length === 1 ? reference.buffer[0]! : Buffer.concat(reference.buffer);
+        reference.buffer = [deflateRemembered(raw)];
         reference.compress = false;
       }
       finalize();

@@ -13,6 +13,7 @@ import type { CrmContact, CrmContract } from '../db/crm-repository';
 import { templateFile } from '../templating/template-files';
 import type { ParsedFont } from './parsed-fonts';
 import { renderPdfOffThread } from './pdf-threads';
+import { gatherPdfWrites } from './pdf-writes';
 import { compressStreamsRemembered } from './remembered-deflate';
 
 export interface ContractDocumentData {
@@ -239,12 +240,14 @@ export function renderTextBlocksPdf(
 
 /**
  * `renderTextBlocksPdf` on this thread (the pool's threads run this). `fonts`: the process's own parsed fonts unless
- * given (a test compares them with plainly parsed ones).
+ * given (a test compares them with plainly parsed ones). `gatherWrites: false` leaves pdfkit's own way of writing
+ * (a test compares the bytes).
  */
 export function renderTextBlocksPdfHere(
   blocks: (TextBlock | ImageBlock)[],
   data: Pick<ContractDocumentData, 'createdAt'> & { title: string },
-  fonts: DocumentFonts = fontFiles()
+  fonts: DocumentFonts = fontFiles(),
+  options: { gatherWrites?: boolean } = {}
 ): Promise<Buffer> {
   const { regular, bold } = fonts;
   const PDFDocument = pdfDocumentClass();
@@ -272,10 +275,13 @@ export function renderTextBlocksPdfHere(
   });
   // The ICC profile and a font subset seen before are not compressed again (same bytes).
   compressStreamsRemembered(doc);
+  // The file and its streams gathered as text, turned into bytes once (documents/pdf-writes.ts). Only the header that
+  // pdfkit's constructor wrote comes through the stream.
+  const writes = options.gatherWrites === false ? undefined : gatherPdfWrites(doc);
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
     doc.on('data', (chunk: Buffer) => chunks.push(chunk));
-    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('end', () => resolve(writes ? writes.file(chunks) : Buffer.concat(chunks)));
     doc.on('error', reject);
   });
 
@@ -290,6 +296,7 @@ export function renderTextBlocksPdfHere(
   }
   doc.font('regular');
 
+  const openImage = imagesWrittenInDrawOrder(doc);
   const root = doc.struct('Document');
   doc.addStructure(root);
   const width = doc.page.width - doc.page.margins.left - doc.page.margins.right;
@@ -299,7 +306,7 @@ export function renderTextBlocksPdfHere(
       const y = doc.y;
       root.add(
         doc.struct('Figure', { alt: block.alt }, () => {
-          doc.image(block.image, doc.page.margins.left + 24, y, { fit: [width / 2, block.maxHeight] });
+          doc.image(openImage(block.image), doc.page.margins.left + 24, y, { fit: [width / 2, block.maxHeight] });
         })
       );
       doc.y = y + block.maxHeight + 6;
@@ -322,6 +329,40 @@ export function renderTextBlocksPdfHere(
   root.end();
   doc.end();
   return done;
+}
+
+/** pdfkit's image as far as used here. */
+interface PdfkitImage {
+  finalize(): void;
+}
+
+/**
+ * Opens images for `doc.image` so that they are written into the file in the order they are drawn. pdfkit decodes a
+ * PNG with an alpha channel (a drawn signature) asynchronously (zlib on the thread pool) and writes the image when its
+ * decoding ends: with two or more such images the order of the objects in the file, and so the document's bytes and
+ * hash, depended on which decoding ended first. An image whose turn has not come waits for the one drawn before it.
+ */
+function imagesWrittenInDrawOrder(doc: PDFKit.PDFDocument): (bytes: Buffer) => Buffer {
+  let previous: { written: boolean; then: Promise<void> } = { written: true, then: Promise.resolve() };
+  return (bytes) => {
+    const image = (doc as unknown as { openImage(src: Buffer): PdfkitImage }).openImage(bytes);
+    const before = previous;
+    let written!: () => void;
+    const mine = { written: false, then: new Promise<void>((resolve) => (written = resolve)) };
+    previous = mine;
+    const finalize = image.finalize.bind(image);
+    image.finalize = () => {
+      const write = () => {
+        finalize();
+        mine.written = true;
+        written();
+      };
+      if (before.written) write();
+      else void before.then.then(write);
+    };
+    // doc.image takes an opened image as well (it has width and height); its types list only the sources.
+    return image as unknown as Buffer;
+  };
 }
 
 export async function renderContractDocument(data: ContractDocumentData): Promise<RenderedContractDocument> {

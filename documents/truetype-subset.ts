@@ -10,6 +10,10 @@
  * each document's subset is written around its glyphs in fontkit's layout: a directory with the tables in fontkit's
  * order (checksums 0, as fontkit writes them), the tables back to back without padding.
  *
+ * A glyph list seen lately (the same glyphs in the same order: documents with the same names, dates and amounts'
+ * characters) gets the same font file again, as the very same array, which documents/remembered-deflate.ts then finds
+ * compressed without hashing it.
+ *
  * The bytes are fontkit's own (test/documents/truetype-subset.test.ts compares them for many glyph sets, simple and
  * compound glyphs, both DejaVu fonts). Relies on fontkit 2.0's TTFSubset (`glyphs`, `_addGlyph`, the `glyf`, `loca`,
  * `hmtx` fields it fills), the version package-lock pins; any other table layout falls back to fontkit's encoder.
@@ -164,7 +168,24 @@ export function assembleSubsetsFromBytes(font: fontkit.Font): void {
       fixed = (isTrueTypeSubset(reference) && fixedTablesOf(reference)) || null;
     }
     const tables = fixed;
-    if (tables) subset.encode = () => encodeSubset(subset, tables);
+    if (tables) subset.encode = () => encodedBefore(subset, tables);
     return subset;
   };
+  // The font files of the latest glyph lists: the same glyphs in the same order give the same bytes.
+  const encoded = new Map<string, Uint8Array>();
+  function encodedBefore(subset: TrueTypeSubset, tables: FixedTables): Uint8Array {
+    const key = subset.glyphs.join(',');
+    let bytes = encoded.get(key);
+    if (bytes) {
+      encoded.delete(key);
+    } else {
+      bytes = encodeSubset(subset, tables);
+      if (encoded.size >= ENCODED_KEPT) encoded.delete(encoded.keys().next().value!);
+    }
+    encoded.set(key, bytes);
+    return bytes;
+  }
 }
+
+/** Font files kept per font (a few KB to tens of KB each), least recently used first out. */
+export const ENCODED_KEPT = 16;

@@ -1,11 +1,12 @@
 /**
  * The documents' font subsets assembled from bytes (documents/truetype-subset.ts) are byte for byte what fontkit's own
  * encoder writes: for random glyph sets of both DejaVu fonts, with compound glyphs (whose components join the subset
- * while it is written), the empty subset (glyph 0 only) and a subset encoded twice.
+ * while it is written), the empty subset (glyph 0 only) and a subset encoded twice; the font file of a glyph list seen
+ * lately is handed out again as the same array.
  */
 import * as fontkit from 'fontkit';
 import { fontFileBytes } from '../../documents/render-contract';
-import { assembleSubsetsFromBytes } from '../../documents/truetype-subset';
+import { assembleSubsetsFromBytes, ENCODED_KEPT } from '../../documents/truetype-subset';
 
 /** fontkit's subset and font as far as used here (its type declarations leave out `glyphs` and `_decode`). */
 interface Subset {
@@ -72,5 +73,25 @@ describe.each([
     const glyphsAfterFirst = subset.glyphs.length;
     expect(Buffer.from(subset.encode()).equals(want2)).toBe(true);
     expect(subset.glyphs.length).toBe(glyphsAfterFirst);
+  });
+
+  test('the same glyphs in the same order: the same array again, until ENCODED_KEPT other lists came after it', () => {
+    const ids = [36, 37, 38, ...compound.slice(0, 3)];
+    const [want] = both(ids);
+    const encodeNew = (list: number[]) => {
+      const subset = assembled.createSubset();
+      for (const id of list) subset.includeGlyph(id);
+      return subset.encode();
+    };
+    const first = encodeNew(ids);
+    expect(encodeNew(ids)).toBe(first);
+    expect(Buffer.from(first).equals(want)).toBe(true);
+    // Another order is another font file.
+    expect(encodeNew([...ids].reverse())).not.toBe(first);
+    // Pushed out by other lists: encoded anew, to the same bytes.
+    for (let k = 0; k < ENCODED_KEPT; k++) encodeNew([40 + k, 41 + k]);
+    const late = encodeNew(ids);
+    expect(late).not.toBe(first);
+    expect(Buffer.from(late).equals(want)).toBe(true);
   });
 });
